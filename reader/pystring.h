@@ -1,0 +1,36 @@
+/* CPython str and bytes objects, read from the target and turned into
+ * NUL-terminated UTF-8 owned by the caller.
+ */
+#ifndef PYPROBE_READER_PYSTRING_H
+#define PYPROBE_READER_PYSTRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "memory.h"
+
+/* Longest string (in code points) or bytes object we will read. */
+#define PP_STR_MAX_CHARS (1u << 16)
+#define PP_BYTES_MAX (1u << 20)
+
+/* Encode `n` code units of width `kind` (1 = Latin-1, 2 = UCS-2,
+ * 4 = UCS-4) from `data` as UTF-8 into a fresh malloc'd NUL-terminated
+ * string. Code points that are not valid scalar values (surrogates, values
+ * above U+10FFFF) become U+FFFD. Returns NULL only on a bad kind or when out
+ * of memory. */
+char *pp_ucs_to_utf8(const void *data, size_t n, int kind);
+
+/* Read the str object at `addr`. Returns a malloc'd UTF-8 string, or NULL if
+ * the object is unreadable or not a str this version could have made. If
+ * `str_type` is non-zero, the object's type must be that address. */
+char *pp_read_str(struct pp_mem *m, const struct py_layout *l, uint64_t addr,
+		  uint64_t str_type);
+
+/* Read the bytes object at `addr` into a fresh malloc'd buffer; *len gets
+ * its size. NULL if unreadable, larger than PP_BYTES_MAX, or (when
+ * `bytes_type` is non-zero) not of that type. */
+uint8_t *pp_read_bytes(struct pp_mem *m, const struct py_layout *l,
+		       uint64_t addr, uint64_t bytes_type, size_t *len);
+
+#endif

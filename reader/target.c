@@ -1,1 +1,359 @@
-/* placeholder */
+/* Attaching to a process: is it Python, which version, where is its runtime,
+ * which layout applies. Errors here are what users see most: each says what
+ * failed and what to do. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "maps.h"
+#include "target_internal.h"
+#include "version.h"
+
+enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
+			 const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->code = code;
+	}
+	return code;
+}
+
+enum pp_err pp_permission_error(struct pp_error *err, int pid)
+{
+	return pp_set_error(err, PP_ERR_PERM,
+		"cannot read process %d: permission denied; run pyprobe as root "
+		"or the process's owner with CAP_SYS_PTRACE "
+		"(sudo setcap cap_sys_ptrace+ep \"$(command -v pyprobe)\"), and "
+		"check kernel.yama.ptrace_scope (0 or 1 allows it)", pid);
+}
+
+static char *read_small_file(const char *path, size_t max, size_t *len, int *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+	while (buf && n < max) {
+		ssize_t r = read(fd, buf + n, max - n);
+		if (r < 0) {
+			*err = -errno;
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* Whether /proc/PID/stat says the process has exited but not been reaped. */
+static int is_zombie(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	size_t len = 0;
+	int err = 0;
+	char *s = read_small_file(path, 4096, &len, &err);
+	if (!s)
+		return 0;
+	char *rp = strrchr(s, ')');
+	int z = rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+	free(s);
+	return z;
+}
+
+static char *read_cmdline(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	size_t len = 0;
+	int err = 0;
+	char *s = read_small_file(path, 65536, &len, &err);
+	if (!s)
+		return strdup("");
+	while (len > 0 && s[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0')
+			s[i] = ' ';
+	s[len] = '\0';
+	return s;
+}
+
+static char *read_exe(int pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/* Open a file the target has mapped, as the target sees it (it may live in
+ * another mount namespace). */
+static int open_target_elf(int pid, const char *path, struct pp_elf **out)
+{
+	char rooted[4200];
+	snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
+	if (pp_elf_open(rooted, out) == 0)
+		return 0;
+	return pp_elf_open(path, out);
+}
+
+static void add_supported(char *buf, size_t len)
+{
+	snprintf(buf, len, "3.%d to 3.%d", pp_supported_minors[0],
+		 pp_supported_minors[pp_n_supported_minors - 1]);
+}
+
+/* The binary has no _PyRuntime. Python 2 and 3.6 still look like Python: say
+ * which version it is rather than "not Python". */
+static enum pp_err no_runtime(struct pp_target *t, const struct pp_elf *elf,
+			      uint64_t bias, const char *path, struct pp_error *err)
+{
+	uint64_t sym;
+	struct pp_pyversion v;
+	char sup[32];
+	add_supported(sup, sizeof(sup));
+	if (pp_elf_symbol(elf, "Py_GetVersion", &sym, NULL) == 0 ||
+	    pp_elf_symbol(elf, "Py_Initialize", &sym, NULL) == 0) {
+		if (pp_version_detect(&t->mem, elf, bias, 0, &v) == 0)
+			return pp_set_error(err, PP_ERR_NOT_PYTHON,
+				"process %d runs Python %s, which pyprobe does not support "
+				"(supported: %s)", t->info.pid, v.str, sup);
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"process %d runs a Python too old for pyprobe (%s has no "
+			"_PyRuntime; supported: %s)", t->info.pid, path, sup);
+	}
+	return pp_set_error(err, PP_ERR_NOT_PYTHON,
+		"process %d (%s) is not a Python process: no libpython is mapped "
+		"and its executable has no _PyRuntime symbol", t->info.pid,
+		t->info.executable ? t->info.executable : "?");
+}
+
+static uint64_t symbol_or_zero(const struct pp_elf *elf, uint64_t bias,
+			       const char *name)
+{
+	uint64_t v;
+	return pp_elf_symbol(elf, name, &v, NULL) == 0 ? bias + v : 0;
+}
+
+/* Errors from reading the process itself: gone, or not allowed. */
+static enum pp_err proc_error(struct pp_target *t, int rc, const char *what,
+			      struct pp_error *err)
+{
+	int pid = t->info.pid;
+	if (rc == -EACCES || rc == -EPERM)
+		return pp_permission_error(err, pid);
+	if (rc == -ENOENT || rc == -ESRCH)
+		return pp_set_error(err, PP_ERR_GONE,
+			"process %d exited while pyprobe was reading it", pid);
+	return pp_set_error(err, PP_ERR_IO, "cannot read %s of process %d: %s",
+			    what, pid, strerror(-rc));
+}
+
+static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
+				struct pp_error *err)
+{
+	const struct pp_map *lib = pp_maps_find_basename(maps, "libpython");
+	const char *path = lib ? lib->path : t->info.executable;
+	if (!path)
+		return pp_set_error(err, PP_ERR_GONE,
+			"process %d exited while pyprobe was reading it", t->info.pid);
+	if (lib)
+		t->info.libpython = strdup(lib->path);
+	const struct pp_map *first = pp_maps_first_of(maps, path);
+
+	struct pp_elf *elf = NULL;
+	int rc = open_target_elf(t->info.pid, path, &elf);
+	if (rc)
+		return pp_set_error(err, rc == -EACCES ? PP_ERR_PERM : PP_ERR_IO,
+			"cannot open %s (mapped by process %d): %s", path,
+			t->info.pid, strerror(-rc));
+	uint64_t bias = pp_elf_load_bias(elf, first);
+	uint64_t rt = 0, size = 0;
+	if (pp_elf_symbol(elf, "_PyRuntime", &rt, NULL) != 0 &&
+	    pp_elf_section(elf, ".PyRuntime", &rt, &size) != 0) {
+		enum pp_err e = no_runtime(t, elf, bias, path, err);
+		pp_elf_close(elf);
+		return e;
+	}
+	t->runtime = bias + rt;
+
+	struct pp_pyversion v;
+	if (pp_version_detect(&t->mem, elf, bias, t->runtime, &v) != 0) {
+		uint8_t probe;
+		rc = pp_mem_read(&t->mem, t->runtime, &probe, 1);
+		pp_elf_close(elf);
+		if (rc)
+			return proc_error(t, rc, "memory", err);
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"process %d: cannot tell which Python version %s is "
+			"(no Py_Version, no version string in memory)", t->info.pid, path);
+	}
+	t->info.major = v.major;
+	t->info.minor = v.minor;
+	t->info.micro = v.micro;
+	snprintf(t->info.version, sizeof(t->info.version), "%s", v.str);
+
+	const struct py_layout *l = v.major == 3 ? pp_layout_for(v.minor) : NULL;
+	if (!l) {
+		char sup[32];
+		add_supported(sup, sizeof(sup));
+		pp_elf_close(elf);
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"process %d runs Python %s, which pyprobe does not support "
+			"(supported: %s)", t->info.pid, v.str, sup);
+	}
+	t->layout = *l;
+	snprintf(t->info.layout_source, sizeof(t->info.layout_source), "static table");
+	if (v.minor >= 13) {
+		uint8_t block[1024];
+		if (pp_mem_read(&t->mem, t->runtime, block, sizeof(block)) == 0 &&
+		    pp_layout_apply_debug_offsets(&t->layout, block, sizeof(block)) == 0)
+			snprintf(t->info.layout_source, sizeof(t->info.layout_source),
+				 "_Py_DebugOffsets");
+	}
+
+	t->types.code = symbol_or_zero(elf, bias, "PyCode_Type");
+	t->types.str = symbol_or_zero(elf, bias, "PyUnicode_Type");
+	t->types.bytes = symbol_or_zero(elf, bias, "PyBytes_Type");
+	t->frame_type = symbol_or_zero(elf, bias, "PyFrame_Type");
+	t->obj.str_type = t->types.str;
+	t->obj.long_type = symbol_or_zero(elf, bias, "PyLong_Type");
+	t->obj.dict_type = symbol_or_zero(elf, bias, "PyDict_Type");
+	pp_elf_close(elf);
+	return PP_OK;
+}
+
+/* The interpreter list must be there and self-consistent: this catches a
+ * wrong layout, and a process that has not initialised Python yet. */
+static enum pp_err check_runtime(struct pp_target *t, struct pp_error *err)
+{
+	const struct py_layout *l = &t->layout;
+	uint64_t interp = 0, tstate = 0, back = 0;
+	int rc = pp_mem_read_u64(&t->mem, t->runtime + l->rt_interpreters_head, &interp);
+	if (rc)
+		return proc_error(t, rc, "memory", err);
+	if (!interp)
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"process %d has not started its Python interpreter yet, or "
+			"has already shut it down; try again in a moment", t->info.pid);
+	if (pp_mem_read_u64(&t->mem, interp + l->is_threads_head, &tstate) != 0 ||
+	    (tstate && (pp_mem_read_u64(&t->mem, tstate + l->ts_interp, &back) != 0 ||
+			back != interp)))
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"process %d: the Python %s runtime does not have the layout "
+			"pyprobe expects (interpreter list is inconsistent); please report "
+			"this with the output of `python -VV`", t->info.pid, t->info.version);
+	return PP_OK;
+}
+
+enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *err)
+{
+	*out = NULL;
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (pid <= 0 || stat(path, &st) != 0)
+		return pp_set_error(err, PP_ERR_GONE,
+			"no process with pid %d (check the pid with `ps`)", pid);
+
+	struct pp_target *t = calloc(1, sizeof(*t));
+	if (!t)
+		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	t->info.pid = pid;
+	t->tid_offset = -1;
+	pp_mem_init_process(&t->mem, pid);
+	t->info.cmdline = read_cmdline(pid);
+	t->info.executable = read_exe(pid);
+
+	enum pp_err e;
+	struct pp_maps maps = {0};
+	int rc = pp_maps_read(pid, &maps);
+	if (rc == 0 && maps.n == 0)
+		rc = -ESRCH; /* a zombie has no mappings */
+	if (rc) {
+		if (is_zombie(pid))
+			e = pp_set_error(err, PP_ERR_GONE,
+				"process %d has exited (it is a zombie waiting for its "
+				"parent to reap it)", pid);
+		else
+			e = proc_error(t, rc, "the memory map", err);
+		goto fail;
+	}
+	e = find_runtime(t, &maps, err);
+	pp_maps_free(&maps);
+	if (e)
+		goto fail;
+	e = check_runtime(t, err);
+	if (e)
+		goto fail;
+
+	t->obj.mem = &t->mem;
+	t->obj.layout = &t->layout;
+	t->codes = pp_code_cache_new(&t->layout, &t->types);
+	t->os = pp_os_reader_new(pid);
+	if (!t->codes || !t->os) {
+		e = pp_set_error(err, PP_ERR_IO, "out of memory");
+		goto fail;
+	}
+	t->walker.mem = &t->mem;
+	t->walker.l = &t->layout;
+	t->walker.codes = t->codes;
+	t->walker.frame_type = t->frame_type;
+	*out = t;
+	return PP_OK;
+fail:
+	pp_maps_free(&maps);
+	pp_target_detach(t);
+	return e;
+}
+
+void pp_target_detach(struct pp_target *t)
+{
+	if (!t)
+		return;
+	pp_code_cache_free(t->codes);
+	pp_os_reader_free(t->os);
+	pp_walker_free(&t->walker);
+	pp_thread_names_free(&t->names);
+	free(t->frames.v);
+	pp_mem_close(&t->mem);
+	free(t->info.executable);
+	free(t->info.libpython);
+	free(t->info.cmdline);
+	free(t);
+}
+
+const struct pp_target_info *pp_target_get_info(const struct pp_target *t)
+{
+	return &t->info;
+}
+
+uint64_t pp_target_syscalls(const struct pp_target *t)
+{
+	return t->mem.syscalls;
+}

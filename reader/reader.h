@@ -1,0 +1,119 @@
+/* The reader's contract with the rest of pyprobe: attach to one CPython
+ * process and read, from outside, every thread's Python stack, GIL state and
+ * OS state. Never writes to the target; never leaves it stopped.
+ *
+ *   pp_target_attach()  find the interpreter, its version and layout
+ *   pp_target_sample()  one snapshot of every thread (optionally paused)
+ *   pp_target_detach()
+ *
+ * Strings in results are UTF-8 and owned by the target handle (code objects
+ * are cached by address); they live until pp_target_detach().
+ */
+#ifndef PYPROBE_READER_H
+#define PYPROBE_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "os_state.h"
+
+/* Error classes; the values are pyprobe's exit codes. */
+enum pp_err {
+	PP_OK = 0,
+	PP_ERR_GONE = 3,        /* no such process, or it exited */
+	PP_ERR_PERM = 4,        /* not allowed to read it */
+	PP_ERR_NOT_PYTHON = 5,  /* not Python, or an unsupported version */
+	PP_ERR_IO = 6,
+};
+
+struct pp_error {
+	enum pp_err code;
+	char msg[512]; /* one line, no "pyprobe: " prefix, no newline */
+};
+
+struct pp_target_info {
+	int pid;
+	int major, minor, micro;
+	char version[32];   /* "3.11.7", with a suffix for pre-releases */
+	char *executable;   /* /proc/PID/exe */
+	char *libpython;    /* the mapped libpython, or NULL (static) */
+	char *cmdline;      /* argv joined by spaces */
+	char layout_source[32]; /* "static table" or "_Py_DebugOffsets" */
+};
+
+struct pp_code {
+	const char *qualname; /* co_qualname on 3.11+, else co_name */
+	const char *name;     /* co_name */
+	const char *filename;
+	int firstlineno;
+};
+
+struct pp_frame {
+	const struct pp_code *code;
+	int line; /* -1: the interpreter has no line for this instruction */
+};
+
+enum pp_gil_state {
+	PP_GIL_UNKNOWN = 0,
+	PP_GIL_HELD,
+	PP_GIL_WAITING,  /* blocked in futex on the GIL's own mutex/cond */
+	PP_GIL_RELEASED, /* neither */
+};
+
+enum pp_walk_status {
+	PP_WALK_OK = 0,
+	PP_WALK_TORN,    /* changed under us; frames are not shown */
+	PP_WALK_ERROR,   /* unreadable (thread exiting, corrupt memory) */
+};
+
+struct pp_thread {
+	uint64_t native_id;   /* kernel TID; 0 if it could not be found */
+	uint64_t thread_id;   /* pthread_self(), == threading.get_ident() */
+	int64_t interp_id;    /* innermost interpreter running on it */
+	const char *name;     /* threading.Thread name or NULL */
+	enum pp_gil_state gil;
+	enum pp_walk_status status;
+	struct pp_os_state os; /* filled with PP_SAMPLE_OS_STATE */
+	struct pp_frame *frames; /* innermost first */
+	size_t nframes;
+};
+
+struct pp_sample {
+	uint64_t time_ns;       /* CLOCK_MONOTONIC when the read began */
+	struct pp_thread *threads;
+	size_t nthreads;
+	unsigned torn_retries;  /* walks redone because they were torn */
+	/* storage, reused across samples */
+	struct pp_frame *frame_pool;
+	size_t frame_pool_cap;
+	size_t threads_cap;
+};
+
+enum {
+	PP_SAMPLE_OS_STATE = 1 << 0,  /* read /proc task state + syscall */
+	PP_SAMPLE_PAUSE = 1 << 1,     /* stop all threads around the read */
+	PP_SAMPLE_RETRY_TORN = 1 << 2,/* redo torn walks (a few times) */
+	PP_SAMPLE_NAMES = 1 << 3,     /* read threading.Thread names */
+};
+
+struct pp_target;
+
+enum pp_err pp_target_attach(int pid, struct pp_target **out,
+			     struct pp_error *err);
+void pp_target_detach(struct pp_target *t);
+const struct pp_target_info *pp_target_get_info(const struct pp_target *t);
+
+/* One snapshot of every thread of every interpreter. A thread that runs code
+ * in a sub-interpreter is one entry: the sub-interpreter's frames, then the
+ * frames of its outer thread state. Threads are ordered main thread first,
+ * then by creation. Returns PP_OK, or an error (the process exited,
+ * permission lost); per-thread problems are in each thread's status. */
+enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
+			     struct pp_sample *s, struct pp_error *err);
+void pp_sample_free(struct pp_sample *s);
+
+/* Reads issued to the kernel so far (for benchmarks). */
+uint64_t pp_target_syscalls(const struct pp_target *t);
+
+#endif

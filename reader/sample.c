@@ -1,0 +1,493 @@
+/* One snapshot of a target: every interpreter, every thread state, its
+ * frames, its GIL and OS state; thread states of one OS thread in several
+ * interpreters joined into one thread. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pause.h"
+#include "target_internal.h"
+
+#define MAX_INTERPRETERS 256
+#define MAX_TSTATES 65536
+#define RETRIES_WHEN_TORN 20
+
+struct interp_rec {
+	uint64_t addr;
+	int64_t id;
+	uint64_t gil;        /* struct _gil_runtime_state in use */
+	uint64_t gil_holder; /* tstate holding it, 0 if none */
+	uint64_t modules;
+};
+
+struct tstate_rec {
+	uint64_t addr;
+	uint64_t thread_id;
+	uint64_t native_id;
+	size_t interp;       /* index into interps */
+	size_t order;        /* creation order within its interpreter */
+	size_t frame_start, nframes;
+	enum pp_walk_status status;
+	int group;           /* index of the OS thread it belongs to */
+};
+
+struct os_rec {
+	int tid;
+	struct pp_os_state st;
+};
+
+struct snapshot {
+	struct interp_rec interps[MAX_INTERPRETERS];
+	size_t ninterps;
+	struct tstate_rec *ts;
+	size_t nts, tscap;
+	struct os_rec *os;
+	size_t nos;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static enum pp_err mem_error(struct pp_target *t, int rc, struct pp_error *err)
+{
+	if (rc == -EPERM || rc == -EACCES)
+		return pp_permission_error(err, t->info.pid);
+	return pp_set_error(err, PP_ERR_GONE,
+		"process %d exited while pyprobe was reading it", t->info.pid);
+}
+
+/* ---- OS state ---------------------------------------------------------- */
+
+static int read_os_states(struct pp_target *t, struct snapshot *s)
+{
+	int *tids = NULL;
+	size_t n = 0;
+	int rc = pp_os_list_tasks(t->info.pid, &tids, &n);
+	if (rc)
+		return rc;
+	s->os = calloc(n ? n : 1, sizeof(*s->os));
+	if (!s->os) {
+		free(tids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->os[i].tid = tids[i];
+		pp_os_reader_read(t->os, tids[i], &s->os[i].st);
+	}
+	s->nos = n;
+	free(tids);
+	return 0;
+}
+
+static const struct pp_os_state *os_of(const struct snapshot *s, uint64_t tid)
+{
+	for (size_t i = 0; i < s->nos; i++)
+		if ((uint64_t)s->os[i].tid == tid)
+			return &s->os[i].st;
+	return NULL;
+}
+
+/* ---- interpreters ------------------------------------------------------- */
+
+static enum pp_err read_interpreters(struct pp_target *t, struct snapshot *s,
+				     struct pp_error *err)
+{
+	const struct py_layout *l = &t->layout;
+	uint64_t interp = 0;
+	int rc = pp_mem_read_u64(&t->mem, t->runtime + l->rt_interpreters_head, &interp);
+	if (rc)
+		return mem_error(t, rc, err);
+	s->ninterps = 0;
+	while (interp && s->ninterps < MAX_INTERPRETERS) {
+		struct interp_rec *ir = &s->interps[s->ninterps];
+		uint64_t next = 0, gilp = 0;
+		struct pp_iov iov[4] = {
+			{interp + l->is_next, &next, 8},
+			{interp + l->is_id, &ir->id, 8},
+			{interp + l->is_modules, &ir->modules, 8},
+			{l->is_ceval_gil != PP_ABSENT ? interp + l->is_ceval_gil : 0, &gilp, 8},
+		};
+		rc = pp_mem_readv(&t->mem, iov, l->is_ceval_gil != PP_ABSENT ? 4 : 3);
+		if (rc)
+			return mem_error(t, rc, err);
+		ir->addr = interp;
+		/* One GIL for the whole runtime up to 3.11; per interpreter
+		 * (a pointer, possibly to the main one's) from 3.12. */
+		ir->gil = l->rt_gil != PP_ABSENT ? t->runtime + l->rt_gil : gilp;
+		ir->gil_holder = 0;
+		int32_t locked = 0;
+		uint64_t holder = 0;
+		struct pp_iov giov[2] = {
+			{ir->gil + l->gil_locked, &locked, 4},
+			{ir->gil + l->gil_last_holder, &holder, 8},
+		};
+		/* last_holder is stale once released: only `locked` says. */
+		if (ir->gil && pp_mem_readv(&t->mem, giov, 2) == 0 && locked == 1)
+			ir->gil_holder = holder;
+		s->ninterps++;
+		interp = next;
+		for (size_t i = 0; i < s->ninterps; i++)
+			if (s->interps[i].addr == interp)
+				interp = 0; /* a cycle: corrupt or torn list */
+	}
+	return PP_OK;
+}
+
+/* ---- native thread ids on 3.8-3.10 ------------------------------------- */
+
+/* There is no native_thread_id before 3.11. thread_id is pthread_self(),
+ * the address of glibc's struct pthread, which holds the kernel tid at an
+ * offset that depends on the glibc build. Find it once: the offset where the
+ * main thread's struct holds the pid and every other thread's struct holds
+ * one of the process's task ids. */
+static int infer_tid_offset(struct pp_target *t, const struct snapshot *s)
+{
+	enum { SPAN = 4096 };
+	uint64_t main_pt = 0;
+	if (pp_mem_read_u64(&t->mem, t->runtime + t->layout.rt_main_thread, &main_pt) != 0)
+		return -1;
+	uint8_t *buf = malloc(SPAN);
+	if (!buf || pp_mem_read(&t->mem, main_pt, buf, SPAN) != 0) {
+		free(buf);
+		return -1;
+	}
+	int best = -1;
+	for (int off = 0; off + 4 <= SPAN && best < 0; off += 4) {
+		int32_t v;
+		memcpy(&v, buf + off, 4);
+		if (v != t->info.pid)
+			continue;
+		int ok = 1;
+		for (size_t i = 0; i < s->nts && ok; i++) {
+			uint32_t tid = 0;
+			if (s->ts[i].thread_id == main_pt)
+				continue;
+			ok = pp_mem_read_u32(&t->mem, s->ts[i].thread_id + (uint64_t)off, &tid) == 0 &&
+			     (s->nos == 0 || os_of(s, tid) != NULL);
+		}
+		if (ok)
+			best = off;
+	}
+	free(buf);
+	return best;
+}
+
+static void fill_native_ids(struct pp_target *t, struct snapshot *s)
+{
+	if (t->layout.ts_native_thread_id != PP_ABSENT)
+		return; /* read with the thread state */
+	if (t->tid_offset < 0)
+		t->tid_offset = infer_tid_offset(t, s);
+	for (size_t i = 0; i < s->nts; i++) {
+		uint32_t tid = 0;
+		if (t->tid_offset >= 0 && s->ts[i].thread_id &&
+		    pp_mem_read_u32(&t->mem, s->ts[i].thread_id + (uint64_t)t->tid_offset,
+				    &tid) == 0)
+			s->ts[i].native_id = tid;
+	}
+}
+
+/* ---- thread states and frames ------------------------------------------ */
+
+static int push_tstate(struct snapshot *s, const struct tstate_rec *r)
+{
+	if (s->nts == s->tscap) {
+		size_t ncap = s->tscap ? s->tscap * 2 : 32;
+		struct tstate_rec *n = realloc(s->ts, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		s->ts = n;
+		s->tscap = ncap;
+	}
+	s->ts[s->nts++] = *r;
+	return 0;
+}
+
+static void walk_one(struct pp_target *t, struct tstate_rec *r, const uint8_t *tsb,
+		     unsigned flags, unsigned *retries)
+{
+	const struct py_layout *l = &t->layout;
+	uint8_t again[1024];
+	r->frame_start = t->frames.n;
+	r->status = pp_walk_thread(&t->walker, tsb, l->ts_size, &t->frames);
+	for (int i = 0; r->status == PP_WALK_TORN && (flags & PP_SAMPLE_RETRY_TORN) &&
+			i < RETRIES_WHEN_TORN; i++) {
+		(*retries)++;
+		if (pp_mem_read(&t->mem, r->addr, again, l->ts_size) != 0) {
+			r->status = PP_WALK_ERROR; /* the thread is exiting */
+			break;
+		}
+		r->status = pp_walk_thread(&t->walker, again, l->ts_size, &t->frames);
+	}
+	r->nframes = t->frames.n - r->frame_start;
+}
+
+static enum pp_err read_threads(struct pp_target *t, struct snapshot *s,
+				unsigned flags, unsigned *retries,
+				struct pp_error *err)
+{
+	const struct py_layout *l = &t->layout;
+	uint8_t tsb[1024];
+	if (l->ts_size > sizeof(tsb))
+		return pp_set_error(err, PP_ERR_IO, "internal: thread state too large");
+	t->frames.n = 0;
+	for (size_t ii = 0; ii < s->ninterps; ii++) {
+		uint64_t ts = 0;
+		if (pp_mem_read_u64(&t->mem, s->interps[ii].addr + l->is_threads_head, &ts) != 0)
+			continue;
+		size_t first = s->nts, count = 0;
+		while (ts && s->nts < MAX_TSTATES) {
+			if (pp_mem_read(&t->mem, ts, tsb, l->ts_size) != 0)
+				break; /* torn list: a thread state just freed */
+			struct tstate_rec r = {
+				.addr = ts,
+				.interp = ii,
+				.thread_id = pp_get_u64(tsb, l->ts_size, l->ts_thread_id),
+				.native_id = l->ts_native_thread_id != PP_ABSENT
+					? pp_get_u64(tsb, l->ts_size, l->ts_native_thread_id) : 0,
+			};
+			walk_one(t, &r, tsb, flags, retries);
+			if (push_tstate(s, &r) != 0)
+				return pp_set_error(err, PP_ERR_IO, "out of memory");
+			count++;
+			uint64_t next = pp_get_u64(tsb, l->ts_size, l->ts_next);
+			if (next == ts)
+				break;
+			ts = next;
+		}
+		/* The list is newest first; number them oldest first. */
+		for (size_t i = 0; i < count; i++)
+			s->ts[first + i].order = count - 1 - i;
+	}
+	return PP_OK;
+}
+
+/* ---- assembling threads ------------------------------------------------- */
+
+static enum pp_gil_state gil_state(const struct snapshot *s, const int *members,
+				   size_t nm, const struct pp_os_state *os,
+				   uint32_t gil_size)
+{
+	for (size_t i = 0; i < nm; i++) {
+		const struct tstate_rec *r = &s->ts[members[i]];
+		if (s->interps[r->interp].gil_holder == r->addr)
+			return PP_GIL_HELD;
+	}
+	if (!os || os->in_syscall < 0)
+		return PP_GIL_UNKNOWN;
+	enum { SYS_futex_nr = 202 };
+	if (os->in_syscall == 1 && os->syscall_nr == SYS_futex_nr) {
+		for (size_t i = 0; i < nm; i++) {
+			uint64_t gil = s->interps[s->ts[members[i]].interp].gil;
+			if (gil && os->args[0] >= gil && os->args[0] < gil + gil_size)
+				return PP_GIL_WAITING;
+		}
+	}
+	return PP_GIL_RELEASED;
+}
+
+static int ensure_sample_storage(struct pp_sample *out, size_t nthreads, size_t nframes)
+{
+	if (nthreads > out->threads_cap) {
+		struct pp_thread *n = realloc(out->threads, nthreads * sizeof(*n));
+		if (!n)
+			return -1;
+		out->threads = n;
+		out->threads_cap = nthreads;
+	}
+	if (nframes > out->frame_pool_cap) {
+		struct pp_frame *n = realloc(out->frame_pool, nframes * sizeof(*n));
+		if (!n)
+			return -1;
+		out->frame_pool = n;
+		out->frame_pool_cap = nframes;
+	}
+	return 0;
+}
+
+static int cmp_inner_first(const void *a, const void *b, void *ctx)
+{
+	const struct snapshot *s = ctx;
+	int64_t ia = s->interps[s->ts[*(const int *)a].interp].id;
+	int64_t ib = s->interps[s->ts[*(const int *)b].interp].id;
+	return ia < ib ? 1 : ia > ib ? -1 : 0; /* higher id = inner */
+}
+
+struct group {
+	int members[8];
+	size_t nm;
+	uint64_t native_id;
+	int64_t outer_id;
+	size_t order;
+};
+
+static int cmp_groups(const void *a, const void *b, void *ctx)
+{
+	const struct group *ga = a, *gb = b;
+	int pid = *(const int *)ctx;
+	int ma = ga->native_id == (uint64_t)pid, mb = gb->native_id == (uint64_t)pid;
+	if (ma != mb)
+		return mb - ma; /* main thread first */
+	if (ga->outer_id != gb->outer_id)
+		return ga->outer_id < gb->outer_id ? -1 : 1;
+	return ga->order < gb->order ? -1 : ga->order > gb->order;
+}
+
+static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
+			    unsigned flags, struct pp_sample *out,
+			    struct pp_error *err)
+{
+	struct group *g = calloc(s->nts ? s->nts : 1, sizeof(*g));
+	if (!g)
+		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	size_t ng = 0;
+	for (size_t i = 0; i < s->nts; i++) {
+		struct tstate_rec *r = &s->ts[i];
+		size_t k = 0;
+		/* Join by native tid; a tid of 0 (unknown) joins nothing. */
+		for (; r->native_id && k < ng; k++)
+			if (g[k].native_id == r->native_id && g[k].nm < 8)
+				break;
+		if (!r->native_id)
+			k = ng;
+		if (k == ng) {
+			g[ng].native_id = r->native_id;
+			g[ng].outer_id = INT64_MAX;
+			ng++;
+		}
+		g[k].members[g[k].nm++] = (int)i;
+		int64_t id = s->interps[r->interp].id;
+		if (id < g[k].outer_id) {
+			g[k].outer_id = id;
+			g[k].order = r->order;
+		}
+	}
+	qsort_r(g, ng, sizeof(*g), cmp_groups, &t->info.pid);
+
+	if (ensure_sample_storage(out, ng ? ng : 1, t->frames.n ? t->frames.n : 1) != 0) {
+		free(g);
+		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	}
+	size_t fp = 0;
+	for (size_t k = 0; k < ng; k++) {
+		qsort_r(g[k].members, g[k].nm, sizeof(int), cmp_inner_first, s);
+		struct pp_thread *th = &out->threads[k];
+		memset(th, 0, sizeof(*th));
+		const struct tstate_rec *inner = &s->ts[g[k].members[0]];
+		th->native_id = g[k].native_id;
+		th->thread_id = s->ts[g[k].members[g[k].nm - 1]].thread_id;
+		th->interp_id = s->interps[inner->interp].id;
+		th->status = PP_WALK_OK;
+		th->frames = out->frame_pool + fp;
+		for (size_t m = 0; m < g[k].nm; m++) {
+			const struct tstate_rec *r = &s->ts[g[k].members[m]];
+			if (r->status != PP_WALK_OK) {
+				th->status = r->status;
+				continue;
+			}
+			memcpy(out->frame_pool + fp, t->frames.v + r->frame_start,
+			       r->nframes * sizeof(struct pp_frame));
+			fp += r->nframes;
+			th->nframes += r->nframes;
+		}
+		if (th->status != PP_WALK_OK) {
+			fp -= th->nframes; /* never show part of a torn stack */
+			th->nframes = 0;
+		}
+		const struct pp_os_state *os = os_of(s, th->native_id);
+		if (os)
+			th->os = *os;
+		else
+			th->os.run = PP_OS_UNKNOWN, th->os.in_syscall = -1;
+		th->gil = gil_state(s, g[k].members, g[k].nm,
+				    (flags & PP_SAMPLE_OS_STATE) ? os : NULL,
+				    t->layout.gil_size);
+		if (flags & PP_SAMPLE_NAMES) {
+			for (size_t m = g[k].nm; m-- > 0 && !th->name;)
+				th->name = pp_thread_names_get(&t->names,
+						s->ts[g[k].members[m]].thread_id);
+		}
+	}
+	out->nthreads = ng;
+	free(g);
+	return PP_OK;
+}
+
+static void read_names(struct pp_target *t, const struct snapshot *s)
+{
+	pp_thread_names_free(&t->names);
+	memset(&t->names, 0, sizeof(t->names));
+	/* The main interpreter (last in the list) knows the most threads;
+	 * read it first so its names win. */
+	for (size_t i = s->ninterps; i-- > 0;)
+		if (s->interps[i].modules)
+			pp_thread_names_read(&t->obj, s->interps[i].modules, &t->names);
+}
+
+enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
+			     struct pp_sample *out, struct pp_error *err)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	struct pp_pause pause = {0};
+	enum pp_err e = PP_OK;
+	unsigned retries = 0;
+	int rc;
+
+	out->nthreads = 0;
+	out->torn_retries = 0;
+	/* The kernel's view first when pausing: a stopped thread reads as
+	 * "stopped", not as what it was doing. */
+	if ((flags & PP_SAMPLE_OS_STATE) && (flags & PP_SAMPLE_PAUSE)) {
+		rc = read_os_states(t, s);
+		if (rc) {
+			e = mem_error(t, rc, err);
+			goto done;
+		}
+	}
+	if (flags & PP_SAMPLE_PAUSE) {
+		rc = pp_pause_all(t->info.pid, &pause);
+		if (rc) {
+			e = mem_error(t, rc, err);
+			goto done;
+		}
+		t->walker.paused = true;
+	}
+	out->time_ns = now_ns();
+	e = read_interpreters(t, s, err);
+	if (!e)
+		e = read_threads(t, s, flags, &retries, err);
+	if (!e) {
+		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) &&
+		    read_os_states(t, s) != 0)
+			s->nos = 0;
+		fill_native_ids(t, s);
+		if (flags & PP_SAMPLE_NAMES)
+			read_names(t, s);
+	}
+	if (flags & PP_SAMPLE_PAUSE) {
+		pp_resume_all(&pause);
+		t->walker.paused = false;
+	}
+	if (!e)
+		e = assemble(t, s, flags, out, err);
+	out->torn_retries = retries;
+done:
+	free(s->ts);
+	free(s->os);
+	free(s);
+	return e;
+}
+
+void pp_sample_free(struct pp_sample *s)
+{
+	free(s->threads);
+	free(s->frame_pool);
+	memset(s, 0, sizeof(*s));
+}

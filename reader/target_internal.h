@@ -1,0 +1,37 @@
+/* struct pp_target, shared by target.c (attach) and sample.c (reading a
+ * snapshot). Private to reader/. */
+#ifndef PYPROBE_READER_TARGET_INTERNAL_H
+#define PYPROBE_READER_TARGET_INTERNAL_H
+
+#include "code_cache.h"
+#include "frame_walk.h"
+#include "layout.h"
+#include "memory.h"
+#include "os_state.h"
+#include "pyobject.h"
+#include "reader.h"
+#include "thread_names.h"
+
+struct pp_target {
+	struct pp_target_info info;
+	struct pp_mem mem;
+	struct py_layout layout;
+	uint64_t runtime;        /* &_PyRuntime in the target */
+	struct pp_code_types types;
+	uint64_t frame_type;     /* PyFrame_Type */
+	struct pp_objreader obj;
+	struct pp_code_cache *codes;
+	struct pp_os_reader *os;
+	struct pp_walker walker;
+	int tid_offset;          /* <=3.10: tid inside struct pthread; -1 */
+	struct pp_thread_names names;
+	struct pp_frame_vec frames; /* walker output, per sample */
+};
+
+/* Fill err with a formatted one-line message; returns code. */
+enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
+			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The message for "no permission to read process pid". */
+enum pp_err pp_permission_error(struct pp_error *err, int pid);
+
+#endif

@@ -1,1 +1,398 @@
+/* render/dump_text.c and render/dump_json.c: a fixed dump that covers every
+ * state and every awkward string, compared byte for byte with the golden
+ * files in fixtures/golden/, plus write errors and JSON validity.
+ *
+ * To regenerate the golden files after an intended format change:
+ *   PYPROBE_UPDATE_GOLDEN=1 meson test -C BUILD render_dump
+ * then read the diff before committing it.
+ */
 #include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "render/render.h"
+
+static const struct pp_dump_frame main_frames[] = {
+	{"compute", "compute", "app.py", 12},
+	{"main", "main", "app.py", 30},
+	{"<module>", "<module>", "app.py", 34},
+};
+
+static const struct pp_dump_frame worker_frames[] = {
+	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320},
+	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171},
+	{"Worker.run", "run", "/srv/app/workers.py", 58},
+	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045},
+	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002},
+};
+
+static const struct pp_dump_frame gil_waiter_frames[] = {
+	{"parse", "parse", "/srv/app/codec.py", 88},
+	{"Worker.run", "run", "/srv/app/workers.py", 61},
+};
+
+/* A line of -1: the interpreter has no line for the instruction. */
+static const struct pp_dump_frame reader_frames[] = {
+	{"Reader.fill", "fill", "/srv/app/io.py", -1},
+	{"Reader.run", "run", "/srv/app/io.py", 40},
+};
+
+/* Non-ASCII in function names and file names, including a character
+ * outside the BMP (U+20000, four UTF-8 bytes). */
+static const struct pp_dump_frame subinterp_frames[] = {
+	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7},
+	{"函数", "函数", "/srv/应用/𠀀.py", 99},
+	{"<module>", "<module>", "/srv/应用/𠀀.py", 1},
+};
+
+static const struct pp_dump_frame stopped_frames[] = {
+	{"handler", "handler", "/srv/app/signals.py", 5},
+};
+
+static const struct pp_dump_frame exiting_frames[] = {
+	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583},
+};
+
+static const struct pp_dump_frame disk_frames[] = {
+	{"load", "load", "/srv/app/disk.py", 3},
+};
+
+static const struct pp_dump_frame loop_frames[] = {
+	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468},
+	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898},
+};
+
+static const struct pp_dump_thread fixture_threads[] = {
+	/* gil held, os running */
+	{4242, "MainThread", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
+	 main_frames, 3},
+	/* released, sleeping in a syscall */
+	{4250, "worker-1", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, "futex", 0,
+	 worker_frames, 5},
+	/* waiting for the GIL wins over what the kernel says */
+	{4251, "worker-2", 0, PP_DUMP_GIL_WAITING, PP_DUMP_OS_SLEEPING, "futex", 0,
+	 gil_waiter_frames, 2},
+	/* a name with a quote and a newline; disk wait in a syscall; line -1 */
+	{4252, "io-\"reader\"\nline2", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_DISK, "read", 0,
+	 reader_frames, 2},
+	/* no name, sleeping without a known syscall, no frames */
+	{4253, NULL, 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL, 0, NULL, 0},
+	/* a subinterpreter (its own GIL, 3.12+); non-ASCII everywhere */
+	{4254, "trabajador-ñ 线程", 1, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
+	 subinterp_frames, 3},
+	{4255, "stopper", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_STOPPED, NULL, 0,
+	 stopped_frames, 1},
+	/* torn, no frames, nothing known about it */
+	{4256, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, 1, NULL, 0},
+	{4257, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
+	 exiting_frames, 1},
+	/* backslash, tab and a terminal escape in a name; disk without a
+	 * syscall */
+	{4258, "C:\\tmp\tesc\x1b[31m", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_DISK, NULL, 0,
+	 disk_frames, 1},
+	/* gil unknown falls through to the OS state */
+	{4259, "asyncio-loop", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_SLEEPING, "epoll_wait", 0,
+	 loop_frames, 2},
+	/* torn, but some frames were read: they are shown */
+	{4260, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL, 1,
+	 stopped_frames, 1},
+};
+
+static const struct pp_dump fixture = {
+	.pid = 4242,
+	.cmdline = "python3 app.py --workers 4",
+	.version = "3.11.7",
+	.executable = "/usr/bin/python3.11",
+	.libpython = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0",
+	.threads = fixture_threads,
+	.nthreads = sizeof fixture_threads / sizeof fixture_threads[0],
+};
+
+typedef int (*renderer)(const struct pp_dump *, FILE *);
+
+/* Render into memory; returns a NUL-terminated malloc'd buffer. */
+static char *render(renderer fn, const struct pp_dump *d, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	cr_assert_not_null(f);
+	cr_assert_eq(fn(d, f), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+static char *golden_path(const char *name)
+{
+	const char *root = getenv("PYPROBE_SOURCE_ROOT");
+	cr_assert_not_null(root, "PYPROBE_SOURCE_ROOT is not set (run through meson test)");
+	char *path;
+	cr_assert_geq(asprintf(&path, "%s/fixtures/golden/%s", root, name), 0);
+	return path;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t cap = 0;
+	*len = 0;
+	for (;;) {
+		if (*len + 4096 + 1 > cap) {
+			cap = 2 * cap + 4096 + 1;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		size_t got = fread(buf + *len, 1, cap - *len - 1, f);
+		*len += got;
+		if (got == 0)
+			break;
+	}
+	cr_assert_not(ferror(f));
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
+static void spill(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(buf, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void check_golden(renderer fn, const char *name)
+{
+	size_t len, glen;
+	char *got = render(fn, &fixture, &len);
+	char *path = golden_path(name);
+
+	const char *update = getenv("PYPROBE_UPDATE_GOLDEN");
+	if (update && *update && strcmp(update, "0") != 0)
+		spill(path, got, len);
+
+	char *want = slurp(path, &glen);
+	if (len != glen || memcmp(got, want, len) != 0) {
+		/* Leave the output next to the build for `diff`. */
+		char actual[256];
+		snprintf(actual, sizeof actual, "%s.actual", name);
+		spill(actual, got, len);
+		size_t i = 0;
+		while (i < len && i < glen && got[i] == want[i])
+			i++;
+		/* Free first: the failure ends the test, and a leak report
+		 * would bury the message. */
+		free(want);
+		free(path);
+		free(got);
+		cr_assert_fail("%s differs from the golden file at byte %zu; output written "
+			       "to %s in the test's working directory",
+			       name, i, actual);
+	}
+
+	/* Same input, same bytes. */
+	size_t len2;
+	char *again = render(fn, &fixture, &len2);
+	cr_assert_eq(len2, len);
+	cr_assert_eq(memcmp(again, got, len), 0);
+	free(again);
+	free(want);
+	free(path);
+	free(got);
+}
+
+Test(render_dump, text_golden)
+{
+	check_golden(pp_render_dump_text, "dump.txt");
+}
+
+Test(render_dump, json_golden)
+{
+	check_golden(pp_render_dump_json, "dump.json");
+}
+
+/* Run a Python check on the rendered JSON. The script gets the document's
+ * path as sys.argv[1]; returns its exit status. */
+static int python_check(const char *json, size_t len, const char *script)
+{
+	char path[] = "/tmp/pyprobe-render-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, json, len), (ssize_t)len);
+	close(fd);
+
+	char *cmd;
+	cr_assert_geq(asprintf(&cmd, "python3 - '%s'", path), 0);
+	FILE *p = popen(cmd, "w");
+	cr_assert_not_null(p);
+	fputs(script, p);
+	int status = pclose(p);
+	unlink(path);
+	free(cmd);
+	cr_assert(WIFEXITED(status), "python3 died: %#x", status);
+	return WEXITSTATUS(status);
+}
+
+static int json_tool(const char *json, size_t len)
+{
+	char path[] = "/tmp/pyprobe-render-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, json, len), (ssize_t)len);
+	close(fd);
+	char *cmd;
+	cr_assert_geq(asprintf(&cmd, "python3 -m json.tool '%s' >/dev/null", path), 0);
+	int status = system(cmd);
+	unlink(path);
+	free(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(render_dump, json_parses_and_means_what_it_says)
+{
+	size_t len;
+	char *json = render(pp_render_dump_json, &fixture, &len);
+	cr_assert_eq(json_tool(json, len), 0, "python3 -m json.tool rejects the output");
+
+	/* Decoded, the strings are the model's strings again: the escaping
+	 * round-trips. */
+	static const char script[] =
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+		"assert list(d) == ['pid', 'cmdline', 'python', 'threads'], list(d)\n"
+		"assert d['python'] == {'version': '3.11.7', 'executable': '/usr/bin/python3.11',\n"
+		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
+		"t = d['threads']\n"
+		"assert len(t) == 12\n"
+		"keys = ['native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'frames']\n"
+		"for th in t:\n"
+		"    k = [x for x in th if x != 'torn']\n"
+		"    assert k == keys, k\n"
+		"    assert th.get('torn', True) is True\n"
+		"    for f in th['frames']:\n"
+		"        assert list(f) == ['function', 'name', 'file', 'line'], list(f)\n"
+		"assert [th.get('torn', False) for th in t].count(True) == 2\n"
+		"assert t[3]['name'] == 'io-\"reader\"\\nline2'\n"
+		"assert t[4]['name'] is None and t[4]['frames'] == []\n"
+		"assert t[5]['name'] == 'trabajador-\\u00f1 \\u7ebf\\u7a0b'\n"
+		"assert t[5]['interpreter_id'] == 1\n"
+		"assert t[5]['frames'][0]['function'] == 'Clase.funci\\u00f3n_\\u00f1'\n"
+		"assert t[5]['frames'][1]['file'] == '/srv/\\u5e94\\u7528/\\U00020000.py'\n"
+		"assert t[9]['name'] == 'C:\\\\tmp\\tesc\\x1b[31m'\n"
+		"assert t[3]['frames'][0]['line'] == -1\n"
+		"assert sorted({th['gil'] for th in t}) == ['held', 'released', 'unknown', 'waiting']\n"
+		"assert sorted({th['os_state'] for th in t}) == "
+		"['disk', 'running', 'sleeping', 'stopped', 'unknown', 'zombie']\n";
+	cr_assert_eq(python_check(json, len, script), 0, "the decoded JSON is not the dump");
+	free(json);
+}
+
+/* Bytes that are not UTF-8 (the reader should never produce them, but a
+ * corrupt target might) become U+FFFD, one per maximal ill-formed
+ * subsequence, so the document is still valid JSON. */
+Test(render_dump, json_replaces_invalid_utf8)
+{
+	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1};
+	struct pp_dump_thread th = {7, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
+				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1};
+	size_t len;
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
+
+#define R "\xef\xbf\xbd"
+	cr_assert_not_null(strstr(json, "\"cmdline\": \"ok \xf0\x9f\x98\x80\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"name\": \"trunc" R "x" R R R R "end" R "\""), "%s",
+			   json);
+	cr_assert_not_null(strstr(json, "\"function\": \"bad" R "\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"name\": \"" R R "overlong\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"file\": \"" R R R "surrogate\""), "%s", json);
+#undef R
+	/* The same replacement Python's own decoder makes. */
+	static const char script[] =
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+		"dec = lambda b: b.decode('utf-8', 'replace')\n"
+		"t = d['threads'][0]\n"
+		"assert t['name'] == dec(b'trunc\\xe4\\xb8x\\xf4\\x90\\x80\\x80end\\xe4'), t['name']\n"
+		"f = t['frames'][0]\n"
+		"assert f['function'] == dec(b'bad\\xff')\n"
+		"assert f['name'] == dec(b'\\xc0\\xafoverlong')\n"
+		"assert f['file'] == dec(b'\\xed\\xa0\\x80surrogate')\n";
+	cr_assert_eq(python_check(json, len, script), 0);
+	free(json);
+}
+
+Test(render_dump, json_control_chars)
+{
+	struct pp_dump_thread th = {7, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
+				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1};
+	size_t len;
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
+			   "%s", json);
+	cr_assert_not_null(strstr(json, "\"cmdline\": null"));
+	cr_assert_not_null(strstr(json, "\"executable\": null"));
+	cr_assert_not_null(strstr(json, "\"frames\": []\n"));
+	cr_assert_eq(json_tool(json, len), 0);
+	free(json);
+}
+
+/* Without a shared libpython the Python line names only the executable;
+ * a dump with no threads is still a complete document. */
+Test(render_dump, static_python_and_no_threads)
+{
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");
+	free(text);
+
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_str_eq(json, "{\n"
+			       "  \"pid\": 99,\n"
+			       "  \"cmdline\": \"python3 -c pass\",\n"
+			       "  \"python\": {\n"
+			       "    \"version\": \"3.8.18\",\n"
+			       "    \"executable\": \"/usr/bin/python3.8\",\n"
+			       "    \"libpython\": null\n"
+			       "  },\n"
+			       "  \"threads\": []\n"
+			       "}\n");
+	cr_assert_eq(json_tool(json, len), 0);
+	free(json);
+}
+
+static void check_write_error(renderer fn)
+{
+	FILE *f = fopen("/dev/full", "w");
+	cr_assert_not_null(f, "/dev/full: %s", strerror(errno));
+	errno = 0;
+	cr_assert_eq(fn(&fixture, f), -1);
+	cr_assert_eq(errno, ENOSPC, "errno = %s", strerror(errno));
+	fclose(f);
+
+	/* Unbuffered: the very first write fails, long before the end. */
+	f = fopen("/dev/full", "w");
+	cr_assert_not_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	cr_assert_eq(fn(&fixture, f), -1);
+	fclose(f);
+}
+
+Test(render_dump, text_write_error)
+{
+	check_write_error(pp_render_dump_text);
+}
+
+Test(render_dump, json_write_error)
+{
+	check_write_error(pp_render_dump_json);
+}

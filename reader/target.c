@@ -32,9 +32,10 @@ enum pp_err pp_permission_error(struct pp_error *err, int pid)
 {
 	return pp_set_error(err, PP_ERR_PERM,
 		"cannot read process %d: permission denied; run pyprobe as root "
-		"or the process's owner with CAP_SYS_PTRACE "
-		"(sudo setcap cap_sys_ptrace+ep \"$(command -v pyprobe)\"), and "
-		"check kernel.yama.ptrace_scope (0 or 1 allows it)", pid);
+		"(sudo), or give it CAP_SYS_PTRACE (sudo setcap cap_sys_ptrace+ep "
+		"\"$(command -v pyprobe)\"; in a container: --cap-add SYS_PTRACE); "
+		"as the process's owner it also works if kernel.yama.ptrace_scope "
+		"is 0", pid);
 }
 
 static char *read_small_file(const char *path, size_t max, size_t *len, int *err)

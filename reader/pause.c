@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "os_state.h"
 
@@ -67,6 +68,19 @@ static int stop_one(struct pp_pause *p, int tid)
 	}
 }
 
+/* Test hook: keep the threads stopped for PYPROBE_TEST_PAUSE_HOLD_MS so a
+ * test can kill pyprobe mid-pause and check the target runs on. */
+static void hold_for_tests(void)
+{
+	const char *ms = getenv("PYPROBE_TEST_PAUSE_HOLD_MS");
+	long v = ms ? strtol(ms, NULL, 10) : 0;
+	if (v <= 0 || v > 60000)
+		return;
+	struct timespec ts = {v / 1000, (v % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 int pp_pause_all(int pid, struct pp_pause *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -95,8 +109,11 @@ int pp_pause_all(int pid, struct pp_pause *p)
 		}
 		free(tids);
 		if (!added)
-			return p->n ? 0 : -ESRCH;
+			break;
 	}
+	if (!p->n)
+		return -ESRCH;
+	hold_for_tests();
 	return 0;
 }
 

@@ -1,1 +1,498 @@
+/* Integration: `pyprobe dump` failure modes and their exit codes.
+ *
+ * Contract (docs: design.md, "Exit codes"): 2 usage, 3 no such process or
+ * it exited, 4 permission denied (the message says how to fix it), 5 not
+ * Python or an unsupported version (the message names it). Every error is
+ * exactly one line on stderr starting "pyprobe: ", and pyprobe never dies
+ * of a signal or a sanitizer report on the way out. Environment-dependent
+ * cases (old interpreters, root, setpriv) skip visibly when unavailable.
+ */
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PYPROBE_TIMEOUT_S 30
+#define READY_TIMEOUT_S 30
+#define NOBODY 65534
+
+/* Targets started by a test; killed (whole group) and reaped in teardown. */
+static pid_t g_targets[4];
+static int g_ntargets;
+
+static void kill_targets(void)
+{
+	for (int i = 0; i < g_ntargets; i++) {
+		kill(-g_targets[i], SIGKILL);
+		waitpid(g_targets[i], NULL, 0);
+	}
+	g_ntargets = 0;
+}
+
+TestSuite(dump_errors, .fini = kill_targets, .timeout = 120);
+
+/* Criterion lists skips only with --verbose, and meson runs us without
+ * it: print them, so a missing interpreter is never a silent pass. */
+ReportHook(POST_TEST)(struct criterion_test_stats *stats)
+{
+	if (stats->test_status == CR_STATUS_SKIPPED)
+		fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category,
+			stats->test->name, stats->message ? stats->message : "");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* snprintf that fails the test instead of silently truncating. */
+__attribute__((format(printf, 3, 4)))
+static void fmt(char *out, size_t n, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int r = vsnprintf(out, n, f, ap);
+	va_end(ap);
+	cr_assert(r >= 0 && (size_t)r < n, "string too long: %s", out);
+}
+
+/* Up to size-1 bytes of a file, NUL-terminated (static buffers only: a
+ * failed assertion longjmps out, and heap buffers would then be reported
+ * as leaks by LeakSanitizer, hiding the real failure). */
+static long read_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		buf[0] = '\0';
+		return -1;
+	}
+	size_t len = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return (long)len;
+}
+
+static const char *pyprobe_path(void)
+{
+	const char *p = getenv("PYPROBE");
+	cr_assert(p && *p, "PYPROBE is not set (run through meson test)");
+	return p;
+}
+
+/* A scratch directory per test binary run. */
+static const char *scratch(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		const char *build = getenv("PYPROBE_BUILD_ROOT");
+		fmt(dir, sizeof dir, "%s/tests/dump_errors",
+		    build && *build ? build : "/tmp/pyprobe-tests");
+		char parent[PATH_MAX];
+		fmt(parent, sizeof parent, "%s", dir);
+		for (char *p = parent + 1; *p; p++) {
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(parent, 0755);
+				*p = '/';
+			}
+		}
+		mkdir(dir, 0755);
+		/* The permission test's files are opened by root before the
+		 * uid switch, so the directory itself can stay 0755. */
+	}
+	return dir;
+}
+
+/* fork/exec with stdin from /dev/null and stdout/stderr to files (NULL:
+ * /dev/null). target: own process group, SIGKILL when we die, and
+ * remembered for teardown. */
+static pid_t spawn(char *const argv[], const char *out, const char *err, int target)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (target) {
+			setpgid(0, 0);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(127);
+		}
+		int in = open("/dev/null", O_RDONLY);
+		int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (in < 0 || o < 0 || e < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		execvp(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (target) {
+		setpgid(pid, pid);
+		cr_assert(g_ntargets < (int)(sizeof g_targets / sizeof g_targets[0]),
+			  "too many targets");
+		g_targets[g_ntargets++] = pid;
+	}
+	return pid;
+}
+
+/* Wait at most timeout_s; SIGKILL on timeout. Status, or -1 on timeout. */
+static int wait_bounded(pid_t pid, int timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	int status;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		if (now_s() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		sleep_ms(20);
+	}
+}
+
+struct result {
+	int status;
+	char out[16384];
+	char err[16384];
+	char cmd[512];
+};
+
+/* Run pyprobe with args (NULL-terminated); if as_nobody, through
+ * setpriv as uid/gid 65534 with no supplementary groups. */
+static void run_pyprobe(struct result *r, int as_nobody, ...)
+{
+	char *argv[24];
+	int n = 0;
+	if (as_nobody) {
+		argv[n++] = "setpriv";
+		argv[n++] = "--reuid=65534";
+		argv[n++] = "--regid=65534";
+		argv[n++] = "--clear-groups";
+		argv[n++] = "--";
+	}
+	argv[n++] = (char *)pyprobe_path();
+	va_list ap;
+	va_start(ap, as_nobody);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && n < 22)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+
+	/* "pyprobe dump --pid N" for messages, without the setpriv prefix. */
+	int first = as_nobody ? 5 : 0;
+	fmt(r->cmd, sizeof r->cmd, "pyprobe%s", as_nobody ? " (as uid 65534)" : "");
+	for (int i = first + 1; i < n; i++) {
+		size_t len = strlen(r->cmd);
+		snprintf(r->cmd + len, sizeof r->cmd - len, " %s", argv[i]);
+	}
+
+	char out[PATH_MAX], err[PATH_MAX];
+	fmt(out, sizeof out, "%s/last.out", scratch());
+	fmt(err, sizeof err, "%s/last.err", scratch());
+	pid_t pid = spawn(argv, out, err, 0);
+	cr_assert(pid > 0, "fork: %s", strerror(errno));
+	r->status = wait_bounded(pid, PYPROBE_TIMEOUT_S);
+	read_file(out, r->out, sizeof r->out);
+	read_file(err, r->err, sizeof r->err);
+	cr_assert(r->status != -1, "`%s` timed out after %d s", r->cmd,
+		  PYPROBE_TIMEOUT_S);
+	cr_assert(!WIFSIGNALED(r->status), "`%s` died of signal %d\nstderr:\n%s",
+		  r->cmd, WTERMSIG(r->status), r->err);
+	/* abort_on_error makes most sanitizer reports a signal (above); leak
+	 * reports and anything printed without aborting are caught here. */
+	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
+		  "`%s`: sanitizer report:\n%s", r->cmd, r->err);
+}
+
+/* The error contract: exit code `code`, stderr exactly one line that starts
+ * with "pyprobe: ". */
+static void assert_error(const struct result *r, int code)
+{
+	cr_assert(WIFEXITED(r->status) && WEXITSTATUS(r->status) == code,
+		  "`%s`: exit %d, want %d\nstderr:\n%s", r->cmd,
+		  WEXITSTATUS(r->status), code, r->err);
+	size_t len = strlen(r->err);
+	cr_assert(strncmp(r->err, "pyprobe: ", 9) == 0,
+		  "`%s`: stderr does not start with \"pyprobe: \":\n%s", r->cmd, r->err);
+	cr_assert(len > 9 && r->err[len - 1] == '\n' && strchr(r->err, '\n') == r->err + len - 1,
+		  "`%s`: stderr is not exactly one line:\n%s", r->cmd, r->err);
+}
+
+/* Start `python -c SCRIPT READY` as a target and wait until the
+ * interpreter has run user code (it creates READY), so pyprobe sees a
+ * fully initialised runtime, not one still starting up. */
+static pid_t start_python(const char *python, const char *ready_name)
+{
+	char ready[PATH_MAX], log[PATH_MAX];
+	fmt(ready, sizeof ready, "%s/%s.ready", scratch(), ready_name);
+	fmt(log, sizeof log, "%s/%s.log", scratch(), ready_name);
+	unlink(ready);
+	/* Valid Python 2 and 3. */
+	char *argv[] = { (char *)python, "-c",
+			 "import sys, time\n"
+			 "open(sys.argv[1], 'w').close()\n"
+			 "time.sleep(1000)\n",
+			 ready, NULL };
+	pid_t pid = spawn(argv, log, log, 1);
+	cr_assert(pid > 0, "fork: %s", strerror(errno));
+	double deadline = now_s() + READY_TIMEOUT_S;
+	while (access(ready, F_OK) != 0) {
+		int status;
+		static char logbuf[4096];
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			read_file(log, logbuf, sizeof logbuf);
+			cr_assert_fail("%s exited early (status 0x%x):\n%s", python,
+				       status, logbuf);
+		}
+		cr_assert(now_s() < deadline, "%s never became ready", python);
+		sleep_ms(20);
+	}
+	return pid;
+}
+
+static void pyenv_python(char *out, size_t n, const char *version)
+{
+	const char *root = getenv("PYENV_ROOT");
+	if (!root || !*root)
+		root = "/root/.pyenv";
+	char minor[16];
+	fmt(minor, sizeof minor, "%s", version);
+	char *dot = strchr(minor, '.');
+	dot = dot ? strchr(dot + 1, '.') : NULL;
+	if (dot)
+		*dot = '\0';
+	fmt(out, n, "%s/versions/%s/bin/python%s", root, version, minor);
+}
+
+/* Any installed supported interpreter, for tests that only need "a
+ * Python"; skips visibly when there is none. */
+static void any_supported_python(char *out, size_t n)
+{
+	static const char *const versions[] = { "3.11.7", "3.12.1", "3.13.0",
+						 "3.10.13", "3.9.18", "3.8.18" };
+	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+		pyenv_python(out, n, versions[i]);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	fmt(out, n, "/usr/bin/python3.11");
+	if (access(out, X_OK) != 0)
+		cr_skip_test("no supported python installed (pyenv 3.8-3.13 or "
+			     "/usr/bin/python3.11)");
+}
+
+static char state_of(pid_t pid)
+{
+	char path[64], s[1024];
+	fmt(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (read_file(path, s, sizeof s) <= 0)
+		return '?';
+	char *rp = strrchr(s, ')');
+	return (rp && rp[1] == ' ') ? rp[2] : '?';
+}
+
+/* ---- 3: no such process ------------------------------------------------ */
+
+Test(dump_errors, nonexistent_pid_is_3)
+{
+	/* A pid that existed a moment ago and is certainly free now: our own
+	 * reaped child (pid reuse within microseconds is not a concern). */
+	pid_t gone = fork();
+	cr_assert(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	char pid[32];
+	fmt(pid, sizeof pid, "%d", (int)gone);
+
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pid, NULL);
+	assert_error(&r, 3);
+	run_pyprobe(&r, 0, "dump", "--pid", pid, "--json", NULL);
+	assert_error(&r, 3);
+}
+
+Test(dump_errors, zombie_is_3)
+{
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	char *argv[] = { python, "-c", "pass", NULL };
+	pid_t pid = spawn(argv, NULL, NULL, 1);
+	cr_assert(pid > 0);
+	/* Do not reap: wait until the kernel shows it as a zombie. */
+	double deadline = now_s() + READY_TIMEOUT_S;
+	while (state_of(pid) != 'Z') {
+		cr_assert(now_s() < deadline, "python child never became a zombie "
+			  "(state %c)", state_of(pid));
+		sleep_ms(20);
+	}
+	char pidbuf[32];
+	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, "--json", NULL);
+	assert_error(&r, 3);
+	cr_assert_eq(state_of(pid), 'Z', "the zombie changed state under pyprobe");
+}
+
+/* ---- 5: not Python, unsupported Python ---------------------------------- */
+
+Test(dump_errors, not_python_is_5)
+{
+	char *argv[] = { "sleep", "1000", NULL };
+	pid_t pid = spawn(argv, NULL, NULL, 1);
+	cr_assert(pid > 0);
+	/* Until exec has happened the child is still a copy of this test. */
+	char exe[64], link[PATH_MAX];
+	fmt(exe, sizeof exe, "/proc/%d/exe", (int)pid);
+	double deadline = now_s() + READY_TIMEOUT_S;
+	for (;;) {
+		ssize_t n = readlink(exe, link, sizeof link - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			if (strstr(link, "sleep"))
+				break;
+		}
+		cr_assert(now_s() < deadline, "sleep child never exec'd");
+		sleep_ms(10);
+	}
+	char pidbuf[32];
+	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, NULL);
+	assert_error(&r, 5);
+}
+
+static void check_unsupported(const char *version, const char *named)
+{
+	char python[PATH_MAX];
+	pyenv_python(python, sizeof python, version);
+	if (access(python, X_OK) != 0)
+		cr_skip_test("python %s not installed at %s", version, python);
+	pid_t pid = start_python(python, named);
+	char pidbuf[32];
+	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, NULL);
+	assert_error(&r, 5);
+	cr_assert(strstr(r.err, named), "message does not name version %s:\n%s",
+		  named, r.err);
+	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, "--json", NULL);
+	assert_error(&r, 5);
+}
+
+Test(dump_errors, python_2_7_is_5) { check_unsupported("2.7.18", "2.7"); }
+Test(dump_errors, python_3_6_is_5) { check_unsupported("3.6.15", "3.6"); }
+Test(dump_errors, python_3_7_is_5) { check_unsupported("3.7.16", "3.7"); }
+
+/* ---- 4: permission denied ----------------------------------------------- */
+
+Test(dump_errors, other_users_process_is_4)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the target must belong to another user "
+			     "than pyprobe (runs as uid %d)", (int)geteuid());
+	if (access("/usr/bin/setpriv", X_OK) != 0 && access("/bin/setpriv", X_OK) != 0)
+		cr_skip_test("setpriv (util-linux) not installed");
+
+	/* uid 65534 must be able to run the binary at all, or the "error"
+	 * would be the shell's, not pyprobe's. */
+	char *probe[] = { "setpriv", "--reuid=65534", "--regid=65534",
+			  "--clear-groups", "--", "/bin/sh", "-c",
+			  "test -x \"$1\" && test -r \"$1\"", "sh",
+			  (char *)pyprobe_path(), NULL };
+	pid_t p = spawn(probe, NULL, NULL, 0);
+	cr_assert(p > 0);
+	int st = wait_bounded(p, 30);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		cr_skip_test("uid %d cannot execute %s (a parent directory is not "
+			     "world-searchable?)", NOBODY, pyprobe_path());
+
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	pid_t pid = start_python(python, "root-owned");
+	char pidbuf[32];
+	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	struct result r;
+	run_pyprobe(&r, 1, "dump", "--pid", pidbuf, NULL);
+	assert_error(&r, 4);
+	cr_assert(strstr(r.err, "CAP_SYS_PTRACE"),
+		  "permission message does not say how to fix it "
+		  "(CAP_SYS_PTRACE):\n%s", r.err);
+	run_pyprobe(&r, 1, "dump", "--pid", pidbuf, "--json", "--nonblocking", NULL);
+	assert_error(&r, 4);
+	/* Denied means untouched: the target still runs, not stopped. */
+	cr_assert_eq(state_of(pid), 'S', "target state %c after the denied dump",
+		     state_of(pid));
+}
+
+/* ---- 2: usage ----------------------------------------------------------- */
+
+Test(dump_errors, usage_errors_are_2)
+{
+	char self[32];
+	fmt(self, sizeof self, "%d", (int)getpid());
+	struct result r;
+
+	run_pyprobe(&r, 0, "dump", NULL);                       /* no --pid */
+	assert_error(&r, 2);
+	run_pyprobe(&r, 0, "dump", "--json", NULL);             /* still no --pid */
+	assert_error(&r, 2);
+	run_pyprobe(&r, 0, "dump", "--pid", NULL);              /* no value */
+	assert_error(&r, 2);
+	run_pyprobe(&r, 0, "dump", "--pid", "abc", NULL);
+	assert_error(&r, 2);
+	run_pyprobe(&r, 0, "dump", "--pid", "12abc", NULL);     /* trailing junk */
+	assert_error(&r, 2);
+	run_pyprobe(&r, 0, "dump", "--pid", "99999999999999999999", NULL); /* overflow */
+	assert_error(&r, 2);
+	/* An unknown flag is a usage error even with a valid pid, and must be
+	 * rejected before pyprobe touches the process. */
+	run_pyprobe(&r, 0, "dump", "--pid", self, "--no-such-flag", NULL);
+	assert_error(&r, 2);
+}
+
+Test(dump_errors, help_is_0_on_stdout)
+{
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--help", NULL);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+		  "`dump --help`: exit %d, want 0\nstderr:\n%s",
+		  WEXITSTATUS(r.status), r.err);
+	cr_assert(strstr(r.out, "usage") || strstr(r.out, "Usage"),
+		  "`dump --help` printed no usage on stdout:\n%s", r.out);
+	cr_assert(strstr(r.out, "--pid"), "usage does not mention --pid:\n%s", r.out);
+	cr_assert_str_empty(r.err, "`dump --help` wrote to stderr:\n%s", r.err);
+}

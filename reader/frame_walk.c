@@ -78,6 +78,65 @@ static bool frame_alive(const struct pp_walker *w, const uint8_t *fb, size_t len
 	return state == 0 || state == 2; /* FRAME_EXECUTING, FRAME_UNWINDING */
 }
 
+/* What the verification re-reads of each frame: where it is, its link to
+ * its caller, its code and its instruction position. A caller cannot move
+ * while its callee runs, so any change in these (bar the innermost frame's
+ * position) means the chain we walked was spliced from two moments - even
+ * when a new, identical call chain now occupies the same memory. */
+enum { C_ADDR, C_LINK, C_CODE, C_INSTR, C_N };
+
+static int remember(struct pp_walker *w, size_t depth, uint64_t addr,
+		    uint64_t link, uint64_t code, uint64_t instr)
+{
+	if (reserve((void **)&w->chain, &w->chain_cap,
+		    (depth + 1) * C_N * sizeof(uint64_t)) != 0)
+		return -1;
+	uint64_t *c = w->chain + depth * C_N;
+	c[C_ADDR] = addr;
+	c[C_LINK] = link;
+	c[C_CODE] = code;
+	c[C_INSTR] = instr;
+	return 0;
+}
+
+/* Frame i of the re-read matches what the walk saw. */
+static bool same_frame(const struct pp_walker *w, size_t i, const uint8_t *s,
+		       size_t len, uint32_t base, uint32_t link, uint32_t code,
+		       uint32_t instr, size_t instr_size)
+{
+	const uint64_t *c = w->chain + i * C_N;
+	uint64_t now = instr_size == 4 ? pp_get_u32(s, len, instr - base)
+				       : pp_get_u64(s, len, instr - base);
+	return pp_get_u64(s, len, link - base) == c[C_LINK] &&
+	       pp_get_u64(s, len, code - base) == c[C_CODE] &&
+	       (i == 0 || now == c[C_INSTR]);
+}
+
+/* Re-read [lo, hi) of every remembered frame (plus `extra`, if any) in as
+ * few syscalls as possible, into w->scratch: frame i at i * (hi - lo). */
+static int reread_chain(struct pp_walker *w, size_t depth, uint32_t lo,
+			uint32_t hi, const struct pp_iov *extra)
+{
+	size_t span = hi - lo;
+	if (reserve((void **)&w->scratch, &w->scratch_cap, depth * span) != 0)
+		return -1;
+	struct pp_iov iov[64];
+	size_t k = 0;
+	if (extra)
+		iov[k++] = *extra;
+	for (size_t i = 0; i < depth; i++) {
+		iov[k].addr = w->chain[i * C_N + C_ADDR] + lo;
+		iov[k].buf = w->scratch + i * span;
+		iov[k].len = span;
+		if (++k == 64 || i + 1 == depth) {
+			if (pp_mem_readv(w->mem, iov, k) != 0)
+				return -1;
+			k = 0;
+		}
+	}
+	return k ? pp_mem_readv(w->mem, iov, k) : 0;
+}
+
 static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 					      const uint8_t *ts, size_t tslen,
 					      struct pp_frame_vec *out)
@@ -106,13 +165,9 @@ static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 		uint64_t back = pp_get_u64(fb, fsz, l->fo_back);
 		if (back == f)
 			goto torn;
-		if (reserve((void **)&w->chain, &w->chain_cap,
-			    (depth + 1) * 3 * sizeof(uint64_t)) != 0 ||
+		if (remember(w, depth, f, back, code, (uint32_t)lasti) != 0 ||
 		    pp_frame_vec_push(out, &e->code, line_for(w, e, unit)) != 0)
 			goto torn;
-		w->chain[depth * 3] = f;
-		w->chain[depth * 3 + 1] = back;
-		w->chain[depth * 3 + 2] = code;
 		depth++;
 		f = back;
 	}
@@ -122,24 +177,12 @@ static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 	/* Re-read every frame in one vectored read: if each is still alive,
 	 * with the same f_back and f_code, the chain we reported existed as a
 	 * whole at that moment. */
-	if (reserve((void **)&w->scratch, &w->scratch_cap, depth * fsz) != 0)
+	if (reread_chain(w, depth, 0, (uint32_t)fsz, NULL) != 0)
 		goto torn;
-	struct pp_iov iov[64];
-	for (size_t i = 0; i < depth; i += 64) {
-		size_t k = depth - i < 64 ? depth - i : 64;
-		for (size_t j = 0; j < k; j++) {
-			iov[j].addr = w->chain[(i + j) * 3];
-			iov[j].buf = w->scratch + (i + j) * fsz;
-			iov[j].len = fsz;
-		}
-		if (pp_mem_readv(w->mem, iov, k) != 0)
-			goto torn;
-	}
 	for (size_t i = 0; i < depth; i++) {
 		const uint8_t *b = w->scratch + i * fsz;
 		if (!frame_alive(w, b, fsz) ||
-		    pp_get_u64(b, fsz, l->fo_back) != w->chain[i * 3 + 1] ||
-		    pp_get_u64(b, fsz, l->fo_code) != w->chain[i * 3 + 2])
+		    !same_frame(w, i, b, fsz, 0, l->fo_back, l->fo_code, l->fo_lasti, 4))
 			goto torn;
 	}
 	return PP_WALK_OK;
@@ -268,7 +311,38 @@ static uint64_t current_frame(struct pp_walker *w, const uint8_t *ts, size_t tsl
 	return f;
 }
 
+/* See frame_walk.h: the chain must still be there, below the live top. */
+static bool chain_still_live(struct pp_walker *w, const struct frame_reader *fr,
+			     uint64_t ts_addr, size_t depth)
+{
+	const struct py_layout *l = w->l;
+	uint32_t a = l->if_code, b = l->if_code;
+	uint32_t fields[] = {l->if_previous, l->if_instr};
+	for (size_t i = 0; i < 2; i++) {
+		a = fields[i] < a ? fields[i] : a;
+		b = fields[i] > b ? fields[i] : b;
+	}
+	b += 8;
+	uint64_t top = 0;
+	struct pp_iov topv = {ts_addr + l->ts_datastack_top, &top, 8};
+	if (reread_chain(w, depth, a, b, &topv) != 0)
+		return false;
+	uint64_t cbase = fr->nchunks ? fr->chunks[0][0] : 0;
+	uint64_t cend = fr->nchunks ? cbase + fr->chunks[0][1] : 0;
+	for (size_t i = 0; i < depth; i++) {
+		const uint8_t *s = w->scratch + i * (b - a);
+		uint64_t f = w->chain[i * C_N + C_ADDR];
+		if (!same_frame(w, i, s, b - a, a, l->if_previous, l->if_code,
+				l->if_instr, 8))
+			return false;
+		if (f >= cbase && f < cend && f + l->if_size > top)
+			return false; /* a dead slot above the thread's stack */
+	}
+	return true;
+}
+
 static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
+						   uint64_t ts_addr,
 						   const uint8_t *ts, size_t tslen,
 						   struct pp_frame_vec *out)
 {
@@ -290,7 +364,9 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 		size_t fsz = l->if_size;
 		uint8_t owner = pp_get_u8(fb, fsz, l->if_owner);
 		uint64_t prev = pp_get_u64(fb, fsz, l->if_previous);
-		if (prev == f || owner > 3)
+		if (prev == f || owner > 3 ||
+		    remember(w, steps - 1, f, prev, pp_get_u64(fb, fsz, l->if_code),
+			     pp_get_u64(fb, fsz, l->if_instr)) != 0)
 			goto torn;
 		if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack) {
 			/* 3.12 C-stack shim / 3.13 entry frame: not Python. */
@@ -316,6 +392,8 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 			goto torn;
 		f = prev;
 	}
+	if (!w->paused && steps && !chain_still_live(w, &fr, ts_addr, steps))
+		goto torn;
 	fr_free(&fr);
 	return PP_WALK_OK;
 torn:
@@ -324,10 +402,11 @@ torn:
 	return broken(w);
 }
 
-enum pp_walk_status pp_walk_thread(struct pp_walker *w, const uint8_t *ts,
-				   size_t tslen, struct pp_frame_vec *out)
+enum pp_walk_status pp_walk_thread(struct pp_walker *w, uint64_t ts_addr,
+				   const uint8_t *ts, size_t tslen,
+				   struct pp_frame_vec *out)
 {
 	if (w->l->if_size != PP_ABSENT)
-		return walk_interpreter_frames(w, ts, tslen, out);
+		return walk_interpreter_frames(w, ts_addr, ts, tslen, out);
 	return walk_frame_objects(w, ts, tslen, out);
 }

@@ -48,6 +48,7 @@ struct py_layout {
 	uint32_t ts_thread_id;       /* pthread_self() */
 	uint32_t ts_native_thread_id;/* gettid(), 3.11+ */
 	uint32_t ts_datastack_chunk; /* 3.11+ */
+	uint32_t ts_datastack_top;   /* first free slot of the chunk, 3.11+ */
 	uint32_t ts_status;          /* _status bitfield word, 3.12+ */
 	uint32_t ts_state;           /* attached/detached, 3.13 */
 	uint32_t ts_asyncio_running_loop; /* _PyThreadStateImpl, 3.13 */

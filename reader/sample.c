@@ -214,7 +214,7 @@ static void walk_one(struct pp_target *t, struct tstate_rec *r, const uint8_t *t
 	const struct py_layout *l = &t->layout;
 	uint8_t again[1024];
 	r->frame_start = t->frames.n;
-	r->status = pp_walk_thread(&t->walker, tsb, l->ts_size, &t->frames);
+	r->status = pp_walk_thread(&t->walker, r->addr, tsb, l->ts_size, &t->frames);
 	for (int i = 0; r->status == PP_WALK_TORN && (flags & PP_SAMPLE_RETRY_TORN) &&
 			i < RETRIES_WHEN_TORN; i++) {
 		(*retries)++;
@@ -222,7 +222,7 @@ static void walk_one(struct pp_target *t, struct tstate_rec *r, const uint8_t *t
 			r->status = PP_WALK_ERROR; /* the thread is exiting */
 			break;
 		}
-		r->status = pp_walk_thread(&t->walker, again, l->ts_size, &t->frames);
+		r->status = pp_walk_thread(&t->walker, r->addr, again, l->ts_size, &t->frames);
 	}
 	r->nframes = t->frames.n - r->frame_start;
 }

@@ -201,6 +201,7 @@ static uint64_t build_thread(struct fake *f, const struct py_layout *l)
 	}
 	put64(f, chunk, l->chunk_top, (slot - chunk - l->chunk_data) / 8);
 	put64(f, ts, l->ts_datastack_chunk, chunk);
+	put64(f, ts, l->ts_datastack_top, slot);
 	if (l->cf_current_frame != PP_ABSENT) {
 		uint64_t cframe = alloc(f, 64);
 		put64(f, cframe, l->cf_current_frame, prev);
@@ -246,7 +247,7 @@ static enum pp_walk_status walk(struct world *w, bool checked, bool paused,
 	uint8_t ts[1024];
 	memcpy(ts, w->f.mem + (w->ts - BASE), w->l->ts_size);
 	out->n = 0;
-	enum pp_walk_status st = pp_walk_thread(&wk, ts, w->l->ts_size, out);
+	enum pp_walk_status st = pp_walk_thread(&wk, w->ts, ts, w->l->ts_size, out);
 	cr_assert(st == PP_WALK_OK || st == PP_WALK_TORN || st == PP_WALK_ERROR);
 	if (st != PP_WALK_OK)
 		cr_assert_eq(out->n, 0, "a failed walk left %zu frames behind", out->n);
@@ -274,7 +275,8 @@ static void check_clean(int minor)
 				       .frame_type = FRAME_TYPE, .paused = mode & 1};
 		uint8_t ts[1024];
 		memcpy(ts, w.f.mem + (w.ts - BASE), w.l->ts_size);
-		cr_assert_eq(pp_walk_thread(&wk, ts, w.l->ts_size, &out), PP_WALK_OK);
+		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, w.l->ts_size, &out), PP_WALK_OK,
+			     "3.%d %s walk failed", minor, (mode & 1) ? "paused" : "running");
 		cr_assert_eq(out.n, NFRAMES, "3.%d: %zu frames, want %d", minor, out.n, NFRAMES);
 		for (int i = 0; i < NFRAMES; i++) {
 			char want[40];
@@ -387,6 +389,33 @@ Test(walker_fuzz, cyclic_chains)
 		struct pp_frame_vec out = {0};
 		enum pp_walk_status st = walk(&w, true, true, &out);
 		cr_assert_neq(st, PP_WALK_OK, "3.%d: a cyclic chain was accepted", minor);
+		free(out.v);
+		free(w.f.mem);
+		free(w.pristine);
+	}
+}
+
+/* 3.11+: a current-frame pointer read just before the thread returned
+ * points at a dead slot above the live top of its data stack. Walking on
+ * would splice dead frames onto newer ones; it must be rejected (the
+ * paused walk has no such race and is not checked). */
+Test(walker_fuzz, dead_slot_above_stack_top)
+{
+	for (int minor = 11; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint8_t *ts = w.f.mem + (w.ts - BASE);
+		uint64_t top;
+		memcpy(&top, ts + l->ts_datastack_top, 8);
+		/* The thread returned from its innermost frames: the live top
+		 * drops below them while their bytes stay in place. */
+		top -= 2 * (l->if_size + 32);
+		memcpy(ts + l->ts_datastack_top, &top, 8);
+		struct pp_frame_vec out = {0};
+		cr_assert_eq(walk(&w, true, false, &out), PP_WALK_TORN,
+			     "3.%d: a walk from a dead slot was accepted", minor);
+		cr_assert_eq(walk(&w, true, true, &out), PP_WALK_OK);
 		free(out.v);
 		free(w.f.mem);
 		free(w.pristine);

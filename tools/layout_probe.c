@@ -209,9 +209,11 @@ static size_t collect(struct field *f)
 #if PY_MINOR_VERSION >= 11
 	f[n++] = (struct field)OFF(ts_native_thread_id, PyThreadState, native_thread_id);
 	f[n++] = (struct field)OFF(ts_datastack_chunk, PyThreadState, datastack_chunk);
+	f[n++] = (struct field)OFF(ts_datastack_top, PyThreadState, datastack_top);
 #else
 	f[n++] = (struct field)ABSENT(ts_native_thread_id);
 	f[n++] = (struct field)ABSENT(ts_datastack_chunk);
+	f[n++] = (struct field)ABSENT(ts_datastack_top);
 #endif
 #if PY_MINOR_VERSION >= 12
 	f[n++] = (struct field)OFF(ts_status, PyThreadState, _status);

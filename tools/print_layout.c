@@ -26,7 +26,7 @@ static const struct {
 	U(is_next), U(is_threads_head), U(is_id), U(is_ceval_gil), U(is_modules),
 	U(gil_last_holder), U(gil_locked), U(gil_size),
 	U(ts_size), U(ts_next), U(ts_interp), U(ts_frame), U(ts_thread_id),
-	U(ts_native_thread_id), U(ts_datastack_chunk), U(ts_status), U(ts_state),
+	U(ts_native_thread_id), U(ts_datastack_chunk), U(ts_datastack_top), U(ts_status), U(ts_state),
 	U(ts_asyncio_running_loop),
 	U(cf_current_frame),
 	U(chunk_previous), U(chunk_size), U(chunk_top), U(chunk_data),

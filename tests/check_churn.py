@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Check non-blocking dumps of fixtures/dump/churn.py against the grammar
+every real stack of that program follows (see the fixture's docstring).
+
+Usage: check_churn.py PYPROBE PYTHON CHURN_PY [DUMPS]
+Starts CHURN_PY with PYTHON, takes DUMPS (default 60) non-blocking dumps,
+and exits 0 if every shown stack is well-formed and enough of them were
+deep; prints the first bad stack otherwise. Torn threads (no frames,
+"torn": true) are counted, not failed: dropping them is the correct
+behaviour.
+"""
+import json
+import subprocess
+import sys
+import time
+
+pyprobe, python, src_path = sys.argv[1:4]
+ndumps = int(sys.argv[4]) if len(sys.argv) > 4 else 60
+lines = open(src_path, encoding="utf-8").read().splitlines()
+REC_LINE = next(i + 1 for i, l in enumerate(lines) if "# REC_LINE" in l)
+LEAF_LINE = next(i + 1 for i, l in enumerate(lines) if "# LEAF_LINE" in l)
+DRIVER_LINE = next(i + 1 for i, l in enumerate(lines) if "# DRIVER_LINE" in l)
+THREAD_TAIL = ["run", "_bootstrap_inner", "_bootstrap"]
+
+
+def bad(why, frames):
+    print(f"malformed stack ({why}):")
+    for f in frames:
+        print(f"    {f['function']} ({f['file']}:{f['line']})")
+    sys.exit(1)
+
+
+target = subprocess.Popen([python, "-B", src_path], stdout=subprocess.PIPE)
+try:
+    if target.stdout.readline().strip() != b"ready":
+        sys.exit("churn fixture did not start")
+    time.sleep(0.3)  # let the main thread get from "ready" into driver()
+    dumps = []
+    for _ in range(ndumps):
+        r = subprocess.run([pyprobe, "dump", "--pid", str(target.pid),
+                            "--nonblocking", "--json"], capture_output=True)
+        if r.returncode != 0:
+            sys.exit(f"dump failed ({r.returncode}): {r.stderr.decode()}")
+        dumps.append(json.loads(r.stdout))
+    alive = target.poll() is None
+finally:
+    target.kill()
+    target.wait()
+if not alive:
+    sys.exit("the target died during the dumps")
+
+shown = torn = deep = 0
+for d in dumps:
+    for t in d["threads"]:
+        fr = t["frames"]
+        if t.get("torn"):
+            torn += 1
+            if fr:
+                bad("torn thread with frames", fr)
+            continue
+        shown += 1
+        i = 0
+        if fr and fr[0]["name"] == "leaf":
+            i = 1
+        start = i
+        while i < len(fr) and fr[i]["name"] == "rec" and fr[i]["file"] == src_path:
+            i += 1
+        nrec = i - start
+        if nrec == 0 and start == 1:
+            bad("leaf without rec", fr)
+        # The innermost rec may be anywhere in rec, or on the leaf call
+        # when leaf is above it; every rec below it is mid-recursion.
+        if start == 1 and fr[1]["line"] != LEAF_LINE:
+            bad(f"rec calling leaf not on line {LEAF_LINE}", fr)
+        for k in range(start + 1, i):
+            if fr[k]["line"] != REC_LINE:
+                bad(f"rec frame {k} not on line {REC_LINE}", fr)
+        if nrec > 30:
+            bad("deeper than the program ever goes", fr)
+        if i >= len(fr) or fr[i]["name"] != "driver":
+            bad("no driver under the rec frames", fr)
+        if nrec and fr[i]["line"] != DRIVER_LINE:
+            bad(f"driver not on line {DRIVER_LINE}", fr)
+        tail = [f["name"] for f in fr[i + 1:]]
+        if tail not in (THREAD_TAIL, ["<module>"]):
+            bad("wrong frames under driver", fr)
+        deep += nrec >= 5
+print(f"{shown} stacks shown, {torn} torn and dropped, {deep} at least 5 deep")
+if deep < shown // 10 or shown == 0:
+    print("too few deep stacks: the check proved little")
+    sys.exit(1)

@@ -84,6 +84,28 @@ static int read_os_states(struct pp_target *t, struct snapshot *s)
 	return 0;
 }
 
+/* While paused, every thread reads as stopped ('t'), but its syscall file
+ * still says what it was blocked in - at the same moment as the GIL read.
+ * Take the syscall from the paused read; from the earlier read keep only
+ * what a stop hides: disk wait versus sleep, and zombies. */
+static void merge_paused_os_states(struct pp_target *t, struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nos; i++) {
+		struct pp_os_state now, *before = &s->os[i].st;
+		if (pp_os_reader_read(t->os, s->os[i].tid, &now) != 0 || now.in_syscall < 0)
+			continue;
+		enum pp_os_run run = before->run;
+		if (run != PP_OS_ZOMBIE && run != PP_OS_UNKNOWN) {
+			if (now.in_syscall == 1)
+				run = run == PP_OS_DISK ? PP_OS_DISK : PP_OS_SLEEPING;
+			else
+				run = PP_OS_RUNNING;
+		}
+		*before = now;
+		before->run = run;
+	}
+}
+
 static const struct pp_os_state *os_of(const struct snapshot *s, uint64_t tid)
 {
 	for (size_t i = 0; i < s->nos; i++)
@@ -453,11 +475,17 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 	}
 	if (flags & PP_SAMPLE_PAUSE) {
 		rc = pp_pause_all(t->info.pid, &pause);
+		if (rc == -EPERM && pp_tracer_error(t->info.pid, err)) {
+			e = PP_ERR_PERM;
+			goto done;
+		}
 		if (rc) {
 			e = mem_error(t, rc, err);
 			goto done;
 		}
 		t->walker.paused = true;
+		if (flags & PP_SAMPLE_OS_STATE)
+			merge_paused_os_states(t, s);
 	}
 	out->time_ns = now_ns();
 	e = read_interpreters(t, s, err);

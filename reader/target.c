@@ -38,6 +38,57 @@ enum pp_err pp_permission_error(struct pp_error *err, int pid)
 		"is 0", pid);
 }
 
+static char *read_small_file(const char *path, size_t max, size_t *len, int *err);
+
+/* A "Key:\tvalue" number from /proc/.../status, or -1. */
+static long status_field(const char *path, const char *key)
+{
+	size_t len = 0;
+	int err = 0;
+	char *s = read_small_file(path, 16384, &len, &err);
+	if (!s)
+		return -1;
+	long v = -1;
+	size_t kl = strlen(key);
+	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	free(s);
+	return v;
+}
+
+int pp_tracer_error(int pid, struct pp_error *err)
+{
+	int *tids = NULL;
+	size_t n = 0;
+	if (pp_os_list_tasks(pid, &tids, &n) != 0)
+		return 0;
+	long tracer = 0;
+	for (size_t i = 0; i < n && tracer <= 0; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tids[i]);
+		tracer = status_field(path, "TracerPid");
+	}
+	free(tids);
+	if (tracer <= 0)
+		return 0;
+	char path[64], comm[64] = "?";
+	snprintf(path, sizeof(path), "/proc/%ld/comm", tracer);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	pp_set_error(err, PP_ERR_PERM,
+		"process %d is already being traced by process %ld (%s), so it cannot "
+		"be paused; detach that debugger or profiler, or read without pausing: "
+		"pyprobe dump --nonblocking --pid %d", pid, tracer, comm, pid);
+	return 1;
+}
+
 static char *read_small_file(const char *path, size_t max, size_t *len, int *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -112,15 +163,27 @@ static char *read_exe(int pid)
 	return strdup(buf);
 }
 
-/* Open a file the target has mapped, as the target sees it (it may live in
- * another mount namespace). */
-static int open_target_elf(int pid, const char *path, struct pp_elf **out)
+/* Open a file the target has mapped, as the target sees it: it may live in
+ * another mount namespace, or have been deleted or replaced on disk since
+ * (a package upgrade under a running service) - then only the mapping
+ * itself, /proc/PID/map_files/START-END, still has the right bytes. */
+static int open_target_elf(int pid, const char *path, const struct pp_map *first,
+			   struct pp_elf **out)
 {
-	char rooted[4200];
-	snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
-	if (pp_elf_open(rooted, out) == 0)
+	char buf[4200];
+	snprintf(buf, sizeof(buf), "/proc/%d/root%s", pid, path);
+	int rc = pp_elf_open(buf, out);
+	if (rc == 0)
 		return 0;
-	return pp_elf_open(path, out);
+	if (pp_elf_open(path, out) == 0)
+		return 0;
+	if (first) {
+		snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx", pid,
+			 (unsigned long long)first->start, (unsigned long long)first->end);
+		if (pp_elf_open(buf, out) == 0)
+			return 0;
+	}
+	return rc;
 }
 
 static void add_supported(char *buf, size_t len)
@@ -188,7 +251,7 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 	const struct pp_map *first = pp_maps_first_of(maps, path);
 
 	struct pp_elf *elf = NULL;
-	int rc = open_target_elf(t->info.pid, path, &elf);
+	int rc = open_target_elf(t->info.pid, path, first, &elf);
 	if (rc)
 		return pp_set_error(err, rc == -EACCES ? PP_ERR_PERM : PP_ERR_IO,
 			"cannot open %s (mapped by process %d): %s", path,
@@ -281,6 +344,11 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 	if (pid <= 0 || stat(path, &st) != 0)
 		return pp_set_error(err, PP_ERR_GONE,
 			"no process with pid %d (check the pid with `ps`)", pid);
+	/* A thread id names its whole process; read that. */
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	long tgid = status_field(path, "Tgid");
+	if (tgid > 0 && tgid != pid)
+		pid = (int)tgid;
 
 	struct pp_target *t = calloc(1, sizeof(*t));
 	if (!t)

@@ -33,5 +33,9 @@ enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
 			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The message for "no permission to read process pid". */
 enum pp_err pp_permission_error(struct pp_error *err, int pid);
+/* If a thread of pid is already being traced (a debugger, strace, another
+ * profiler), say so in err and return 1: ptrace's EPERM then is not about
+ * privileges. */
+int pp_tracer_error(int pid, struct pp_error *err);
 
 #endif

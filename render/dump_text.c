@@ -67,6 +67,13 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 {
 	if (t->gil == PP_DUMP_GIL_HELD) {
 		fputs("holds GIL", out);
+		/* Blocked in the kernel while holding it: the classic hang
+		 * (C code sleeping or doing I/O without releasing the GIL). */
+		if ((t->os_state == PP_DUMP_OS_SLEEPING || t->os_state == PP_DUMP_OS_DISK) &&
+		    t->syscall)
+			fprintf(out, ", %s in %s",
+				t->os_state == PP_DUMP_OS_DISK ? "in disk wait" : "idle",
+				t->syscall);
 		return;
 	}
 	if (t->gil == PP_DUMP_GIL_WAITING) {

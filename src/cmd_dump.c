@@ -109,7 +109,7 @@ int cmd_dump(int argc, char **argv)
 	int pid = 0, json = 0, nonblocking = 0, c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:jnh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -124,6 +124,10 @@ int cmd_dump(int argc, char **argv)
 			return PP_EXIT_OK;
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
+		case '?':
+			if (optopt && optopt != '?' && !strchr("pjnh", optopt))
+				return pp_usage_error("dump", "unknown option '-%c'", optopt);
+			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		}

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
+#include <dirent.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -254,18 +256,15 @@ static void assert_error(const struct result *r, int code)
 /* Start `python -c SCRIPT READY` as a target and wait until the
  * interpreter has run user code (it creates READY), so pyprobe sees a
  * fully initialised runtime, not one still starting up. */
-static pid_t start_python(const char *python, const char *ready_name)
+static pid_t start_python_script(const char *python, const char *ready_name,
+				 const char *script)
 {
 	char ready[PATH_MAX], log[PATH_MAX];
 	fmt(ready, sizeof ready, "%s/%s.ready", scratch(), ready_name);
 	fmt(log, sizeof log, "%s/%s.log", scratch(), ready_name);
 	unlink(ready);
 	/* Valid Python 2 and 3. */
-	char *argv[] = { (char *)python, "-c",
-			 "import sys, time\n"
-			 "open(sys.argv[1], 'w').close()\n"
-			 "time.sleep(1000)\n",
-			 ready, NULL };
+	char *argv[] = { (char *)python, "-c", (char *)script, ready, NULL };
 	pid_t pid = spawn(argv, log, log, 1);
 	cr_assert(pid > 0, "fork: %s", strerror(errno));
 	double deadline = now_s() + READY_TIMEOUT_S;
@@ -281,6 +280,15 @@ static pid_t start_python(const char *python, const char *ready_name)
 		sleep_ms(20);
 	}
 	return pid;
+}
+
+static pid_t start_python(const char *python, const char *ready_name)
+{
+	/* Valid Python 2 and 3. */
+	return start_python_script(python, ready_name,
+				   "import sys, time\n"
+				   "open(sys.argv[1], 'w').close()\n"
+				   "time.sleep(1000)\n");
 }
 
 static void pyenv_python(char *out, size_t n, const char *version)
@@ -472,6 +480,7 @@ Test(dump_errors, usage_errors_are_2)
 	assert_error(&r, 2);
 	run_pyprobe(&r, 0, "dump", "--pid", NULL);              /* no value */
 	assert_error(&r, 2);
+	cr_assert(strstr(r.err, "--pid needs a value"), "missing value misreported:\n%s", r.err);
 	run_pyprobe(&r, 0, "dump", "--pid", "abc", NULL);
 	assert_error(&r, 2);
 	run_pyprobe(&r, 0, "dump", "--pid", "12abc", NULL);     /* trailing junk */
@@ -495,4 +504,93 @@ Test(dump_errors, help_is_0_on_stdout)
 		  "`dump --help` printed no usage on stdout:\n%s", r.out);
 	cr_assert(strstr(r.out, "--pid"), "usage does not mention --pid:\n%s", r.out);
 	cr_assert_str_empty(r.err, "`dump --help` wrote to stderr:\n%s", r.err);
+}
+
+/* ---- a target someone else is already tracing -------------------------- */
+
+/* ptrace allows one tracer: with a debugger attached, pausing fails with
+ * EPERM even for root. The message must say so (not "run as root") and
+ * point at --nonblocking, which must still work. */
+Test(dump_errors, already_traced_is_4_and_names_the_tracer)
+{
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	pid_t target = start_python(python, "traced");
+	g_targets[g_ntargets++] = target;
+	cr_assert_eq(ptrace(PTRACE_SEIZE, target, 0, 0), 0, "seize: %s", strerror(errno));
+	char pid[32];
+	fmt(pid, sizeof pid, "%d", (int)target);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pid, NULL);
+	assert_error(&r, 4);
+	char tracer[64];
+	fmt(tracer, sizeof tracer, "traced by process %d", (int)getpid());
+	cr_assert(strstr(r.err, tracer) && strstr(r.err, "--nonblocking"),
+		  "message does not name the tracer and the way out:\n%s", r.err);
+	run_pyprobe(&r, 0, "dump", "--pid", pid, "--nonblocking", NULL);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+		  "--nonblocking failed on a traced target:\n%s", r.err);
+	ptrace(PTRACE_DETACH, target, 0, 0);
+}
+
+/* ---- an interpreter deleted or replaced on disk ------------------------ */
+
+/* A package upgrade under a running service leaves it mapping a deleted
+ * file; pyprobe must read the ELF through the mapping. */
+Test(dump_errors, deleted_interpreter_still_dumps)
+{
+	const char *deb = "/usr/bin/python3.11";
+	if (access(deb, X_OK) != 0)
+		cr_skip_test("needs Debian's static %s", deb);
+	char copy[PATH_MAX];
+	fmt(copy, sizeof copy, "%s/python3.11-deleted", scratch());
+	char cmd[2 * PATH_MAX];
+	fmt(cmd, sizeof cmd, "cp %s %s", deb, copy);
+	cr_assert_eq(system(cmd), 0);
+	pid_t target = start_python(copy, "deleted");
+	g_targets[g_ntargets++] = target;
+	cr_assert_eq(unlink(copy), 0);
+	char pid[32];
+	fmt(pid, sizeof pid, "%d", (int)target);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pid, NULL);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+		  "dump of a deleted interpreter failed:\n%s", r.err);
+	cr_assert(strstr(r.out, "Python 3.11") && strstr(r.out, "(deleted)") &&
+		  strstr(r.out, "<module> (<string>:3)"),
+		  "unexpected dump:\n%s", r.out);
+}
+
+/* ---- a thread id names its process ------------------------------------- */
+
+Test(dump_errors, thread_id_dumps_its_process)
+{
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	pid_t target = start_python_script(python, "tid",
+		"import sys, threading, time\n"
+		"t = threading.Thread(target=time.sleep, args=(1000,), name='second')\n"
+		"t.start()\n"
+		"open(sys.argv[1], 'w').close()\n"
+		"time.sleep(1000)\n");
+	g_targets[g_ntargets++] = target;
+	/* The one task that is not the main thread. */
+	char dir[64], tid[32] = "";
+	fmt(dir, sizeof dir, "/proc/%d/task", (int)target);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != (int)target)
+			fmt(tid, sizeof tid, "%s", e->d_name);
+	closedir(d);
+	cr_assert(tid[0], "the target has no second thread");
+	char header[64], main_line[64];
+	fmt(header, sizeof header, "Process %d:", (int)target);
+	fmt(main_line, sizeof main_line, "Thread %d \"MainThread\"", (int)target);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", tid, NULL);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	cr_assert(strstr(r.out, header) && strstr(r.out, main_line) &&
+		  strstr(r.out, "\"second\""),
+		  "--pid THREAD_ID must dump the whole process:\n%s", r.out);
 }

@@ -87,6 +87,9 @@ static const struct pp_dump_thread fixture_threads[] = {
 	 subinterp_frames, 3},
 	{4255, "stopper", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_STOPPED, NULL, 0,
 	 stopped_frames, 1},
+	/* holds the GIL while blocked in the kernel: the classic hang */
+	{4260, "hog", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_SLEEPING, "nanosleep", 0,
+	 stopped_frames, 1},
 	/* torn, no frames, nothing known about it */
 	{4256, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, 1, NULL, 0},
 	{4257, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
@@ -269,7 +272,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 		"assert d['python'] == {'version': '3.11.7', 'executable': '/usr/bin/python3.11',\n"
 		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
 		"t = d['threads']\n"
-		"assert len(t) == 12\n"
+		"assert len(t) == 13\n"
 		"keys = ['native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'frames']\n"
 		"for th in t:\n"
 		"    k = [x for x in th if x != 'torn']\n"
@@ -284,7 +287,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 		"assert t[5]['interpreter_id'] == 1\n"
 		"assert t[5]['frames'][0]['function'] == 'Clase.funci\\u00f3n_\\u00f1'\n"
 		"assert t[5]['frames'][1]['file'] == '/srv/\\u5e94\\u7528/\\U00020000.py'\n"
-		"assert t[9]['name'] == 'C:\\\\tmp\\tesc\\x1b[31m'\n"
+		"assert t[10]['name'] == 'C:\\\\tmp\\tesc\\x1b[31m'\n"
 		"assert t[3]['frames'][0]['line'] == -1\n"
 		"assert sorted({th['gil'] for th in t}) == ['held', 'released', 'unknown', 'waiting']\n"
 		"assert sorted({th['os_state'] for th in t}) == "

@@ -1,5 +1,6 @@
 /* /proc/PID/maps parsing. */
 #include "maps.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,49 +14,6 @@
  * target cannot make us allocate without bound. */
 #define MAPS_MAX_BYTES (64u << 20)
 
-static char *slurp(const char *path, size_t *len, int *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
-		return NULL;
-	}
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap + 1);
-	while (buf) {
-		if (n == cap) {
-			if (cap >= MAPS_MAX_BYTES)
-				break;
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			*err = -errno;
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (!buf) {
-		if (!*err)
-			*err = -ENOMEM;
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
 
 int pp_maps_parse(const char *text, size_t len, struct pp_maps *out)
 {
@@ -114,7 +72,7 @@ int pp_maps_read(int pid, struct pp_maps *out)
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	size_t len = 0;
 	int err = 0;
-	char *text = slurp(path, &len, &err);
+	char *text = pp_read_file(path, MAPS_MAX_BYTES, &len, &err);
 	if (!text)
 		return err;
 	int rc = pp_maps_parse(text, len, out);

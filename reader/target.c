@@ -12,6 +12,7 @@
 
 #include "elf_symbols.h"
 #include "maps.h"
+#include "procfs.h"
 #include "target_internal.h"
 #include "version.h"
 
@@ -38,26 +39,6 @@ enum pp_err pp_permission_error(struct pp_error *err, int pid)
 		"is 0", pid);
 }
 
-static char *read_small_file(const char *path, size_t max, size_t *len, int *err);
-
-/* A "Key:\tvalue" number from /proc/.../status, or -1. */
-static long status_field(const char *path, const char *key)
-{
-	size_t len = 0;
-	int err = 0;
-	char *s = read_small_file(path, 16384, &len, &err);
-	if (!s)
-		return -1;
-	long v = -1;
-	size_t kl = strlen(key);
-	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	free(s);
-	return v;
-}
 
 int pp_tracer_error(int pid, struct pp_error *err)
 {
@@ -69,7 +50,7 @@ int pp_tracer_error(int pid, struct pp_error *err)
 	for (size_t i = 0; i < n && tracer <= 0; i++) {
 		char path[96];
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tids[i]);
-		tracer = status_field(path, "TracerPid");
+		tracer = pp_proc_status_field(path, "TracerPid");
 	}
 	free(tids);
 	if (tracer <= 0)
@@ -89,79 +70,9 @@ int pp_tracer_error(int pid, struct pp_error *err)
 	return 1;
 }
 
-static char *read_small_file(const char *path, size_t max, size_t *len, int *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
-		return NULL;
-	}
-	char *buf = malloc(max + 1);
-	size_t n = 0;
-	while (buf && n < max) {
-		ssize_t r = read(fd, buf + n, max - n);
-		if (r < 0) {
-			*err = -errno;
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (buf) {
-		buf[n] = '\0';
-		*len = n;
-	}
-	return buf;
-}
 
-/* Whether /proc/PID/stat says the process has exited but not been reaped. */
-static int is_zombie(int pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	size_t len = 0;
-	int err = 0;
-	char *s = read_small_file(path, 4096, &len, &err);
-	if (!s)
-		return 0;
-	char *rp = strrchr(s, ')');
-	int z = rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
-	free(s);
-	return z;
-}
 
-static char *read_cmdline(int pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	size_t len = 0;
-	int err = 0;
-	char *s = read_small_file(path, 65536, &len, &err);
-	if (!s)
-		return strdup("");
-	while (len > 0 && s[len - 1] == '\0')
-		len--;
-	for (size_t i = 0; i < len; i++)
-		if (s[i] == '\0')
-			s[i] = ' ';
-	s[len] = '\0';
-	return s;
-}
 
-static char *read_exe(int pid)
-{
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return strdup(buf);
-}
 
 /* Open a file the target has mapped, as the target sees it: it may live in
  * another mount namespace, or have been deleted or replaced on disk since
@@ -346,7 +257,7 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 			"no process with pid %d (check the pid with `ps`)", pid);
 	/* A thread id names its whole process; read that. */
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	long tgid = status_field(path, "Tgid");
+	long tgid = pp_proc_status_field(path, "Tgid");
 	if (tgid > 0 && tgid != pid)
 		pid = (int)tgid;
 
@@ -356,8 +267,8 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 	t->info.pid = pid;
 	t->tid_offset = -1;
 	pp_mem_init_process(&t->mem, pid);
-	t->info.cmdline = read_cmdline(pid);
-	t->info.executable = read_exe(pid);
+	t->info.cmdline = pp_proc_cmdline(pid);
+	t->info.executable = pp_proc_exe(pid);
 
 	enum pp_err e;
 	struct pp_maps maps = {0};
@@ -365,7 +276,7 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 	if (rc == 0 && maps.n == 0)
 		rc = -ESRCH; /* a zombie has no mappings */
 	if (rc) {
-		if (is_zombie(pid))
+		if (pp_proc_is_zombie(pid))
 			e = pp_set_error(err, PP_ERR_GONE,
 				"process %d has exited (it is a zombie waiting for its "
 				"parent to reap it)", pid);

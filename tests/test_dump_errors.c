@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support.h"
+
 #define PYPROBE_TIMEOUT_S 30
 #define READY_TIMEOUT_S 30
 #define NOBODY 65534
@@ -46,28 +48,8 @@ static void kill_targets(void)
 
 TestSuite(dump_errors, .fini = kill_targets, .timeout = 120);
 
-/* Criterion lists skips only with --verbose, and meson runs us without
- * it: print them, so a missing interpreter is never a silent pass. */
-ReportHook(POST_TEST)(struct criterion_test_stats *stats)
-{
-	if (stats->test_status == CR_STATUS_SKIPPED)
-		fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category,
-			stats->test->name, stats->message ? stats->message : "");
-}
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* snprintf that fails the test instead of silently truncating. */
 __attribute__((format(printf, 3, 4)))
@@ -80,28 +62,7 @@ static void fmt(char *out, size_t n, const char *f, ...)
 	cr_assert(r >= 0 && (size_t)r < n, "string too long: %s", out);
 }
 
-/* Up to size-1 bytes of a file, NUL-terminated (static buffers only: a
- * failed assertion longjmps out, and heap buffers would then be reported
- * as leaks by LeakSanitizer, hiding the real failure). */
-static long read_file(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		buf[0] = '\0';
-		return -1;
-	}
-	size_t len = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[len] = '\0';
-	return (long)len;
-}
 
-static const char *pyprobe_path(void)
-{
-	const char *p = getenv("PYPROBE");
-	cr_assert(p && *p, "PYPROBE is not set (run through meson test)");
-	return p;
-}
 
 /* A scratch directory per test binary run. */
 static const char *scratch(void)
@@ -127,36 +88,12 @@ static const char *scratch(void)
 	return dir;
 }
 
-/* fork/exec with stdin from /dev/null and stdout/stderr to files (NULL:
- * /dev/null). target: own process group, SIGKILL when we die, and
- * remembered for teardown. */
+/* ts_spawn, and a target (own group, killed with us) is remembered for
+ * teardown. */
 static pid_t spawn(char *const argv[], const char *out, const char *err, int target)
 {
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (target) {
-			setpgid(0, 0);
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
-				_exit(127);
-		}
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (in < 0 || o < 0 || e < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		execvp(argv[0], argv);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (target) {
-		setpgid(pid, pid);
+	pid_t pid = ts_spawn(argv, out, err, target);
+	if (pid > 0 && target) {
 		cr_assert(g_ntargets < (int)(sizeof g_targets / sizeof g_targets[0]),
 			  "too many targets");
 		g_targets[g_ntargets++] = pid;
@@ -164,25 +101,6 @@ static pid_t spawn(char *const argv[], const char *out, const char *err, int tar
 	return pid;
 }
 
-/* Wait at most timeout_s; SIGKILL on timeout. Status, or -1 on timeout. */
-static int wait_bounded(pid_t pid, int timeout_s)
-{
-	double deadline = now_s() + timeout_s;
-	int status;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		if (now_s() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sleep_ms(20);
-	}
-}
 
 struct result {
 	int status;
@@ -204,7 +122,7 @@ static void run_pyprobe(struct result *r, int as_nobody, ...)
 		argv[n++] = "--clear-groups";
 		argv[n++] = "--";
 	}
-	argv[n++] = (char *)pyprobe_path();
+	argv[n++] = (char *)ts_pyprobe();
 	va_list ap;
 	va_start(ap, as_nobody);
 	const char *a;
@@ -226,9 +144,9 @@ static void run_pyprobe(struct result *r, int as_nobody, ...)
 	fmt(err, sizeof err, "%s/last.err", scratch());
 	pid_t pid = spawn(argv, out, err, 0);
 	cr_assert(pid > 0, "fork: %s", strerror(errno));
-	r->status = wait_bounded(pid, PYPROBE_TIMEOUT_S);
-	read_file(out, r->out, sizeof r->out);
-	read_file(err, r->err, sizeof r->err);
+	r->status = ts_wait_bounded(pid, PYPROBE_TIMEOUT_S);
+	ts_read_file(out, r->out, sizeof r->out);
+	ts_read_file(err, r->err, sizeof r->err);
 	cr_assert(r->status != -1, "`%s` timed out after %d s", r->cmd,
 		  PYPROBE_TIMEOUT_S);
 	cr_assert(!WIFSIGNALED(r->status), "`%s` died of signal %d\nstderr:\n%s",
@@ -267,17 +185,17 @@ static pid_t start_python_script(const char *python, const char *ready_name,
 	char *argv[] = { (char *)python, "-c", (char *)script, ready, NULL };
 	pid_t pid = spawn(argv, log, log, 1);
 	cr_assert(pid > 0, "fork: %s", strerror(errno));
-	double deadline = now_s() + READY_TIMEOUT_S;
+	double deadline = ts_now_s() + READY_TIMEOUT_S;
 	while (access(ready, F_OK) != 0) {
 		int status;
 		static char logbuf[4096];
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			read_file(log, logbuf, sizeof logbuf);
+			ts_read_file(log, logbuf, sizeof logbuf);
 			cr_assert_fail("%s exited early (status 0x%x):\n%s", python,
 				       status, logbuf);
 		}
-		cr_assert(now_s() < deadline, "%s never became ready", python);
-		sleep_ms(20);
+		cr_assert(ts_now_s() < deadline, "%s never became ready", python);
+		ts_sleep_ms(20);
 	}
 	return pid;
 }
@@ -326,7 +244,7 @@ static char state_of(pid_t pid)
 {
 	char path[64], s[1024];
 	fmt(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_file(path, s, sizeof s) <= 0)
+	if (ts_read_file(path, s, sizeof s) <= 0)
 		return '?';
 	char *rp = strrchr(s, ')');
 	return (rp && rp[1] == ' ') ? rp[2] : '?';
@@ -361,11 +279,11 @@ Test(dump_errors, zombie_is_3)
 	pid_t pid = spawn(argv, NULL, NULL, 1);
 	cr_assert(pid > 0);
 	/* Do not reap: wait until the kernel shows it as a zombie. */
-	double deadline = now_s() + READY_TIMEOUT_S;
+	double deadline = ts_now_s() + READY_TIMEOUT_S;
 	while (state_of(pid) != 'Z') {
-		cr_assert(now_s() < deadline, "python child never became a zombie "
+		cr_assert(ts_now_s() < deadline, "python child never became a zombie "
 			  "(state %c)", state_of(pid));
-		sleep_ms(20);
+		ts_sleep_ms(20);
 	}
 	char pidbuf[32];
 	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
@@ -385,7 +303,7 @@ Test(dump_errors, not_python_is_5)
 	/* Until exec has happened the child is still a copy of this test. */
 	char exe[64], link[PATH_MAX];
 	fmt(exe, sizeof exe, "/proc/%d/exe", (int)pid);
-	double deadline = now_s() + READY_TIMEOUT_S;
+	double deadline = ts_now_s() + READY_TIMEOUT_S;
 	for (;;) {
 		ssize_t n = readlink(exe, link, sizeof link - 1);
 		if (n > 0) {
@@ -393,8 +311,8 @@ Test(dump_errors, not_python_is_5)
 			if (strstr(link, "sleep"))
 				break;
 		}
-		cr_assert(now_s() < deadline, "sleep child never exec'd");
-		sleep_ms(10);
+		cr_assert(ts_now_s() < deadline, "sleep child never exec'd");
+		ts_sleep_ms(10);
 	}
 	char pidbuf[32];
 	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
@@ -440,13 +358,13 @@ Test(dump_errors, other_users_process_is_4)
 	char *probe[] = { "setpriv", "--reuid=65534", "--regid=65534",
 			  "--clear-groups", "--", "/bin/sh", "-c",
 			  "test -x \"$1\" && test -r \"$1\"", "sh",
-			  (char *)pyprobe_path(), NULL };
+			  (char *)ts_pyprobe(), NULL };
 	pid_t p = spawn(probe, NULL, NULL, 0);
 	cr_assert(p > 0);
-	int st = wait_bounded(p, 30);
+	int st = ts_wait_bounded(p, 30);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		cr_skip_test("uid %d cannot execute %s (a parent directory is not "
-			     "world-searchable?)", NOBODY, pyprobe_path());
+			     "world-searchable?)", NOBODY, ts_pyprobe());
 
 	char python[PATH_MAX];
 	any_supported_python(python, sizeof python);
@@ -516,7 +434,6 @@ Test(dump_errors, already_traced_is_4_and_names_the_tracer)
 	char python[PATH_MAX];
 	any_supported_python(python, sizeof python);
 	pid_t target = start_python(python, "traced");
-	g_targets[g_ntargets++] = target;
 	cr_assert_eq(ptrace(PTRACE_SEIZE, target, 0, 0), 0, "seize: %s", strerror(errno));
 	char pid[32];
 	fmt(pid, sizeof pid, "%d", (int)target);
@@ -548,7 +465,6 @@ Test(dump_errors, deleted_interpreter_still_dumps)
 	fmt(cmd, sizeof cmd, "cp %s %s", deb, copy);
 	cr_assert_eq(system(cmd), 0);
 	pid_t target = start_python(copy, "deleted");
-	g_targets[g_ntargets++] = target;
 	cr_assert_eq(unlink(copy), 0);
 	char pid[32];
 	fmt(pid, sizeof pid, "%d", (int)target);
@@ -573,7 +489,6 @@ Test(dump_errors, thread_id_dumps_its_process)
 		"t.start()\n"
 		"open(sys.argv[1], 'w').close()\n"
 		"time.sleep(1000)\n");
-	g_targets[g_ntargets++] = target;
 	/* The one task that is not the main thread. */
 	char dir[64], tid[32] = "";
 	fmt(dir, sizeof dir, "/proc/%d/task", (int)target);

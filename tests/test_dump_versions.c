@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support.h"
+
 #define TRUTH_TIMEOUT_S 60   /* fixture start-up: all threads parked + truth written */
 #define PYPROBE_TIMEOUT_S 60 /* one dump under ASan, 1,200-frame stack included */
 #define MIN_TRUTH_THREADS 10 /* main + nine parked threads, before the sub-interpreter one */
@@ -50,46 +52,13 @@ static void kill_fixture(void)
 
 TestSuite(dump_versions, .fini = kill_fixture, .timeout = 420);
 
-/* Criterion lists skips only with --verbose, and meson runs us without
- * it: print them, so a missing interpreter is never a silent pass. */
-ReportHook(POST_TEST)(struct criterion_test_stats *stats)
-{
-	if (stats->test_status == CR_STATUS_SKIPPED)
-		fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category,
-			stats->test->name, stats->message ? stats->message : "");
-}
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* Files are read into caller-provided buffers, never the heap: a failed
  * cr_assert leaves the test by longjmp, and anything malloc'd would then
  * show up as a LeakSanitizer report that masks the real failure. */
 
-/* Up to size-1 bytes of a file, NUL-terminated; -1 if unreadable. */
-static long read_file(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		buf[0] = '\0';
-		return -1;
-	}
-	size_t len = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[len] = '\0';
-	return (long)len;
-}
 
 /* The last size-1 bytes of a file (for failure messages). */
 static const char *tail_of(const char *path, char *buf, size_t size)
@@ -110,88 +79,10 @@ static const char *tail_of(const char *path, char *buf, size_t size)
 	return buf;
 }
 
-static void mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0755);
-			*p = '/';
-		}
-	}
-	mkdir(buf, 0755);
-}
 
-/* fork/exec argv with stdin from /dev/null and stdout/stderr to files.
- * new_group: own process group (so teardown can kill every descendant)
- * and SIGKILL on our death (so a crashed test leaves nothing behind). */
-static pid_t spawn(char *const argv[], const char *out, const char *err,
-		   int new_group)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (new_group) {
-			setpgid(0, 0);
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
-				_exit(127);
-		}
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (in < 0 || o < 0 || e < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		execvp(argv[0], argv);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (new_group)
-		setpgid(pid, pid); /* also here: no race with the child's own call */
-	return pid;
-}
 
-/* Wait for pid at most timeout_s; SIGKILL it on timeout.
- * Returns the wait status, or -1 on timeout. */
-static int wait_bounded(pid_t pid, int timeout_s)
-{
-	double deadline = now_s() + timeout_s;
-	int status;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		if (now_s() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sleep_ms(20);
-	}
-}
 
-static const char *pyprobe_path(void)
-{
-	const char *p = getenv("PYPROBE");
-	cr_assert(p && *p, "PYPROBE is not set (run through meson test)");
-	return p;
-}
 
-static const char *source_root(void)
-{
-	const char *p = getenv("PYPROBE_SOURCE_ROOT");
-	cr_assert(p && *p, "PYPROBE_SOURCE_ROOT is not set (run through meson test)");
-	return p;
-}
 
 /* Fail unless a finished child exited 0 cleanly, quoting its stderr. */
 static void assert_clean_exit(int status, const char *what, const char *err_path)
@@ -217,7 +108,7 @@ static char task_state(pid_t pid, const char *tid)
 	char path[128];
 	snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
 	char s[1024];
-	if (read_file(path, s, sizeof s) <= 0)
+	if (ts_read_file(path, s, sizeof s) <= 0)
 		return '?';
 	char *rp = strrchr(s, ')');
 	return (rp && rp[1] == ' ') ? rp[2] : '?';
@@ -231,7 +122,7 @@ static void assert_target_running(pid_t pid, const char *after)
 	int status;
 	cr_assert(waitpid(pid, &status, WNOHANG) == 0,
 		  "fixture %d died after %s (status 0x%x)", (int)pid, after, status);
-	double deadline = now_s() + 3.0;
+	double deadline = ts_now_s() + 3.0;
 	char bad[512];
 	for (;;) {
 		bad[0] = '\0';
@@ -258,10 +149,10 @@ static void assert_target_running(pid_t pid, const char *after)
 		closedir(d);
 		if (!bad[0])
 			return;
-		if (now_s() > deadline)
+		if (ts_now_s() > deadline)
 			cr_assert_fail("fixture %d not running normally after %s: %s",
 				(int)pid, after, bad);
-		sleep_ms(50);
+		ts_sleep_ms(50);
 	}
 }
 
@@ -349,15 +240,15 @@ static void run_pyprobe_dump(const struct run_dir *rd, pid_t pid, const char *na
 	path_in(base, sizeof base, rd, name);
 	snprintf(out, sizeof out, "%s.out", base);
 	snprintf(err, sizeof err, "%s.err", base);
-	char *argv[] = { (char *)pyprobe_path(), "dump", "--pid", pidbuf,
+	char *argv[] = { (char *)ts_pyprobe(), "dump", "--pid", pidbuf,
 			 (char *)extra1, (char *)extra2, NULL };
-	pid_t child = spawn(argv, out, err, 0);
+	pid_t child = ts_spawn(argv, out, err, 0);
 	cr_assert(child > 0, "fork: %s", strerror(errno));
 	char what[128];
 	snprintf(what, sizeof what, "pyprobe dump --pid %d%s%s%s%s", (int)pid,
 		 extra1 ? " " : "", extra1 ? extra1 : "",
 		 extra2 ? " " : "", extra2 ? extra2 : "");
-	assert_clean_exit(wait_bounded(child, PYPROBE_TIMEOUT_S), what, err);
+	assert_clean_exit(ts_wait_bounded(child, PYPROBE_TIMEOUT_S), what, err);
 }
 
 /* compare_dump.py TRUTH <name>.out, with python3 from PATH. */
@@ -365,16 +256,16 @@ static void compare_with_truth(const struct run_dir *rd, const char *name)
 {
 	char script[PATH_MAX], dump[PATH_MAX + 64], out[PATH_MAX + 64];
 	char minth[16], base[PATH_MAX];
-	snprintf(script, sizeof script, "%s/tests/compare_dump.py", source_root());
+	snprintf(script, sizeof script, "%s/tests/compare_dump.py", ts_source_root());
 	path_in(base, sizeof base, rd, name);
 	snprintf(dump, sizeof dump, "%s.out", base);
 	snprintf(out, sizeof out, "%s.compare", base);
 	snprintf(minth, sizeof minth, "%d", MIN_TRUTH_THREADS);
 	char *argv[] = { "python3", script, "--min-threads", minth,
 			 (char *)rd->truth, dump, NULL };
-	pid_t child = spawn(argv, out, out, 0);
+	pid_t child = ts_spawn(argv, out, out, 0);
 	cr_assert(child > 0, "fork: %s", strerror(errno));
-	int status = wait_bounded(child, 60);
+	int status = ts_wait_bounded(child, 60);
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		static char report[8192];
 		cr_assert_fail("%s does not match the interpreter's own view:\n%s",
@@ -391,25 +282,25 @@ static void check_interpreter(const char *label, const char *python)
 	const char *build = getenv("PYPROBE_BUILD_ROOT");
 	snprintf(rd.dir, sizeof rd.dir, "%s/tests/dump_versions/%s",
 		 build && *build ? build : "/tmp/pyprobe-tests", label);
-	mkdir_p(rd.dir);
+	ts_mkdir_p(rd.dir);
 	snprintf(rd.truth, sizeof rd.truth, "%s/truth.json", rd.dir);
 	/* A stale truth file from an earlier run would be "found" at once. */
 	unlink(rd.truth);
 
 	char fixture[PATH_MAX], log[PATH_MAX + 32];
-	snprintf(fixture, sizeof fixture, "%s/fixtures/dump/threads.py", source_root());
+	snprintf(fixture, sizeof fixture, "%s/fixtures/dump/threads.py", ts_source_root());
 	path_in(log, sizeof log, &rd, "fixture.log");
 	/* -X utf8: non-ASCII file and function names decode the same whatever
 	 * the locale; -E -s: no PYTHON* variables or user site from the
 	 * environment; -B: no __pycache__ in the source tree. */
 	char *argv[] = { (char *)python, "-X", "utf8", "-E", "-s", "-B", fixture,
 			 rd.truth, NULL };
-	g_fixture = spawn(argv, log, log, 1);
+	g_fixture = ts_spawn(argv, log, log, 1);
 	cr_assert(g_fixture > 0, "fork: %s", strerror(errno));
 	pid_t pid = g_fixture;
 
 	static char logbuf[4096];
-	double deadline = now_s() + TRUTH_TIMEOUT_S;
+	double deadline = ts_now_s() + TRUTH_TIMEOUT_S;
 	while (access(rd.truth, F_OK) != 0) {
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -418,16 +309,16 @@ static void check_interpreter(const char *label, const char *python)
 				       "the truth:\n%s", label, status,
 				       tail_of(log, logbuf, sizeof logbuf));
 		}
-		if (now_s() > deadline) {
+		if (ts_now_s() > deadline) {
 			cr_assert_fail("fixture under %s wrote no truth in %d s:\n%s",
 				       label, TRUTH_TIMEOUT_S,
 				       tail_of(log, logbuf, sizeof logbuf));
 		}
-		sleep_ms(50);
+		ts_sleep_ms(50);
 	}
 
 	static char truth[4 << 20];
-	cr_assert(read_file(rd.truth, truth, sizeof truth) > 0, "cannot read %s",
+	cr_assert(ts_read_file(rd.truth, truth, sizeof truth) > 0, "cannot read %s",
 		  rd.truth);
 	cr_assert_eq(truth_long(truth, "pid"), (long)pid,
 		     "truth pid is not the fixture's");
@@ -439,10 +330,10 @@ static void check_interpreter(const char *label, const char *python)
 	 * would be an extra thread in the dump. */
 	char task[64];
 	snprintf(task, sizeof task, "/proc/%d/task/%ld", (int)pid, reporter);
-	deadline = now_s() + 10;
+	deadline = ts_now_s() + 10;
 	while (access(task, F_OK) == 0) {
-		cr_assert(now_s() < deadline, "reporter thread %ld never exited", reporter);
-		sleep_ms(20);
+		cr_assert(ts_now_s() < deadline, "reporter thread %ld never exited", reporter);
+		ts_sleep_ms(20);
 	}
 	assert_target_running(pid, "start-up");
 
@@ -459,7 +350,7 @@ static void check_interpreter(const char *label, const char *python)
 	char text_path[PATH_MAX + 32];
 	path_in(text_path, sizeof text_path, &rd, "dump-text.out");
 	static char text[4 << 20];
-	cr_assert(read_file(text_path, text, sizeof text) > 0,
+	cr_assert(ts_read_file(text_path, text, sizeof text) > 0,
 		  "plain dump printed nothing");
 	/* The header is everything before the first thread. */
 	char header[4096];

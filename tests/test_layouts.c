@@ -23,58 +23,21 @@
 
 /* ---- the field list (same order as reader/layout.h) ---- */
 
-#define U(name) { #name, offsetof(struct py_layout, name), 0 }
-#define S(name) { #name, offsetof(struct py_layout, name), 1 }
-static const struct {
-	const char *name;
-	size_t offset;
-	int is_signed;
-} fields[] = {
-	S(minor),
-	U(rt_interpreters_head), U(rt_main_thread), U(rt_gil),
-	U(is_next), U(is_threads_head), U(is_id), U(is_ceval_gil), U(is_modules),
-	U(gil_last_holder), U(gil_locked), U(gil_size),
-	U(ts_size), U(ts_next), U(ts_interp), U(ts_frame), U(ts_thread_id),
-	U(ts_native_thread_id), U(ts_datastack_chunk), U(ts_datastack_top), U(ts_status), U(ts_state),
-	U(ts_asyncio_running_loop),
-	U(cf_current_frame),
-	U(chunk_previous), U(chunk_size), U(chunk_top), U(chunk_data),
-	U(fo_size), U(fo_back), U(fo_code), U(fo_lasti), U(fo_state),
-	U(if_size), U(if_code), U(if_previous), U(if_instr), U(if_owner),
-	U(if_is_entry), U(owner_generator), U(owner_cstack),
-	U(co_size), U(co_filename), U(co_name), U(co_qualname), U(co_firstlineno),
-	U(co_linetable), U(co_code), U(co_firsttraceable), U(co_code_adaptive),
-	U(ob_refcnt), U(ob_type), U(ob_size), U(tp_name), U(tp_basicsize),
-	U(tp_flags), U(tp_dictoffset), U(ht_cached_keys),
-	U(bytes_size), U(bytes_sval),
-	U(str_length), U(str_state), U(str_ascii_data), U(str_compact_data),
-	U(str_legacy_data),
-	U(long_size), U(long_digits), U(long_tagged),
-	U(mod_dict),
-	U(dict_keys), U(dict_values), U(dk_size), U(dk_log2_size),
-	U(dk_log2_index_bytes), U(dk_kind), U(dk_nentries), U(dk_indices),
-	U(dv_values),
-	S(obj_managed_dict), S(obj_managed_values),
-	U(tpflags_managed_dict), U(tpflags_inline_values),
-};
-#define N_FIELDS (sizeof fields / sizeof fields[0])
+#include "tools/layout_fields.h"
+#define N_FIELDS PP_N_LAYOUT_FIELDS
 
-/* Every field is 4 bytes: a field added to layout.h but not here changes
- * the size. */
-_Static_assert(sizeof(struct py_layout) == 4 * N_FIELDS,
-	       "tests/test_layouts.c: field list out of step with reader/layout.h");
 
 /* The field as the probe would print it: decimal, or "absent". */
 static void field_text(const struct py_layout *l, size_t i, char *buf, size_t n)
 {
 	const unsigned char *base = (const unsigned char *)l;
-	if (fields[i].is_signed) {
+	if (pp_layout_fields[i].is_signed) {
 		int32_t v;
-		memcpy(&v, base + fields[i].offset, sizeof v);
+		memcpy(&v, base + pp_layout_fields[i].offset, sizeof v);
 		snprintf(buf, n, "%ld", (long)v);
 	} else {
 		uint32_t v;
-		memcpy(&v, base + fields[i].offset, sizeof v);
+		memcpy(&v, base + pp_layout_fields[i].offset, sizeof v);
 		if (v == PP_ABSENT)
 			snprintf(buf, n, "absent");
 		else
@@ -276,9 +239,9 @@ static void check_version(int minor)
 			     "CPython %s: bad probe line '%s'", version, line);
 		cr_assert_lt(i, N_FIELDS, "CPython %s: probe prints an extra field "
 			     "'%s'", version, name);
-		cr_assert_str_eq(name, fields[i].name,
+		cr_assert_str_eq(name, pp_layout_fields[i].name,
 				 "CPython %s: probe line %zu is %s, table field is %s",
-				 version, i + 1, name, fields[i].name);
+				 version, i + 1, name, pp_layout_fields[i].name);
 		char mine[32];
 		field_text(table, i, mine, sizeof mine);
 		cr_expect_str_eq(mine, value,
@@ -384,7 +347,7 @@ static void expect_same_table(const struct py_layout *got,
 		field_text(got, i, a, sizeof a);
 		field_text(want, i, b, sizeof b);
 		cr_expect_str_eq(a, b, "%s: %s is %s, expected %s", what,
-				 fields[i].name, a, b);
+				 pp_layout_fields[i].name, a, b);
 	}
 	cr_assert_eq(memcmp(got, want, sizeof *got), 0, "%s: tables differ", what);
 }

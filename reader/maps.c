@@ -96,18 +96,3 @@ const struct pp_map *pp_maps_first_of(const struct pp_maps *m, const char *path)
 			return &m->v[i];
 	return NULL;
 }
-
-const struct pp_map *pp_maps_find_basename(const struct pp_maps *m,
-					   const char *prefix)
-{
-	size_t pl = strlen(prefix);
-	for (size_t i = 0; i < m->n; i++) {
-		const char *path = m->v[i].path;
-		if (!path || path[0] != '/')
-			continue;
-		const char *base = strrchr(path, '/') + 1;
-		if (strncmp(base, prefix, pl) == 0)
-			return &m->v[i];
-	}
-	return NULL;
-}

@@ -24,8 +24,5 @@ void pp_maps_free(struct pp_maps *m);
 
 /* The first mapping of `path` (lowest address), or NULL. */
 const struct pp_map *pp_maps_first_of(const struct pp_maps *m, const char *path);
-/* The first mapped file whose basename starts with `prefix`, or NULL. */
-const struct pp_map *pp_maps_find_basename(const struct pp_maps *m,
-					   const char *prefix);
 
 #endif

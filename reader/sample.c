@@ -277,10 +277,11 @@ static enum pp_err read_threads(struct pp_target *t, struct snapshot *s,
 			if (push_tstate(s, &r) != 0)
 				return pp_set_error(err, PP_ERR_IO, "out of memory");
 			count++;
-			uint64_t next = pp_get_u64(tsb, l->ts_size, l->ts_next);
-			if (next == ts)
-				break;
-			ts = next;
+			ts = pp_get_u64(tsb, l->ts_size, l->ts_next);
+			/* A list that loops back (torn or corrupt) ends here. */
+			for (size_t i = first; ts && i < s->nts; i++)
+				if (s->ts[i].addr == ts)
+					ts = 0;
 		}
 		/* The list is newest first; number them oldest first. */
 		for (size_t i = 0; i < count; i++)
@@ -422,10 +423,12 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 			th->nframes = 0;
 		}
 		const struct pp_os_state *os = os_of(s, th->native_id);
-		if (os)
+		if (os) {
 			th->os = *os;
-		else
-			th->os.run = PP_OS_UNKNOWN, th->os.in_syscall = -1;
+		} else {
+			th->os.run = PP_OS_UNKNOWN;
+			th->os.in_syscall = -1;
+		}
 		th->gil = gil_state(s, g[k].members, g[k].nm,
 				    (flags & PP_SAMPLE_OS_STATE) ? os : NULL,
 				    t->layout.gil_size);

@@ -149,33 +149,82 @@ static enum pp_err proc_error(struct pp_target *t, int rc, const char *what,
 			    what, pid, strerror(-rc));
 }
 
+/* The ELF that holds the interpreter: every mapped libpython* in turn (the
+ * stable-ABI shim libpython3.so is one, and has no runtime), then the
+ * executable. The first with _PyRuntime (symbol, or the .PyRuntime section
+ * that survives stripping) wins; otherwise *elf is the first that opened,
+ * for diagnosis, and *runtime stays 0. */
+static enum pp_err open_interpreter_elf(struct pp_target *t, const struct pp_maps *maps,
+					struct pp_elf **elf, const char **path,
+					uint64_t *bias, uint64_t *runtime,
+					struct pp_error *err)
+{
+	*elf = NULL;
+	*runtime = 0;
+	int first_rc = 0;
+	for (size_t i = 0; i <= maps->n; i++) {
+		const char *p;
+		if (i < maps->n) {
+			p = maps->v[i].path;
+			if (!p || p[0] != '/' || strncmp(strrchr(p, '/') + 1, "libpython", 9) != 0 ||
+			    pp_maps_first_of(maps, p) != &maps->v[i])
+				continue; /* not a libpython, or seen already */
+		} else if (!(p = t->info.executable)) {
+			break;
+		}
+		const struct pp_map *first = pp_maps_first_of(maps, p);
+		struct pp_elf *e = NULL;
+		int rc = open_target_elf(t->info.pid, p, first, &e);
+		if (rc) {
+			if (!first_rc)
+				first_rc = rc;
+			continue;
+		}
+		uint64_t b = pp_elf_load_bias(e, first), rt = 0, size = 0;
+		if (pp_elf_symbol(e, "_PyRuntime", &rt, NULL) == 0 ||
+		    pp_elf_section(e, ".PyRuntime", &rt, &size) == 0) {
+			pp_elf_close(*elf);
+			*elf = e;
+			*path = p;
+			*bias = b;
+			*runtime = b + rt;
+			return PP_OK;
+		}
+		if (!*elf) {
+			*elf = e;
+			*path = p;
+			*bias = b;
+		} else {
+			pp_elf_close(e);
+		}
+	}
+	if (*elf)
+		return PP_OK;
+	if (!t->info.executable)
+		return pp_set_error(err, PP_ERR_GONE,
+			"process %d exited while pyprobe was reading it", t->info.pid);
+	return pp_set_error(err, first_rc == -EACCES ? PP_ERR_PERM : PP_ERR_IO,
+		"cannot open %s (mapped by process %d): %s", t->info.executable,
+		t->info.pid, strerror(-first_rc));
+}
+
 static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 				struct pp_error *err)
 {
-	const struct pp_map *lib = pp_maps_find_basename(maps, "libpython");
-	const char *path = lib ? lib->path : t->info.executable;
-	if (!path)
-		return pp_set_error(err, PP_ERR_GONE,
-			"process %d exited while pyprobe was reading it", t->info.pid);
-	if (lib)
-		t->info.libpython = strdup(lib->path);
-	const struct pp_map *first = pp_maps_first_of(maps, path);
-
 	struct pp_elf *elf = NULL;
-	int rc = open_target_elf(t->info.pid, path, first, &elf);
-	if (rc)
-		return pp_set_error(err, rc == -EACCES ? PP_ERR_PERM : PP_ERR_IO,
-			"cannot open %s (mapped by process %d): %s", path,
-			t->info.pid, strerror(-rc));
-	uint64_t bias = pp_elf_load_bias(elf, first);
-	uint64_t rt = 0, size = 0;
-	if (pp_elf_symbol(elf, "_PyRuntime", &rt, NULL) != 0 &&
-	    pp_elf_section(elf, ".PyRuntime", &rt, &size) != 0) {
-		enum pp_err e = no_runtime(t, elf, bias, path, err);
+	const char *path = NULL;
+	uint64_t bias = 0;
+	enum pp_err e = open_interpreter_elf(t, maps, &elf, &path, &bias, &t->runtime, err);
+	if (e)
+		return e;
+	if (!t->runtime) {
+		e = no_runtime(t, elf, bias, path, err);
 		pp_elf_close(elf);
 		return e;
 	}
-	t->runtime = bias + rt;
+	if (path != t->info.executable)
+		t->info.libpython = strdup(path);
+	int rc;
 
 	struct pp_pyversion v;
 	if (pp_version_detect(&t->mem, elf, bias, t->runtime, &v) != 0) {

@@ -509,3 +509,32 @@ Test(dump_errors, thread_id_dumps_its_process)
 		  strstr(r.out, "\"second\""),
 		  "--pid THREAD_ID must dump the whole process:\n%s", r.out);
 }
+
+/* ---- the stable-ABI shim mapped first ---------------------------------- */
+
+/* libpython3.so (the abi3 forwarding library) is a "libpython" without a
+ * runtime; dlopen'ed later, it sits below the real one in the maps. */
+Test(dump_errors, abi3_shim_mapped_first_still_dumps)
+{
+	char python[PATH_MAX], shim[PATH_MAX];
+	pyenv_python(python, sizeof python, "3.12.1");
+	fmt(shim, sizeof shim, "%.*s/lib/libpython3.so",
+	    (int)(strstr(python, "/bin/") - python), python);
+	if (access(python, X_OK) != 0 || access(shim, R_OK) != 0)
+		cr_skip_test("python 3.12.1 (with %s) not installed", shim);
+	char script[PATH_MAX + 256];
+	fmt(script, sizeof script,
+	    "import ctypes, sys, time\n"
+	    "ctypes.CDLL('%s')\n"
+	    "open(sys.argv[1], 'w').close()\n"
+	    "time.sleep(1000)\n", shim);
+	pid_t target = start_python_script(python, "abi3", script);
+	char pid[32];
+	fmt(pid, sizeof pid, "%d", (int)target);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pid, NULL);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+		  "dump failed with libpython3.so mapped:\n%s", r.err);
+	cr_assert(strstr(r.out, "libpython3.12.so.1.0") && strstr(r.out, "<module> (<string>:4)"),
+		  "unexpected dump:\n%s", r.out);
+}

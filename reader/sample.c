@@ -413,8 +413,9 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 				th->status = r->status;
 				continue;
 			}
-			memcpy(out->frame_pool + fp, t->frames.v + r->frame_start,
-			       r->nframes * sizeof(struct pp_frame));
+			if (r->nframes) /* frames.v is NULL until a first frame */
+				memcpy(out->frame_pool + fp, t->frames.v + r->frame_start,
+				       r->nframes * sizeof(struct pp_frame));
 			fp += r->nframes;
 			th->nframes += r->nframes;
 		}

@@ -18,7 +18,9 @@
 
 ReportHook(POST_TEST)(struct criterion_test_stats *stats)
 {
-	if (stats->test_status == CR_STATUS_SKIPPED)
+	/* "Test is disabled" is --filter deselecting it, not a skip. */
+	if (stats->test_status == CR_STATUS_SKIPPED &&
+	    !(stats->message && strcmp(stats->message, "Test is disabled") == 0))
 		fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category,
 			stats->test->name, stats->message ? stats->message : "");
 }

@@ -538,3 +538,69 @@ Test(dump_errors, abi3_shim_mapped_first_still_dumps)
 	cr_assert(strstr(r.out, "libpython3.12.so.1.0") && strstr(r.out, "<module> (<string>:4)"),
 		  "unexpected dump:\n%s", r.out);
 }
+
+/* ---- a target that exits while it is being read ------------------------ */
+
+/* Dump interpreters that live a few milliseconds, so the exit lands at every
+ * stage of attaching and reading. Each dump must end cleanly: a dump (0),
+ * "exited" (3), or "not started yet / already shut down" (5), with one
+ * error line, never a crash or a hang. */
+Test(dump_errors, exit_during_read_is_clean, .timeout = 180)
+{
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	int seen[7] = {0};
+	for (int i = 0; i < 40; i++) {
+		char life[64];
+		fmt(life, sizeof life, "import time; time.sleep(%g)", (i % 8) * 0.004);
+		char *argv[] = {python, "-c", life, NULL};
+		pid_t target = ts_spawn(argv, NULL, NULL, 1);
+		cr_assert_gt(target, 0);
+		ts_sleep_ms(i % 5 * 3);
+		char pid[32];
+		fmt(pid, sizeof pid, "%d", (int)target);
+		struct result r;
+		run_pyprobe(&r, 0, "dump", "--pid", pid, i % 2 ? "--nonblocking" : "--json", NULL);
+		waitpid(target, NULL, 0);
+		int code = WEXITSTATUS(r.status);
+		cr_assert(code == 0 || code == 3 || code == 5,
+			  "`%s` exited %d:\n%s", r.cmd, code, r.err);
+		if (code)
+			assert_error(&r, code);
+		seen[code]++;
+	}
+	cr_log_info("40 racing dumps: %d ok, %d exited, %d not running Python", seen[0],
+		    seen[3], seen[5]);
+}
+
+/* Deterministically: the target dies while its threads are held stopped
+ * (SIGKILL works on a ptrace-stopped process), so every read after that
+ * fails. pyprobe must say the process exited (3), not crash or print a
+ * partial dump as if nothing happened. */
+Test(dump_errors, killed_mid_read_is_3)
+{
+	char python[PATH_MAX];
+	any_supported_python(python, sizeof python);
+	pid_t target = start_python(python, "killed");
+	char pid[32], out[PATH_MAX], err[PATH_MAX];
+	fmt(pid, sizeof pid, "%d", (int)target);
+	fmt(out, sizeof out, "%s/killed.out", scratch());
+	fmt(err, sizeof err, "%s/killed.err", scratch());
+	setenv("PYPROBE_TEST_PAUSE_HOLD_MS", "1500", 1);
+	char *argv[] = {(char *)ts_pyprobe(), "dump", "--pid", pid, NULL};
+	pid_t dump = ts_spawn(argv, out, err, 0);
+	unsetenv("PYPROBE_TEST_PAUSE_HOLD_MS");
+	cr_assert_gt(dump, 0);
+	/* wait until the pause holds the target, then kill it */
+	for (int i = 0; i < 200 && state_of(target) != 't'; i++)
+		ts_sleep_ms(10);
+	cr_assert_eq(state_of(target), 't', "the dump never paused the target");
+	kill(target, SIGKILL);
+	struct result r;
+	r.status = ts_wait_bounded(dump, PYPROBE_TIMEOUT_S);
+	ts_read_file(err, r.err, sizeof r.err);
+	fmt(r.cmd, sizeof r.cmd, "pyprobe dump --pid %s (target killed mid-read)", pid);
+	cr_assert(r.status != -1 && !WIFSIGNALED(r.status), "%s: hung or crashed", r.cmd);
+	assert_error(&r, 3);
+	cr_assert(strstr(r.err, "exited"), "message does not say the process exited:\n%s", r.err);
+}

@@ -72,6 +72,31 @@ long pp_proc_status_field(const char *status_path, const char *key)
 	return v;
 }
 
+long pp_proc_ns_tid(int pid, int tid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	size_t len = 0;
+	int err = 0;
+	char *s = pp_read_file(path, 16384, &len, &err);
+	if (!s)
+		return -1;
+	long v = -1;
+	char *line = strstr(s, "\nNSpid:");
+	if (line) {
+		char *p = line + 7, *end;
+		for (;;) {
+			long x = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			v = x;
+			p = end;
+		}
+	}
+	free(s);
+	return v;
+}
+
 int pp_proc_is_zombie(int pid)
 {
 	char path[64];

@@ -14,6 +14,11 @@ char *pp_read_file(const char *path, size_t max, size_t *len, int *err);
 /* A "Key:<tab>number" line of a /proc/.../status file, or -1. */
 long pp_proc_status_field(const char *status_path, const char *key);
 
+/* The id of task `tid` of process `pid` in the innermost PID namespace it
+ * belongs to (the last number of the NSpid line): what the process itself
+ * calls that thread. Equal to tid outside containers; -1 if unreadable. */
+long pp_proc_ns_tid(int pid, int tid);
+
 /* argv joined by spaces ("" if unreadable), and the executable's path
  * (NULL if unreadable); both malloc'd. */
 char *pp_proc_cmdline(int pid);

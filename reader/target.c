@@ -316,6 +316,9 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 	t->info.pid = pid;
 	t->tid_offset = -1;
 	pp_mem_init_process(&t->mem, pid);
+	t->ns_pid = pp_proc_ns_tid(pid, pid);
+	if (t->ns_pid <= 0)
+		t->ns_pid = pid;
 	t->info.cmdline = pp_proc_cmdline(pid);
 	t->info.executable = pp_proc_exe(pid);
 
@@ -370,6 +373,7 @@ void pp_target_detach(struct pp_target *t)
 	pp_walker_free(&t->walker);
 	pp_thread_names_free(&t->names);
 	free(t->frames.v);
+	free(t->tidmap);
 	pp_mem_close(&t->mem);
 	free(t->info.executable);
 	free(t->info.libpython);

@@ -24,6 +24,13 @@ struct pp_target {
 	struct pp_os_reader *os;
 	struct pp_walker walker;
 	int tid_offset;          /* <=3.10: tid inside struct pthread; -1 */
+	/* The target's own ids for its threads differ from ours when it runs
+	 * in another PID namespace (a container): the interpreter stores
+	 * those, /proc and the user speak ours. ns_pid is the main thread's
+	 * id over there (== info.pid when not namespaced). */
+	long ns_pid;
+	struct pp_tid_pair { int host, ns; } *tidmap;
+	size_t ntidmap;
 	struct pp_thread_names names;
 	struct pp_frame_vec frames; /* walker output, per sample */
 };

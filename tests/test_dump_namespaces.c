@@ -1,0 +1,111 @@
+/* A target in its own PID namespace (a container) dumped from outside, as
+ * an SRE on the host would: the interpreter records the container's thread
+ * ids, /proc here speaks ours. Thread ids must come out in our namespace
+ * (the ones `ps`/`top -H` on the host show), with their OS state known.
+ * Both ways of finding ids: native_thread_id (3.11+) and glibc's struct
+ * pthread (3.8-3.10). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static pid_t g_unshare = -1;
+
+static void teardown(void)
+{
+	if (g_unshare > 0) {
+		kill(-g_unshare, SIGKILL);
+		waitpid(g_unshare, NULL, 0);
+	}
+}
+
+TestSuite(dump_namespaces, .fini = teardown, .timeout = 120);
+
+static const char script[] =
+	"import sys, threading, time\n"
+	"threading.Thread(target=time.sleep, args=(1000,), name='worker').start()\n"
+	"open(sys.argv[1], 'w').close()\n"
+	"time.sleep(1000)\n";
+
+static void check(const char *version)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a PID namespace");
+	if (system("command -v unshare >/dev/null") != 0)
+		cr_skip_test("unshare (util-linux) not installed");
+	char python[PATH_MAX], minor[16];
+	const char *root = getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv";
+	snprintf(minor, sizeof minor, "%s", version);
+	*strrchr(minor, '.') = '\0';
+	snprintf(python, sizeof python, "%s/versions/%s/bin/python%s", root, version, minor);
+	if (access(python, X_OK) != 0)
+		cr_skip_test("python %s not installed at %s", version, python);
+
+	char ready[PATH_MAX];
+	snprintf(ready, sizeof ready, "/tmp/pyprobe-ns-%d.ready", (int)getpid());
+	unlink(ready);
+	char *argv[] = {"unshare", "--pid", "--fork", "--mount-proc", python, "-c",
+			(char *)script, ready, NULL};
+	g_unshare = ts_spawn(argv, NULL, NULL, 1);
+	cr_assert_gt(g_unshare, 0);
+	for (int i = 0; i < 1000 && access(ready, F_OK) != 0; i++)
+		ts_sleep_ms(10);
+	cr_assert_eq(access(ready, F_OK), 0, "the namespaced python never started");
+	unlink(ready);
+
+	/* The python is unshare's child; its pid here is not 1. */
+	char path[128], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)g_unshare, (int)g_unshare);
+	cr_assert_gt(ts_read_file(path, buf, sizeof buf), 0);
+	int pid = atoi(buf);
+	cr_assert_gt(pid, 1);
+
+	char out[PATH_MAX], err[PATH_MAX], pidarg[32], json[65536], errbuf[4096];
+	snprintf(out, sizeof out, "/tmp/pyprobe-ns-%d.json", (int)getpid());
+	snprintf(err, sizeof err, "/tmp/pyprobe-ns-%d.err", (int)getpid());
+	snprintf(pidarg, sizeof pidarg, "%d", pid);
+	char *dump[] = {(char *)ts_pyprobe(), "dump", "--pid", pidarg, "--json", NULL};
+	int st = ts_wait_bounded(ts_spawn(dump, out, err, 0), 60);
+	ts_read_file(out, json, sizeof json);
+	ts_read_file(err, errbuf, sizeof errbuf);
+	unlink(out);
+	unlink(err);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "dump failed:\n%s", errbuf);
+
+	/* Every task id here must appear as a native_id, the main thread
+	 * first, and no thread may have an unknown OS state. */
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	int tids[8], n = 0;
+	DIR *d = opendir(path); /* closed before any assertion can leave */
+	for (struct dirent *e; d && (e = readdir(d)) != NULL && n < 8;)
+		if (e->d_name[0] != '.')
+			tids[n++] = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	cr_assert_eq(n, 2, "the target should have 2 threads, has %d", n);
+	for (int i = 0; i < n; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "\"native_id\": %d,", tids[i]);
+		cr_assert_not_null(strstr(json, want), "thread %d missing:\n%s", tids[i], json);
+	}
+	char main_first[96];
+	snprintf(main_first, sizeof main_first, "\"native_id\": %d,\n      \"name\": \"MainThread\"", pid);
+	cr_assert_not_null(strstr(json, main_first), "main thread not first / not named:\n%s", json);
+	cr_assert_not_null(strstr(json, "\"name\": \"worker\""), "%s", json);
+	cr_assert_null(strstr(json, "\"os_state\": \"unknown\""), "OS state lost:\n%s", json);
+	cr_assert_not_null(strstr(json, "\"syscall\": \""), "no syscall known:\n%s", json);
+}
+
+Test(dump_namespaces, python_3_9_pthread_tids) { check("3.9.18"); }
+Test(dump_namespaces, python_3_12_native_thread_id) { check("3.12.1"); }
+Test(dump_namespaces, python_3_8_pthread_tids) { check("3.8.18"); }
+Test(dump_namespaces, python_3_10_pthread_tids) { check("3.10.13"); }
+Test(dump_namespaces, python_3_13_native_thread_id) { check("3.13.0"); }

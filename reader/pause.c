@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "os_state.h"
+#include "procfs.h"
 
 static int already(const struct pp_pause *p, int tid)
 {
@@ -23,8 +24,13 @@ static int already(const struct pp_pause *p, int tid)
  * and go); negative errno otherwise. */
 static int stop_one(struct pp_pause *p, int tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0)
-		return errno == ESRCH ? 1 : -errno;
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) {
+		int e = errno;
+		/* an exiting thread refuses with EPERM: it is simply gone */
+		if (e == ESRCH || (e == EPERM && pp_proc_task_exiting(p->pid, tid)))
+			return 1;
+		return -e;
+	}
 	if (p->n == p->cap) {
 		size_t ncap = p->cap ? p->cap * 2 : 16;
 		struct pp_paused_task *nt = realloc(p->tasks, ncap * sizeof(*nt));
@@ -111,8 +117,10 @@ int pp_pause_all(int pid, struct pp_pause *p)
 		if (!added)
 			break;
 	}
-	if (!p->n)
+	if (!p->n) {
+		pp_resume_all(p); /* frees the list the vanished tasks left */
 		return -ESRCH;
+	}
 	hold_for_tests();
 	return 0;
 }

@@ -113,6 +113,26 @@ int pp_proc_is_zombie(int pid)
 	return z;
 }
 
+int pp_proc_task_exiting(int pid, int tid)
+{
+	enum { PF_EXITING = 0x4 };
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	size_t len = 0;
+	int err = 0;
+	char *s = pp_read_file(path, 4096, &len, &err);
+	if (!s)
+		return 1;
+	/* after the last ')': state, ppid, pgrp, session, tty, tpgid, flags */
+	char *rp = strrchr(s, ')');
+	char state = 0;
+	unsigned long flags = 0;
+	int gone = !rp || sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2 ||
+		   state == 'Z' || state == 'X' || (flags & PF_EXITING);
+	free(s);
+	return gone;
+}
+
 char *pp_proc_cmdline(int pid)
 {
 	char path[64];

@@ -27,4 +27,9 @@ char *pp_proc_exe(int pid);
 /* Whether the process has exited but not been reaped (state Z or X). */
 int pp_proc_is_zombie(int pid);
 
+/* Whether task `tid` of `pid` is gone, a zombie, or on its way out (the
+ * kernel's PF_EXITING flag). ptrace and process_vm_readv answer EPERM for
+ * such a task, which must not read as "permission denied". */
+int pp_proc_task_exiting(int pid, int tid);
+
 #endif

@@ -56,7 +56,9 @@ static uint64_t now_ns(void)
 
 static enum pp_err mem_error(struct pp_target *t, int rc, struct pp_error *err)
 {
-	if (rc == -EPERM || rc == -EACCES)
+	/* Attaching read this process already, so a refusal now is far more
+	 * likely the process exiting than rights that changed. */
+	if ((rc == -EPERM || rc == -EACCES) && !pp_proc_task_exiting(t->info.pid, t->info.pid))
 		return pp_permission_error(err, t->info.pid);
 	return pp_set_error(err, PP_ERR_GONE,
 		"process %d exited while pyprobe was reading it", t->info.pid);

@@ -552,11 +552,13 @@ Test(dump_errors, exit_during_read_is_clean, .timeout = 180)
 	int seen[7] = {0};
 	for (int i = 0; i < 40; i++) {
 		char life[64];
-		fmt(life, sizeof life, "import time; time.sleep(%g)", (i % 8) * 0.004);
+		/* Python starts in ~15-25 ms here: aim the dumps at startup,
+		 * the short life and the exit. */
+		fmt(life, sizeof life, "import time; time.sleep(%g)", (i % 4) * 0.002);
 		char *argv[] = {python, "-c", life, NULL};
 		pid_t target = ts_spawn(argv, NULL, NULL, 1);
 		cr_assert_gt(target, 0);
-		ts_sleep_ms(i % 5 * 3);
+		ts_sleep_ms(12 + i % 7 * 4);
 		char pid[32];
 		fmt(pid, sizeof pid, "%d", (int)target);
 		struct result r;

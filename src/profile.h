@@ -1,0 +1,160 @@
+/* The profile: everything a recording holds, as plain data.
+ *
+ *   strings  interned, id 0 is ""
+ *   frames   (function, name, file, line, kind), interned
+ *   stacks   a tree: each stack is (parent stack, frame); id 0 is the empty
+ *            stack, so a stack id names a whole root-to-leaf path
+ *   threads  (pid, native id, name), interned
+ *   samples  (time, thread, stack, GIL state, OS state), appended
+ *
+ * Memory grows with distinct stacks and with samples (16 bytes each), not
+ * with the depth of the stacks sampled. Built by the sampler (src/), read by
+ * renderers (render/) and analyses, saved and loaded by src/recording.c.
+ * No reader types here: this is the boundary between target and output.
+ */
+#ifndef PYPROBE_PROFILE_H
+#define PYPROBE_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint32_t pp_str_id;
+typedef uint32_t pp_frame_id;
+typedef uint32_t pp_stack_id;
+
+#define PP_EMPTY_STACK ((pp_stack_id)0)
+
+enum pp_frame_kind {
+	PP_FRAME_PYTHON = 0, /* a Python function */
+	PP_FRAME_THREAD,     /* synthetic root: `thread TID "name"` */
+	PP_FRAME_PROCESS,    /* synthetic root: `process PID: cmdline` */
+	PP_FRAME_MARKER,     /* synthetic leaf: `[waiting for GIL]`, ... */
+};
+
+/* Per-sample states, as the reader saw them. Values are stored in
+ * recordings: append only. */
+enum pp_sample_gil {
+	PP_SGIL_UNKNOWN = 0,
+	PP_SGIL_HELD,
+	PP_SGIL_WAITING,
+	PP_SGIL_RELEASED,
+};
+enum pp_sample_os {
+	PP_SOS_UNKNOWN = 0,
+	PP_SOS_RUNNING,
+	PP_SOS_SLEEPING,
+	PP_SOS_DISK,
+	PP_SOS_STOPPED,
+	PP_SOS_ZOMBIE,
+};
+
+struct pp_pframe {
+	pp_str_id function; /* qualified name where the version has one */
+	pp_str_id name;     /* bare co_name */
+	pp_str_id file;
+	int32_t line;       /* -1: none */
+	int32_t firstlineno;/* the function's first line (pprof start_line) */
+	uint8_t kind;       /* enum pp_frame_kind */
+};
+
+struct pp_pstack {
+	pp_stack_id parent; /* PP_EMPTY_STACK for a root frame */
+	pp_frame_id frame;
+	uint32_t depth;     /* frames from the root, 1 for a root frame */
+};
+
+struct pp_pthread {
+	uint32_t pid;       /* the process (differs with --subprocesses) */
+	uint64_t native_id;
+	pp_str_id name;     /* 0 when unnamed */
+	pp_str_id cmdline;  /* its process's command line */
+};
+
+struct pp_psample {
+	uint64_t time_ns;   /* since the recording started */
+	uint32_t thread;    /* index into threads */
+	pp_stack_id stack;  /* the leaf; PP_EMPTY_STACK: no Python frames */
+	uint8_t gil;        /* enum pp_sample_gil */
+	uint8_t os;         /* enum pp_sample_os */
+};
+
+struct pp_profile_meta {
+	pp_str_id title;
+	pp_str_id cmdline;
+	pp_str_id python_version;
+	uint32_t pid;
+	uint32_t rate_hz;
+	uint64_t start_unix_ns;  /* wall clock when recording began */
+	uint64_t duration_ns;
+	uint64_t samples_torn;   /* dropped: read inconsistently */
+	uint64_t ticks_missed;   /* sampling clock overran */
+};
+
+struct pp_profile; /* opaque: tables and their hash indexes */
+
+struct pp_profile *pp_profile_new(void);
+void pp_profile_free(struct pp_profile *p);
+
+/* Interning. Every function returns an id, or UINT32_MAX when out of
+ * memory (callers treat that like any write failure). */
+pp_str_id pp_profile_str(struct pp_profile *p, const char *s);
+pp_frame_id pp_profile_frame(struct pp_profile *p, const struct pp_pframe *f);
+pp_stack_id pp_profile_stack(struct pp_profile *p, pp_stack_id parent, pp_frame_id frame);
+uint32_t pp_profile_thread(struct pp_profile *p, const struct pp_pthread *t);
+int pp_profile_add_sample(struct pp_profile *p, const struct pp_psample *s);
+
+/* Metadata, writable. */
+struct pp_profile_meta *pp_profile_meta(struct pp_profile *p);
+const struct pp_profile_meta *pp_profile_meta_c(const struct pp_profile *p);
+
+/* Read access. Ids are dense: 0 .. count-1. */
+const char *pp_profile_string(const struct pp_profile *p, pp_str_id id);
+size_t pp_profile_nstrings(const struct pp_profile *p);
+const struct pp_pframe *pp_profile_frames(const struct pp_profile *p, size_t *n);
+const struct pp_pstack *pp_profile_stacks(const struct pp_profile *p, size_t *n);
+const struct pp_pthread *pp_profile_threads(const struct pp_profile *p, size_t *n);
+const struct pp_psample *pp_profile_samples(const struct pp_profile *p, size_t *n);
+
+/* ---- views: what a renderer draws ----------------------------------------
+ *
+ * Every output format shows the same thing: samples kept by the options,
+ * each a root-first list of frames. A view applies the options once:
+ *   idle      keep samples of sleeping/blocked threads (dropped by default)
+ *   gil_only  keep only samples of the thread holding the GIL
+ *   threads   a `thread TID "name"` root frame per thread
+ *   processes a `process PID: cmdline` root frame (with --subprocesses)
+ *   nolineno  frames differ by function and file only
+ *   gil_markers  a `[waiting for GIL]` / `[GIL released]` leaf frame
+ */
+struct pp_view_opts {
+	bool idle, gil_only, threads, processes, nolineno, gil_markers;
+};
+
+struct pp_view_frame {
+	const char *function;
+	const char *name;
+	const char *file;
+	int line;           /* -1 when none, or with nolineno */
+	int firstlineno;
+	enum pp_frame_kind kind;
+	uint32_t id;        /* dense id among the view's distinct frames */
+};
+
+/* One kept sample: its frames root first, and the sample itself. */
+typedef int (*pp_view_fn)(const struct pp_view_frame *const *frames, size_t n,
+			  const struct pp_psample *s, void *ctx);
+
+/* Call fn for each kept sample, in time order; stops early and returns fn's
+ * value if it is non-zero. Frame pointers are valid until the view is
+ * freed. */
+struct pp_view;
+struct pp_view *pp_view_new(const struct pp_profile *p, const struct pp_view_opts *o);
+int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx);
+/* The view's distinct frames, by id. */
+const struct pp_view_frame *pp_view_frame(const struct pp_view *v, uint32_t id);
+size_t pp_view_nframes(const struct pp_view *v);
+size_t pp_view_nsamples(const struct pp_view *v); /* kept samples */
+void pp_view_free(struct pp_view *v);
+
+#endif

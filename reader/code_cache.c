@@ -17,6 +17,12 @@ struct pp_code_cache {
 	struct pp_code_types types;
 	struct pp_code_entry **slots; /* entries are stable: pointers persist */
 	size_t cap, n;
+	uint32_t id_lo, id_len;       /* the identity span of a code object */
+	uint64_t epoch;
+	struct pp_code_entry **used;  /* used in this epoch, not read fresh */
+	size_t nused, capused;
+	struct pp_code_entry **retired;
+	size_t nretired, capretired;
 	struct str_slot *strs;
 	size_t scap, sn;
 };
@@ -42,6 +48,22 @@ struct pp_code_cache *pp_code_cache_new(const struct py_layout *l,
 		return NULL;
 	c->l = l;
 	c->types = *types;
+	/* co_filename, co_name, co_qualname and co_linetable are neighbours
+	 * in every version: one short read covers them. */
+	uint32_t f[] = {l->co_filename, l->co_name, l->co_qualname, l->co_linetable};
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (size_t i = 0; i < 4; i++) {
+		if (f[i] == PP_ABSENT)
+			continue;
+		lo = f[i] < lo ? f[i] : lo;
+		hi = f[i] + 8 > hi ? f[i] + 8 : hi;
+	}
+	c->id_lo = lo;
+	c->id_len = hi - lo;
+	if (c->id_len > sizeof(((struct pp_code_entry *)0)->identity)) {
+		free(c);
+		return NULL;
+	}
 	c->cap = 1024;
 	c->slots = calloc(c->cap, sizeof(*c->slots));
 	c->scap = 1024;
@@ -68,6 +90,10 @@ void pp_code_cache_free(struct pp_code_cache *c)
 			free_entry(c->slots[i]);
 	for (size_t i = 0; c->strs && i < c->scap; i++)
 		free(c->strs[i].s);
+	for (size_t i = 0; i < c->nretired; i++)
+		free_entry(c->retired[i]);
+	free(c->retired);
+	free(c->used);
 	free(c->slots);
 	free(c->strs);
 	free(c);
@@ -194,6 +220,8 @@ static struct pp_code_entry *read_code(struct pp_code_cache *c,
 	}
 	if (e->ncodeunits < 0 || e->ncodeunits > (1 << 26))
 		goto bad;
+	memcpy(e->identity, buf + c->id_lo, c->id_len);
+	e->epoch_read = e->epoch_used = c->epoch;
 	return e;
 bad:
 	free_entry(e);
@@ -207,8 +235,22 @@ const struct pp_code_entry *pp_code_cache_get(struct pp_code_cache *c,
 		return NULL;
 	size_t j = hash_addr(addr) & (c->cap - 1);
 	while (c->slots[j]) {
-		if (c->slots[j]->addr == addr)
-			return c->slots[j];
+		struct pp_code_entry *e = c->slots[j];
+		if (e->addr == addr) {
+			if (e->epoch_used != c->epoch) {
+				e->epoch_used = c->epoch;
+				if (c->nused == c->capused) {
+					size_t ncap = c->capused ? c->capused * 2 : 256;
+					struct pp_code_entry **nu = realloc(c->used, ncap * sizeof(*nu));
+					if (!nu)
+						return NULL;
+					c->used = nu;
+					c->capused = ncap;
+				}
+				c->used[c->nused++] = e;
+			}
+			return e;
+		}
 		j = (j + 1) & (c->cap - 1);
 	}
 	struct pp_code_entry *e = read_code(c, m, addr);
@@ -226,4 +268,78 @@ const struct pp_code_entry *pp_code_cache_get(struct pp_code_cache *c,
 	c->slots[j] = e;
 	c->n++;
 	return e;
+}
+
+void pp_code_cache_new_epoch(struct pp_code_cache *c)
+{
+	c->epoch++;
+	c->nused = 0;
+}
+
+/* Take the stale entries out of the table (rebuilt: open addressing has no
+ * cheap delete, and this is rare) and keep them allocated. */
+static int retire(struct pp_code_cache *c, struct pp_code_entry **stale, size_t n)
+{
+	if (c->nretired + n > c->capretired) {
+		size_t ncap = (c->nretired + n) * 2;
+		struct pp_code_entry **nr = realloc(c->retired, ncap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		c->retired = nr;
+		c->capretired = ncap;
+	}
+	for (size_t k = 0; k < n; k++) {
+		c->retired[c->nretired++] = stale[k];
+		stale[k]->addr = 0; /* matches no lookup */
+	}
+	struct pp_code_entry **ns = calloc(c->cap, sizeof(*ns));
+	if (!ns)
+		return -1;
+	size_t kept = 0;
+	for (size_t i = 0; i < c->cap; i++) {
+		struct pp_code_entry *e = c->slots[i];
+		if (!e || !e->addr)
+			continue;
+		size_t j = hash_addr(e->addr) & (c->cap - 1);
+		while (ns[j])
+			j = (j + 1) & (c->cap - 1);
+		ns[j] = e;
+		kept++;
+	}
+	free(c->slots);
+	c->slots = ns;
+	c->n = kept;
+	return 0;
+}
+
+int pp_code_cache_validate(struct pp_code_cache *c, struct pp_mem *m)
+{
+	if (!c->nused)
+		return 0;
+	uint8_t (*now)[32] = malloc(c->nused * sizeof(*now));
+	struct pp_iov *iov = malloc(c->nused * sizeof(*iov));
+	if (!now || !iov) {
+		free(now);
+		free(iov);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nused; i++) {
+		iov[i].addr = c->used[i]->addr + c->id_lo;
+		iov[i].buf = now[i];
+		iov[i].len = c->id_len;
+	}
+	int rc = pp_mem_readv(m, iov, c->nused);
+	size_t nstale = 0;
+	/* compact the stale ones to the front of `used`; if the batch failed,
+	 * read one by one: an unreadable code object is stale too */
+	for (size_t i = 0; i < c->nused; i++) {
+		int gone = rc != 0 && pp_mem_read(m, iov[i].addr, now[i], c->id_len) != 0;
+		if (gone || memcmp(now[i], c->used[i]->identity, c->id_len) != 0)
+			c->used[nstale++] = c->used[i];
+	}
+	rc = nstale && retire(c, c->used, nstale) != 0 ? -1 : 0;
+	free(now);
+	free(iov);
+	c->nused = 0;
+	return rc ? -1 : (int)nstale;
 }

@@ -579,8 +579,15 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 	}
 	out->time_ns = now_ns();
 	e = read_interpreters(t, s, err);
-	if (!e)
+	/* Read the threads; if a cached code object turned out to be stale
+	 * (freed, its address reused), read them again with fresh entries. */
+	for (int pass = 0; !e && pass < 3; pass++) {
+		s->nts = 0;
+		pp_code_cache_new_epoch(t->codes);
 		e = read_threads(t, s, flags, &retries, err);
+		if (!e && pp_code_cache_validate(t->codes, &t->mem) == 0)
+			break;
+	}
 	if (!e) {
 		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) &&
 		    read_os_states(t, s) != 0)

@@ -421,3 +421,64 @@ Test(walker_fuzz, dead_slot_above_stack_top)
 		free(w.pristine);
 	}
 }
+
+/* A code object freed and its address reused by another: the cache must
+ * notice at the end of the snapshot (pp_code_cache_validate), retire the
+ * entry without freeing it, and the next walk must name the new code. */
+Test(walker, reused_code_address_is_noticed)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
+		struct pp_code_cache *cc = pp_code_cache_new(l, &types);
+		struct pp_walker wk = {.mem = &w.m, .l = l, .codes = cc,
+				       .frame_type = FRAME_TYPE, .paused = true};
+		uint8_t ts[1024];
+		memcpy(ts, w.f.mem + (w.ts - BASE), l->ts_size);
+		struct pp_frame_vec out = {0};
+		pp_code_cache_new_epoch(cc);
+		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
+		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 0, "fresh entries are valid");
+		const struct pp_code *old = out.v[0].code;
+		cr_assert_str_eq(old->name, "f0");
+
+		/* The innermost frame's code object now holds another function:
+		 * same address, new name string. */
+		uint64_t code;
+		if (l->if_size != PP_ABSENT) {
+			uint64_t f;
+			if (l->cf_current_frame != PP_ABSENT)
+				memcpy(&f, w.f.mem + (pp_get_u64(ts, l->ts_size, l->ts_frame) - BASE) +
+					   l->cf_current_frame, 8);
+			else
+				f = pp_get_u64(ts, l->ts_size, l->ts_frame);
+			memcpy(&code, w.f.mem + (f - BASE) + l->if_code, 8);
+		} else {
+			uint64_t f = pp_get_u64(ts, l->ts_size, l->ts_frame);
+			memcpy(&code, w.f.mem + (f - BASE) + l->fo_code, 8);
+		}
+		uint64_t fresh = make_str(&w.f, l, "reborn", 1);
+		put64(&w.f, code, l->co_name, fresh);
+		if (l->co_qualname != PP_ABSENT)
+			put64(&w.f, code, l->co_qualname, fresh);
+
+		pp_code_cache_new_epoch(cc);
+		out.n = 0;
+		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
+		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 1, "3.%d: stale entry missed", minor);
+		cr_assert_str_eq(old->name, "f0", "a retired entry must stay readable");
+		pp_code_cache_new_epoch(cc);
+		out.n = 0;
+		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
+		cr_assert_str_eq(out.v[0].code->name, "reborn");
+		cr_assert_neq(out.v[0].code, old, "a new entry, not the retired one");
+		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 0);
+		free(out.v);
+		pp_walker_free(&wk);
+		pp_code_cache_free(cc);
+		free(w.f.mem);
+		free(w.pristine);
+	}
+}

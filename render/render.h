@@ -9,8 +9,32 @@
 #include <stdio.h>
 
 #include "../src/dump_model.h"
+#include "../src/profile.h"
 
 int pp_render_dump_text(const struct pp_dump *d, FILE *out);
 int pp_render_dump_json(const struct pp_dump *d, FILE *out);
+
+/* ---- profiles ------------------------------------------------------------
+ * Each renderer draws the samples a view of the profile keeps (the view
+ * options are the user's --idle/--gil/--threads/--nolineno/...). Frame
+ * labels are "function (file:line)", or "function (file)" when the line is
+ * -1; synthetic frames (thread/process roots, GIL markers) are their name
+ * alone. Weights: one sample = 1 count = 1e9 / rate_hz nanoseconds. */
+struct pp_render_opts {
+	struct pp_view_opts view;
+	const char *title;    /* NULL: a default from the profile */
+	const char *subtitle; /* NULL: command line, duration, rate */
+};
+
+/* flamegraph.pl input: "root;...;leaf COUNT" lines, sorted, merged. */
+int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+/* speedscope's file format: shared frames, one sampled profile per thread,
+ * weights in seconds. */
+int pp_render_speedscope(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+/* gzip-compressed profile.proto (pprof): samples/count, wall/nanoseconds. */
+int pp_render_pprof(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+/* An interactive flame graph (SVG with embedded script), in the manner of
+ * flamegraph.pl: zoom, search, reset. */
+int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
 
 #endif

@@ -182,7 +182,8 @@ static uint64_t hash_stack_id(const void *p, uint32_t id)
 
 pp_stack_id pp_profile_stack(struct pp_profile *p, pp_stack_id parent, pp_frame_id frame)
 {
-	if (parent >= p->nstacks || frame >= p->nframes)
+	/* frame 0 is the empty stack's sentinel: never a real frame */
+	if (parent >= p->nstacks || frame >= p->nframes || frame == 0)
 		return FAIL;
 	if (index_fit(&p->stacki, p->nstacks, hash_stack_id, p) != 0)
 		return FAIL;

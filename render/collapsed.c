@@ -1,0 +1,235 @@
+/* Collapsed stacks, the input of flamegraph.pl (and of inferno, speedscope,
+ * ...): one line per distinct stack, "root;...;leaf COUNT", sorted bytewise
+ * (as `LC_ALL=C sort`), newline-terminated. An empty view writes nothing.
+ *
+ * Two passes: the view's samples are merged by their list of view frame
+ * ids (cheap: no text per sample), then each distinct list becomes its
+ * text once. Lists that read the same (two frames can share a label)
+ * merge again as text, so every line in the output is unique.
+ */
+#include "render.h"
+#include "frame_label.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A distinct root-first list of view frame ids and its sample count. */
+struct seq {
+	size_t n;
+	const uint32_t *ids;
+	uint64_t count;
+	uint32_t own[]; /* ids, once stored */
+};
+
+struct pass {
+	void *tree;        /* tsearch tree of struct seq */
+	struct seq **seqs; /* the same, in order of first use */
+	size_t nseqs, capseqs;
+	uint32_t *scratch;
+	size_t capscratch;
+};
+
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct seq *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->ids[i] != y->ids[i])
+			return x->ids[i] < y->ids[i] ? -1 : 1;
+	return 0;
+}
+
+static int add_sample(const struct pp_view_frame *const *f, size_t n,
+		      const struct pp_psample *s, void *ctx)
+{
+	(void)s;
+	struct pass *ps = ctx;
+	if (n > ps->capscratch) {
+		uint32_t *ns = realloc(ps->scratch, n * 2 * sizeof(*ns));
+		if (!ns)
+			return -1;
+		ps->scratch = ns;
+		ps->capscratch = n * 2;
+	}
+	for (size_t i = 0; i < n; i++)
+		ps->scratch[i] = f[i]->id;
+	struct seq key = {n, ps->scratch, 0};
+	void *found = tfind(&key, &ps->tree, seq_cmp);
+	if (found) {
+		(*(struct seq **)found)->count++;
+		return 0;
+	}
+	if (ps->nseqs == ps->capseqs) {
+		size_t ncap = ps->capseqs ? ps->capseqs * 2 : 64;
+		struct seq **nv = realloc(ps->seqs, ncap * sizeof(*nv));
+		if (!nv)
+			return -1;
+		ps->seqs = nv;
+		ps->capseqs = ncap;
+	}
+	struct seq *q = malloc(sizeof(*q) + n * sizeof(uint32_t));
+	if (!q)
+		return -1;
+	q->n = n;
+	q->ids = q->own;
+	q->count = 1;
+	memcpy(q->own, ps->scratch, n * sizeof(uint32_t));
+	if (!tsearch(q, &ps->tree, seq_cmp)) {
+		free(q);
+		return -1;
+	}
+	ps->seqs[ps->nseqs++] = q;
+	return 0;
+}
+
+/* A growable string. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static int sbuf_reserve(struct sbuf *b, size_t more)
+{
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	size_t ncap = b->cap ? b->cap : 256;
+	while (ncap < b->len + more + 1)
+		ncap *= 2;
+	char *ns = realloc(b->s, ncap);
+	if (!ns)
+		return -1;
+	b->s = ns;
+	b->cap = ncap;
+	return 0;
+}
+
+/* Appends the frame's label. The format has two separators, ';' between
+ * frames and the newline between stacks, and no escape: a ';' in a label
+ * (a file name can hold one) becomes ':', and every control character
+ * (newline, tab, ESC, DEL, ...) becomes '?', so one sample stays one line
+ * of the right depth. Other bytes, UTF-8 or not, pass through. */
+static int append_label(struct sbuf *b, const struct pp_view_frame *f)
+{
+	size_t need = pp_frame_label(f, b->s + b->len, b->cap - b->len);
+	if (b->len + need + 1 > b->cap) {
+		if (sbuf_reserve(b, need) != 0)
+			return -1;
+		pp_frame_label(f, b->s + b->len, b->cap - b->len);
+	}
+	for (size_t i = b->len; i < b->len + need; i++) {
+		unsigned char c = (unsigned char)b->s[i];
+		if (c == ';')
+			b->s[i] = ':';
+		else if (c < 0x20 || c == 0x7f)
+			b->s[i] = '?';
+	}
+	b->len += need;
+	return 0;
+}
+
+struct line {
+	char *text;
+	uint64_t count;
+};
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
+}
+
+/* The stacks as text, merged and turned into sorted "stack COUNT" lines;
+ * returns how many, or -1. */
+static long make_lines(const struct pp_view *v, const struct pass *ps, struct line *lines)
+{
+	size_t n = 0;
+	struct sbuf b = {0};
+	if (sbuf_reserve(&b, 256) != 0)
+		return -1;
+	for (size_t i = 0; i < ps->nseqs; i++) {
+		const struct seq *q = ps->seqs[i];
+		b.len = 0;
+		for (size_t k = 0; k < q->n; k++) {
+			if (k) {
+				if (sbuf_reserve(&b, 1) != 0)
+					goto fail;
+				b.s[b.len++] = ';';
+			}
+			if (append_label(&b, pp_view_frame(v, q->ids[k])) != 0)
+				goto fail;
+		}
+		b.s[b.len] = '\0';
+		if (!(lines[n].text = strdup(b.s)))
+			goto fail;
+		lines[n++].count = q->count;
+	}
+	free(b.s);
+	b.s = NULL;
+
+	/* Merge stacks that read the same. */
+	qsort(lines, n, sizeof(*lines), line_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && !strcmp(lines[m - 1].text, lines[i].text)) {
+			lines[m - 1].count += lines[i].count;
+			free(lines[i].text);
+		} else {
+			lines[m++] = lines[i];
+		}
+	}
+	n = m;
+
+	/* Whole lines, then sorted again as whole lines: `sort` compares the
+	 * count too when one stack is a prefix of another up to a space. */
+	for (size_t i = 0; i < n; i++) {
+		char *t;
+		if (asprintf(&t, "%s %" PRIu64, lines[i].text, lines[i].count) < 0)
+			goto fail;
+		free(lines[i].text);
+		lines[i].text = t;
+	}
+	qsort(lines, n, sizeof(*lines), line_cmp);
+	return (long)n;
+fail:
+	free(b.s);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i].text);
+	return -1;
+}
+
+int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out)
+{
+	struct pass ps = {0};
+	struct line *lines = NULL;
+	long nlines = -1;
+	struct pp_view *v = pp_view_new(p, &o->view);
+	if (v && pp_view_each(v, add_sample, &ps) == 0 &&
+	    (lines = calloc(ps.nseqs ? ps.nseqs : 1, sizeof(*lines))))
+		nlines = make_lines(v, &ps, lines);
+
+	for (long i = 0; i < nlines; i++) {
+		if (!ferror(out))
+			fprintf(out, "%s\n", lines[i].text);
+		free(lines[i].text);
+	}
+	free(lines);
+	tdestroy(ps.tree, free);
+	free(ps.seqs);
+	free(ps.scratch);
+	pp_view_free(v);
+
+	if (nlines < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (fflush(out) == EOF || ferror(out)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,315 @@
+/* speedscope's file format (https://www.speedscope.app/file-format-schema.json):
+ *
+ *   shared.frames   one per view frame that a kept sample uses, numbered
+ *                   0.. in the order of the view's frame ids (a compacted
+ *                   numbering: unused synthetic roots and markers are left
+ *                   out); `name` is the function, or a synthetic frame's
+ *                   name; `file` and `line` only for Python frames, `line`
+ *                   only when known
+ *   profiles        one "sampled" profile per thread that has kept samples,
+ *                   in thread order, named `thread TID "name"` (or
+ *                   `thread TID`); samples in time order, root first; each
+ *                   weighs 1/rate seconds (rate 0, unknown: 100 Hz),
+ *                   written as the shortest decimal that reads back the
+ *                   same; startValue 0, endValue n/rate (the weights' sum).
+ *                   A view that keeps nothing gets one empty profile, so the
+ *                   file still opens.
+ *   name            the title, or else the command line
+ *
+ * Laid out one frame and one sample per line (weights 16 a line), so files
+ * diff well.
+ */
+#include "render.h"
+#include "json_str.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WEIGHTS_PER_LINE 16
+
+/* A distinct root-first list of view frame ids. */
+struct seq {
+	size_t n;
+	const uint32_t *ids;
+	uint32_t index; /* in pass.seqs */
+	uint32_t own[]; /* ids, once stored */
+};
+
+struct kept {
+	uint32_t thread, seq;
+};
+
+struct pass {
+	void *tree;        /* tsearch tree of struct seq */
+	struct seq **seqs; /* the same, by index */
+	size_t nseqs, capseqs;
+	struct kept *kept; /* the kept samples, in time order */
+	size_t nkept, capkept;
+	uint32_t *scratch;
+	size_t capscratch;
+};
+
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct seq *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->ids[i] != y->ids[i])
+			return x->ids[i] < y->ids[i] ? -1 : 1;
+	return 0;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -1;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* The index of the list of ids in scratch, stored on first use, or -1. */
+static long intern_seq(struct pass *ps, size_t n)
+{
+	struct seq key = {n, ps->scratch, 0};
+	void *found = tfind(&key, &ps->tree, seq_cmp);
+	if (found)
+		return (long)(*(struct seq **)found)->index;
+	if (grow((void **)&ps->seqs, &ps->capseqs, ps->nseqs + 1, sizeof(*ps->seqs)) != 0)
+		return -1;
+	struct seq *q = malloc(sizeof(*q) + n * sizeof(uint32_t));
+	if (!q)
+		return -1;
+	q->n = n;
+	q->ids = q->own;
+	memcpy(q->own, ps->scratch, n * sizeof(uint32_t));
+	q->index = (uint32_t)ps->nseqs;
+	if (!tsearch(q, &ps->tree, seq_cmp)) {
+		free(q);
+		return -1;
+	}
+	ps->seqs[ps->nseqs++] = q;
+	return (long)q->index;
+}
+
+static int add_sample(const struct pp_view_frame *const *f, size_t n,
+		      const struct pp_psample *s, void *ctx)
+{
+	struct pass *ps = ctx;
+	if (grow((void **)&ps->scratch, &ps->capscratch, n, sizeof(*ps->scratch)) != 0 ||
+	    grow((void **)&ps->kept, &ps->capkept, ps->nkept + 1, sizeof(*ps->kept)) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		ps->scratch[i] = f[i]->id;
+	long id = intern_seq(ps, n);
+	if (id < 0)
+		return -1;
+	ps->kept[ps->nkept++] = (struct kept){s->thread, (uint32_t)id};
+	return 0;
+}
+
+/* The shortest decimal that reads back as v, in JSON's syntax whatever the
+ * locale's decimal point. */
+static void fmt_num(double v, char *buf, size_t size)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	for (char *c = buf; *c; c++)
+		if (*c == ',')
+			*c = '.';
+}
+
+static void put_frame(const struct pp_view_frame *f, FILE *out)
+{
+	fputs("      {\"name\": ", out);
+	pp_json_str(f->function, out);
+	if (f->kind == PP_FRAME_PYTHON) {
+		fputs(", \"file\": ", out);
+		pp_json_str(f->file, out);
+		if (f->line >= 0)
+			fprintf(out, ", \"line\": %d", f->line);
+	}
+	fputc('}', out);
+}
+
+/* A distinct stack as speedscope's frame indexes, "[0, 7, 8]", or NULL. */
+static char *stack_text(const struct seq *q, const uint32_t *map)
+{
+	size_t size = q->n * 12 + 3, len = 1; /* ", " and 10 digits each */
+	char *t = malloc(size);
+	if (!t)
+		return NULL;
+	t[0] = '[';
+	for (size_t k = 0; k < q->n; k++)
+		len += (size_t)snprintf(t + len, size - len, k ? ", %" PRIu32 : "%" PRIu32,
+					map[q->ids[k]]);
+	memcpy(t + len, "]", 2);
+	return t;
+}
+
+/* One sampled profile: the kept samples idx[0..n), each 1/rate seconds;
+ * stacks[i] is the text of pass.seqs[i]. */
+static void put_profile(const char *name, const struct pass *ps, char *const *stacks,
+		       const size_t *idx, size_t n, double rate, FILE *out)
+{
+	char w[40], end[40];
+	fmt_num(1.0 / rate, w, sizeof w);
+	fmt_num((double)n / rate, end, sizeof end);
+	fputs("    {\n      \"type\": \"sampled\",\n      \"name\": ", out);
+	pp_json_str(name, out);
+	fprintf(out, ",\n      \"unit\": \"seconds\",\n      \"startValue\": 0,\n"
+		     "      \"endValue\": %s,\n",
+		end);
+	fputs(n ? "      \"samples\": [\n" : "      \"samples\": [", out);
+	for (size_t i = 0; i < n && !ferror(out); i++) {
+		fputs("        ", out);
+		fputs(stacks[ps->kept[idx[i]].seq], out);
+		fputs(i + 1 < n ? ",\n" : "\n", out);
+	}
+	fputs(n ? "      ],\n      \"weights\": [" : "],\n      \"weights\": [", out);
+	for (size_t i = 0; i < n && !ferror(out); i++) {
+		fputs(i % WEIGHTS_PER_LINE ? ", " : i ? ",\n        " : "\n        ", out);
+		fputs(w, out);
+	}
+	fputs(n ? "\n      ]\n    }" : "]\n    }", out);
+}
+
+/* The file's name: the title, else the command line, else "pyprobe". */
+static const char *file_name(const struct pp_profile *p, const struct pp_render_opts *o)
+{
+	const struct pp_profile_meta *m = pp_profile_meta_c(p);
+	if (o->title)
+		return o->title;
+	const char *t = pp_profile_string(p, m->title);
+	if (*t)
+		return t;
+	t = pp_profile_string(p, m->cmdline);
+	return *t ? t : "pyprobe";
+}
+
+static int write_file(const struct pp_profile *p, const struct pp_render_opts *o,
+		      const struct pp_view *v, const struct pass *ps, FILE *out)
+{
+	size_t nthreads, nvf = pp_view_nframes(v);
+	const struct pp_pthread *th = pp_profile_threads(p, &nthreads);
+	uint32_t rate_hz = pp_profile_meta_c(p)->rate_hz;
+	double rate = rate_hz ? (double)rate_hz : 100.0;
+	int rc = -1;
+
+	/* Compact frame numbers: the used view frames, in id order. */
+	uint32_t *map = malloc((nvf ? nvf : 1) * sizeof(*map));
+	/* The kept samples grouped by thread, each group in time order. */
+	size_t *start = calloc(nthreads + 1, sizeof(*start));
+	size_t *idx = malloc((ps->nkept ? ps->nkept : 1) * sizeof(*idx));
+	/* Each distinct stack's text, written once per sample. */
+	char **stacks = calloc(ps->nseqs ? ps->nseqs : 1, sizeof(*stacks));
+	char *name = NULL;
+	if (!map || !start || !idx || !stacks)
+		goto out;
+	for (size_t i = 0; i < nvf; i++)
+		map[i] = UINT32_MAX;
+	for (size_t i = 0; i < ps->nseqs; i++)
+		for (size_t k = 0; k < ps->seqs[i]->n; k++)
+			map[ps->seqs[i]->ids[k]] = 0;
+	uint32_t nused = 0;
+	for (size_t i = 0; i < nvf; i++)
+		if (map[i] == 0)
+			map[i] = nused++;
+	for (size_t i = 0; i < ps->nseqs; i++)
+		if (!(stacks[i] = stack_text(ps->seqs[i], map)))
+			goto out;
+	for (size_t i = 0; i < ps->nkept; i++)
+		start[ps->kept[i].thread + 1]++;
+	for (size_t t = 0; t < nthreads; t++)
+		start[t + 1] += start[t];
+	for (size_t i = 0; i < ps->nkept; i++)
+		idx[start[ps->kept[i].thread]++] = i;
+	/* Filling moved start[t] to where thread t's group ends; the group
+	 * begins where the previous one ends. */
+
+	fputs("{\n  \"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
+	      "  \"exporter\": \"pyprobe " PYPROBE_VERSION "\",\n  \"name\": ",
+	      out);
+	pp_json_str(file_name(p, o), out);
+	fputs(",\n  \"activeProfileIndex\": 0,\n  \"shared\": {\n    \"frames\": [", out);
+	uint32_t written = 0;
+	for (size_t i = 0; i < nvf && !ferror(out); i++) {
+		if (map[i] == UINT32_MAX)
+			continue;
+		fputs(written++ ? ",\n" : "\n", out);
+		put_frame(pp_view_frame(v, (uint32_t)i), out);
+	}
+	fputs(nused ? "\n    ]\n  },\n  \"profiles\": [\n" : "]\n  },\n  \"profiles\": [\n", out);
+
+	int first = 1;
+	for (size_t t = 0; t < nthreads && !ferror(out); t++) {
+		size_t begin = t ? start[t - 1] : 0, n = start[t] - begin;
+		if (n == 0)
+			continue;
+		const char *tn = pp_profile_string(p, th[t].name);
+		if ((*tn ? asprintf(&name, "thread %" PRIu64 " \"%s\"", th[t].native_id, tn)
+			 : asprintf(&name, "thread %" PRIu64, th[t].native_id)) < 0) {
+			name = NULL;
+			goto out;
+		}
+		if (!first)
+			fputs(",\n", out);
+		first = 0;
+		put_profile(name, ps, stacks, idx + begin, n, rate, out);
+		free(name);
+		name = NULL;
+	}
+	if (first)
+		put_profile("no samples", ps, stacks, idx, 0, rate, out);
+	fputs("\n  ]\n}\n", out);
+	rc = 0;
+out:
+	if (rc != 0)
+		errno = ENOMEM;
+	for (size_t i = 0; stacks && i < ps->nseqs; i++)
+		free(stacks[i]);
+	free(stacks);
+	free(name);
+	free(map);
+	free(start);
+	free(idx);
+	return rc;
+}
+
+int pp_render_speedscope(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out)
+{
+	struct pass ps = {0};
+	int rc = -1;
+	struct pp_view *v = pp_view_new(p, &o->view);
+	if (!v || pp_view_each(v, add_sample, &ps) != 0)
+		errno = ENOMEM;
+	else
+		rc = write_file(p, o, v, &ps, out);
+	tdestroy(ps.tree, free);
+	free(ps.seqs);
+	free(ps.kept);
+	free(ps.scratch);
+	pp_view_free(v);
+	if (rc != 0)
+		return -1;
+	if (fflush(out) == EOF || ferror(out)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}

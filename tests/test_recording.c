@@ -1,0 +1,1138 @@
+/* .pyprobe recordings (src/recording.h, docs/format.md): exact round trips
+ * through several flushes, a file cut at every byte, bit flips in the file
+ * and in the (re-checksummed) payloads, crafted inconsistencies, write
+ * errors, and random inputs. Every load either yields a consistent profile
+ * or fails with a message; ASan/UBSan check the rest. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "src/profile.h"
+#include "src/recording.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	/* tmpfs when there is one: thousands of small files are written */
+	snprintf(dir, sizeof dir, "%s/pp_rec_XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+static size_t read_all(const char *path, uint8_t *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	size_t n = fread(buf, 1, cap, f);
+	cr_assert(feof(f) || n < cap, "%s larger than the test buffer", path);
+	fclose(f);
+	return n;
+}
+
+static void write_all(const char *path, const uint8_t *buf, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(buf, 1, n, f), n);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+struct counts {
+	size_t s, f, k, t, n;
+};
+
+static struct counts counts_of(const struct pp_profile *p)
+{
+	struct counts c;
+	c.s = pp_profile_nstrings(p);
+	pp_profile_frames(p, &c.f);
+	pp_profile_stacks(p, &c.k);
+	pp_profile_threads(p, &c.t);
+	pp_profile_samples(p, &c.n);
+	return c;
+}
+
+static void assert_meta_eq(const struct pp_profile_meta *a, const struct pp_profile_meta *b)
+{
+	cr_assert_eq(a->title, b->title);
+	cr_assert_eq(a->cmdline, b->cmdline);
+	cr_assert_eq(a->python_version, b->python_version);
+	cr_assert_eq(a->pid, b->pid);
+	cr_assert_eq(a->rate_hz, b->rate_hz);
+	cr_assert_eq(a->start_unix_ns, b->start_unix_ns);
+	cr_assert_eq(a->duration_ns, b->duration_ns);
+	cr_assert_eq(a->samples_torn, b->samples_torn);
+	cr_assert_eq(a->ticks_missed, b->ticks_missed);
+}
+
+/* Every table of `got` equals the first entries of the same table of
+ * `want` (all of them when exact). */
+static void assert_prefix(const struct pp_profile *want, const struct pp_profile *got, int exact)
+{
+	struct counts w = counts_of(want), g = counts_of(got);
+	if (exact) {
+		cr_assert_eq(g.s, w.s);
+		cr_assert_eq(g.f, w.f);
+		cr_assert_eq(g.k, w.k);
+		cr_assert_eq(g.t, w.t);
+		cr_assert_eq(g.n, w.n);
+	}
+	cr_assert(g.s <= w.s && g.f <= w.f && g.k <= w.k && g.t <= w.t && g.n <= w.n);
+	for (size_t i = 0; i < g.s; i++)
+		cr_assert_str_eq(pp_profile_string(got, (pp_str_id)i),
+				 pp_profile_string(want, (pp_str_id)i), "string %zu", i);
+	size_t n;
+	const struct pp_pframe *fa = pp_profile_frames(want, &n), *fb = pp_profile_frames(got, &n);
+	for (size_t i = 0; i < g.f; i++) {
+		cr_assert_eq(fa[i].function, fb[i].function);
+		cr_assert_eq(fa[i].name, fb[i].name);
+		cr_assert_eq(fa[i].file, fb[i].file);
+		cr_assert_eq(fa[i].line, fb[i].line);
+		cr_assert_eq(fa[i].firstlineno, fb[i].firstlineno);
+		cr_assert_eq(fa[i].kind, fb[i].kind);
+	}
+	const struct pp_pstack *sa = pp_profile_stacks(want, &n), *sb = pp_profile_stacks(got, &n);
+	for (size_t i = 0; i < g.k; i++) {
+		cr_assert_eq(sa[i].parent, sb[i].parent, "stack %zu", i);
+		cr_assert_eq(sa[i].frame, sb[i].frame);
+		cr_assert_eq(sa[i].depth, sb[i].depth);
+	}
+	const struct pp_pthread *ta = pp_profile_threads(want, &n), *tb = pp_profile_threads(got, &n);
+	for (size_t i = 0; i < g.t; i++) {
+		cr_assert_eq(ta[i].pid, tb[i].pid);
+		cr_assert_eq(ta[i].native_id, tb[i].native_id);
+		cr_assert_eq(ta[i].name, tb[i].name);
+		cr_assert_eq(ta[i].cmdline, tb[i].cmdline);
+	}
+	const struct pp_psample *xa = pp_profile_samples(want, &n), *xb = pp_profile_samples(got, &n);
+	for (size_t i = 0; i < g.n; i++) {
+		cr_assert_eq(xa[i].time_ns, xb[i].time_ns, "sample %zu", i);
+		cr_assert_eq(xa[i].thread, xb[i].thread);
+		cr_assert_eq(xa[i].stack, xb[i].stack);
+		cr_assert_eq(xa[i].gil, xb[i].gil);
+		cr_assert_eq(xa[i].os, xb[i].os);
+	}
+}
+
+static int count_frames(const struct pp_view_frame *const *f, size_t n,
+			const struct pp_psample *s, void *ctx)
+{
+	(void)s;
+	for (size_t i = 0; i < n; i++)
+		*(size_t *)ctx += strlen(f[i]->function) + strlen(f[i]->file) > 0;
+	return 0;
+}
+
+/* What any loaded profile must satisfy, whatever the file held. */
+static void assert_consistent(const struct pp_profile *p)
+{
+	struct counts c = counts_of(p);
+	cr_assert_str_eq(pp_profile_string(p, 0), "");
+	size_t n;
+	const struct pp_pframe *f = pp_profile_frames(p, &n);
+	for (size_t i = 0; i < c.f; i++) {
+		cr_assert(f[i].function < c.s && f[i].name < c.s && f[i].file < c.s);
+		cr_assert(f[i].kind <= PP_FRAME_MARKER);
+	}
+	const struct pp_pstack *s = pp_profile_stacks(p, &n);
+	cr_assert_eq(s[0].depth, 0);
+	for (size_t i = 1; i < c.k; i++) {
+		cr_assert(s[i].parent < i && s[i].frame < c.f && s[i].frame > 0);
+		cr_assert_eq(s[i].depth, s[s[i].parent].depth + 1);
+	}
+	const struct pp_pthread *t = pp_profile_threads(p, &n);
+	for (size_t i = 0; i < c.t; i++)
+		cr_assert(t[i].name < c.s && t[i].cmdline < c.s);
+	const struct pp_psample *x = pp_profile_samples(p, &n);
+	for (size_t i = 0; i < c.n; i++) {
+		cr_assert(x[i].thread < c.t && x[i].stack < c.k);
+		cr_assert(x[i].gil <= PP_SGIL_RELEASED && x[i].os <= PP_SOS_ZOMBIE);
+	}
+	const struct pp_profile_meta *m = pp_profile_meta_c(p);
+	cr_assert(m->title < c.s && m->cmdline < c.s && m->python_version < c.s);
+	/* and it renders: every view walks every sample */
+	struct pp_view_opts o = {.idle = true, .threads = true, .processes = true,
+				 .gil_markers = true};
+	struct pp_view *v = pp_view_new(p, &o);
+	cr_assert_not_null(v);
+	size_t seen = 0;
+	cr_assert_eq(pp_view_each(v, count_frames, &seen), 0);
+	pp_view_free(v);
+}
+
+/* Load `path`: either a consistent profile, or NULL with a message. */
+static struct pp_profile *load_any(const char *path, int *trunc, char *err, size_t errlen)
+{
+	struct pp_profile *q = pp_recording_load(path, trunc, err, errlen);
+	if (q)
+		assert_consistent(q);
+	else
+		cr_assert(err[0] != '\0', "NULL without a message");
+	return q;
+}
+
+/* Grow the profile: `round` selects names, so later rounds add new
+ * strings, frames and stacks and reuse old ones. */
+static const char *const names[] = {"main", "función_ñ", "工作", "λx", "run", "😀emoji",
+				    "Ünïcödé.métho∂", "<module>", "_bootstrap_inner", "x"};
+
+static pp_frame_id add_frame(struct pp_profile *p, const char *fn, const char *file, int line,
+			     int first, int kind)
+{
+	char q[96];
+	snprintf(q, sizeof q, "Klass.%s", fn);
+	struct pp_pframe f = {pp_profile_str(p, q), pp_profile_str(p, fn), pp_profile_str(p, file),
+			      line, first, (uint8_t)kind};
+	return pp_profile_frame(p, &f);
+}
+
+static void grow_profile(struct pp_profile *p, int round, int nsamples, int maxdepth,
+			 uint64_t *t)
+{
+	char file[64], tname[32];
+	snprintf(file, sizeof file, "/srv/app/módulo_%d.py", round % 4);
+	snprintf(tname, sizeof tname, "Thread-%d ✓", round);
+	struct pp_pthread th = {4242, 140000000000000ull + (uint64_t)round,
+				pp_profile_str(p, tname), pp_profile_str(p, "python3 app.py --ü")};
+	uint32_t tid = pp_profile_thread(p, &th);
+	cr_assert_neq(tid, UINT32_MAX);
+	for (int i = 0; i < nsamples; i++) {
+		pp_stack_id s = PP_EMPTY_STACK;
+		int depth = (int)(rnd() % (uint64_t)(maxdepth + 1));
+		for (int d = 0; d < depth; d++) {
+			const char *fn = names[rnd() % 10];
+			int line = (int)(rnd() % 50) - 1; /* -1: none */
+			if (rnd() % 97 == 0)
+				line = rnd() % 2 ? INT32_MAX : INT32_MIN;
+			pp_frame_id f = add_frame(p, fn, file, line, (int)(rnd() % 7),
+						  rnd() % 31 == 0 ? (int)(rnd() % 4) : 0);
+			cr_assert_neq(f, UINT32_MAX);
+			s = pp_profile_stack(p, s, f);
+			cr_assert_neq(s, UINT32_MAX);
+		}
+		/* times mostly increase, sometimes jump back or wrap */
+		*t += rnd() % 3 == 0 ? 0 : 1000000 + rnd() % 5000;
+		if (rnd() % 211 == 0)
+			*t -= 7777777;
+		if (rnd() % 1009 == 0)
+			*t = UINT64_MAX - rnd() % 3;
+		size_t nt;
+		pp_profile_threads(p, &nt);
+		struct pp_psample x = {*t, (uint32_t)(rnd() % nt), s, (uint8_t)(rnd() % 4),
+				       (uint8_t)(rnd() % 6)};
+		cr_assert_eq(pp_profile_add_sample(p, &x), 0);
+	}
+	struct pp_profile_meta *m = pp_profile_meta(p);
+	m->title = pp_profile_str(p, round % 2 ? "titre « été »" : "title");
+	m->cmdline = th.cmdline;
+	m->python_version = pp_profile_str(p, "3.12.3");
+	m->pid = 4242;
+	m->rate_hz = 100;
+	m->start_unix_ns = 1700000000123456789ull;
+	m->duration_ns = (uint64_t)round * 1000000000ull;
+	m->samples_torn = (uint64_t)round * 3;
+	m->ticks_missed = round == 7 ? UINT64_MAX : (uint64_t)round;
+}
+
+/* A recording's blocks, decompressed, for tests that rewrite payloads
+ * (with valid checksums, so the loader's parser is what gets tested). */
+#define MAXBLK 16
+#define MAXPAY 8192
+struct blocks {
+	uint8_t hdr[16];
+	uint8_t pay[MAXBLK][MAXPAY];
+	size_t len[MAXBLK];
+	int n;
+};
+
+static uint32_t le32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static void set_le32(uint8_t *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void unpack(const uint8_t *f, size_t n, struct blocks *b)
+{
+	cr_assert_geq(n, 16);
+	memcpy(b->hdr, f, 16);
+	b->n = 0;
+	for (size_t off = 16; off < n; b->n++) {
+		cr_assert_lt(b->n, MAXBLK);
+		cr_assert_eq(memcmp(f + off, "PPBK", 4), 0);
+		uint32_t clen = le32(f + off + 4), rlen = le32(f + off + 8);
+		cr_assert_eq(crc32(0, f + off + 16, clen), le32(f + off + 12));
+		uLongf out = MAXPAY;
+		cr_assert_eq(uncompress(b->pay[b->n], &out, f + off + 16, clen), Z_OK);
+		cr_assert_eq(out, rlen);
+		b->len[b->n] = out;
+		off += 16 + clen;
+	}
+}
+
+/* Pack blocks into buf; the offset where each block ends in ends[]. */
+static size_t pack(const struct blocks *b, uint8_t *buf, size_t cap, size_t *ends)
+{
+	memcpy(buf, b->hdr, 16);
+	size_t off = 16;
+	for (int i = 0; i < b->n; i++) {
+		uLongf clen = (uLongf)(cap - off - 16);
+		cr_assert_eq(compress(buf + off + 16, &clen, b->pay[i], b->len[i]), Z_OK);
+		memcpy(buf + off, "PPBK", 4);
+		set_le32(buf + off + 4, (uint32_t)clen);
+		set_le32(buf + off + 8, (uint32_t)b->len[i]);
+		set_le32(buf + off + 12, (uint32_t)crc32(0, buf + off + 16, (uInt)clen));
+		off += 16 + clen;
+		if (ends)
+			ends[i] = off;
+	}
+	return off;
+}
+
+static size_t put_var(uint8_t *b, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		b[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (uint8_t)v;
+	return n;
+}
+
+/* A small recording: 4 flushes. Bounds and snapshots per block. */
+#define SMALL_FLUSHES 4
+struct small {
+	struct pp_profile *p;
+	long ends[SMALL_FLUSHES + 1]; /* ends[0]: the header */
+	struct counts c[SMALL_FLUSHES + 1];
+	struct pp_profile_meta m[SMALL_FLUSHES + 1];
+};
+
+static void small_recording(const char *path, struct small *s)
+{
+	s->p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	s->ends[0] = file_size(path);
+	s->c[0] = counts_of(s->p);
+	s->m[0] = *pp_profile_meta(s->p);
+	uint64_t t = 0;
+	for (int i = 1; i <= SMALL_FLUSHES; i++) {
+		grow_profile(s->p, i, 3, 3, &t);
+		if (i == SMALL_FLUSHES)
+			cr_assert_eq(pp_recording_close(w, s->p), 0);
+		else
+			cr_assert_eq(pp_recording_flush(w, s->p), 0);
+		s->ends[i] = file_size(path);
+		cr_assert_gt(s->ends[i], s->ends[i - 1]);
+		s->c[i] = counts_of(s->p);
+		s->m[i] = *pp_profile_meta(s->p);
+	}
+}
+
+static int counts_eq(struct counts a, struct counts b)
+{
+	return a.s == b.s && a.f == b.f && a.k == b.k && a.t == b.t && a.n == b.n;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+TestSuite(recording, .init = make_dir, .fini = remove_dir);
+
+Test(recording, round_trip_through_many_flushes)
+{
+	char path[128];
+	path_in(path, sizeof path, "rt.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	uint64_t t = 5;
+	long last = file_size(path);
+	for (int round = 0; round < 12; round++) {
+		grow_profile(p, round, 600, 11, &t);
+		cr_assert_eq(pp_recording_flush(w, p), 0);
+		cr_assert_gt(file_size(path), last, "each flush appends a block");
+		last = file_size(path);
+		/* the file on disk is always a complete recording */
+		if (round % 4 == 1) {
+			char err[256];
+			int trunc = -1;
+			struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+			cr_assert_not_null(q, "%s", err);
+			cr_assert_eq(trunc, 0);
+			assert_prefix(p, q, 1);
+			assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+			pp_profile_free(q);
+		}
+	}
+	/* nothing new: no block; new metadata alone: a block */
+	cr_assert_eq(pp_recording_flush(w, p), 0);
+	cr_assert_eq(file_size(path), last);
+	pp_profile_meta(p)->duration_ns += 1;
+	cr_assert_eq(pp_recording_flush(w, p), 0);
+	cr_assert_gt(file_size(path), last);
+	grow_profile(p, 12, 50, 11, &t);
+	cr_assert_eq(pp_recording_close(w, p), 0, "%s", strerror(errno));
+
+	struct counts c = counts_of(p);
+	cr_assert_gt(c.n, 7000);
+	cr_assert_gt(c.k, 1000);
+	cr_assert_eq(c.t, 13);
+
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	assert_consistent(q);
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+Test(recording, empty_profile_and_null_truncated)
+{
+	char path[128];
+	path_in(path, sizeof path, "empty.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	cr_assert_eq(pp_recording_close(w, p), 0);
+	char err[256];
+	struct pp_profile *q = pp_recording_load(path, NULL, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	assert_prefix(p, q, 1);
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+Test(recording, big_flush_splits_into_blocks)
+{
+	char path[128];
+	path_in(path, sizeof path, "big.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	/* 12 MiB of strings in one flush: over the writer's 8 MiB block size */
+	size_t len = 1u << 20;
+	char *s = malloc(len + 1);
+	cr_assert_not_null(s);
+	for (int i = 0; i < 12; i++) {
+		for (size_t j = 0; j < len; j++)
+			s[j] = (char)('a' + (j * 7 + (size_t)i) % 26);
+		memcpy(s, "ñ", 2);
+		s[len] = '\0';
+		s[len - 1] = (char)('A' + i);
+		cr_assert_neq(pp_profile_str(p, s), UINT32_MAX);
+	}
+	free(s);
+	struct pp_pthread th = {1, 2, pp_profile_nstrings(p) - 1, 3};
+	pp_profile_thread(p, &th);
+	struct pp_psample x = {10, 0, PP_EMPTY_STACK, PP_SGIL_HELD, PP_SOS_RUNNING};
+	pp_profile_add_sample(p, &x);
+	pp_profile_meta(p)->title = 11;
+	cr_assert_eq(pp_recording_close(w, p), 0);
+
+	/* count the blocks */
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	uint8_t h[16];
+	cr_assert_eq(fread(h, 1, 16, f), 16);
+	int nblocks = 0;
+	while (fread(h, 1, 16, f) == 16) {
+		cr_assert_eq(memcmp(h, "PPBK", 4), 0);
+		cr_assert_eq(fseek(f, (long)le32(h + 4), SEEK_CUR), 0);
+		nblocks++;
+	}
+	fclose(f);
+	cr_assert_geq(nblocks, 2);
+
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+static uint8_t file_buf[1 << 16];
+static uint8_t work_buf[1 << 16];
+
+Test(recording, truncated_at_every_byte_loads_a_prefix_of_blocks)
+{
+	char path[128], cut[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(cut, sizeof cut, "cut.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	cr_assert_eq((long)n, s.ends[SMALL_FLUSHES]);
+	struct pp_profile *fresh = pp_profile_new();
+	for (size_t len = 0; len <= n; len++) {
+		write_all(cut, file_buf, len);
+		char err[256] = "";
+		int trunc = -1;
+		struct pp_profile *q = pp_recording_load(cut, &trunc, err, sizeof err);
+		if (len == 0) {
+			cr_assert_null(q);
+			cr_assert(strstr(err, "empty"), "%s", err);
+			continue;
+		}
+		cr_assert_not_null(q, "cut at %zu: %s", len, err);
+		assert_consistent(q);
+		int k = 0;
+		while (k < SMALL_FLUSHES && s.ends[k + 1] <= (long)len)
+			k++;
+		if ((long)len < s.ends[0]) {
+			cr_assert(counts_eq(counts_of(q), counts_of(fresh)));
+			cr_assert_eq(trunc, 1, "cut in the header at %zu", len);
+		} else {
+			cr_assert(counts_eq(counts_of(q), s.c[k]), "cut at %zu: blocks 1..%d", len, k);
+			assert_meta_eq(pp_profile_meta_c(q), &s.m[k]);
+			cr_assert_eq(trunc, (long)len != s.ends[k], "cut at %zu", len);
+		}
+		assert_prefix(s.p, q, 0);
+		pp_profile_free(q);
+	}
+	pp_profile_free(fresh);
+	pp_profile_free(s.p);
+}
+
+Test(recording, bit_flips_in_the_file)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	int loaded = 0, failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(work_buf, file_buf, n);
+			work_buf[i] ^= (uint8_t)(1u << bit);
+			write_all(bad, work_buf, n);
+			char err[256] = "";
+			int trunc = -1;
+			struct pp_profile *q = load_any(bad, &trunc, err, sizeof err);
+			if (q) {
+				loaded++;
+				/* never made up: a prefix of what was written */
+				assert_prefix(s.p, q, 0);
+				/* a flip in the last block's data: it is dropped */
+				if (i >= (size_t)s.ends[SMALL_FLUSHES - 1] + 16 && trunc)
+					cr_assert(counts_eq(counts_of(q), s.c[SMALL_FLUSHES - 1]));
+				pp_profile_free(q);
+			} else {
+				failed++;
+			}
+		}
+	}
+	cr_assert_gt(failed, 0);
+	cr_assert_gt(loaded, 0, "flips in the minor version or the last block load");
+	pp_profile_free(s.p);
+}
+
+Test(recording, bit_flips_in_every_payload_with_valid_checksums)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	cr_assert_eq(b.n, SMALL_FLUSHES);
+	int loaded = 0, failed = 0;
+	for (int k = 0; k < b.n; k++) {
+		for (size_t i = 0; i < b.len[k]; i++) {
+			for (int bit = 0; bit < 8; bit++) {
+				b.pay[k][i] ^= (uint8_t)(1u << bit);
+				size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+				b.pay[k][i] ^= (uint8_t)(1u << bit);
+				write_all(bad, work_buf, m);
+				char err[256] = "";
+				int trunc = -1;
+				struct pp_profile *q = load_any(bad, &trunc, err, sizeof err);
+				if (q) {
+					loaded++;
+					cr_assert_eq(trunc, 0);
+					pp_profile_free(q);
+				} else {
+					failed++;
+					cr_assert(strstr(err, "corrupt recording: "), "%s", err);
+				}
+			}
+		}
+	}
+	/* flipped names and numbers load (they are just other data) */
+	cr_assert_gt(loaded, 0);
+	cr_assert_gt(failed, 0);
+	pp_profile_free(s.p);
+}
+
+/* Rewrite the small recording with block k's payload replaced. */
+static struct pp_profile *load_with_payload(const char *path, struct blocks *b, int k,
+					    const uint8_t *pay, size_t len, char *err,
+					    size_t errlen, int *trunc)
+{
+	static uint8_t saved[MAXPAY];
+	size_t slen = b->len[k];
+	memcpy(saved, b->pay[k], slen);
+	memcpy(b->pay[k], pay, len);
+	b->len[k] = len;
+	size_t m = pack(b, work_buf, sizeof work_buf, NULL);
+	memcpy(b->pay[k], saved, slen);
+	b->len[k] = slen;
+	write_all(path, work_buf, m);
+	err[0] = '\0';
+	return load_any(path, trunc, err, errlen);
+}
+
+Test(recording, inconsistent_content_is_corrupt)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	char err[256];
+	int trunc;
+	uint8_t pay[256];
+	size_t nstr = s.c[0].s, nfr = s.c[0].f, nst = s.c[0].k;
+	struct {
+		const char *name, *expect;
+		uint8_t bytes[32];
+		size_t len;
+	} cases[] = {
+		/* strings section (1): first id, count, then len+bytes */
+		{"wrong first id", "starts at id", {1, 4, (uint8_t)(nstr + 1), 1, 1, 'a'}, 6},
+		{"repeated string", "repeats", {1, 6, (uint8_t)nstr, 2, 1, 'a', 1, 'a'}, 8},
+		{"empty string again", "repeats", {1, 3, (uint8_t)nstr, 1, 0}, 5},
+		{"NUL in a string", "NUL", {1, 5, (uint8_t)nstr, 1, 2, 'a', 0}, 7},
+		{"string past its section", "length past", {1, 5, (uint8_t)nstr, 1, 9, 'a', 'b'}, 7},
+		{"absurd count", "cannot fit", {1, 7, (uint8_t)nstr, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}, 9},
+		{"leftover bytes", "left over", {1, 5, (uint8_t)nstr, 1, 1, 'a', 'b'}, 7},
+		/* frames (2): function, name, file, line, first, kind */
+		{"frame names an undefined string", "refers to string",
+		 {2, 8, (uint8_t)nfr, 1, 0x7f, 0, 0, 0, 0, 0}, 10},
+		{"frame of unknown kind", "unknown kind", {2, 8, (uint8_t)nfr, 1, 0, 0, 0, 0, 0, 9}, 10},
+		{"frame line over 32 bits", "bad field",
+		 {2, 12, (uint8_t)nfr, 1, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x20, 0, 0}, 14},
+		{"sentinel frame again", "repeats", {2, 8, (uint8_t)nfr, 1, 0, 0, 0, 1, 0, 3}, 10},
+		/* stacks (3): parent, frame */
+		{"stack on an undefined frame", "refers to frame", {3, 4, (uint8_t)nst, 1, 0, 0x7f}, 6},
+		{"stack on the sentinel frame", "sentinel", {3, 4, (uint8_t)nst, 1, 0, 0}, 6},
+		{"stack on a later stack", "not an earlier", {3, 4, (uint8_t)nst, 1, (uint8_t)nst, 0}, 6},
+		/* threads (4) and samples (5) before any are defined */
+		{"thread names an undefined string", "refers to string", {4, 6, 0, 1, 1, 1, 0x7f, 0}, 8},
+		{"sample of an undefined thread", "refers to thread", {5, 7, 0, 1, 0, 0, 0, 0, 0}, 9},
+		/* sections */
+		{"sections out of order", "after section", {6, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 13},
+		{"section past the block", "bad section header", {1, 40, 0}, 3},
+		{"overlong varint", "bad section header",
+		 {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, 12},
+		{"varint over 64 bits", "bad section header",
+		 {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}, 11},
+		{"metadata names an undefined string", "refers to string",
+		 {6, 9, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0}, 11},
+		{"metadata cut short", "metadata", {6, 3, 0, 0, 0}, 5},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		memcpy(pay, cases[i].bytes, cases[i].len);
+		struct pp_profile *q =
+			load_with_payload(bad, &b, 0, pay, cases[i].len, err, sizeof err, &trunc);
+		cr_assert_null(q, "%s: loaded", cases[i].name);
+		cr_assert(strncmp(err, "corrupt recording: block 1", 26) == 0, "%s: %s",
+			  cases[i].name, err);
+		cr_assert(strstr(err, cases[i].expect), "%s: %s", cases[i].name, err);
+		cr_assert_null(strchr(err, '\n'));
+	}
+
+	/* a section a newer minor version added, and metadata fields it
+	 * appended, are skipped */
+	memcpy(pay, b.pay[b.n - 1], b.len[b.n - 1]);
+	size_t len = b.len[b.n - 1];
+	/* the last section is the metadata: grow it by three bytes */
+	{
+		/* find the metadata section: walk sections */
+		size_t off = 0, meta_off = 0;
+		while (off < len) {
+			uint64_t tag = 0, slen = 0;
+			int sh = 0;
+			size_t start = off;
+			do
+				tag |= (uint64_t)(pay[off] & 0x7f) << sh, sh += 7;
+			while (pay[off++] & 0x80);
+			sh = 0;
+			do
+				slen |= (uint64_t)(pay[off] & 0x7f) << sh, sh += 7;
+			while (pay[off++] & 0x80);
+			if (tag == 6)
+				meta_off = start;
+			off += slen;
+		}
+		cr_assert_eq(pay[meta_off], 6);
+		cr_assert_lt(pay[meta_off + 1], 0x7d, "metadata length fits one byte");
+		pay[meta_off + 1] += 3;
+		pay[len++] = 0x81;
+		pay[len++] = 0x01;
+		pay[len++] = 0x07;
+		len += put_var(pay + len, 99); /* section 99, 2 bytes */
+		pay[len++] = 2;
+		pay[len++] = 0xaa;
+		pay[len++] = 0xbb;
+	}
+	struct pp_profile *q =
+		load_with_payload(bad, &b, b.n - 1, pay, len, err, sizeof err, &trunc);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(s.p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(s.p));
+	pp_profile_free(q);
+
+	/* an unknown GIL / OS state (a newer minor version's) reads as unknown */
+	size_t nth = s.c[SMALL_FLUSHES].t, nsa = s.c[SMALL_FLUSHES].n;
+	(void)nth;
+	len = 0;
+	pay[len++] = 5;
+	pay[len++] = 7;
+	pay[len++] = (uint8_t)nsa;
+	pay[len++] = 1;
+	pay[len++] = 2; /* +1 ns */
+	pay[len++] = 0;
+	pay[len++] = 0;
+	pay[len++] = 200;
+	pay[len++] = 77;
+	static struct blocks b2;
+	memcpy(&b2, &b, sizeof b);
+	b2.len[b2.n] = len;
+	memcpy(b2.pay[b2.n], pay, len);
+	b2.n++;
+	size_t m = pack(&b2, work_buf, sizeof work_buf, NULL);
+	write_all(bad, work_buf, m);
+	q = load_any(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	size_t ns;
+	const struct pp_psample *xs = pp_profile_samples(q, &ns);
+	cr_assert_eq(ns, nsa + 1);
+	cr_assert_eq(xs[nsa].time_ns, 1);
+	cr_assert_eq(xs[nsa].gil, PP_SGIL_UNKNOWN);
+	cr_assert_eq(xs[nsa].os, PP_SOS_UNKNOWN);
+	pp_profile_free(q);
+	pp_profile_free(s.p);
+}
+
+Test(recording, framing_errors)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	char err[256];
+	int trunc;
+	struct pp_profile *q;
+
+	/* wrong magic */
+	memcpy(work_buf, file_buf, n);
+	work_buf[1] = 'Q';
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "not a pyprobe recording"), "%s", err);
+	write_all(bad, (const uint8_t *)"#!/bin/sh\necho hi\n", 18);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "not a pyprobe recording"), "%s", err);
+
+	/* a future major version names both versions; a newer minor loads */
+	memcpy(work_buf, file_buf, n);
+	work_buf[8] = 2;
+	work_buf[10] = 5;
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "2.5") && strstr(err, "1.0") && strstr(err, "newer"), "%s", err);
+	work_buf[8] = 1;
+	write_all(bad, work_buf, n);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	assert_prefix(s.p, q, 1);
+	pp_profile_free(q);
+	work_buf[8] = 0;
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "not supported"), "%s", err);
+
+	/* a longer header (a newer minor's fields) is skipped */
+	memcpy(work_buf, file_buf, 16);
+	work_buf[12] = 20;
+	memset(work_buf + 16, 0xee, 4);
+	memcpy(work_buf + 20, file_buf + 16, n - 16);
+	write_all(bad, work_buf, n + 4);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	assert_prefix(s.p, q, 1);
+	pp_profile_free(q);
+	work_buf[12] = 8;
+	write_all(bad, work_buf, n + 4);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "header size"), "%s", err);
+
+	/* a bad checksum: truncation at the end, corruption before it */
+	size_t b1 = (size_t)s.ends[0], blast = (size_t)s.ends[SMALL_FLUSHES - 1];
+	memcpy(work_buf, file_buf, n);
+	work_buf[blast + 12] ^= 1;
+	write_all(bad, work_buf, n);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	cr_assert(counts_eq(counts_of(q), s.c[SMALL_FLUSHES - 1]));
+	pp_profile_free(q);
+	memcpy(work_buf, file_buf, n);
+	work_buf[b1 + 12] ^= 1;
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "corrupt recording: block 1") && strstr(err, "checksum"), "%s",
+		  err);
+
+	/* a bad last block followed by zeros: still truncated */
+	memcpy(work_buf, file_buf, n);
+	work_buf[blast + 12] ^= 1;
+	memset(work_buf + n, 0, 100);
+	write_all(bad, work_buf, n + 100);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	cr_assert(counts_eq(counts_of(q), s.c[SMALL_FLUSHES - 1]));
+	pp_profile_free(q);
+
+	/* a zero-filled tail (a crash after the size grew): truncated */
+	memcpy(work_buf, file_buf, n);
+	memset(work_buf + n, 0, 5000);
+	write_all(bad, work_buf, n + 5000);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	assert_prefix(s.p, q, 1);
+	pp_profile_free(q);
+	/* ...but garbage after the last block is corruption */
+	work_buf[n + 4000] = 1;
+	write_all(bad, work_buf, n + 5000);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "bad block magic"), "%s", err);
+
+	/* sizes over the caps, or impossible for deflate */
+	memcpy(work_buf, file_buf, n);
+	set_le32(work_buf + b1 + 8, 300u << 20);
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "cap"), "%s", err);
+	memcpy(work_buf, file_buf, n);
+	set_le32(work_buf + b1 + 8, 200u << 20); /* from a few hundred bytes */
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "cannot hold"), "%s", err);
+	memcpy(work_buf, file_buf, n);
+	set_le32(work_buf + b1 + 4, 0xfffffff0u);
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "cannot hold"), "%s", err);
+	/* a length longer than the file: cut short, no allocation of it */
+	memcpy(work_buf, file_buf, n);
+	set_le32(work_buf + blast + 4, le32(work_buf + blast + 4) + 1000);
+	set_le32(work_buf + blast + 8, 100000);
+	write_all(bad, work_buf, n);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	pp_profile_free(q);
+	/* the right checksum over the wrong uncompressed length */
+	memcpy(work_buf, file_buf, n);
+	set_le32(work_buf + b1 + 8, le32(work_buf + b1 + 8) + 1);
+	write_all(bad, work_buf, n);
+	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "decompress"), "%s", err);
+
+	/* files that are not there or not files */
+	cr_assert_null(pp_recording_load("/nonexistent/x.pyprobe", &trunc, err, sizeof err));
+	cr_assert_str_eq(err, strerror(ENOENT), "callers prefix the path");
+	cr_assert_null(pp_recording_load(dir, &trunc, err, sizeof err));
+	cr_assert(strstr(err, "directory"), "%s", err);
+	/* a tiny error buffer is not overrun */
+	char tiny[8];
+	cr_assert_null(pp_recording_load("/nonexistent/x.pyprobe", &trunc, tiny, sizeof tiny));
+	cr_assert_eq(strlen(tiny), 7);
+	pp_profile_free(s.p);
+}
+
+Test(recording, unwritable_paths)
+{
+	errno = 0;
+	cr_assert_null(pp_recording_create("/nonexistent-pyprobe-dir/x.pyprobe"));
+	cr_assert_eq(errno, ENOENT);
+	errno = 0;
+	cr_assert_null(pp_recording_create(dir));
+	cr_assert_eq(errno, EISDIR);
+	if (access("/dev/full", W_OK) == 0) {
+		errno = 0;
+		cr_assert_null(pp_recording_create("/dev/full"), "the header cannot be written");
+		cr_assert_eq(errno, ENOSPC);
+	}
+	errno = 0;
+	cr_assert_eq(pp_recording_flush(NULL, NULL), -1);
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(recording, a_failed_write_keeps_the_file_valid_and_can_be_retried)
+{
+	char path[128];
+	path_in(path, sizeof path, "fsize.pyprobe");
+	signal(SIGXFSZ, SIG_IGN);
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	uint64_t t = 0;
+	grow_profile(p, 1, 20, 11, &t);
+	cr_assert_eq(pp_recording_flush(w, p), 0);
+	long good = file_size(path);
+	struct counts c1 = counts_of(p);
+
+	struct rlimit old, lim;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)good + 100;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	grow_profile(p, 2, 2000, 11, &t);
+	errno = 0;
+	cr_assert_eq(pp_recording_flush(w, p), -1);
+	cr_assert_eq(errno, EFBIG);
+	cr_assert_eq(file_size(path), good, "the partial block was cut off");
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	cr_assert(counts_eq(counts_of(q), c1));
+	pp_profile_free(q);
+
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	grow_profile(p, 3, 10, 11, &t);
+	cr_assert_eq(pp_recording_close(w, p), 0, "the retry writes everything");
+	q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+Test(recording, random_inputs)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "small.pyprobe");
+	path_in(bad, sizeof bad, "fuzz.pyprobe");
+	struct small s;
+	small_recording(path, &s);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	static struct blocks real, b;
+	unpack(file_buf, n, &real);
+	int loaded = 0;
+	rng_state = 12345;
+	for (int iter = 0; iter < 4000; iter++) {
+		size_t m;
+		int kind = iter % 4;
+		if (kind == 0) { /* random bytes, sometimes behind a valid header */
+			m = (size_t)(rnd() % 400);
+			for (size_t i = 0; i < m; i++)
+				work_buf[i] = (uint8_t)rnd();
+			if (m >= 16 && rnd() % 2)
+				memcpy(work_buf, file_buf, 16);
+		} else if (kind == 1) { /* random payloads, valid framing */
+			memcpy(b.hdr, real.hdr, 16);
+			b.n = 1 + (int)(rnd() % 3);
+			for (int k = 0; k < b.n; k++) {
+				b.len[k] = (size_t)(rnd() % 200);
+				for (size_t i = 0; i < b.len[k]; i++)
+					b.pay[k][i] = (uint8_t)rnd();
+			}
+			m = pack(&b, work_buf, sizeof work_buf, NULL);
+		} else if (kind == 2) { /* structured: sections of small varints */
+			memcpy(b.hdr, real.hdr, 16);
+			b.n = 1 + (int)(rnd() % 3);
+			for (int k = 0; k < b.n; k++) {
+				size_t len = 0;
+				unsigned tag = 0;
+				while (len < 180 && tag < 7) {
+					tag += 1 + (unsigned)(rnd() % 3);
+					uint8_t body[64];
+					size_t bl = 0, want = (size_t)(rnd() % 40);
+					body[bl++] = (uint8_t)(rnd() % 4 ? k * 3 + rnd() % 4 : rnd());
+					body[bl++] = (uint8_t)(rnd() % 6);
+					while (bl < want)
+						body[bl++] = (uint8_t)(rnd() % 8 ? rnd() % 8 : rnd());
+					b.pay[k][len++] = (uint8_t)tag;
+					b.pay[k][len++] = (uint8_t)(rnd() % 16 ? bl : rnd());
+					memcpy(b.pay[k] + len, body, bl);
+					len += bl;
+				}
+				b.len[k] = len;
+			}
+			m = pack(&b, work_buf, sizeof work_buf, NULL);
+		} else { /* a real recording with a few bytes of a payload smashed */
+			memcpy(&b, &real, sizeof b);
+			int k = (int)(rnd() % (uint64_t)b.n);
+			int hits = 1 + (int)(rnd() % 4);
+			for (int h = 0; h < hits && b.len[k]; h++)
+				b.pay[k][rnd() % b.len[k]] = (uint8_t)rnd();
+			if (rnd() % 4 == 0 && b.len[k])
+				b.len[k] = (size_t)(rnd() % b.len[k]);
+			m = pack(&b, work_buf, sizeof work_buf, NULL);
+		}
+		write_all(bad, work_buf, m);
+		char err[256] = "";
+		int trunc = -1;
+		struct pp_profile *q = load_any(bad, &trunc, err, sizeof err);
+		if (q) {
+			loaded++;
+			pp_profile_free(q);
+		}
+	}
+	cr_assert_gt(loaded, 0);
+	pp_profile_free(s.p);
+}
+
+/* ---- the 1.0 fixture: files already written must keep loading ---------- */
+
+/* The profile in fixtures/recordings/v1.0.pyprobe, written in three
+ * flushes (stage 0, 1, 2). Never change it: add a new fixture instead. */
+static void fixture_stage(struct pp_profile *p, int stage)
+{
+	struct pp_profile_meta *m = pp_profile_meta(p);
+	pp_str_id cmd = pp_profile_str(p, "python3 app.py --naïve");
+	struct pp_pthread main = {4242, 4242, pp_profile_str(p, "MainThread"), cmd};
+	struct pp_pthread work = {4242, 4250, pp_profile_str(p, "wörker-1"), cmd};
+	uint32_t t0 = pp_profile_thread(p, &main);
+	pp_frame_id fm = add_frame(p, "<module>", "/srv/app.py", 30, 1, PP_FRAME_PYTHON);
+	pp_frame_id fr = add_frame(p, "run", "/srv/app.py", 12, 10, PP_FRAME_PYTHON);
+	pp_stack_id s1 = pp_profile_stack(p, PP_EMPTY_STACK, fm);
+	pp_stack_id s2 = pp_profile_stack(p, s1, fr);
+	struct pp_psample x;
+	switch (stage) {
+	case 0:
+		x = (struct pp_psample){1000, t0, s2, PP_SGIL_HELD, PP_SOS_RUNNING};
+		pp_profile_add_sample(p, &x);
+		x.time_ns = 11000;
+		pp_profile_add_sample(p, &x);
+		m->cmdline = cmd;
+		m->pid = 4242;
+		m->rate_hz = 100;
+		m->python_version = pp_profile_str(p, "3.12.3");
+		m->start_unix_ns = 1700000000000000000ull;
+		m->duration_ns = 11000;
+		break;
+	case 1: {
+		uint32_t t1 = pp_profile_thread(p, &work);
+		pp_frame_id fc = add_frame(p, "计算", "/srv/lib/数学.py", -1, 0, PP_FRAME_PYTHON);
+		pp_stack_id s3 = pp_profile_stack(p, s2, fc);
+		x = (struct pp_psample){21000, t1, s3, PP_SGIL_WAITING, PP_SOS_SLEEPING};
+		pp_profile_add_sample(p, &x);
+		x = (struct pp_psample){20999, t0, PP_EMPTY_STACK, PP_SGIL_RELEASED, PP_SOS_DISK};
+		pp_profile_add_sample(p, &x);
+		m->duration_ns = 21000;
+		m->samples_torn = 1;
+		break;
+	}
+	default:
+		x = (struct pp_psample){UINT64_MAX, t0, s1, PP_SGIL_UNKNOWN, PP_SOS_ZOMBIE};
+		pp_profile_add_sample(p, &x);
+		m->title = pp_profile_str(p, "fixture « 1.0 »");
+		m->duration_ns = 31000;
+		m->ticks_missed = 2;
+		break;
+	}
+}
+
+Test(recording, the_1_0_fixture_loads)
+{
+	const char *root = getenv("PYPROBE_SOURCE_ROOT");
+	if (!root)
+		cr_skip_test("PYPROBE_SOURCE_ROOT not set");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/fixtures/recordings/v1.0.pyprobe", root);
+	struct pp_profile *p = pp_profile_new();
+	if (getenv("PYPROBE_REGEN_FIXTURES")) {
+		struct pp_recording_writer *w = pp_recording_create(path);
+		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
+		for (int stage = 0; stage < 3; stage++) {
+			fixture_stage(p, stage);
+			cr_assert_eq(pp_recording_flush(w, p), 0);
+		}
+		cr_assert_eq(pp_recording_close(w, p), 0);
+	} else {
+		for (int stage = 0; stage < 3; stage++)
+			fixture_stage(p, stage);
+	}
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s: %s", path, err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	cr_assert_str_eq(pp_profile_string(q, pp_profile_meta_c(q)->title), "fixture « 1.0 »");
+	pp_profile_free(q);
+	pp_profile_free(p);
+}

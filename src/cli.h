@@ -22,5 +22,7 @@ int pp_usage_error(const char *cmd, const char *fmt, ...)
 int pp_parse_pid(const char *s);
 
 int cmd_dump(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const char usage[] =
 	"it never runs code in it and never writes to its memory.\n"
 	"\n"
 	"commands:\n"
+	"  record   sample a process (or a command) into a flame graph or profile\n"
+	"  render   turn a .pyprobe recording into another format\n"
 	"  dump     print every thread's Python stack, GIL and OS state\n"
 	"\n"
 	"  pyprobe help COMMAND  or  pyprobe COMMAND --help  for its options\n"
@@ -55,6 +57,8 @@ struct command {
 
 static const struct command commands[] = {
 	{"dump", cmd_dump},
+	{"record", cmd_record},
+	{"render", cmd_render},
 };
 
 static const struct command *find(const char *name)

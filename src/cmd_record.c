@@ -1,0 +1,365 @@
+/* pyprobe record: sample a running process, or a command it starts, into a
+ * flame graph or another profile format. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../reader/reader.h"
+#include "cli.h"
+#include "output.h"
+#include "profile.h"
+#include "recording.h"
+#include "sampler.h"
+
+static const char record_usage[] =
+	"usage: pyprobe record (--pid PID | -- CMD [ARG...]) [options]\n"
+	"\n"
+	"Sample a Python process's stacks and write a profile.\n"
+	"\n"
+	"  -p, --pid PID        sample this running process\n"
+	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
+	"  -o, --output FILE    where to write (default: pyprobe-PID.svg)\n"
+	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or raw\n"
+	"                       (a .pyprobe recording); default: from FILE's extension\n"
+	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
+	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
+	"  -r, --rate HZ        samples per second (default 100, up to 20000)\n"
+	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C)\n"
+	"      --threads        a root frame per thread\n"
+	"      --idle           keep samples of sleeping/blocked threads\n"
+	"      --gil            keep only samples of the thread holding the GIL\n"
+	"      --nolineno       functions, not lines\n"
+	"      --blocking       pause the threads for each sample (exact, slower)\n"
+	"      --title TEXT     the flame graph's title\n"
+	"      --no-progress    no live status line\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"Ctrl-C or SIGTERM stops and writes what was sampled.\n"
+	"exit status: 0 ok, 2 usage, 3 no such process, 4 permission denied,\n"
+	"5 not Python or unsupported version, 6 cannot write the output\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+struct record_state {
+	const char *output;
+	struct pp_recording_writer *rec; /* raw format: streamed */
+	uint64_t last_flush_ns;
+	int progress;
+	int write_failed;
+};
+
+/* Every ~100 ms: the progress line, and (raw) a block about every second
+ * so that a killed pyprobe loses at most that second. */
+static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_stats *st)
+{
+	struct record_state *rs = ctx;
+	if (rs->rec && st->elapsed_ns - rs->last_flush_ns >= 1000000000ull) {
+		rs->last_flush_ns = st->elapsed_ns;
+		if (pp_recording_flush(rs->rec, p) != 0) {
+			rs->write_failed = errno;
+			return 1;
+		}
+	}
+	if (rs->progress) {
+		double secs = (double)st->elapsed_ns / 1e9;
+		fprintf(stderr, "\r\033[Kpyprobe: %.1f s, %llu samples, %llu torn, %.0f Hz", secs,
+			(unsigned long long)st->samples, (unsigned long long)st->torn,
+			secs > 0 ? (double)st->samples / secs : 0.0);
+		fflush(stderr);
+	}
+	return 0;
+}
+
+/* Start CMD with its output passing through; return its pid (-1). */
+static pid_t launch(char **argv)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "pyprobe: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait until the launched command is a Python interpreter we can read. */
+static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_target **t,
+				   struct pp_error *err)
+{
+	struct timespec ms10 = {0, 10000000L};
+	for (int tries = 0;; tries++) {
+		int status;
+		if (waitpid(child, &status, WNOHANG) == child) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s exited before a Python interpreter could be read "
+				 "(exit status %d)", cmd,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			return err->code = PP_ERR_GONE;
+		}
+		enum pp_err e = pp_target_attach(child, t, err);
+		if (e == PP_OK || e == PP_ERR_PERM || stop_requested)
+			return e;
+		/* Not Python yet (still exec'ing, or not initialised): wait,
+		 * but not for ever for something that never becomes Python. */
+		if (tries > 3000)
+			return e;
+		nanosleep(&ms10, NULL);
+	}
+}
+
+static char *default_output(int pid, enum pp_format f)
+{
+	char *s = NULL;
+	if (asprintf(&s, "pyprobe-%d%s", pid, pp_format_extension(f)) < 0)
+		return NULL;
+	return s;
+}
+
+static void fill_meta(struct pp_profile *p, const struct pp_target_info *info,
+		      unsigned rate, const struct pp_sampler_stats *st, uint64_t start_unix)
+{
+	struct pp_profile_meta *m = pp_profile_meta(p);
+	m->cmdline = pp_profile_str(p, info->cmdline);
+	m->python_version = pp_profile_str(p, info->version);
+	m->pid = (uint32_t)info->pid;
+	m->rate_hz = rate;
+	m->start_unix_ns = start_unix;
+	m->duration_ns = st->elapsed_ns;
+	m->samples_torn = st->torn;
+	m->ticks_missed = st->missed;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
+	       O_NOPROGRESS, O_SUBPROCESSES };
+	static const struct option opts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'd'},
+		{"threads", no_argument, NULL, O_THREADS},
+		{"idle", no_argument, NULL, O_IDLE},
+		{"gil", no_argument, NULL, O_GIL},
+		{"nolineno", no_argument, NULL, O_NOLINENO},
+		{"blocking", no_argument, NULL, O_BLOCKING},
+		{"subprocesses", no_argument, NULL, O_SUBPROCESSES},
+		{"title", required_argument, NULL, O_TITLE},
+		{"no-progress", no_argument, NULL, O_NOPROGRESS},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int pid = 0, c, no_progress = 0, blocking = 0;
+	const char *output = NULL, *title = NULL;
+	enum pp_format fmt = PP_FMT_NONE;
+	double rate = 100, duration = 0;
+	struct pp_render_opts ro = {0};
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'p':
+			if ((pid = pp_parse_pid(optarg)) < 0)
+				return pp_usage_error("record", "--pid needs a process id, not '%s'", optarg);
+			break;
+		case 'o': output = optarg; break;
+		case 'f':
+			if ((fmt = pp_format_by_name(optarg)) == PP_FMT_NONE)
+				return pp_usage_error("record", "unknown format '%s' (flamegraph, "
+						      "collapsed, speedscope, pprof, raw)", optarg);
+			break;
+		case 'r':
+			rate = strtod(optarg, &end);
+			if (*end || !(rate >= 1 && rate <= 20000) || rate != floor(rate))
+				return pp_usage_error("record", "--rate needs a whole number of "
+						      "samples per second from 1 to 20000, not '%s'", optarg);
+			break;
+		case 'd':
+			duration = strtod(optarg, &end);
+			if (*end || !(duration > 0 && duration < 1e7))
+				return pp_usage_error("record", "--duration needs a number of "
+						      "seconds above 0, not '%s'", optarg);
+			break;
+		case O_THREADS: ro.view.threads = true; break;
+		case O_IDLE: ro.view.idle = true; break;
+		case O_GIL: ro.view.gil_only = true; break;
+		case O_NOLINENO: ro.view.nolineno = true; break;
+		case O_BLOCKING: blocking = 1; break;
+		case O_TITLE: title = optarg; break;
+		case O_NOPROGRESS: no_progress = 1; break;
+		case O_SUBPROCESSES:
+			return pp_usage_error("record", "--subprocesses is not available yet");
+		case 'h':
+			fputs(record_usage, stdout);
+			return PP_EXIT_OK;
+		case ':':
+			return pp_usage_error("record", "%s needs a value", argv[optind - 1]);
+		default:
+			return pp_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	char **cmd = optind < argc ? argv + optind : NULL;
+	if (cmd && optind > 0 && strcmp(argv[optind - 1], "--") != 0)
+		return pp_usage_error("record", "unexpected argument '%s' (a command to "
+				      "start goes after --)", argv[optind]);
+	if (!pid == !cmd)
+		return pp_usage_error("record", pid ? "give --pid or a command, not both"
+						    : "what to sample? give --pid PID or -- CMD");
+	if (fmt == PP_FMT_NONE && output)
+		fmt = pp_format_by_extension(output);
+	if (fmt == PP_FMT_NONE)
+		fmt = PP_FMT_FLAMEGRAPH;
+
+	/* Open the output now: a path we cannot write fails before we
+	 * sample anything, not after an hour of recording. */
+	struct record_state rs = {.progress = !no_progress && isatty(2)};
+	char *owned_output = NULL;
+	FILE *out = NULL;
+	pid_t child = -1;
+	struct pp_error err = {0};
+	struct pp_target *t = NULL;
+	struct pp_profile *p = pp_profile_new();
+	int rc = PP_EXIT_OK;
+	if (!p) {
+		pp_die_msg("out of memory");
+		return PP_EXIT_IO;
+	}
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (cmd) {
+		if (!output)
+			output = owned_output = default_output((int)getpid(), fmt);
+	} else if (!output) {
+		output = owned_output = default_output(pid, fmt);
+	}
+	if (!output) {
+		pp_die_msg("out of memory");
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+	if (fmt == PP_FMT_RAW)
+		rs.rec = pp_recording_create(output);
+	else
+		out = fopen(output, "w");
+	if (!rs.rec && !out) {
+		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+
+	if (cmd) {
+		child = launch(cmd);
+		if (child < 0) {
+			pp_die_msg("cannot start %s: %s", cmd[0], strerror(errno));
+			rc = PP_EXIT_IO;
+			goto done;
+		}
+		if (attach_launched(child, cmd[0], &t, &err) != PP_OK) {
+			if (!stop_requested)
+				pp_die_msg("%s", err.msg);
+			rc = stop_requested ? PP_EXIT_OK : (int)err.code;
+			goto done;
+		}
+	} else if (pp_target_attach(pid, &t, &err) != PP_OK) {
+		pp_die_msg("%s", err.msg);
+		rc = (int)err.code;
+		goto done;
+	}
+
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	uint64_t start_unix = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+	/* What is known now goes in now: a recording's first blocks must
+	 * already say what was recorded, in case pyprobe is killed. */
+	struct pp_sampler_stats none = {0};
+	fill_meta(p, pp_target_get_info(t), (unsigned)rate, &none, start_unix);
+	if (title)
+		pp_profile_meta(p)->title = pp_profile_str(p, title);
+	struct pp_sampler_opts so = {
+		.rate_hz = (unsigned)rate, .duration_s = duration, .blocking = blocking,
+		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
+	};
+	struct pp_sampler_stats st;
+	enum pp_err e = pp_sampler_run(t, p, &so, &st, &err);
+	if (rs.progress)
+		fputs("\r\033[K", stderr);
+	fill_meta(p, pp_target_get_info(t), (unsigned)rate, &st, start_unix);
+	if (title)
+		pp_profile_meta(p)->title = pp_profile_str(p, title);
+	if (e != PP_OK && st.samples == 0) {
+		pp_die_msg("%s", err.msg);
+		rc = (int)e;
+		goto done;
+	}
+
+	/* Write what we have, whatever ended the recording. */
+	ro.title = title;
+	int werr = 0;
+	if (rs.rec) {
+		werr = rs.write_failed ? rs.write_failed
+		       : pp_recording_close(rs.rec, p) != 0 ? errno : 0;
+		rs.rec = NULL;
+	} else {
+		if (pp_format_write(fmt, p, &ro, out) != 0 || fflush(out) != 0)
+			werr = errno ? errno : EIO;
+		if (fclose(out) != 0 && !werr)
+			werr = errno;
+		out = NULL;
+	}
+	if (werr) {
+		pp_die_msg("cannot write %s: %s", output, strerror(werr));
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+	double secs = (double)st.elapsed_ns / 1e9;
+	uint64_t ticks = st.samples + st.missed;
+	fprintf(stderr,
+		"pyprobe: %llu samples in %.2f s (%.1f Hz), %llu torn (%.2f%%), %llu missed "
+		"ticks (%.2f%%), sampling cost median %.1f µs, p99 %.1f µs; wrote %s\n",
+		(unsigned long long)st.samples, secs, secs > 0 ? (double)st.samples / secs : 0.0,
+		(unsigned long long)st.torn,
+		st.thread_samples + st.torn ? 100.0 * (double)st.torn /
+			(double)(st.thread_samples + st.torn) : 0.0,
+		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,
+		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, output);
+done:
+	if (rs.rec)
+		pp_recording_close(rs.rec, p);
+	if (out)
+		fclose(out);
+	if (child > 0) {
+		/* Reap a command that has ended. One still running after we were
+		 * told to stop keeps running: we only stopped watching it. */
+		int status;
+		if (!stop_requested)
+			while (waitpid(child, &status, 0) < 0 && errno == EINTR && !stop_requested)
+				;
+		else
+			waitpid(child, &status, WNOHANG);
+	}
+	pp_target_detach(t);
+	pp_profile_free(p);
+	free(owned_output);
+	return rc;
+}

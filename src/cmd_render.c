@@ -1,0 +1,113 @@
+/* pyprobe render: a .pyprobe recording into any other format. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "output.h"
+#include "profile.h"
+#include "recording.h"
+
+static const char render_usage[] =
+	"usage: pyprobe render FILE.pyprobe [-o FILE] [-f FORMAT] [--threads] [--idle]\n"
+	"                      [--gil] [--nolineno] [--title TEXT]\n"
+	"\n"
+	"Render a recording made with `pyprobe record -f raw` (or -o X.pyprobe).\n"
+	"\n"
+	"  -o, --output FILE    where to write (default: FILE with the format's extension)\n"
+	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
+	"                       default: from the output's extension\n"
+	"      --threads, --idle, --gil, --nolineno, --title TEXT: as for record\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"exit status: 0 ok, 2 usage, 6 unreadable or corrupt recording, or cannot write\n";
+
+int cmd_render(int argc, char **argv)
+{
+	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_TITLE };
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"threads", no_argument, NULL, O_THREADS},
+		{"idle", no_argument, NULL, O_IDLE},
+		{"gil", no_argument, NULL, O_GIL},
+		{"nolineno", no_argument, NULL, O_NOLINENO},
+		{"title", required_argument, NULL, O_TITLE},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *output = NULL;
+	enum pp_format fmt = PP_FMT_NONE;
+	struct pp_render_opts ro = {0};
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': output = optarg; break;
+		case 'f':
+			fmt = pp_format_by_name(optarg);
+			if (fmt == PP_FMT_NONE || fmt == PP_FMT_RAW)
+				return pp_usage_error("render", "unknown format '%s' (flamegraph, "
+						      "collapsed, speedscope, pprof)", optarg);
+			break;
+		case O_THREADS: ro.view.threads = true; break;
+		case O_IDLE: ro.view.idle = true; break;
+		case O_GIL: ro.view.gil_only = true; break;
+		case O_NOLINENO: ro.view.nolineno = true; break;
+		case O_TITLE: ro.title = optarg; break;
+		case 'h':
+			fputs(render_usage, stdout);
+			return PP_EXIT_OK;
+		case ':':
+			return pp_usage_error("render", "%s needs a value", argv[optind - 1]);
+		default:
+			return pp_usage_error("render", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return pp_usage_error("render", optind >= argc ? "which recording? give FILE.pyprobe"
+							      : "give one recording");
+	const char *input = argv[optind];
+	if (fmt == PP_FMT_NONE && output)
+		fmt = pp_format_by_extension(output);
+	if (fmt == PP_FMT_NONE || fmt == PP_FMT_RAW)
+		fmt = PP_FMT_FLAMEGRAPH;
+
+	char err[256] = "";
+	int truncated = 0;
+	struct pp_profile *p = pp_recording_load(input, &truncated, err, sizeof(err));
+	if (!p) {
+		pp_die_msg("cannot read %s: %s", input, err);
+		return PP_EXIT_IO;
+	}
+	char *owned = NULL;
+	if (!output) {
+		size_t n = strlen(input);
+		size_t base = n > 8 && !strcmp(input + n - 8, ".pyprobe") ? n - 8 : n;
+		if (asprintf(&owned, "%.*s%s", (int)base, input, pp_format_extension(fmt)) < 0) {
+			pp_profile_free(p);
+			pp_die_msg("out of memory");
+			return PP_EXIT_IO;
+		}
+		output = owned;
+	}
+	int rc = PP_EXIT_OK;
+	FILE *out = fopen(output, "w");
+	if (!out || pp_format_write(fmt, p, &ro, out) != 0 || fflush(out) != 0) {
+		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		rc = PP_EXIT_IO;
+	}
+	if (out && fclose(out) != 0 && rc == PP_EXIT_OK) {
+		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		rc = PP_EXIT_IO;
+	}
+	if (rc == PP_EXIT_OK && truncated)
+		fprintf(stderr, "pyprobe: %s was cut short (the recording was interrupted); "
+			"rendered what it holds\n", input);
+	pp_profile_free(p);
+	free(owned);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/* The sampling loop; see sampler.h. */
+#include "sampler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Interned ids of one code object, cached by the reader's stable pointer so
+ * a sample costs no string hashing. */
+struct code_ids {
+	const struct pp_code *code;
+	pp_str_id function, name, file;
+};
+
+struct converter {
+	struct pp_profile *p;
+	struct code_ids *slots;
+	size_t cap, n;
+	uint32_t pid;
+};
+
+static size_t hash_ptr(const void *p)
+{
+	uint64_t a = (uintptr_t)p;
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdull;
+	return (size_t)(a ^ (a >> 33));
+}
+
+static const struct code_ids *ids_of(struct converter *c, const struct pp_code *code)
+{
+	if ((c->n + 1) * 2 > c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 1024;
+		struct code_ids *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return NULL;
+		for (size_t i = 0; i < c->cap; i++) {
+			if (!c->slots[i].code)
+				continue;
+			size_t j = hash_ptr(c->slots[i].code) & (ncap - 1);
+			while (ns[j].code)
+				j = (j + 1) & (ncap - 1);
+			ns[j] = c->slots[i];
+		}
+		free(c->slots);
+		c->slots = ns;
+		c->cap = ncap;
+	}
+	size_t j = hash_ptr(code) & (c->cap - 1);
+	for (; c->slots[j].code; j = (j + 1) & (c->cap - 1))
+		if (c->slots[j].code == code)
+			return &c->slots[j];
+	struct code_ids e = {code, pp_profile_str(c->p, code->qualname),
+			     pp_profile_str(c->p, code->name), pp_profile_str(c->p, code->filename)};
+	if (e.function == UINT32_MAX || e.name == UINT32_MAX || e.file == UINT32_MAX)
+		return NULL;
+	c->slots[j] = e;
+	c->n++;
+	return &c->slots[j];
+}
+
+static enum pp_sample_gil gil_of(enum pp_gil_state g)
+{
+	switch (g) {
+	case PP_GIL_HELD: return PP_SGIL_HELD;
+	case PP_GIL_WAITING: return PP_SGIL_WAITING;
+	case PP_GIL_RELEASED: return PP_SGIL_RELEASED;
+	default: return PP_SGIL_UNKNOWN;
+	}
+}
+
+static enum pp_sample_os os_of(enum pp_os_run r)
+{
+	switch (r) {
+	case PP_OS_RUNNING: return PP_SOS_RUNNING;
+	case PP_OS_SLEEPING: return PP_SOS_SLEEPING;
+	case PP_OS_DISK: return PP_SOS_DISK;
+	case PP_OS_STOPPED: return PP_SOS_STOPPED;
+	case PP_OS_ZOMBIE: return PP_SOS_ZOMBIE;
+	default: return PP_SOS_UNKNOWN;
+	}
+}
+
+/* Add one snapshot to the profile. -1 when out of memory. */
+static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t t0,
+			struct pp_sampler_stats *st)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct pp_thread *th = &s->threads[i];
+		if (th->status != PP_WALK_OK) {
+			st->torn++;
+			continue;
+		}
+		struct pp_pthread pt = {c->pid, th->native_id,
+					th->name ? pp_profile_str(c->p, th->name) : 0, 0};
+		uint32_t tid = pp_profile_thread(c->p, &pt);
+		pp_stack_id stack = PP_EMPTY_STACK;
+		for (size_t k = th->nframes; k-- > 0;) { /* root first */
+			const struct code_ids *ids = ids_of(c, th->frames[k].code);
+			if (!ids)
+				return -1;
+			struct pp_pframe f = {ids->function, ids->name, ids->file,
+					      th->frames[k].line, th->frames[k].code->firstlineno,
+					      PP_FRAME_PYTHON};
+			pp_frame_id fid = pp_profile_frame(c->p, &f);
+			if (fid == UINT32_MAX || tid == UINT32_MAX ||
+			    (stack = pp_profile_stack(c->p, stack, fid)) == UINT32_MAX)
+				return -1;
+		}
+		struct pp_psample ps = {s->time_ns - t0, tid, stack, (uint8_t)gil_of(th->gil),
+					(uint8_t)os_of(th->os.run)};
+		if (pp_profile_add_sample(c->p, &ps) != 0)
+			return -1;
+		st->thread_samples++;
+	}
+	return 0;
+}
+
+static enum pp_err oom(struct pp_error *err)
+{
+	err->code = PP_ERR_IO;
+	snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return PP_ERR_IO;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Costs of the most recent samples, for the median and p99: a ring keeps
+ * memory fixed however long the recording runs. */
+#define COST_RING 65536
+
+static void cost_stats(const uint64_t *ring, size_t n, struct pp_sampler_stats *st)
+{
+	if (!n)
+		return;
+	uint64_t *sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return;
+	memcpy(sorted, ring, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	st->cost_median_ns = sorted[n / 2];
+	st->cost_p99_ns = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+	free(sorted);
+}
+
+enum pp_err pp_sampler_run(struct pp_target *t, struct pp_profile *p,
+			   const struct pp_sampler_opts *o, struct pp_sampler_stats *st,
+			   struct pp_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	struct converter c = {.p = p, .pid = (uint32_t)pp_target_get_info(t)->pid};
+	uint64_t *ring = malloc(COST_RING * sizeof(*ring));
+	if (!ring)
+		return oom(err);
+	struct pp_sample s = {0};
+	uint64_t period = 1000000000ull / (o->rate_hz ? o->rate_hz : 100);
+	uint64_t start = now_ns(), next = start, last_tick = start;
+	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
+	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE : 0) |
+			 (o->blocking ? PP_SAMPLE_PAUSE : 0);
+	enum pp_err rc = PP_OK;
+	while (!(o->stop && *o->stop)) {
+		/* Names change rarely and cost a walk of threading._active:
+		 * read them on the first sample and about once a second. */
+		unsigned f = flags | (st->samples % (o->rate_hz ? o->rate_hz : 100) == 0
+				      ? PP_SAMPLE_NAMES : 0);
+		uint64_t before = now_ns();
+		enum pp_err e = pp_target_sample(t, f, &s, err);
+		uint64_t after = now_ns();
+		if (e != PP_OK) {
+			if (e == PP_ERR_GONE && st->samples > 0) {
+				st->end = PP_ERR_GONE; /* the target exited: done */
+				break;
+			}
+			rc = e;
+			break;
+		}
+		ring[st->samples % COST_RING] = after - before;
+		st->samples++;
+		if (add_snapshot(&c, &s, start, st) != 0) {
+			rc = oom(err);
+			break;
+		}
+		st->elapsed_ns = after - start;
+		if (o->tick && after - last_tick >= 100000000ull) {
+			last_tick = after;
+			cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
+			if (o->tick(o->tick_ctx, p, st))
+				break;
+		}
+		/* Next deadline; ticks we overran are skipped, and counted. */
+		next += period;
+		if (after > next) {
+			uint64_t skip = (after - next) / period + 1;
+			st->missed += skip;
+			next += skip * period;
+		}
+		if (next >= end)
+			break;
+		struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			if (o->stop && *o->stop)
+				break;
+	}
+	st->elapsed_ns = now_ns() - start;
+	cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
+	free(ring);
+	free(c.slots);
+	pp_sample_free(&s);
+	return rc;
+}

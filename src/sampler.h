@@ -1,0 +1,50 @@
+/* The sampling loop: read the target on a fixed clock and add what it reads
+ * to a profile.
+ *
+ * The clock runs on absolute deadlines (CLOCK_MONOTONIC, TIMER_ABSTIME): a
+ * sample that overruns its tick skips the ticks it missed and counts them,
+ * so there is no drift and no burst of catch-up samples. Each sample is
+ * time-stamped. Torn thread reads (non-blocking mode) are dropped and
+ * counted, never added.
+ */
+#ifndef PYPROBE_SAMPLER_H
+#define PYPROBE_SAMPLER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../reader/reader.h"
+#include "profile.h"
+
+struct pp_sampler_stats {
+	uint64_t samples;        /* snapshots taken */
+	uint64_t thread_samples; /* samples added to the profile */
+	uint64_t torn;           /* thread reads dropped as torn */
+	uint64_t missed;         /* ticks skipped after overruns */
+	uint64_t elapsed_ns;
+	uint64_t cost_median_ns, cost_p99_ns; /* one snapshot, all threads */
+	enum pp_err end;         /* why sampling ended: PP_OK, or PP_ERR_GONE */
+};
+
+struct pp_sampler_opts {
+	unsigned rate_hz;
+	double duration_s;   /* 0: until the target exits or we are stopped */
+	bool blocking;       /* pause the threads for each sample */
+	bool os_state;       /* read /proc task state (needed to tell idle) */
+	/* Called about every 100 ms with the running stats (progress line,
+	 * flushing a recording); may be NULL. Non-zero stops sampling. */
+	int (*tick)(void *ctx, const struct pp_profile *p, const struct pp_sampler_stats *s);
+	void *tick_ctx;
+	volatile sig_atomic_t *stop; /* set by a signal handler */
+};
+
+
+/* Sample until the duration passes, the target exits (end = PP_ERR_GONE,
+ * not an error for the caller) or *stop is set. Returns PP_OK or a reader
+ * error that happened before anything could be sampled. */
+enum pp_err pp_sampler_run(struct pp_target *t, struct pp_profile *p,
+			   const struct pp_sampler_opts *o, struct pp_sampler_stats *st,
+			   struct pp_error *err);
+
+#endif

@@ -105,7 +105,7 @@ static void assert_clean_exit(int status, const char *what, const char *err_path
 /* State letter from /proc/PID/task/TID/stat (after the last ')'). */
 static char task_state(pid_t pid, const char *tid)
 {
-	char path[128];
+	char path[384];
 	snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
 	char s[1024];
 	if (ts_read_file(path, s, sizeof s) <= 0)

@@ -1,0 +1,503 @@
+/* The processes a recording samples; see process_set.h. */
+#include "process_set.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCAN_INTERVAL_NS 100000000ull       /* /proc/.../children */
+#define SCAN_INTERVAL_PPID_NS 500000000ull  /* all of /proc: costlier */
+/* How long a process found is tried before it is taken for not Python:
+ * long enough for an interpreter to start up (tens of ms, more on a loaded
+ * machine). A launched root gets as long as record waits for it. */
+#define TRY_NS 1000000000ull
+#define TRY_ROOT_NS 30000000000ull
+
+/* What tells a process apart from an earlier one with the same pid (start
+ * time) and from itself before an exec (where its code and stack were
+ * mapped, randomised afresh by every exec). */
+struct identity {
+	uint64_t starttime, startcode, startstack;
+};
+
+enum state {
+	PENDING,  /* found, not readable as Python yet: tried at every scan */
+	ATTACHED, /* in procs */
+	IGNORED,  /* not Python, or dropped: left alone while its identity holds */
+};
+
+struct known {
+	int pid;
+	enum state state;
+	struct identity id;
+	uint64_t try_until; /* PENDING: give up after this */
+	bool found;         /* by the scan under way */
+};
+
+struct pp_process_set {
+	int root_pid;
+	bool follow, ppid_scan, root_gone;
+	struct pp_process *procs;
+	size_t nprocs, capprocs;
+	struct known *known; /* known[0] is the root */
+	size_t nknown, capknown;
+	uint64_t next_scan;
+	size_t seen;
+	struct pp_error root_err;
+	char *cmdline;
+	char version[32];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -1;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* A whole /proc file, NUL-terminated; NULL if it cannot be read. */
+static char *read_proc(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0) {
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+		n += (size_t)r;
+		if (n + 1 == cap) {
+			char *nb = cap < (1u << 22) ? realloc(buf, cap * 2) : NULL;
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		if (len)
+			*len = n;
+	}
+	return buf;
+}
+
+/* /proc/PID/stat: ppid and identity. -1 if the process is gone or a zombie
+ * (nothing left to read). */
+static int read_stat(int pid, int *ppid, struct identity *id)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	char *s = read_proc(path, NULL);
+	if (!s)
+		return -1;
+	/* The command name in parentheses may hold anything, ')' included:
+	 * the fields start after the last ')'. Field 3 is the state. */
+	char *p = strrchr(s, ')');
+	int rc = -1;
+	if (p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X') {
+		unsigned long long f[29] = {0};
+		int field = 3;
+		for (p += 2; *p && field <= 28; field++) {
+			if (field >= 4)
+				f[field] = strtoull(p, NULL, 10);
+			while (*p && *p != ' ')
+				p++;
+			while (*p == ' ')
+				p++;
+		}
+		if (field > 28) {
+			*ppid = (int)f[4];
+			*id = (struct identity){f[22], f[26], f[28]};
+			rc = 0;
+		}
+	}
+	free(s);
+	return rc;
+}
+
+static int same_identity(const struct identity *a, const struct identity *b)
+{
+	return a->starttime == b->starttime && a->startcode == b->startcode &&
+	       a->startstack == b->startstack;
+}
+
+/* Command line, argv joined by spaces ("" when unreadable). */
+static char *read_cmdline(int pid)
+{
+	char path[64];
+	size_t len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	char *s = read_proc(path, &len);
+	if (!s)
+		return strdup("");
+	while (len > 0 && s[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0')
+			s[i] = ' ';
+	s[len] = '\0';
+	return s;
+}
+
+struct pids {
+	int *v;
+	size_t n, cap;
+};
+
+static int pids_has(const struct pids *p, int pid)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i] == pid)
+			return 1;
+	return 0;
+}
+
+static void pids_add(struct pids *p, int pid)
+{
+	if (pid > 0 && !pids_has(p, pid) && grow((void **)&p->v, &p->cap, p->n, sizeof(int)) == 0)
+		p->v[p->n++] = pid;
+}
+
+/* Children of every thread of pid: a pool replaces its workers from a
+ * handler thread, and a child belongs to the thread that forked it. */
+static void children_of(int pid, struct pids *out)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char cpath[320];
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, de->d_name);
+		char *s = read_proc(cpath, NULL);
+		if (!s)
+			continue;
+		for (char *p = s, *end; *p; p = end) {
+			long c = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			pids_add(out, (int)c);
+		}
+		free(s);
+	}
+	closedir(d);
+}
+
+/* Without the children files: (pid, ppid) of every process, then the same
+ * walk down from the root over that table. */
+static void descendants_by_ppid(int root, struct pids *out)
+{
+	struct pids all = {0}, parents = {0};
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		int pid = atoi(de->d_name), ppid;
+		struct identity id;
+		if (read_stat(pid, &ppid, &id) != 0 ||
+		    grow((void **)&all.v, &all.cap, all.n, sizeof(int)) != 0 ||
+		    grow((void **)&parents.v, &parents.cap, parents.n, sizeof(int)) != 0)
+			continue;
+		all.v[all.n++] = pid;
+		parents.v[parents.n++] = ppid;
+	}
+	closedir(d);
+	/* out grows as we go: each process found is a parent to look for. */
+	for (size_t k = 0; k <= out->n; k++) {
+		int parent = k == 0 ? root : out->v[k - 1];
+		for (size_t i = 0; i < all.n; i++)
+			if (parents.v[i] == parent && all.v[i] != root)
+				pids_add(out, all.v[i]);
+	}
+	free(all.v);
+	free(parents.v);
+}
+
+static void descendants(const struct pp_process_set *s, struct pids *out)
+{
+	if (s->ppid_scan) {
+		descendants_by_ppid(s->root_pid, out);
+		return;
+	}
+	children_of(s->root_pid, out);
+	for (size_t k = 0; k < out->n; k++)
+		children_of(out->v[k], out);
+}
+
+struct pp_process_set *pp_process_set_new(int root_pid, bool follow)
+{
+	struct pp_process_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->root_pid = root_pid;
+	s->follow = follow;
+	s->cmdline = read_cmdline(root_pid);
+	if (!s->cmdline || grow((void **)&s->known, &s->capknown, 0, sizeof(*s->known)) != 0) {
+		pp_process_set_free(s);
+		return NULL;
+	}
+	int ppid;
+	s->known[0] = (struct known){.pid = root_pid, .state = PENDING,
+				     .try_until = now_ns() + TRY_ROOT_NS};
+	if (read_stat(root_pid, &ppid, &s->known[0].id) != 0)
+		s->known[0].id = (struct identity){0};
+	s->nknown = 1;
+	/* Kernels built without CONFIG_PROC_CHILDREN have no children file;
+	 * ours tells. The tests force the fallback with the variable, so that
+	 * it is exercised where the children files exist. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	s->ppid_scan = access(path, R_OK) != 0 || getenv("PYPROBE_TEST_PPID_SCAN");
+	return s;
+}
+
+static void free_proc(struct pp_process *p)
+{
+	if (p->free_user)
+		p->free_user(p->user);
+	pp_target_detach(p->target);
+}
+
+void pp_process_set_free(struct pp_process_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nprocs; i++)
+		free_proc(&s->procs[i]);
+	free(s->procs);
+	free(s->known);
+	free(s->cmdline);
+	free(s);
+}
+
+static int add_proc(struct pp_process_set *s, struct pp_target *t, bool root)
+{
+	if (grow((void **)&s->procs, &s->capprocs, s->nprocs, sizeof(*s->procs)) != 0)
+		return -1;
+	const struct pp_target_info *info = pp_target_get_info(t);
+	struct pp_process p = {t, info->pid, root, NULL, NULL};
+	if (root) { /* first, so that its samples come first in each tick */
+		memmove(s->procs + 1, s->procs, s->nprocs * sizeof(*s->procs));
+		s->procs[0] = p;
+	} else {
+		s->procs[s->nprocs] = p;
+	}
+	s->nprocs++;
+	s->seen++;
+	if (root || !s->version[0])
+		snprintf(s->version, sizeof(s->version), "%s", info->version);
+	return 0;
+}
+
+int pp_process_set_add_root(struct pp_process_set *s, struct pp_target *t)
+{
+	if (add_proc(s, t, true) != 0)
+		return -1;
+	s->known[0].state = ATTACHED;
+	s->root_err = (struct pp_error){0};
+	return 0;
+}
+
+static struct known *find_known(struct pp_process_set *s, int pid)
+{
+	for (size_t i = 0; i < s->nknown; i++)
+		if (s->known[i].pid == pid)
+			return &s->known[i];
+	return NULL;
+}
+
+/* Detach procs[i]; gone: it exited (for the root: the recording ends). */
+static void remove_proc(struct pp_process_set *s, size_t i, bool gone)
+{
+	struct pp_process p = s->procs[i];
+	memmove(s->procs + i, s->procs + i + 1, (s->nprocs - i - 1) * sizeof(*s->procs));
+	s->nprocs--;
+	struct known *k = find_known(s, p.pid);
+	if (k && k->state == ATTACHED)
+		k->state = IGNORED;
+	if (p.root && gone)
+		s->root_gone = true;
+	free_proc(&p);
+}
+
+/* It exec'd: its reader describes a program that is no longer there. */
+static void detach_pid(struct pp_process_set *s, int pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid) {
+			remove_proc(s, i, false);
+			return;
+		}
+}
+
+/* A process found this scan, with its identity now. */
+static void note(struct pp_process_set *s, int pid, const struct identity *id, uint64_t now)
+{
+	struct known *k = find_known(s, pid);
+	if (!k) {
+		if (grow((void **)&s->known, &s->capknown, s->nknown, sizeof(*s->known)) != 0)
+			return;
+		k = &s->known[s->nknown++];
+		*k = (struct known){.pid = pid, .state = PENDING, .id = *id,
+				    .try_until = now + TRY_NS};
+	} else if (!same_identity(&k->id, id)) {
+		/* It exec'd (or the pid was reused): a new program, perhaps
+		 * Python now, perhaps no longer. */
+		if (k->state == ATTACHED)
+			detach_pid(s, pid);
+		k->state = PENDING;
+		k->id = *id;
+		k->try_until = now + (k == &s->known[0] ? TRY_ROOT_NS : TRY_NS);
+	}
+	k->found = true;
+}
+
+static void try_attach(struct pp_process_set *s, struct known *k, uint64_t now)
+{
+	struct pp_target *t = NULL;
+	struct pp_error err = {0};
+	bool root = k == &s->known[0];
+	enum pp_err e = pp_target_attach(k->pid, &t, &err);
+	if (root)
+		s->root_err = err;
+	if (e == PP_OK) {
+		if (add_proc(s, t, root) != 0) {
+			pp_target_detach(t);
+			return; /* out of memory: tried again next scan */
+		}
+		k->state = ATTACHED;
+	} else if (e == PP_ERR_GONE || now >= k->try_until) {
+		k->state = IGNORED;
+	}
+}
+
+void pp_process_set_refresh(struct pp_process_set *s, bool now_flag)
+{
+	if (!s->follow || s->root_gone)
+		return;
+	uint64_t now = now_ns();
+	bool scan = now >= s->next_scan;
+	/* Asked to hurry (a launched command we wait for): the root is tried
+	 * at once, its descendants still at the scan's pace - on a kernel
+	 * without children files a scan reads all of /proc. */
+	if (!scan && !(now_flag && s->known[0].state == PENDING))
+		return;
+
+	/* The root: gone (which ends the recording), or exec'd. */
+	int ppid;
+	struct identity id;
+	if (read_stat(s->root_pid, &ppid, &id) != 0 ||
+	    (s->known[0].id.starttime && id.starttime != s->known[0].id.starttime)) {
+		s->root_gone = true;
+		return;
+	}
+	note(s, s->root_pid, &id, now);
+	if (!scan) {
+		if (s->known[0].state == PENDING)
+			try_attach(s, &s->known[0], now);
+		return;
+	}
+	s->next_scan = now + (s->ppid_scan ? SCAN_INTERVAL_PPID_NS : SCAN_INTERVAL_NS);
+
+	for (size_t i = 1; i < s->nknown; i++)
+		s->known[i].found = false;
+	struct pids found = {0};
+	descendants(s, &found);
+	for (size_t i = 0; i < found.n; i++)
+		if (found.v[i] != s->root_pid && read_stat(found.v[i], &ppid, &id) == 0)
+			note(s, found.v[i], &id, now);
+	free(found.v);
+
+	/* Forget what left the tree, unless we are reading it: a worker whose
+	 * parent died is reparented away from us, and still ours to sample. */
+	size_t w = 1;
+	for (size_t i = 1; i < s->nknown; i++)
+		if (s->known[i].found || s->known[i].state == ATTACHED)
+			s->known[w++] = s->known[i];
+	s->nknown = w;
+
+	for (size_t i = 0; i < s->nknown; i++)
+		if (s->known[i].state == PENDING && s->known[i].found)
+			try_attach(s, &s->known[i], now);
+}
+
+size_t pp_process_set_count(const struct pp_process_set *s)
+{
+	return s->nprocs;
+}
+
+struct pp_process *pp_process_set_at(struct pp_process_set *s, size_t i)
+{
+	return i < s->nprocs ? &s->procs[i] : NULL;
+}
+
+void pp_process_set_drop(struct pp_process_set *s, size_t i)
+{
+	if (i < s->nprocs)
+		remove_proc(s, i, true);
+}
+
+bool pp_process_set_root_gone(const struct pp_process_set *s)
+{
+	return s->root_gone;
+}
+
+const struct pp_error *pp_process_set_root_error(const struct pp_process_set *s)
+{
+	return &s->root_err;
+}
+
+size_t pp_process_set_seen(const struct pp_process_set *s)
+{
+	return s->seen;
+}
+
+const char *pp_process_set_cmdline(const struct pp_process_set *s)
+{
+	return s->cmdline;
+}
+
+const char *pp_process_set_version(const struct pp_process_set *s)
+{
+	return s->version;
+}

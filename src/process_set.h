@@ -1,0 +1,74 @@
+/* The processes a recording samples: its target (the root) and, with
+ * --subprocesses, every Python process descended from it, attached as they
+ * appear and detached when they exit.
+ *
+ * Descendants are found from /proc/PID/task/TID/children of every known
+ * process, recursively (or, on kernels without that file, from the ppid of
+ * every process in /proc), at most every 100 ms: discovery is cheap, but
+ * not free, and has no business on every sampling tick.
+ *
+ * A process found is tried for about a second: a fork that will exec Python,
+ * or a Python still initialising, is not readable at first. One that is not
+ * Python by then is ignored quietly, until it execs something else. A
+ * process is told apart from an earlier one with the same pid, and from
+ * itself before an exec, by its start time and its address-space layout.
+ *
+ * The sampler iterates over the attached processes (root first when it is
+ * attached) and drops the ones whose reads fail: they exited, or exec'd.
+ */
+#ifndef PYPROBE_PROCESS_SET_H
+#define PYPROBE_PROCESS_SET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../reader/reader.h"
+
+struct pp_process {
+	struct pp_target *target;
+	int pid;
+	bool root;
+	/* The sampler's state for this process; the set calls free_user(user)
+	 * when it drops the process or is freed. */
+	void *user;
+	void (*free_user)(void *user);
+};
+
+struct pp_process_set;
+
+/* follow: find and attach descendants. NULL when out of memory. */
+struct pp_process_set *pp_process_set_new(int root_pid, bool follow);
+void pp_process_set_free(struct pp_process_set *s);
+
+/* The root, attached by the caller (it owns the retry policy for a launched
+ * command when descendants are not followed). The set takes t. */
+int pp_process_set_add_root(struct pp_process_set *s, struct pp_target *t);
+
+/* With follow: try the root if it is not attached yet, and look for new
+ * descendants - when the last look was 100 ms ago or more, or at once with
+ * now set. Without follow: nothing. */
+void pp_process_set_refresh(struct pp_process_set *s, bool now);
+
+/* The attached processes, root first when it is one of them. */
+size_t pp_process_set_count(const struct pp_process_set *s);
+struct pp_process *pp_process_set_at(struct pp_process_set *s, size_t i);
+/* Detach process i (it exited, or cannot be read any more); the next
+ * process moves to i. Its pid is not attached again unless it execs. */
+void pp_process_set_drop(struct pp_process_set *s, size_t i);
+
+/* The root exited (found by refresh, or dropped while attached). */
+bool pp_process_set_root_gone(const struct pp_process_set *s);
+/* Why the root could not be attached: its last attach error (PP_OK when it
+ * is attached or was never tried). */
+const struct pp_error *pp_process_set_root_error(const struct pp_process_set *s);
+
+/* Processes attached so far, including those since dropped. */
+size_t pp_process_set_seen(const struct pp_process_set *s);
+/* For the profile's metadata: the root's command line, and the Python
+ * version of the root or else of the first process attached ("" before
+ * any). Valid until the set is freed. */
+const char *pp_process_set_cmdline(const struct pp_process_set *s);
+const char *pp_process_set_version(const struct pp_process_set *s);
+
+#endif

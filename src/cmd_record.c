@@ -14,6 +14,7 @@
 #include "../reader/reader.h"
 #include "cli.h"
 #include "output.h"
+#include "process_set.h"
 #include "profile.h"
 #include "recording.h"
 #include "sampler.h"
@@ -32,6 +33,10 @@ static const char record_usage[] =
 	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
 	"  -r, --rate HZ        samples per second (default 100, up to 20000)\n"
 	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C)\n"
+	"      --subprocesses   also sample the target's Python subprocesses (workers\n"
+	"                       of multiprocessing, forks, spawned interpreters), with\n"
+	"                       a `process PID: cmdline` root frame per process; the\n"
+	"                       target itself need not be Python\n"
 	"      --threads        a root frame per thread\n"
 	"      --idle           keep samples of sleeping/blocked threads\n"
 	"      --gil            keep only samples of the thread holding the GIL\n"
@@ -58,6 +63,7 @@ struct record_state {
 	struct pp_recording_writer *rec; /* raw format: streamed */
 	uint64_t last_flush_ns;
 	int progress;
+	int subprocesses;
 	int write_failed;
 };
 
@@ -77,7 +83,10 @@ static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_s
 		double secs = (double)st->elapsed_ns / 1e9;
 		fprintf(stderr, "\r\033[Kpyprobe: %.1f s, %llu samples, %llu torn, %.0f Hz", secs,
 			(unsigned long long)st->samples, (unsigned long long)st->torn,
-			secs > 0 ? (double)st->samples / secs : 0.0);
+			secs > 0 ? (double)st->ticks / secs : 0.0);
+		if (rs->subprocesses)
+			fprintf(stderr, ", %zu process%s", st->processes,
+				st->processes == 1 ? "" : "es");
 		fflush(stderr);
 	}
 	return 0;
@@ -122,6 +131,62 @@ static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_targe
 	}
 }
 
+/* --subprocesses: wait until the launched command or one of its
+ * descendants is a Python interpreter we can read. The command itself may
+ * never be (a shell script, mpirun, make). */
+static enum pp_err wait_for_python(pid_t child, const char *cmd, struct pp_process_set *set,
+				   struct pp_error *err)
+{
+	struct timespec ms10 = {0, 10000000L};
+	for (int tries = 0;; tries++) {
+		int status;
+		if (waitpid(child, &status, WNOHANG) == child) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s exited before a Python interpreter could be read "
+				 "(exit status %d)", cmd,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			return err->code = PP_ERR_GONE;
+		}
+		pp_process_set_refresh(set, true);
+		if (pp_process_set_count(set) > 0)
+			return PP_OK;
+		if (stop_requested)
+			return err->code = PP_ERR_GONE;
+		const struct pp_error *re = pp_process_set_root_error(set);
+		if (re->code == PP_ERR_PERM) {
+			*err = *re;
+			return err->code;
+		}
+		if (tries > 3000) {
+			snprintf(err->msg, sizeof(err->msg), "neither %s nor any of its "
+				 "subprocesses became a Python process pyprobe can read in 30 s "
+				 "(%.300s)", cmd, re->msg);
+			return err->code = PP_ERR_NOT_PYTHON;
+		}
+		nanosleep(&ms10, NULL);
+	}
+}
+
+/* --subprocesses with --pid: the process, or else its Python descendants
+ * (a shell or a supervisor over Python workers). */
+static enum pp_err attach_tree(int pid, struct pp_process_set *set, struct pp_error *err)
+{
+	pp_process_set_refresh(set, true);
+	if (pp_process_set_count(set) > 0)
+		return PP_OK;
+	const struct pp_error *re = pp_process_set_root_error(set);
+	if (pp_process_set_root_gone(set) || re->code == PP_ERR_GONE) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "no process with pid %d (check the pid with `ps`)", pid);
+		return err->code = PP_ERR_GONE;
+	}
+	*err = *re;
+	if (re->code == PP_ERR_NOT_PYTHON)
+		snprintf(err->msg, sizeof(err->msg), "%.400s; nor is any of its subprocesses",
+			 re->msg);
+	return err->code;
+}
+
 static char *default_output(int pid, enum pp_format f)
 {
 	char *s = NULL;
@@ -130,13 +195,13 @@ static char *default_output(int pid, enum pp_format f)
 	return s;
 }
 
-static void fill_meta(struct pp_profile *p, const struct pp_target_info *info,
+static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, int pid,
 		      unsigned rate, const struct pp_sampler_stats *st, uint64_t start_unix)
 {
 	struct pp_profile_meta *m = pp_profile_meta(p);
-	m->cmdline = pp_profile_str(p, info->cmdline);
-	m->python_version = pp_profile_str(p, info->version);
-	m->pid = (uint32_t)info->pid;
+	m->cmdline = pp_profile_str(p, pp_process_set_cmdline(set));
+	m->python_version = pp_profile_str(p, pp_process_set_version(set));
+	m->pid = (uint32_t)pid;
 	m->rate_hz = rate;
 	m->start_unix_ns = start_unix;
 	m->duration_ns = st->elapsed_ns;
@@ -165,7 +230,7 @@ int cmd_record(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, c, no_progress = 0, blocking = 0;
+	int pid = 0, c, no_progress = 0, blocking = 0, subprocesses = 0;
 	const char *output = NULL, *title = NULL;
 	enum pp_format fmt = PP_FMT_NONE;
 	double rate = 100, duration = 0;
@@ -205,7 +270,9 @@ int cmd_record(int argc, char **argv)
 		case O_TITLE: title = optarg; break;
 		case O_NOPROGRESS: no_progress = 1; break;
 		case O_SUBPROCESSES:
-			return pp_usage_error("record", "--subprocesses is not available yet");
+			subprocesses = 1;
+			ro.view.processes = true;
+			break;
 		case 'h':
 			fputs(record_usage, stdout);
 			return PP_EXIT_OK;
@@ -229,12 +296,14 @@ int cmd_record(int argc, char **argv)
 
 	/* Open the output now: a path we cannot write fails before we
 	 * sample anything, not after an hour of recording. */
-	struct record_state rs = {.progress = !no_progress && isatty(2)};
+	struct record_state rs = {.progress = !no_progress && isatty(2),
+				  .subprocesses = subprocesses};
 	char *owned_output = NULL;
 	FILE *out = NULL;
 	pid_t child = -1;
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
+	struct pp_process_set *set = NULL;
 	struct pp_profile *p = pp_profile_new();
 	int rc = PP_EXIT_OK;
 	if (!p) {
@@ -275,15 +344,27 @@ int cmd_record(int argc, char **argv)
 			rc = PP_EXIT_IO;
 			goto done;
 		}
-		if (attach_launched(child, cmd[0], &t, &err) != PP_OK) {
-			if (!stop_requested)
-				pp_die_msg("%s", err.msg);
-			rc = stop_requested ? PP_EXIT_OK : (int)err.code;
-			goto done;
-		}
-	} else if (pp_target_attach(pid, &t, &err) != PP_OK) {
-		pp_die_msg("%s", err.msg);
-		rc = (int)err.code;
+		pid = (int)child;
+	}
+	if (!(set = pp_process_set_new(pid, subprocesses))) {
+		pp_die_msg("out of memory");
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+	enum pp_err ae;
+	if (subprocesses)
+		ae = cmd ? wait_for_python(child, cmd[0], set, &err) : attach_tree(pid, set, &err);
+	else if ((ae = cmd ? attach_launched(child, cmd[0], &t, &err)
+			   : pp_target_attach(pid, &t, &err)) == PP_OK &&
+		 pp_process_set_add_root(set, t) != 0) {
+		pp_target_detach(t);
+		ae = err.code = PP_ERR_IO;
+		snprintf(err.msg, sizeof(err.msg), "out of memory");
+	}
+	if (ae != PP_OK) {
+		if (!stop_requested || !cmd)
+			pp_die_msg("%s", err.msg);
+		rc = cmd && stop_requested ? PP_EXIT_OK : (int)err.code;
 		goto done;
 	}
 
@@ -293,7 +374,7 @@ int cmd_record(int argc, char **argv)
 	/* What is known now goes in now: a recording's first blocks must
 	 * already say what was recorded, in case pyprobe is killed. */
 	struct pp_sampler_stats none = {0};
-	fill_meta(p, pp_target_get_info(t), (unsigned)rate, &none, start_unix);
+	fill_meta(p, set, pid, (unsigned)rate, &none, start_unix);
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	struct pp_sampler_opts so = {
@@ -301,10 +382,10 @@ int cmd_record(int argc, char **argv)
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
 	};
 	struct pp_sampler_stats st;
-	enum pp_err e = pp_sampler_run(t, p, &so, &st, &err);
+	enum pp_err e = pp_sampler_run(set, p, &so, &st, &err);
 	if (rs.progress)
 		fputs("\r\033[K", stderr);
-	fill_meta(p, pp_target_get_info(t), (unsigned)rate, &st, start_unix);
+	fill_meta(p, set, pid, (unsigned)rate, &st, start_unix);
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	if (e != PP_OK && st.samples == 0) {
@@ -333,11 +414,15 @@ int cmd_record(int argc, char **argv)
 		goto done;
 	}
 	double secs = (double)st.elapsed_ns / 1e9;
-	uint64_t ticks = st.samples + st.missed;
+	uint64_t ticks = st.ticks + st.missed;
+	char of[64] = "";
+	if (subprocesses)
+		snprintf(of, sizeof(of), " of %zu process%s", st.processes_seen,
+			 st.processes_seen == 1 ? "" : "es");
 	fprintf(stderr,
-		"pyprobe: %llu samples in %.2f s (%.1f Hz), %llu torn (%.2f%%), %llu missed "
+		"pyprobe: %llu samples%s in %.2f s (%.1f Hz), %llu torn (%.2f%%), %llu missed "
 		"ticks (%.2f%%), sampling cost median %.1f µs, p99 %.1f µs; wrote %s\n",
-		(unsigned long long)st.samples, secs, secs > 0 ? (double)st.samples / secs : 0.0,
+		(unsigned long long)st.samples, of, secs, secs > 0 ? (double)st.ticks / secs : 0.0,
 		(unsigned long long)st.torn,
 		st.thread_samples + st.torn ? 100.0 * (double)st.torn /
 			(double)(st.thread_samples + st.torn) : 0.0,
@@ -358,7 +443,7 @@ done:
 		else
 			waitpid(child, &status, WNOHANG);
 	}
-	pp_target_detach(t);
+	pp_process_set_free(set);
 	pp_profile_free(p);
 	free(owned_output);
 	return rc;

@@ -14,12 +14,69 @@ struct code_ids {
 	pp_str_id function, name, file;
 };
 
+/* One process's side of the conversion. The code cache is per process:
+ * the reader's pointers are stable only for its target's life, and a
+ * subprocess can be detached and its memory reused while we record. */
 struct converter {
 	struct pp_profile *p;
 	struct code_ids *slots;
 	size_t cap, n;
 	uint32_t pid;
+	pp_str_id cmdline; /* for the `process PID: cmdline` root frame */
+	uint64_t samples;
 };
+
+static void converter_free(void *c)
+{
+	if (c)
+		free(((struct converter *)c)->slots);
+	free(c);
+}
+
+/* Long enough to tell commands apart, short enough for a flame graph's
+ * root frame: the program's directory goes (the metadata keeps the whole
+ * command line), and what is still too long ends in "...", cut between
+ * characters. */
+#define CMDLINE_LABEL_MAX 60
+
+static pp_str_id cmdline_label(struct pp_profile *p, const char *cmd)
+{
+	const char *args = strchr(cmd, ' ');
+	const char *end0 = args ? args : cmd + strlen(cmd);
+	for (const char *c = cmd; c < end0; c++)
+		if (*c == '/' && c + 1 < end0)
+			cmd = c + 1; /* /usr/bin/python3.11 -> python3.11 */
+	size_t n = strlen(cmd);
+	if (n <= CMDLINE_LABEL_MAX)
+		return pp_profile_str(p, cmd);
+	char buf[CMDLINE_LABEL_MAX + 4];
+	n = CMDLINE_LABEL_MAX - 3;
+	while (n > 0 && ((unsigned char)cmd[n] & 0xc0) == 0x80)
+		n--; /* not inside a UTF-8 sequence */
+	memcpy(buf, cmd, n);
+	memcpy(buf + n, "...", 4);
+	return pp_profile_str(p, buf);
+}
+
+/* The converter of a process of the set, made on its first sample. */
+static struct converter *converter_of(struct pp_process *pr, struct pp_profile *p)
+{
+	if (pr->user)
+		return pr->user;
+	struct converter *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	const struct pp_target_info *info = pp_target_get_info(pr->target);
+	*c = (struct converter){.p = p, .pid = (uint32_t)info->pid,
+				.cmdline = cmdline_label(p, info->cmdline ? info->cmdline : "")};
+	if (c->cmdline == UINT32_MAX) {
+		free(c);
+		return NULL;
+	}
+	pr->user = c;
+	pr->free_user = converter_free;
+	return c;
+}
 
 static size_t hash_ptr(const void *p)
 {
@@ -94,7 +151,7 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 			continue;
 		}
 		struct pp_pthread pt = {c->pid, th->native_id,
-					th->name ? pp_profile_str(c->p, th->name) : 0, 0};
+					th->name ? pp_profile_str(c->p, th->name) : 0, c->cmdline};
 		uint32_t tid = pp_profile_thread(c->p, &pt);
 		pp_stack_id stack = PP_EMPTY_STACK;
 		for (size_t k = th->nframes; k-- > 0;) { /* root first */
@@ -156,45 +213,97 @@ static void cost_stats(const uint64_t *ring, size_t n, struct pp_sampler_stats *
 	free(sorted);
 }
 
-enum pp_err pp_sampler_run(struct pp_target *t, struct pp_profile *p,
+/* One snapshot of process pr into the profile. Returns the reader's error
+ * (the process is not sampled) or PP_OK; *oom when the profile could not
+ * grow. */
+static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
+			      unsigned names_every, struct pp_sample *s, uint64_t start,
+			      uint64_t *ring, struct pp_sampler_stats *st, int *oom_out,
+			      struct pp_error *err)
+{
+	struct converter *c = converter_of(pr, p);
+	if (!c) {
+		*oom_out = 1;
+		return PP_OK;
+	}
+	/* Names change rarely and cost a walk of threading._active: read them
+	 * on a process's first sample and about once a second. */
+	unsigned f = flags | (c->samples % names_every == 0 ? PP_SAMPLE_NAMES : 0);
+	uint64_t before = now_ns();
+	enum pp_err e = pp_target_sample(pr->target, f, s, err);
+	uint64_t after = now_ns();
+	if (e != PP_OK)
+		return e;
+	ring[st->samples % COST_RING] = after - before;
+	st->samples++;
+	c->samples++;
+	if (add_snapshot(c, s, start, st) != 0)
+		*oom_out = 1;
+	return PP_OK;
+}
+
+enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			   const struct pp_sampler_opts *o, struct pp_sampler_stats *st,
 			   struct pp_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	struct converter c = {.p = p, .pid = (uint32_t)pp_target_get_info(t)->pid};
 	uint64_t *ring = malloc(COST_RING * sizeof(*ring));
 	if (!ring)
 		return oom(err);
 	struct pp_sample s = {0};
-	uint64_t period = 1000000000ull / (o->rate_hz ? o->rate_hz : 100);
+	unsigned rate = o->rate_hz ? o->rate_hz : 100;
+	uint64_t period = 1000000000ull / rate;
 	uint64_t start = now_ns(), next = start, last_tick = start;
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
 	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE : 0) |
 			 (o->blocking ? PP_SAMPLE_PAUSE : 0);
 	enum pp_err rc = PP_OK;
-	while (!(o->stop && *o->stop)) {
-		/* Names change rarely and cost a walk of threading._active:
-		 * read them on the first sample and about once a second. */
-		unsigned f = flags | (st->samples % (o->rate_hz ? o->rate_hz : 100) == 0
-				      ? PP_SAMPLE_NAMES : 0);
-		uint64_t before = now_ns();
-		enum pp_err e = pp_target_sample(t, f, &s, err);
-		uint64_t after = now_ns();
-		if (e != PP_OK) {
-			if (e == PP_ERR_GONE && st->samples > 0) {
-				st->end = PP_ERR_GONE; /* the target exited: done */
-				break;
+	int done = 0;
+	while (!done && !(o->stop && *o->stop)) {
+		pp_process_set_refresh(set, false);
+		if (pp_process_set_root_gone(set)) {
+			if (st->samples > 0) {
+				st->end = PP_ERR_GONE; /* the root exited: done */
+			} else {
+				err->code = rc = PP_ERR_GONE;
+				snprintf(err->msg, sizeof(err->msg), "the process exited "
+					 "before anything could be sampled");
 			}
-			rc = e;
 			break;
 		}
-		ring[st->samples % COST_RING] = after - before;
-		st->samples++;
-		if (add_snapshot(&c, &s, start, st) != 0) {
+		int sampled = 0, out_of_memory = 0;
+		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
+			struct pp_process *pr = pp_process_set_at(set, i);
+			struct pp_error perr;
+			enum pp_err e = sample_one(pr, p, flags, rate, &s, start, ring, st,
+						   &out_of_memory, pr->root ? err : &perr);
+			if (e == PP_OK) {
+				sampled = 1;
+				i++;
+			} else if (!pr->root) {
+				/* A subprocess exited (or exec'd, or became
+				 * unreadable): its samples stay, it goes. */
+				pp_process_set_drop(set, i);
+			} else {
+				if (e == PP_ERR_GONE && st->samples > 0)
+					st->end = PP_ERR_GONE; /* the root exited: done */
+				else
+					rc = e;
+				done = 1;
+				break;
+			}
+		}
+		if (out_of_memory) {
 			rc = oom(err);
 			break;
 		}
+		uint64_t after = now_ns();
+		st->ticks += (uint64_t)sampled;
+		st->processes = pp_process_set_count(set);
+		st->processes_seen = pp_process_set_seen(set);
 		st->elapsed_ns = after - start;
+		if (done)
+			break;
 		if (o->tick && after - last_tick >= 100000000ull) {
 			last_tick = after;
 			cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
@@ -216,9 +325,10 @@ enum pp_err pp_sampler_run(struct pp_target *t, struct pp_profile *p,
 				break;
 	}
 	st->elapsed_ns = now_ns() - start;
+	st->processes = pp_process_set_count(set);
+	st->processes_seen = pp_process_set_seen(set);
 	cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
 	free(ring);
-	free(c.slots);
 	pp_sample_free(&s);
 	return rc;
 }

@@ -1,11 +1,15 @@
-/* The sampling loop: read the target on a fixed clock and add what it reads
- * to a profile.
+/* The sampling loop: read the target (and, with --subprocesses, each of its
+ * Python descendants) on a fixed clock and add what it reads to a profile.
  *
  * The clock runs on absolute deadlines (CLOCK_MONOTONIC, TIMER_ABSTIME): a
  * sample that overruns its tick skips the ticks it missed and counts them,
  * so there is no drift and no burst of catch-up samples. Each sample is
  * time-stamped. Torn thread reads (non-blocking mode) are dropped and
  * counted, never added.
+ *
+ * Every tick samples every process of the set in turn, root first. A
+ * subprocess that cannot be read any more (it exited, or exec'd) is dropped
+ * and its samples kept; the recording ends when the root exits.
  */
 #ifndef PYPROBE_SAMPLER_H
 #define PYPROBE_SAMPLER_H
@@ -15,21 +19,25 @@
 #include <stdint.h>
 
 #include "../reader/reader.h"
+#include "process_set.h"
 #include "profile.h"
 
 struct pp_sampler_stats {
-	uint64_t samples;        /* snapshots taken */
+	uint64_t samples;        /* snapshots taken, of all processes */
+	uint64_t ticks;          /* ticks that sampled at least one process */
 	uint64_t thread_samples; /* samples added to the profile */
 	uint64_t torn;           /* thread reads dropped as torn */
 	uint64_t missed;         /* ticks skipped after overruns */
 	uint64_t elapsed_ns;
-	uint64_t cost_median_ns, cost_p99_ns; /* one snapshot, all threads */
+	uint64_t cost_median_ns, cost_p99_ns; /* one snapshot: a process, all threads */
+	size_t processes;        /* attached now */
+	size_t processes_seen;   /* attached at some point */
 	enum pp_err end;         /* why sampling ended: PP_OK, or PP_ERR_GONE */
 };
 
 struct pp_sampler_opts {
 	unsigned rate_hz;
-	double duration_s;   /* 0: until the target exits or we are stopped */
+	double duration_s;   /* 0: until the root exits or we are stopped */
 	bool blocking;       /* pause the threads for each sample */
 	bool os_state;       /* read /proc task state (needed to tell idle) */
 	/* Called about every 100 ms with the running stats (progress line,
@@ -40,10 +48,12 @@ struct pp_sampler_opts {
 };
 
 
-/* Sample until the duration passes, the target exits (end = PP_ERR_GONE,
- * not an error for the caller) or *stop is set. Returns PP_OK or a reader
- * error that happened before anything could be sampled. */
-enum pp_err pp_sampler_run(struct pp_target *t, struct pp_profile *p,
+/* Sample until the duration passes, the root exits (end = PP_ERR_GONE,
+ * not an error for the caller) or *stop is set. Returns PP_OK, or an error
+ * reading the root (before anything could be sampled if it is GONE). The
+ * set is refreshed as it goes (new subprocesses attached, dead ones
+ * dropped). */
+enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			   const struct pp_sampler_opts *o, struct pp_sampler_stats *st,
 			   struct pp_error *err);
 

@@ -25,6 +25,10 @@ struct pp_code_cache {
 	size_t nretired, capretired;
 	struct str_slot *strs;
 	size_t scap, sn;
+	/* the validation read's buffers, kept between snapshots */
+	uint8_t (*now)[32];
+	struct pp_iov *iov;
+	size_t capcheck;
 };
 
 /* The table grows with the number of distinct code-object addresses seen,
@@ -94,6 +98,8 @@ void pp_code_cache_free(struct pp_code_cache *c)
 		free_entry(c->retired[i]);
 	free(c->retired);
 	free(c->used);
+	free(c->now);
+	free(c->iov);
 	free(c->slots);
 	free(c->strs);
 	free(c);
@@ -193,6 +199,7 @@ static struct pp_code_entry *read_code(struct pp_code_cache *c,
 	struct pp_code_entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
+	e->memo_unit = INT64_MIN;
 	e->addr = addr;
 	e->code.name = get_str(c, m, pp_get_u64(buf, len, l->co_name));
 	e->code.filename = get_str(c, m, pp_get_u64(buf, len, l->co_filename));
@@ -312,34 +319,100 @@ static int retire(struct pp_code_cache *c, struct pp_code_entry **stale, size_t 
 	return 0;
 }
 
-int pp_code_cache_validate(struct pp_code_cache *c, struct pp_mem *m)
+size_t pp_code_cache_check_reads(struct pp_code_cache *c, const struct pp_iov **iov)
+{
+	*iov = NULL;
+	if (!c->nused)
+		return 0;
+	if (c->nused > c->capcheck) {
+		uint8_t (*now)[32] = realloc(c->now, c->nused * sizeof(*now));
+		if (now)
+			c->now = now;
+		struct pp_iov *v = realloc(c->iov, c->nused * sizeof(*v));
+		if (v)
+			c->iov = v;
+		if (!now || !v)
+			return 0;
+		c->capcheck = c->nused;
+	}
+	for (size_t i = 0; i < c->nused; i++) {
+		c->iov[i].addr = c->used[i]->addr + c->id_lo;
+		c->iov[i].buf = c->now[i];
+		c->iov[i].len = c->id_len;
+	}
+	*iov = c->iov;
+	return c->nused;
+}
+
+int pp_code_cache_check_judge(struct pp_code_cache *c, struct pp_mem *m, int read_rc)
 {
 	if (!c->nused)
 		return 0;
-	uint8_t (*now)[32] = malloc(c->nused * sizeof(*now));
-	struct pp_iov *iov = malloc(c->nused * sizeof(*iov));
-	if (!now || !iov) {
-		free(now);
-		free(iov);
+	if (c->nused > c->capcheck) { /* check_reads could not get memory */
+		c->nused = 0;
 		return -1;
 	}
-	for (size_t i = 0; i < c->nused; i++) {
-		iov[i].addr = c->used[i]->addr + c->id_lo;
-		iov[i].buf = now[i];
-		iov[i].len = c->id_len;
-	}
-	int rc = pp_mem_readv(m, iov, c->nused);
 	size_t nstale = 0;
 	/* compact the stale ones to the front of `used`; if the batch failed,
 	 * read one by one: an unreadable code object is stale too */
 	for (size_t i = 0; i < c->nused; i++) {
-		int gone = rc != 0 && pp_mem_read(m, iov[i].addr, now[i], c->id_len) != 0;
-		if (gone || memcmp(now[i], c->used[i]->identity, c->id_len) != 0)
+		int gone = read_rc != 0 &&
+			   pp_mem_read(m, c->iov[i].addr, c->now[i], c->id_len) != 0;
+		if (gone || memcmp(c->now[i], c->used[i]->identity, c->id_len) != 0)
 			c->used[nstale++] = c->used[i];
 	}
-	rc = nstale && retire(c, c->used, nstale) != 0 ? -1 : 0;
-	free(now);
-	free(iov);
+	int rc = nstale && retire(c, c->used, nstale) != 0 ? -1 : 0;
 	c->nused = 0;
+	return rc ? -1 : (int)nstale;
+}
+
+int pp_code_cache_validate(struct pp_code_cache *c, struct pp_mem *m)
+{
+	const struct pp_iov *iov;
+	size_t n = pp_code_cache_check_reads(c, &iov);
+	int rc = n ? pp_mem_readv(m, iov, n) : (c->nused ? -1 : 0);
+	return pp_code_cache_check_judge(c, m, rc);
+}
+
+void pp_code_cache_identity_span(const struct pp_code_cache *c, uint32_t *lo, uint32_t *len)
+{
+	*lo = c->id_lo;
+	*len = c->id_len;
+}
+
+size_t pp_code_cache_pending(const struct pp_code_cache *c)
+{
+	return c->nused;
+}
+
+int pp_code_cache_judge_ahead(struct pp_code_cache *c,
+			      const struct pp_code_entry *const *ents,
+			      const uint8_t *ids, size_t n)
+{
+	struct pp_code_entry *sbuf[16], **stale = sbuf;
+	if (c->nused > 16 && !(stale = malloc(c->nused * sizeof(*stale))))
+		return -1;
+	size_t keep = 0, nstale = 0;
+	for (size_t i = 0; i < c->nused; i++) {
+		struct pp_code_entry *e = c->used[i];
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if ((uintptr_t)ents[mid] < (uintptr_t)e)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && ents[lo] == e && e->addr) {
+			if (memcmp(ids + lo * c->id_len, e->identity, c->id_len) != 0)
+				stale[nstale++] = e;
+			continue; /* judged here */
+		}
+		c->used[keep++] = e; /* not read ahead: still to check */
+	}
+	c->nused = keep;
+	int rc = nstale ? retire(c, stale, nstale) : 0;
+	if (stale != sbuf)
+		free(stale);
 	return rc ? -1 : (int)nstale;
 }

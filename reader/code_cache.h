@@ -29,6 +29,11 @@ struct pp_code_entry {
 	int64_t ncodeunits;      /* bytecode length in code units */
 	uint8_t identity[32];    /* the pointers that tell code objects apart */
 	uint64_t epoch_used, epoch_read;
+	/* The last instruction looked up and its line: a caller's position
+	 * does not move while its callee runs, so sample after sample asks
+	 * the same question. memo_unit starts at INT64_MIN (none). */
+	int64_t memo_unit;
+	int memo_line;
 };
 
 struct pp_code_types {
@@ -53,6 +58,35 @@ void pp_code_cache_new_epoch(struct pp_code_cache *c);
  * frames may name the wrong code and it must be read again - or -1 if the
  * check could not be read. */
 int pp_code_cache_validate(struct pp_code_cache *c, struct pp_mem *m);
+/* The same in two steps, so the reads can join another vectored read:
+ * the reads to issue (buffers owned by the cache, valid until the judge),
+ * then the judgement given the read's result (0, or an error: then the
+ * entries are read one by one). Same return as pp_code_cache_validate. */
+size_t pp_code_cache_check_reads(struct pp_code_cache *c, const struct pp_iov **iov);
+int pp_code_cache_check_judge(struct pp_code_cache *c, struct pp_mem *m, int read_rc);
+
+/* The entry a pp_code handed out by this cache belongs to. */
+static inline const struct pp_code_entry *pp_code_entry_of(const struct pp_code *code)
+{
+	return (const struct pp_code_entry *)(const void *)
+		((const char *)code - __builtin_offsetof(struct pp_code_entry, code));
+}
+
+/* The bytes of a code object that tell it apart (read at entry->addr + lo,
+ * len bytes, compared with entry->identity). */
+void pp_code_cache_identity_span(const struct pp_code_cache *c, uint32_t *lo, uint32_t *len);
+
+/* Validate this snapshot's entries against identities read ahead, after
+ * the frames that named them: ents (n, sorted by address in memory) and
+ * their identities (n * len bytes, see above; an entry whose address is
+ * now 0 has been retired and is skipped). Entries judged here need no
+ * further check; the rest stay for pp_code_cache_validate (or the two-step
+ * form). Returns how many were stale and retired, or -1. */
+int pp_code_cache_judge_ahead(struct pp_code_cache *c,
+			      const struct pp_code_entry *const *ents,
+			      const uint8_t *ids, size_t n);
+/* Entries still to be checked in this snapshot. */
+size_t pp_code_cache_pending(const struct pp_code_cache *c);
 
 /* Number of entries (for tests and benchmarks). */
 size_t pp_code_cache_size(const struct pp_code_cache *c);

@@ -1,6 +1,7 @@
 /* Frame chains, per version family. See frame_walk.h for the why. */
 #include "frame_walk.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,18 @@ void pp_walker_free(struct pp_walker *w)
 {
 	free(w->scratch);
 	free(w->chain);
+	free(w->checks);
 	w->scratch = NULL;
 	w->chain = NULL;
-	w->scratch_cap = w->chain_cap = 0;
+	w->checks = NULL;
+	w->scratch_cap = w->chain_cap = w->chain_used = 0;
+	w->nchecks = w->checks_cap = 0;
+}
+
+void pp_walker_begin_sample(struct pp_walker *w)
+{
+	w->chain_used = 0;
+	w->nchecks = 0;
 }
 
 static int reserve(void **buf, size_t *cap, size_t need)
@@ -49,6 +59,46 @@ static int reserve(void **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* The read-ahead window of this kind that holds [addr, addr+len) whole. */
+static const struct pp_window *pre_window(const struct pp_walker *w, uint64_t addr,
+					  size_t len, enum pp_window_kind kind)
+{
+	for (size_t i = 0; i < w->npre; i++) {
+		const struct pp_window *p = &w->pre[i];
+		if (p->kind == kind && addr >= p->base && addr - p->base <= p->len &&
+		    p->len - (addr - p->base) >= len)
+			return p;
+	}
+	return NULL;
+}
+
+static const uint8_t *pre_find(const struct pp_walker *w, uint64_t addr, size_t len)
+{
+	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA);
+	return p ? p->buf + (addr - p->base) : NULL;
+}
+
+/* A frame's bytes from the read-ahead; notes whether it has a twin. */
+static const uint8_t *pre_frame(struct pp_walker *w, uint64_t addr, size_t len)
+{
+	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA);
+	if (!p || !p->twin)
+		w->walk_twinned = false;
+	return p ? p->buf + (addr - p->base) : NULL;
+}
+
+/* A read the walker may serve from the read-ahead windows. Verification
+ * never comes here: it must see the target as it is now. */
+static int wread(struct pp_walker *w, uint64_t addr, void *buf, size_t len)
+{
+	const uint8_t *p = pre_find(w, addr, len);
+	if (p) {
+		memcpy(buf, p, len);
+		return 0;
+	}
+	return pp_mem_read(w->mem, addr, buf, len);
+}
+
 /* A failed or implausible read: while the target runs that means it moved
  * under us (torn); while it is paused the memory is simply bad. */
 static enum pp_walk_status broken(const struct pp_walker *w)
@@ -56,11 +106,19 @@ static enum pp_walk_status broken(const struct pp_walker *w)
 	return w->paused ? PP_WALK_ERROR : PP_WALK_TORN;
 }
 
-static int line_for(const struct pp_walker *w, const struct pp_code_entry *e,
+static int line_for(const struct pp_walker *w, const struct pp_code_entry *ce,
 		    int64_t unit)
 {
-	return pp_linetable_line(w->l->minor, e->linetable, e->linetable_len,
-				 e->code.firstlineno, unit);
+	/* The cache hands entries out const so that callers cannot change
+	 * what identifies them; the memo is the walker's own. */
+	struct pp_code_entry *e = (struct pp_code_entry *)ce;
+	if (e->memo_unit == unit)
+		return e->memo_line;
+	int line = pp_linetable_line(w->l->minor, e->linetable, e->linetable_len,
+				     e->code.firstlineno, unit);
+	e->memo_unit = unit;
+	e->memo_line = line;
+	return line;
 }
 
 /* ---- 3.8 - 3.10: PyFrameObject chain ---------------------------------- */
@@ -84,14 +142,18 @@ static bool frame_alive(const struct pp_walker *w, const uint8_t *fb, size_t len
  * position) means the chain we walked was spliced from two moments - even
  * when a new, identical call chain now occupies the same memory. */
 enum { C_ADDR, C_LINK, C_CODE, C_INSTR, C_N };
+_Static_assert(C_N == PP_CHAIN_N, "chain record size");
 
+/* Frame `depth` of the current walk, which starts at chain_used. The chain
+ * capacity is kept in bytes. */
 static int remember(struct pp_walker *w, size_t depth, uint64_t addr,
 		    uint64_t link, uint64_t code, uint64_t instr)
 {
+	size_t at = w->chain_used + depth;
 	if (reserve((void **)&w->chain, &w->chain_cap,
-		    (depth + 1) * C_N * sizeof(uint64_t)) != 0)
+		    (at + 1) * C_N * sizeof(uint64_t)) != 0)
 		return -1;
-	uint64_t *c = w->chain + depth * C_N;
+	uint64_t *c = w->chain + at * C_N;
 	c[C_ADDR] = addr;
 	c[C_LINK] = link;
 	c[C_CODE] = code;
@@ -99,45 +161,205 @@ static int remember(struct pp_walker *w, size_t depth, uint64_t addr,
 	return 0;
 }
 
-/* Frame i of the re-read matches what the walk saw. */
-static bool same_frame(const struct pp_walker *w, size_t i, const uint8_t *s,
-		       size_t len, uint32_t base, uint32_t link, uint32_t code,
-		       uint32_t instr, size_t instr_size)
+/* Chain record `at` (absolute) matches its re-read `s`; `innermost` is
+ * the one frame whose position may move on. */
+static bool same_frame(const struct pp_walker *w, size_t at, bool innermost,
+		       const uint8_t *s, size_t len, uint32_t base, uint32_t link,
+		       uint32_t code, uint32_t instr, size_t instr_size)
 {
-	const uint64_t *c = w->chain + i * C_N;
+	const uint64_t *c = w->chain + at * C_N;
 	uint64_t now = instr_size == 4 ? pp_get_u32(s, len, instr - base)
 				       : pp_get_u64(s, len, instr - base);
 	return pp_get_u64(s, len, link - base) == c[C_LINK] &&
 	       pp_get_u64(s, len, code - base) == c[C_CODE] &&
-	       (i == 0 || now == c[C_INSTR]);
+	       (innermost || now == c[C_INSTR]);
 }
 
-/* Re-read [lo, hi) of every remembered frame (plus `extra`, if any) in as
- * few syscalls as possible, into w->scratch: frame i at i * (hi - lo). */
-static int reread_chain(struct pp_walker *w, size_t depth, uint32_t lo,
-			uint32_t hi, const struct pp_iov *extra)
+/* The part [lo, hi) of each frame that verification re-reads. */
+static void verify_span(const struct py_layout *l, uint32_t *lo, uint32_t *hi)
 {
-	size_t span = hi - lo;
-	if (reserve((void **)&w->scratch, &w->scratch_cap, depth * span) != 0)
-		return -1;
-	struct pp_iov iov[64];
-	size_t k = 0;
-	if (extra)
-		iov[k++] = *extra;
-	for (size_t i = 0; i < depth; i++) {
-		iov[k].addr = w->chain[i * C_N + C_ADDR] + lo;
-		iov[k].buf = w->scratch + i * span;
-		iov[k].len = span;
-		if (++k == 64 || i + 1 == depth) {
-			if (pp_mem_readv(w->mem, iov, k) != 0)
-				return -1;
-			k = 0;
-		}
+	if (l->if_size == PP_ABSENT) {
+		*lo = 0;
+		*hi = l->fo_size;
+		return;
 	}
-	return k ? pp_mem_readv(w->mem, iov, k) : 0;
+	uint32_t a = l->if_code, b = l->if_code;
+	uint32_t fields[] = {l->if_previous, l->if_instr};
+	for (size_t i = 0; i < 2; i++) {
+		a = fields[i] < a ? fields[i] : a;
+		b = fields[i] > b ? fields[i] : b;
+	}
+	*lo = a;
+	*hi = b + 8;
+}
+
+/* Re-read check k's frames and, on 3.11+, its thread's datastack_top: iovs
+ * appended at *iov (room for depth + 1), bytes into scratch at `at`. */
+static size_t check_iovs(struct pp_walker *w, const struct pp_walk_check *k,
+			 uint8_t *at, uint64_t *top, struct pp_iov *iov)
+{
+	uint32_t lo, hi;
+	verify_span(w->l, &lo, &hi);
+	size_t n = 0, span = hi - lo;
+	if (w->l->if_size != PP_ABSENT)
+		iov[n++] = (struct pp_iov){k->ts_addr + w->l->ts_datastack_top, top, 8};
+	for (size_t i = 0; i < k->depth; i++)
+		iov[n++] = (struct pp_iov){w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo,
+					   at + i * span, span};
+	return n;
+}
+
+/* Did check k's chain still stand in its re-read? See frame_walk.h. */
+static bool judge(const struct pp_walker *w, const struct pp_walk_check *k,
+		  const uint8_t *at, uint64_t top)
+{
+	const struct py_layout *l = w->l;
+	uint32_t lo, hi;
+	verify_span(l, &lo, &hi);
+	size_t span = hi - lo;
+	for (size_t i = 0; i < k->depth; i++) {
+		const uint8_t *s = at + i * span;
+		size_t abs = k->chain_off + i;
+		if (l->if_size == PP_ABSENT) {
+			if (!frame_alive(w, s, span) ||
+			    !same_frame(w, abs, i == 0, s, span, 0, l->fo_back,
+					l->fo_code, l->fo_lasti, 4))
+				return false;
+			continue;
+		}
+		uint64_t f = w->chain[abs * C_N + C_ADDR];
+		if (!same_frame(w, abs, i == 0, s, span, lo, l->if_previous,
+				l->if_code, l->if_instr, 8))
+			return false;
+		if (f >= k->cbase && f < k->cend && f + l->if_size > top)
+			return false; /* a dead slot above the thread's stack */
+	}
+	return true;
+}
+
+/* Re-read one walk's chain now and judge it. */
+static bool verify_now(struct pp_walker *w, const struct pp_walk_check *k)
+{
+	uint32_t lo, hi;
+	verify_span(w->l, &lo, &hi);
+	size_t span = hi - lo;
+	if (reserve((void **)&w->scratch, &w->scratch_cap, k->depth * span) != 0)
+		return false;
+	struct pp_iov *iov = malloc((k->depth + 1) * sizeof(*iov));
+	uint64_t top = 0;
+	bool ok = iov && pp_mem_readv_merged(w->mem, iov, check_iovs(w, k, w->scratch, &top, iov)) == 0 &&
+		  judge(w, k, w->scratch, top);
+	free(iov);
+	return ok;
+}
+
+bool pp_walker_verify_one(struct pp_walker *w, size_t check)
+{
+	return check < w->nchecks && verify_now(w, &w->checks[check]);
+}
+
+int pp_walker_verify(struct pp_walker *w, const struct pp_iov *extra,
+		     size_t nextra, bool *ok)
+{
+	uint32_t lo, hi;
+	verify_span(w->l, &lo, &hi);
+	size_t span = hi - lo, frames = 0;
+	for (size_t i = 0; i < w->nchecks; i++)
+		frames += w->checks[i].depth;
+	size_t niov = frames + w->nchecks + nextra;
+	/* scratch: the tops, then every check's frames */
+	if (reserve((void **)&w->scratch, &w->scratch_cap,
+		    w->nchecks * 8 + frames * span) != 0)
+		return -ENOMEM;
+	struct pp_iov *iov = malloc((niov ? niov : 1) * sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	uint64_t *tops = (uint64_t *)(void *)w->scratch;
+	uint8_t *at = w->scratch + w->nchecks * 8;
+	size_t n = 0;
+	for (size_t i = 0; i < w->nchecks; i++) {
+		tops[i] = 0;
+		n += check_iovs(w, &w->checks[i], at, &tops[i], iov + n);
+		at += w->checks[i].depth * span;
+	}
+	for (size_t i = 0; i < nextra; i++)
+		iov[n++] = extra[i];
+	int rc = pp_mem_readv_merged(w->mem, iov, n);
+	free(iov);
+	if (rc)
+		return rc;
+	at = w->scratch + w->nchecks * 8;
+	for (size_t i = 0; i < w->nchecks; i++) {
+		ok[i] = judge(w, &w->checks[i], at, tops[i]);
+		at += w->checks[i].depth * span;
+	}
+	return 0;
+}
+
+/* The walk just made (depth frames from chain_used) is whole so far:
+ * verify it now, or leave a check for pp_walker_verify. Either way it
+ * becomes the walker's "last" walk. */
+/* Judge walk k against the twins of the windows its frames came from
+ * (they all had one). */
+static bool judge_twins(struct pp_walker *w, const struct pp_walk_check *k)
+{
+	const struct py_layout *l = w->l;
+	uint32_t lo, hi;
+	verify_span(l, &lo, &hi);
+	size_t span = hi - lo;
+	uint64_t top = 0;
+	if (l->if_size != PP_ABSENT) {
+		const struct pp_window *tw = pre_window(w, k->ts_addr + l->ts_datastack_top, 8,
+							PP_WIN_TOP);
+		if (!tw)
+			return false;
+		memcpy(&top, tw->buf + (k->ts_addr + l->ts_datastack_top - tw->base), 8);
+	}
+	if (reserve((void **)&w->scratch, &w->scratch_cap, k->depth * span) != 0)
+		return false;
+	for (size_t i = 0; i < k->depth; i++) {
+		uint64_t a = w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo;
+		const struct pp_window *p = pre_window(w, a, span, PP_WIN_DATA);
+		if (!p || !p->twin)
+			return false;
+		memcpy(w->scratch + i * span, p->twin + (a - p->base), span);
+	}
+	return judge(w, k, w->scratch, top);
+}
+
+static bool finish_walk(struct pp_walker *w, uint64_t ts_addr, size_t depth,
+			uint64_t cbase, uint64_t cend)
+{
+	struct pp_walk_check k = {w->chain_used, depth, ts_addr, cbase, cend};
+	w->last_check = -1;
+	if (!w->paused && depth && w->defer_verify && w->walk_twinned) {
+		if (!judge_twins(w, &k))
+			return false;
+	} else if (!w->paused && depth && !w->defer_verify) {
+		if (!verify_now(w, &k))
+			return false;
+	} else if (!w->paused && depth) {
+		if (w->nchecks == w->checks_cap) {
+			size_t ncap = w->checks_cap ? w->checks_cap * 2 : 16;
+			struct pp_walk_check *nc = realloc(w->checks, ncap * sizeof(*nc));
+			if (!nc)
+				return false;
+			w->checks = nc;
+			w->checks_cap = ncap;
+		}
+		w->checks[w->nchecks] = k;
+		w->last_check = (long)w->nchecks++;
+	}
+	w->last_chain_off = w->chain_used;
+	w->last_depth = depth;
+	w->last_cbase = cbase;
+	w->last_cend = cend;
+	w->chain_used += depth;
+	return true;
 }
 
 static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
+					      uint64_t ts_addr,
 					      const uint8_t *ts, size_t tslen,
 					      struct pp_frame_vec *out)
 {
@@ -145,12 +367,18 @@ static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 	size_t fsz = l->fo_size;
 	size_t start = out->n;
 	uint8_t fb[512];
+	w->walk_twinned = true;
 	if (fsz > sizeof(fb) || fsz == 0)
 		return PP_WALK_ERROR;
 
 	size_t depth = 0;
 	for (uint64_t f = pp_get_u64(ts, tslen, l->ts_frame); f;) {
-		if (pp_mem_read(w->mem, f, fb, fsz) != 0 || !frame_alive(w, fb, fsz))
+		const uint8_t *pf = pre_frame(w, f, fsz);
+		if (pf)
+			memcpy(fb, pf, fsz);
+		else if (pp_mem_read(w->mem, f, fb, fsz) != 0)
+			goto torn;
+		if (!frame_alive(w, fb, fsz))
 			goto torn;
 		uint64_t code = pp_get_u64(fb, fsz, l->fo_code);
 		const struct pp_code_entry *e = pp_code_cache_get(w->codes, w->mem, code);
@@ -171,20 +399,11 @@ static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 		depth++;
 		f = back;
 	}
-	if (w->paused || depth == 0)
-		return PP_WALK_OK;
-
-	/* Re-read every frame in one vectored read: if each is still alive,
-	 * with the same f_back and f_code, the chain we reported existed as a
-	 * whole at that moment. */
-	if (reread_chain(w, depth, 0, (uint32_t)fsz, NULL) != 0)
+	/* Unless paused, every frame is re-read in one vectored read: if each
+	 * is still alive, with the same f_back and f_code, the chain we
+	 * reported existed as a whole at that moment. */
+	if (!finish_walk(w, ts_addr, depth, 0, 0))
 		goto torn;
-	for (size_t i = 0; i < depth; i++) {
-		const uint8_t *b = w->scratch + i * fsz;
-		if (!frame_alive(w, b, fsz) ||
-		    !same_frame(w, i, b, fsz, 0, l->fo_back, l->fo_code, l->fo_lasti, 4))
-			goto torn;
-	}
 	return PP_WALK_OK;
 torn:
 	out->n = start;
@@ -249,15 +468,14 @@ static int next_chunk(struct frame_reader *fr)
 	uint64_t addr = fr->nchunks == 0 ? fr->chunk_head : 0;
 	if (fr->nchunks > 0) {
 		uint8_t h[32];
-		if (pp_mem_read(fr->w->mem, fr->chunks[fr->nchunks - 1][0], h,
-				l->chunk_data) != 0)
+		if (wread(fr->w, fr->chunks[fr->nchunks - 1][0], h, l->chunk_data) != 0)
 			goto done;
 		addr = pp_get_u64(h, sizeof(h), l->chunk_previous);
 	}
 	if (!addr)
 		goto done;
 	uint8_t h[32];
-	if (l->chunk_data > sizeof(h) || pp_mem_read(fr->w->mem, addr, h, l->chunk_data) != 0)
+	if (l->chunk_data > sizeof(h) || wread(fr->w, addr, h, l->chunk_data) != 0)
 		goto done;
 	uint64_t size = pp_get_u64(h, sizeof(h), l->chunk_size);
 	if (size < l->chunk_data || size > CHUNK_READ_MAX)
@@ -278,9 +496,14 @@ static const uint8_t *get_frame(struct frame_reader *fr, uint64_t f)
 	size_t fsz = fr->w->l->if_size;
 	for (size_t i = 0; i < fr->nwin; i++) {
 		const struct window *wd = &fr->win[i];
-		if (f >= wd->base && f - wd->base + fsz <= wd->len)
+		if (f >= wd->base && f - wd->base + fsz <= wd->len) {
+			fr->w->walk_twinned = false; /* read during the walk */
 			return wd->buf + (f - wd->base);
+		}
 	}
+	const uint8_t *p = pre_frame(fr->w, f, fsz);
+	if (p)
+		return p;
 	for (size_t i = 0;; i++) {
 		if (i == fr->nchunks && next_chunk(fr) != 0)
 			break;
@@ -293,6 +516,7 @@ static const uint8_t *get_frame(struct frame_reader *fr, uint64_t f)
 			break;
 		}
 	}
+	fr->w->walk_twinned = false;
 	if (fsz > sizeof(fr->single) || pp_mem_read(fr->w->mem, f, fr->single, fsz) != 0)
 		return NULL;
 	return fr->single;
@@ -306,39 +530,9 @@ static uint64_t current_frame(struct pp_walker *w, const uint8_t *ts, size_t tsl
 		return p;
 	/* 3.11/3.12: ts_frame is the _PyCFrame, usually on the C stack. */
 	uint64_t f = 0;
-	if (pp_mem_read_u64(w->mem, p + l->cf_current_frame, &f) != 0)
+	if (wread(w, p + l->cf_current_frame, &f, 8) != 0)
 		return UINT64_MAX;
 	return f;
-}
-
-/* See frame_walk.h: the chain must still be there, below the live top. */
-static bool chain_still_live(struct pp_walker *w, const struct frame_reader *fr,
-			     uint64_t ts_addr, size_t depth)
-{
-	const struct py_layout *l = w->l;
-	uint32_t a = l->if_code, b = l->if_code;
-	uint32_t fields[] = {l->if_previous, l->if_instr};
-	for (size_t i = 0; i < 2; i++) {
-		a = fields[i] < a ? fields[i] : a;
-		b = fields[i] > b ? fields[i] : b;
-	}
-	b += 8;
-	uint64_t top = 0;
-	struct pp_iov topv = {ts_addr + l->ts_datastack_top, &top, 8};
-	if (reread_chain(w, depth, a, b, &topv) != 0)
-		return false;
-	uint64_t cbase = fr->nchunks ? fr->chunks[0][0] : 0;
-	uint64_t cend = fr->nchunks ? cbase + fr->chunks[0][1] : 0;
-	for (size_t i = 0; i < depth; i++) {
-		const uint8_t *s = w->scratch + i * (b - a);
-		uint64_t f = w->chain[i * C_N + C_ADDR];
-		if (!same_frame(w, i, s, b - a, a, l->if_previous, l->if_code,
-				l->if_instr, 8))
-			return false;
-		if (f >= cbase && f < cend && f + l->if_size > top)
-			return false; /* a dead slot above the thread's stack */
-	}
-	return true;
 }
 
 static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
@@ -349,11 +543,16 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 	const struct py_layout *l = w->l;
 	size_t start = out->n;
 	struct frame_reader fr = {.w = w};
+	w->walk_twinned = true;
 	fr.chunk_head = pp_get_u64(ts, tslen, l->ts_datastack_chunk);
 
 	uint64_t f = current_frame(w, ts, tslen);
 	if (f == UINT64_MAX)
 		return broken(w);
+	/* The newest chunk's bounds are needed to verify the walk, even when
+	 * every frame comes from the read-ahead. */
+	if (fr.chunk_head)
+		next_chunk(&fr);
 	size_t steps = 0;
 	while (f) {
 		if (++steps > PP_MAX_FRAMES)
@@ -392,7 +591,9 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 			goto torn;
 		f = prev;
 	}
-	if (!w->paused && steps && !chain_still_live(w, &fr, ts_addr, steps))
+	uint64_t cbase = fr.nchunks ? fr.chunks[0][0] : 0;
+	uint64_t cend = fr.nchunks ? cbase + fr.chunks[0][1] : 0;
+	if (!finish_walk(w, ts_addr, steps, cbase, cend))
 		goto torn;
 	fr_free(&fr);
 	return PP_WALK_OK;
@@ -408,5 +609,5 @@ enum pp_walk_status pp_walk_thread(struct pp_walker *w, uint64_t ts_addr,
 {
 	if (w->l->if_size != PP_ABSENT)
 		return walk_interpreter_frames(w, ts_addr, ts, tslen, out);
-	return walk_frame_objects(w, ts, tslen, out);
+	return walk_frame_objects(w, ts_addr, ts, tslen, out);
 }

@@ -34,20 +34,78 @@ struct pp_frame_vec {
 	size_t n, cap;
 };
 
+/* Target memory already read for this sample (by one vectored read of
+ * what the previous sample walked). The walker takes anything that lies
+ * wholly inside a data window from here instead of reading it.
+ *
+ * A frame window can carry a twin: the same bytes read again, later in
+ * that same vectored read, after every first copy and after a top window
+ * (the thread's datastack_top, 3.11+) was read. A walk whose every frame
+ * came from twinned windows is verified against the twins at once, with
+ * no further read: the same check as re-reading the chain after the walk,
+ * since the twins were read after everything the walk used. */
+enum pp_window_kind { PP_WIN_DATA, PP_WIN_TOP };
+
+struct pp_window {
+	uint64_t base;
+	size_t len;
+	const uint8_t *buf;
+	const uint8_t *twin; /* or NULL */
+	enum pp_window_kind kind;
+};
+
+/* A walk whose verification is still to be read (see pp_walker_verify). */
+struct pp_walk_check {
+	size_t chain_off, depth; /* its frames in pp_walker.chain */
+	uint64_t ts_addr;
+	uint64_t cbase, cend;    /* 3.11+: its newest data-stack chunk */
+};
+
 struct pp_walker {
 	struct pp_mem *mem;
 	const struct py_layout *l;
 	struct pp_code_cache *codes;
 	uint64_t frame_type; /* PyFrame_Type (<=3.10); 0 = unchecked */
 	bool paused;         /* the target is stopped: no torn-read checks */
-	/* scratch, reused between walks */
+	/* Leave the torn-read check of each walk for pp_walker_verify(),
+	 * which checks every walk of a sample in one read. */
+	bool defer_verify;
+	const struct pp_window *pre; /* borrowed, for this sample */
+	size_t npre;
+	bool walk_twinned; /* every frame of this walk came with a twin */
+	/* What the last successful walk saw (for pp_walker_verify and for
+	 * predicting the next sample's reads): its frames start at
+	 * chain[last_chain_off * PP_CHAIN_N], last_depth of them; its check
+	 * is checks[last_check], or -1 when it was verified at once. */
+	size_t last_chain_off, last_depth;
+	long last_check;
+	uint64_t last_cbase, last_cend;
+	/* scratch, reused between samples */
 	uint8_t *scratch;
 	size_t scratch_cap;
 	uint64_t *chain; /* per frame: addr, link, code, instruction */
-	size_t chain_cap;
+	size_t chain_cap, chain_used; /* in frames */
+	struct pp_walk_check *checks;
+	size_t nchecks, checks_cap;
 };
 
+/* Fields per frame in pp_walker.chain; [0] is the frame's address. */
+#define PP_CHAIN_N 4
+
 void pp_walker_free(struct pp_walker *w);
+
+/* A sample begins: forget the previous sample's chains and checks. */
+void pp_walker_begin_sample(struct pp_walker *w);
+
+/* Read the verification of every deferred walk, and `extra` (another
+ * check's reads, e.g. the code cache's), in one vectored read, and judge
+ * each walk: ok[i] is true when checks[i]'s chain still stood, whole, when
+ * it was re-read. Returns 0, or a negative errno when the combined read
+ * failed (then nothing is judged; check walks one by one with
+ * pp_walker_verify_one, and read `extra` again yourself). */
+int pp_walker_verify(struct pp_walker *w, const struct pp_iov *extra,
+		     size_t nextra, bool *ok);
+bool pp_walker_verify_one(struct pp_walker *w, size_t check);
 
 /* Walk the thread whose PyThreadState, at `ts_addr` in the target, was read
  * into `ts` (l->ts_size bytes); append its frames to `out`. On anything but

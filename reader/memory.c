@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,11 +26,28 @@ void pp_mem_init_callback(struct pp_mem *m, pp_mem_read_fn cb, void *ctx)
 	m->cb_ctx = ctx;
 }
 
+struct pp_merge_scratch {
+	uint32_t *order;       /* iov indices by address */
+	struct pp_iov *ranges; /* merged */
+	size_t *range_of;      /* per iov (by order position): its range */
+	size_t cap;
+	uint8_t *buf;
+	size_t bufcap;
+};
+
 void pp_mem_close(struct pp_mem *m)
 {
 	if (m->mem_fd >= 0)
 		close(m->mem_fd);
 	m->mem_fd = -1;
+	if (m->merge) {
+		free(m->merge->order);
+		free(m->merge->ranges);
+		free(m->merge->range_of);
+		free(m->merge->buf);
+		free(m->merge);
+		m->merge = NULL;
+	}
 }
 
 /* An address range that cannot be user memory, or wraps: refuse it before
@@ -101,7 +119,7 @@ int pp_mem_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
 
 int pp_mem_readv(struct pp_mem *m, const struct pp_iov *iov, size_t n)
 {
-	enum { BATCH = 64 }; /* well under IOV_MAX; keeps the stack small */
+	enum { BATCH = 256 }; /* under IOV_MAX; keeps the stack small */
 	for (size_t i = 0; i < n; i++) {
 		int rc = bad_range(iov[i].addr, iov[i].len);
 		if (rc)
@@ -145,4 +163,107 @@ int pp_mem_read_u64(struct pp_mem *m, uint64_t addr, uint64_t *out)
 int pp_mem_read_u32(struct pp_mem *m, uint64_t addr, uint32_t *out)
 {
 	return pp_mem_read(m, addr, out, sizeof(*out));
+}
+
+/* A gap of at most a page lies within the pages of its two neighbours,
+ * so reading it never touches memory the ranges themselves do not. */
+#define MERGE_GAP 4096
+
+static int merge_room(struct pp_mem *m, size_t n)
+{
+	if (!m->merge && !(m->merge = calloc(1, sizeof(*m->merge))))
+		return -ENOMEM;
+	struct pp_merge_scratch *ms = m->merge;
+	if (n <= ms->cap)
+		return 0;
+	uint32_t *o = realloc(ms->order, n * sizeof(*o));
+	if (o)
+		ms->order = o;
+	struct pp_iov *r = realloc(ms->ranges, n * sizeof(*r));
+	if (r)
+		ms->ranges = r;
+	size_t *ro = realloc(ms->range_of, n * sizeof(*ro));
+	if (ro)
+		ms->range_of = ro;
+	if (!o || !r || !ro)
+		return -ENOMEM;
+	ms->cap = n;
+	return 0;
+}
+
+int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
+			const size_t *phase_end, size_t nphases)
+{
+	size_t n = nphases ? phase_end[nphases - 1] : 0;
+	if (m->cb || m->use_proc_mem || n > UINT32_MAX || merge_room(m, n ? n : 1) != 0)
+		return pp_mem_readv(m, iov, n);
+	struct pp_merge_scratch *ms = m->merge;
+	for (size_t i = 0; i < n; i++) {
+		int rc = bad_range(iov[i].addr, iov[i].len);
+		if (rc)
+			return rc;
+	}
+	size_t nr = 0, total = 0, start = 0;
+	for (size_t ph = 0; ph < nphases; ph++) {
+		size_t end_i = phase_end[ph];
+		if (end_i < start || end_i > n)
+			return -EINVAL;
+		/* Insertion sort by address within the phase: n is tens, and
+		 * mostly in order already. */
+		for (size_t i = start; i < end_i; i++) {
+			size_t j = i;
+			while (j > start && iov[ms->order[j - 1]].addr > iov[i].addr) {
+				ms->order[j] = ms->order[j - 1];
+				j--;
+			}
+			ms->order[j] = (uint32_t)i;
+		}
+		size_t first_range = nr;
+		uint64_t end = 0;
+		for (size_t k = start; k < end_i; k++) {
+			const struct pp_iov *v = &iov[ms->order[k]];
+			uint64_t vend = v->addr + v->len;
+			if (nr > first_range && v->addr <= end + MERGE_GAP) {
+				if (vend > end) {
+					total += vend - end;
+					end = vend;
+					ms->ranges[nr - 1].len = end - ms->ranges[nr - 1].addr;
+				}
+			} else {
+				ms->ranges[nr++] = (struct pp_iov){v->addr, NULL, v->len};
+				total += v->len;
+				end = vend;
+			}
+			ms->range_of[k] = nr - 1;
+		}
+		start = end_i;
+	}
+	if (total > PP_MEM_MAX_READ)
+		return -E2BIG;
+	if (total > ms->bufcap) {
+		uint8_t *b = realloc(ms->buf, total);
+		if (!b)
+			return -ENOMEM;
+		ms->buf = b;
+		ms->bufcap = total;
+	}
+	size_t off = 0;
+	for (size_t r = 0; r < nr; r++) {
+		ms->ranges[r].buf = ms->buf + off;
+		off += ms->ranges[r].len;
+	}
+	int rc = pp_mem_readv(m, ms->ranges, nr);
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < n; k++) {
+		const struct pp_iov *v = &iov[ms->order[k]];
+		const struct pp_iov *r = &ms->ranges[ms->range_of[k]];
+		memcpy(v->buf, (const uint8_t *)r->buf + (v->addr - r->addr), v->len);
+	}
+	return 0;
+}
+
+int pp_mem_readv_merged(struct pp_mem *m, const struct pp_iov *iov, size_t n)
+{
+	return pp_mem_readv_phased(m, iov, &n, 1);
 }

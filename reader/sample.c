@@ -8,44 +8,36 @@
 
 #include "pause.h"
 #include "procfs.h"
+#include "readahead.h"
 #include "target_internal.h"
 
-#define MAX_INTERPRETERS 256
-#define MAX_TSTATES 65536
 #define RETRIES_WHEN_TORN 20
 
-struct interp_rec {
-	uint64_t addr;
-	int64_t id;
-	uint64_t gil;        /* struct _gil_runtime_state in use */
-	uint64_t gil_holder; /* tstate holding it, 0 if none */
-	uint64_t modules;
-};
+int pp_snapshot_reserve_bytes(struct snapshot *s, size_t n, size_t ts_size)
+{
+	size_t need = (n ? n : 1) * ts_size;
+	if (need <= s->tsbytes_cap)
+		return 0;
+	size_t ncap = s->tsbytes_cap ? s->tsbytes_cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	uint8_t *nb = realloc(s->tsbytes, ncap);
+	if (!nb)
+		return -1;
+	s->tsbytes = nb;
+	s->tsbytes_cap = ncap;
+	return 0;
+}
 
-struct tstate_rec {
-	uint64_t addr;
-	uint64_t thread_id;
-	uint64_t native_id;
-	size_t interp;       /* index into interps */
-	size_t order;        /* creation order within its interpreter */
-	size_t frame_start, nframes;
-	enum pp_walk_status status;
-	int group;           /* index of the OS thread it belongs to */
-};
-
-struct os_rec {
-	int tid;
-	struct pp_os_state st;
-};
-
-struct snapshot {
-	struct interp_rec interps[MAX_INTERPRETERS];
-	size_t ninterps;
-	struct tstate_rec *ts;
-	size_t nts, tscap;
-	struct os_rec *os;
-	size_t nos;
-};
+void pp_snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->ts);
+	free(s->tsbytes);
+	free(s->os);
+	free(s);
+}
 
 static uint64_t now_ns(void)
 {
@@ -66,6 +58,19 @@ static enum pp_err mem_error(struct pp_target *t, int rc, struct pp_error *err)
 
 /* ---- OS state ---------------------------------------------------------- */
 
+static int reserve_os(struct snapshot *s, size_t n)
+{
+	if (n <= s->oscap)
+		return 0;
+	struct os_rec *o = realloc(s->os, n * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	s->os = o;
+	s->oscap = n;
+	return 0;
+}
+
+/* Every task of the process (listing /proc/PID/task). */
 static int read_os_states(struct pp_target *t, struct snapshot *s)
 {
 	int *tids = NULL;
@@ -73,8 +78,7 @@ static int read_os_states(struct pp_target *t, struct snapshot *s)
 	int rc = pp_os_list_tasks(t->info.pid, &tids, &n);
 	if (rc)
 		return rc;
-	s->os = calloc(n ? n : 1, sizeof(*s->os));
-	if (!s->os) {
+	if (reserve_os(s, n ? n : 1) != 0) {
 		free(tids);
 		return -ENOMEM;
 	}
@@ -85,6 +89,25 @@ static int read_os_states(struct pp_target *t, struct snapshot *s)
 	s->nos = n;
 	free(tids);
 	return 0;
+}
+
+/* Only the tasks that run Python: no listing, a pread or two each. */
+static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s)
+{
+	s->nos = 0;
+	if (reserve_os(s, s->nts ? s->nts : 1) != 0)
+		return;
+	for (size_t i = 0; i < s->nts; i++) {
+		int tid = (int)s->ts[i].native_id;
+		bool seen = tid <= 0;
+		for (size_t k = 0; !seen && k < s->nos; k++)
+			seen = s->os[k].tid == tid;
+		if (seen)
+			continue; /* one OS thread in several interpreters */
+		s->os[s->nos].tid = tid;
+		pp_os_reader_read(t->os, tid, &s->os[s->nos].st);
+		s->nos++;
+	}
 }
 
 /* While paused, every thread reads as stopped ('t'), but its syscall file
@@ -128,7 +151,7 @@ static enum pp_err read_interpreters(struct pp_target *t, struct snapshot *s,
 	if (rc)
 		return mem_error(t, rc, err);
 	s->ninterps = 0;
-	while (interp && s->ninterps < MAX_INTERPRETERS) {
+	while (interp && s->ninterps < PP_MAX_INTERPRETERS) {
 		struct interp_rec *ir = &s->interps[s->ninterps];
 		uint64_t next = 0, gilp = 0;
 		struct pp_iov iov[4] = {
@@ -290,6 +313,8 @@ static void fill_native_ids(struct pp_target *t, struct snapshot *s)
 			t->tid_offset = off;
 		for (size_t i = 0; i < s->nts; i++) {
 			uint32_t tid = 0;
+			if (s->ts[i].native_known)
+				continue; /* read ahead */
 			if (off >= 0 && s->ts[i].thread_id &&
 			    pp_mem_read_u32(&t->mem, s->ts[i].thread_id + (uint64_t)off, &tid) == 0)
 				s->ts[i].native_id = tid;
@@ -316,50 +341,32 @@ static int push_tstate(struct snapshot *s, const struct tstate_rec *r)
 	return 0;
 }
 
-static void walk_one(struct pp_target *t, struct tstate_rec *r, const uint8_t *tsb,
-		     unsigned flags, unsigned *retries)
-{
-	const struct py_layout *l = &t->layout;
-	uint8_t again[1024];
-	r->frame_start = t->frames.n;
-	r->status = pp_walk_thread(&t->walker, r->addr, tsb, l->ts_size, &t->frames);
-	for (int i = 0; r->status == PP_WALK_TORN && (flags & PP_SAMPLE_RETRY_TORN) &&
-			i < RETRIES_WHEN_TORN; i++) {
-		(*retries)++;
-		if (pp_mem_read(&t->mem, r->addr, again, l->ts_size) != 0) {
-			r->status = PP_WALK_ERROR; /* the thread is exiting */
-			break;
-		}
-		r->status = pp_walk_thread(&t->walker, r->addr, again, l->ts_size, &t->frames);
-	}
-	r->nframes = t->frames.n - r->frame_start;
-}
-
-static enum pp_err read_threads(struct pp_target *t, struct snapshot *s,
-				unsigned flags, unsigned *retries,
+/* Follow every interpreter's thread-state list, reading each state. */
+static enum pp_err read_tstates(struct pp_target *t, struct snapshot *s,
 				struct pp_error *err)
 {
 	const struct py_layout *l = &t->layout;
-	uint8_t tsb[1024];
-	if (l->ts_size > sizeof(tsb))
-		return pp_set_error(err, PP_ERR_IO, "internal: thread state too large");
-	t->frames.n = 0;
+	s->nts = 0;
 	for (size_t ii = 0; ii < s->ninterps; ii++) {
 		uint64_t ts = 0;
 		if (pp_mem_read_u64(&t->mem, s->interps[ii].addr + l->is_threads_head, &ts) != 0)
 			continue;
 		size_t first = s->nts, count = 0;
-		while (ts && s->nts < MAX_TSTATES) {
+		while (ts && s->nts < PP_MAX_TSTATES) {
+			if (pp_snapshot_reserve_bytes(s, s->nts + 1, l->ts_size) != 0)
+				return pp_set_error(err, PP_ERR_IO, "out of memory");
+			uint8_t *tsb = s->tsbytes + s->nts * l->ts_size;
 			if (pp_mem_read(&t->mem, ts, tsb, l->ts_size) != 0)
 				break; /* torn list: a thread state just freed */
 			struct tstate_rec r = {
 				.addr = ts,
 				.interp = ii,
+				.bytes_off = s->nts * l->ts_size,
 				.thread_id = pp_get_u64(tsb, l->ts_size, l->ts_thread_id),
 				.native_id = l->ts_native_thread_id != PP_ABSENT
 					? pp_get_u64(tsb, l->ts_size, l->ts_native_thread_id) : 0,
+				.check = -1,
 			};
-			walk_one(t, &r, tsb, flags, retries);
 			if (push_tstate(s, &r) != 0)
 				return pp_set_error(err, PP_ERR_IO, "out of memory");
 			count++;
@@ -374,6 +381,69 @@ static enum pp_err read_threads(struct pp_target *t, struct snapshot *s,
 			s->ts[first + i].order = count - 1 - i;
 	}
 	return PP_OK;
+}
+
+static void walk_one(struct pp_target *t, struct snapshot *s, struct tstate_rec *r,
+		     unsigned flags, unsigned *retries)
+{
+	const struct py_layout *l = &t->layout;
+	struct pp_walker *w = &t->walker;
+	uint8_t again[1024];
+	r->frame_start = t->frames.n;
+	r->status = pp_walk_thread(w, r->addr, s->tsbytes + r->bytes_off, l->ts_size, &t->frames);
+	for (int i = 0; r->status == PP_WALK_TORN && (flags & PP_SAMPLE_RETRY_TORN) &&
+			i < RETRIES_WHEN_TORN && l->ts_size <= sizeof(again); i++) {
+		(*retries)++;
+		if (pp_mem_read(&t->mem, r->addr, again, l->ts_size) != 0) {
+			r->status = PP_WALK_ERROR; /* the thread is exiting */
+			break;
+		}
+		r->status = pp_walk_thread(w, r->addr, again, l->ts_size, &t->frames);
+	}
+	r->nframes = t->frames.n - r->frame_start;
+	r->check = -1;
+	r->chain_off = r->depth = 0;
+	r->cbase = r->cend = 0;
+	if (r->status == PP_WALK_OK) {
+		r->check = w->last_check;
+		r->chain_off = w->last_chain_off;
+		r->depth = w->last_depth;
+		r->cbase = w->last_cbase;
+		r->cend = w->last_cend;
+	}
+}
+
+static void walk_threads(struct pp_target *t, struct snapshot *s, unsigned flags,
+			 unsigned *retries)
+{
+	t->frames.n = 0;
+	for (size_t i = 0; i < s->nts; i++)
+		walk_one(t, s, &s->ts[i], flags, retries);
+}
+
+/* Verify every deferred walk and the code objects the snapshot used, in
+ * one read. Returns what pp_code_cache_validate returns. */
+static int verify_walks(struct pp_target *t, struct snapshot *s)
+{
+	struct pp_walker *w = &t->walker;
+	const struct pp_iov *civ;
+	size_t nciv = pp_code_cache_check_reads(t->codes, &civ);
+	bool okbuf[64], *ok = w->nchecks <= 64 ? okbuf : malloc(w->nchecks);
+	int rc = ok ? pp_walker_verify(w, civ, nciv, ok) : -1;
+	for (size_t i = 0; i < s->nts; i++) {
+		struct tstate_rec *r = &s->ts[i];
+		if (r->check < 0)
+			continue;
+		/* If the joint read failed (a frame unmapped), judge alone. */
+		bool held = rc == 0 ? ok[r->check] : pp_walker_verify_one(w, (size_t)r->check);
+		if (!held) {
+			r->status = PP_WALK_TORN;
+			r->nframes = 0;
+		}
+	}
+	if (ok != okbuf)
+		free(ok);
+	return pp_code_cache_check_judge(t->codes, &t->mem, rc);
 }
 
 /* ---- assembling threads ------------------------------------------------- */
@@ -541,60 +611,100 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 			pp_thread_names_read(&t->obj, s->interps[i].modules, &t->names);
 }
 
+/* Interpreters and thread states, from the read-ahead when the structure
+ * is unchanged, else by following the lists; then every thread's walk and
+ * its verification. Returns PP_OK with the number of stale code objects in
+ * *stale (>0, or -1 if unknown: the snapshot must be read again). */
+static enum pp_err read_pass(struct pp_target *t, struct snapshot *s, unsigned flags,
+			     bool ahead, unsigned *retries, int *stale,
+			     struct pp_error *err)
+{
+	struct pp_walker *w = &t->walker;
+	pp_code_cache_new_epoch(t->codes);
+	pp_walker_begin_sample(w);
+	w->pre = NULL;
+	w->npre = 0;
+	bool read_ahead = ahead && pp_readahead_read(t->ahead, t, s, &w->pre, &w->npre) == 0;
+	if (!read_ahead) {
+		w->pre = NULL;
+		w->npre = 0;
+		enum pp_err e = read_interpreters(t, s, err);
+		if (!e)
+			e = read_tstates(t, s, err);
+		if (e)
+			return e;
+	}
+	/* Torn walks are only redone for a dump; a recording drops them, so
+	 * all its walks can be verified together, mostly from the read-ahead
+	 * itself, and what is left in one more read. */
+	w->defer_verify = !w->paused && !(flags & PP_SAMPLE_RETRY_TORN);
+	walk_threads(t, s, flags, retries);
+	*stale = read_ahead ? pp_readahead_judge_codes(t->ahead, t->codes) : 0;
+	if (*stale == 0) {
+		if (!w->defer_verify)
+			*stale = pp_code_cache_validate(t->codes, &t->mem);
+		else if (w->nchecks || pp_code_cache_pending(t->codes))
+			*stale = verify_walks(t, s);
+	}
+	w->pre = NULL;
+	w->npre = 0;
+	return PP_OK;
+}
+
 enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 			     struct pp_sample *out, struct pp_error *err)
 {
-	struct snapshot *s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!t->snap && !(t->snap = calloc(1, sizeof(*t->snap))))
 		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	struct snapshot *s = t->snap;
 	struct pp_pause pause = {0};
 	enum pp_err e = PP_OK;
 	unsigned retries = 0;
 	int rc;
 
+	s->ninterps = s->nts = s->nos = 0;
 	out->nthreads = 0;
 	out->torn_retries = 0;
 	/* The kernel's view first when pausing: a stopped thread reads as
 	 * "stopped", not as what it was doing. */
 	if ((flags & PP_SAMPLE_OS_STATE) && (flags & PP_SAMPLE_PAUSE)) {
 		rc = read_os_states(t, s);
-		if (rc) {
-			e = mem_error(t, rc, err);
-			goto done;
-		}
+		if (rc)
+			return mem_error(t, rc, err);
 	}
 	if (flags & PP_SAMPLE_PAUSE) {
 		rc = pp_pause_all(t->info.pid, &pause);
-		if (rc == -EPERM && pp_tracer_error(t->info.pid, err)) {
-			e = PP_ERR_PERM;
-			goto done;
-		}
-		if (rc) {
-			e = mem_error(t, rc, err);
-			goto done;
-		}
+		if (rc == -EPERM && pp_tracer_error(t->info.pid, err))
+			return PP_ERR_PERM;
+		if (rc)
+			return mem_error(t, rc, err);
 		t->walker.paused = true;
 		if (flags & PP_SAMPLE_OS_STATE)
 			merge_paused_os_states(t, s);
 	}
 	out->time_ns = now_ns();
-	e = read_interpreters(t, s, err);
-	/* Read the threads; if a cached code object turned out to be stale
-	 * (freed, its address reused), read them again with fresh entries. */
-	for (int pass = 0; !e && pass < 3; pass++) {
-		s->nts = 0;
-		pp_code_cache_new_epoch(t->codes);
-		e = read_threads(t, s, flags, &retries, err);
-		if (!e && pp_code_cache_validate(t->codes, &t->mem) == 0)
+	/* If a cached code object turned out to be stale (freed, its address
+	 * reused), read everything again with fresh entries. */
+	for (int pass = 0; pass < 3; pass++) {
+		int stale = 0;
+		e = read_pass(t, s, flags, pass == 0, &retries, &stale, err);
+		if (e || stale == 0)
 			break;
 	}
 	if (!e) {
-		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) &&
+		bool listing = t->layout.ts_native_thread_id == PP_ABSENT && t->tid_offset < 0;
+		/* Inferring where glibc keeps the tid checks candidates against
+		 * the process's task list; otherwise only Python's threads are
+		 * looked at, after their ids are known. */
+		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) && listing &&
 		    read_os_states(t, s) != 0)
 			s->nos = 0;
 		fill_native_ids(t, s);
+		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) && !listing)
+			read_os_states_of_threads(t, s);
 		if (flags & PP_SAMPLE_NAMES)
 			read_names(t, s);
+		pp_readahead_learn(&t->ahead, t, s);
 	}
 	if (flags & PP_SAMPLE_PAUSE) {
 		pp_resume_all(&pause);
@@ -603,10 +713,6 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 	if (!e)
 		e = assemble(t, s, flags, out, err);
 	out->torn_retries = retries;
-done:
-	free(s->ts);
-	free(s->os);
-	free(s);
 	return e;
 }
 

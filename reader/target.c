@@ -373,6 +373,8 @@ void pp_target_detach(struct pp_target *t)
 	pp_walker_free(&t->walker);
 	pp_thread_names_free(&t->names);
 	free(t->frames.v);
+	pp_snapshot_free(t->snap);
+	pp_readahead_free(t->ahead);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);
 	free(t->info.executable);

@@ -10,6 +10,8 @@
 #include "os_state.h"
 #include "pyobject.h"
 #include "reader.h"
+#include "readahead.h"
+#include "snapshot.h"
 #include "thread_names.h"
 
 struct pp_target {
@@ -33,6 +35,8 @@ struct pp_target {
 	size_t ntidmap;
 	struct pp_thread_names names;
 	struct pp_frame_vec frames; /* walker output, per sample */
+	struct snapshot *snap;      /* sample.c's working state, reused */
+	struct pp_readahead *ahead; /* where the last sample found things */
 };
 
 /* Fill err with a formatted one-line message; returns code. */

@@ -482,3 +482,128 @@ Test(walker, reused_code_address_is_noticed)
 		free(w.pristine);
 	}
 }
+
+/* ---- read-ahead windows and their twins ------------------------------- */
+
+struct twin_walk {
+	struct world w;
+	uint8_t *buf, *twin;
+	uint64_t top;
+	struct pp_window win[2];
+	struct pp_code_cache *cc;
+	struct pp_walker wk;
+	struct pp_frame_vec out;
+};
+
+/* The whole fake space read ahead (and, if `twinned`, read again), with
+ * the thread's datastack_top as a top window on 3.11+. */
+static void twin_setup(struct twin_walk *t, int minor, bool twinned)
+{
+	memset(t, 0, sizeof(*t));
+	world_init(&t->w, minor);
+	const struct py_layout *l = t->w.l;
+	t->buf = malloc(SPAN);
+	t->twin = malloc(SPAN);
+	memcpy(t->buf, t->w.f.mem, SPAN);
+	memcpy(t->twin, t->w.f.mem, SPAN);
+	size_t n = 0;
+	t->win[n++] = (struct pp_window){BASE, SPAN, t->buf, twinned ? t->twin : NULL,
+					 PP_WIN_DATA};
+	if (l->if_size != PP_ABSENT) {
+		memcpy(&t->top, t->w.f.mem + (t->w.ts - BASE) + l->ts_datastack_top, 8);
+		t->win[n++] = (struct pp_window){t->w.ts + l->ts_datastack_top, 8,
+						 (const uint8_t *)&t->top, NULL, PP_WIN_TOP};
+	}
+	struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
+	t->cc = pp_code_cache_new(l, &types);
+	t->wk = (struct pp_walker){.mem = &t->w.m, .l = l, .codes = t->cc,
+				   .frame_type = FRAME_TYPE, .defer_verify = true,
+				   .pre = t->win, .npre = n};
+}
+
+static enum pp_walk_status twin_walk(struct twin_walk *t)
+{
+	const struct py_layout *l = t->w.l;
+	uint8_t ts[1024];
+	memcpy(ts, t->w.f.mem + (t->w.ts - BASE), l->ts_size);
+	pp_walker_begin_sample(&t->wk);
+	t->out.n = 0;
+	return pp_walk_thread(&t->wk, t->w.ts, ts, l->ts_size, &t->out);
+}
+
+static void twin_free(struct twin_walk *t)
+{
+	free(t->out.v);
+	pp_walker_free(&t->wk);
+	pp_code_cache_free(t->cc);
+	free(t->buf);
+	free(t->twin);
+	free(t->w.f.mem);
+	free(t->w.pristine);
+}
+
+/* Frame `depth`'s code pointer, changed in `mem` (a copy of the space). */
+static void bend_code(struct twin_walk *t, uint8_t *mem, size_t depth)
+{
+	const struct py_layout *l = t->w.l;
+	uint64_t f = t->wk.chain[depth * PP_CHAIN_N];
+	uint32_t off = l->if_size != PP_ABSENT ? l->if_code : l->fo_code;
+	uint64_t code;
+	memcpy(&code, mem + (f - BASE) + off, 8);
+	code += 16;
+	memcpy(mem + (f - BASE) + off, &code, 8);
+}
+
+/* A walk inside twinned windows is judged on the spot, with no check left
+ * over; a caller that changed between the copy and its twin, or (3.11+) a
+ * top that fell below the frames, is torn. */
+Test(walker, twins_verify_without_a_read)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct twin_walk t;
+		twin_setup(&t, minor, true);
+		cr_assert_eq(twin_walk(&t), PP_WALK_OK, "3.%d: clean twinned walk", minor);
+		cr_assert_eq(t.out.n, NFRAMES);
+		cr_assert_eq(t.wk.nchecks, 0, "3.%d: a twinned walk left a check", minor);
+		cr_assert_eq(t.wk.last_check, -1);
+
+		bend_code(&t, t.twin, 5);
+		cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
+			     "3.%d: a caller that changed in the twin was accepted", minor);
+		cr_assert_eq(t.out.n, 0);
+		memcpy(t.twin, t.buf, SPAN);
+		cr_assert_eq(twin_walk(&t), PP_WALK_OK);
+
+		if (t.w.l->if_size != PP_ABSENT) {
+			uint64_t keep = t.top;
+			t.top -= 2 * (t.w.l->if_size + 32);
+			cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
+				     "3.%d: frames above the twin's top were accepted", minor);
+			t.top = keep;
+		}
+		twin_free(&t);
+	}
+}
+
+/* Without twins the walk leaves a check, and pp_walker_verify judges it
+ * against the target as it is by then. */
+Test(walker, deferred_checks_see_later_changes)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct twin_walk t;
+		twin_setup(&t, minor, false);
+		cr_assert_eq(twin_walk(&t), PP_WALK_OK, "3.%d", minor);
+		cr_assert_eq(t.wk.nchecks, 1, "3.%d: no deferred check", minor);
+		bool ok[1] = {false};
+		cr_assert_eq(pp_walker_verify(&t.wk, NULL, 0, ok), 0);
+		cr_assert(ok[0], "3.%d: an unchanged chain failed its check", minor);
+		cr_assert(pp_walker_verify_one(&t.wk, 0));
+
+		bend_code(&t, t.w.f.mem, 7); /* the target moves on */
+		ok[0] = true;
+		cr_assert_eq(pp_walker_verify(&t.wk, NULL, 0, ok), 0);
+		cr_assert(!ok[0], "3.%d: a changed caller passed its check", minor);
+		cr_assert(!pp_walker_verify_one(&t.wk, 0));
+		twin_free(&t);
+	}
+}

@@ -1,0 +1,370 @@
+/* One read for a whole sample; see readahead.h. */
+#include "readahead.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "target_internal.h"
+
+/* How far past a thread's live top its chunk is read: room for the stack
+ * to have grown a few frames since the last sample. */
+#define CHUNK_SLACK 2048
+/* Caps that keep one read ahead small; past them the walker reads the
+ * rest itself. */
+#define MAX_WINDOW_BYTES (1u << 20)
+#define MAX_WINDOWS 1024
+
+/* Per interpreter, the fields read ahead (one u64 slot each). */
+enum { F_NEXT, F_ID, F_MODULES, F_GILPTR, F_LOCKED, F_HOLDER, F_THREADS, F_N };
+
+struct ra_interp {
+	uint64_t addr;
+	uint64_t gil;
+	size_t first_ts, nts; /* its thread states in ra->ts, list order */
+};
+
+struct ra_tstate {
+	uint64_t addr;
+	uint64_t thread_id;
+	uint32_t tid;         /* <=3.10: read at thread_id + tid_offset */
+};
+
+struct pp_readahead {
+	struct ra_interp *interps;
+	/* the code objects the last sample named, sorted by entry address,
+	 * and their identities as read ahead */
+	const struct pp_code_entry **codes;
+	size_t ncodes;
+	uint8_t *code_ids;
+	uint32_t id_lo, id_len;
+	size_t ninterps;
+	struct ra_tstate *ts;
+	size_t nts;
+	int tid_offset;       /* -1: native ids are not read ahead */
+	struct pp_window *win;
+	size_t nwin;
+	uint8_t *winbuf;      /* the windows' bytes */
+	uint64_t *fields;     /* ninterps * F_N */
+	struct pp_iov *iov;
+	size_t iovcap;
+};
+
+void pp_readahead_free(struct pp_readahead *ra)
+{
+	if (!ra)
+		return;
+	free(ra->interps);
+	free(ra->codes);
+	free(ra->code_ids);
+	free(ra->ts);
+	free(ra->win);
+	free(ra->winbuf);
+	free(ra->fields);
+	free(ra->iov);
+	free(ra);
+}
+
+/* ---- learning ------------------------------------------------------------ */
+
+struct win_list {
+	struct pp_window *v;
+	size_t n, cap, bytes;
+};
+
+/* A window; a frame window is read twice (see frame_walk.h), so it costs
+ * its length twice. */
+static void add_win(struct win_list *wl, uint64_t base, size_t len,
+		    enum pp_window_kind kind, bool twin)
+{
+	size_t cost = twin ? 2 * len : len;
+	if (!base || !len || wl->n >= MAX_WINDOWS || wl->bytes + cost > MAX_WINDOW_BYTES)
+		return;
+	if (wl->n == wl->cap) {
+		size_t ncap = wl->cap ? wl->cap * 2 : 32;
+		struct pp_window *nv = realloc(wl->v, ncap * sizeof(*nv));
+		if (!nv)
+			return;
+		wl->v = nv;
+		wl->cap = ncap;
+	}
+	/* buf and twin are set once all windows are known; a non-NULL twin
+	 * here just marks that it wants one */
+	wl->v[wl->n++] = (struct pp_window){base, len, NULL,
+					    twin ? (const uint8_t *)wl : NULL, kind};
+	wl->bytes += cost;
+}
+
+/* Where thread state r's frames were. */
+static void thread_windows(const struct pp_target *t, const struct snapshot *s,
+			   const struct tstate_rec *r, struct win_list *wl)
+{
+	const struct py_layout *l = &t->layout;
+	const uint8_t *tsb = s->tsbytes + r->bytes_off;
+	if (l->cf_current_frame != PP_ABSENT) {
+		uint64_t cframe = pp_get_u64(tsb, l->ts_size, l->ts_frame);
+		if (cframe)
+			add_win(wl, cframe + l->cf_current_frame, 8, PP_WIN_DATA, false);
+	}
+	if (l->if_size != PP_ABSENT) /* read between the copies and the twins */
+		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, false);
+	bool chunked = l->if_size != PP_ABSENT;
+	if (chunked && r->cbase && r->cend > r->cbase) {
+		uint64_t top = pp_get_u64(tsb, l->ts_size, l->ts_datastack_top);
+		uint64_t end = (top > r->cbase && top < r->cend ? top : r->cbase) + CHUNK_SLACK;
+		if (end > r->cend)
+			end = r->cend;
+		add_win(wl, r->cbase, (size_t)(end - r->cbase), PP_WIN_DATA, true);
+	}
+	const uint64_t *chain = t->walker.chain;
+	size_t fsz = chunked ? l->if_size : l->fo_size;
+	for (size_t i = 0; chain && i < r->depth; i++) {
+		uint64_t f = chain[(r->chain_off + i) * PP_CHAIN_N];
+		if (chunked && f >= r->cbase && f < r->cend)
+			continue; /* in the chunk's window */
+		add_win(wl, f, fsz, PP_WIN_DATA, true); /* <=3.10, or a generator's */
+	}
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The distinct code objects of this sample's frames. */
+static int learn_codes(struct pp_readahead *ra, const struct pp_target *t)
+{
+	size_t n = t->frames.n;
+	ra->ncodes = 0;
+	const struct pp_code_entry **c = realloc(ra->codes, (n ? n : 1) * sizeof(*c));
+	if (!c)
+		return -1;
+	ra->codes = c;
+	for (size_t i = 0; i < n; i++)
+		c[i] = pp_code_entry_of(t->frames.v[i].code);
+	qsort(c, n, sizeof(*c), cmp_ptr);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || c[k - 1] != c[i])
+			c[k++] = c[i];
+	pp_code_cache_identity_span(t->codes, &ra->id_lo, &ra->id_len);
+	uint8_t *ids = realloc(ra->code_ids, (k ? k : 1) * ra->id_len);
+	if (!ids)
+		return -1;
+	ra->code_ids = ids;
+	ra->ncodes = k;
+	return 0;
+}
+
+void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
+			const struct snapshot *s)
+{
+	struct pp_readahead *ra = *rap;
+	if (!ra) {
+		ra = calloc(1, sizeof(*ra));
+		if (!ra)
+			return;
+		*rap = ra;
+	}
+	ra->ninterps = ra->nts = ra->nwin = 0;
+	struct ra_interp *ni = realloc(ra->interps, (s->ninterps ? s->ninterps : 1) * sizeof(*ni));
+	if (ni)
+		ra->interps = ni;
+	uint64_t *nf = realloc(ra->fields, (s->ninterps ? s->ninterps : 1) * F_N * sizeof(*nf));
+	if (nf)
+		ra->fields = nf;
+	struct ra_tstate *nt = realloc(ra->ts, (s->nts ? s->nts : 1) * sizeof(*nt));
+	if (nt)
+		ra->ts = nt;
+	if (!ni || !nf || !nt)
+		return; /* ninterps == 0: the next read takes the slow path */
+
+	ra->tid_offset = t->layout.ts_native_thread_id == PP_ABSENT ? t->tid_offset : -1;
+	/* the window list is rebuilt each time */
+	struct win_list wl = {0};
+	free(ra->win);
+	ra->win = NULL;
+	size_t nts = 0;
+	for (size_t ii = 0; ii < s->ninterps; ii++) {
+		struct ra_interp *ri = &ra->interps[ii];
+		ri->addr = s->interps[ii].addr;
+		ri->gil = s->interps[ii].gil;
+		ri->first_ts = nts;
+		for (size_t k = 0; k < s->nts; k++) {
+			const struct tstate_rec *r = &s->ts[k];
+			if (r->interp != ii)
+				continue;
+			ra->ts[nts++] = (struct ra_tstate){r->addr, r->thread_id, 0};
+			thread_windows(t, s, r, &wl);
+		}
+		ri->nts = nts - ri->first_ts;
+	}
+	ra->nts = nts;
+	ra->win = wl.v;
+	uint8_t *nb = realloc(ra->winbuf, wl.bytes ? wl.bytes : 1);
+	if (!nb) {
+		ra->ninterps = 0;
+		return;
+	}
+	ra->winbuf = nb;
+	size_t off = 0;
+	for (size_t i = 0; i < wl.n; i++) {
+		wl.v[i].buf = nb + off;
+		off += wl.v[i].len;
+		if (wl.v[i].twin) {
+			wl.v[i].twin = nb + off;
+			off += wl.v[i].len;
+		}
+	}
+	ra->nwin = wl.n;
+	if (learn_codes(ra, t) != 0)
+		return;
+	ra->ninterps = s->ninterps;
+}
+
+/* ---- reading back -------------------------------------------------------- */
+
+static struct pp_iov *iov_room(struct pp_readahead *ra, size_t n)
+{
+	if (n > ra->iovcap) {
+		struct pp_iov *v = realloc(ra->iov, n * sizeof(*v));
+		if (!v)
+			return NULL;
+		ra->iov = v;
+		ra->iovcap = n;
+	}
+	return ra->iov;
+}
+
+static int push_ts(struct snapshot *s, const struct tstate_rec *r)
+{
+	if (s->nts == s->tscap) {
+		size_t ncap = s->tscap ? s->tscap * 2 : 32;
+		struct tstate_rec *n = realloc(s->ts, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		s->ts = n;
+		s->tscap = ncap;
+	}
+	s->ts[s->nts++] = *r;
+	return 0;
+}
+
+int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snapshot *s,
+		      const struct pp_window **win, size_t *nwin)
+{
+	const struct py_layout *l = &t->layout;
+	if (!ra || !ra->ninterps || pp_snapshot_reserve_bytes(s, ra->nts, l->ts_size) != 0)
+		return -1;
+	bool gilptr = l->is_ceval_gil != PP_ABSENT;
+	struct pp_iov *iov = iov_room(ra, 1 + ra->ninterps * F_N + ra->nts * 2 + ra->nwin * 2 +
+					  ra->ncodes);
+	if (!iov)
+		return -1;
+	uint64_t head = 0;
+	size_t n = 0;
+	iov[n++] = (struct pp_iov){t->runtime + l->rt_interpreters_head, &head, 8};
+	for (size_t i = 0; i < ra->ninterps; i++) {
+		uint64_t a = ra->interps[i].addr, *f = ra->fields + i * F_N;
+		memset(f, 0, F_N * sizeof(*f));
+		iov[n++] = (struct pp_iov){a + l->is_next, &f[F_NEXT], 8};
+		iov[n++] = (struct pp_iov){a + l->is_id, &f[F_ID], 8};
+		iov[n++] = (struct pp_iov){a + l->is_modules, &f[F_MODULES], 8};
+		iov[n++] = (struct pp_iov){a + l->is_threads_head, &f[F_THREADS], 8};
+		if (gilptr)
+			iov[n++] = (struct pp_iov){a + l->is_ceval_gil, &f[F_GILPTR], 8};
+		if (ra->interps[i].gil) {
+			iov[n++] = (struct pp_iov){ra->interps[i].gil + l->gil_locked, &f[F_LOCKED], 4};
+			iov[n++] = (struct pp_iov){ra->interps[i].gil + l->gil_last_holder, &f[F_HOLDER], 8};
+		}
+	}
+	for (size_t k = 0; k < ra->nts; k++) {
+		iov[n++] = (struct pp_iov){ra->ts[k].addr, s->tsbytes + k * l->ts_size, l->ts_size};
+		ra->ts[k].tid = 0;
+		if (ra->tid_offset >= 0 && ra->ts[k].thread_id)
+			iov[n++] = (struct pp_iov){ra->ts[k].thread_id + (uint64_t)ra->tid_offset,
+						   &ra->ts[k].tid, 4};
+	}
+	/* Phases, in this order within one read: everything first, then the
+	 * threads' tops, then the frames' twins, then the code objects'
+	 * identities - each later than all that the walk will use. */
+	size_t phase[4];
+	for (size_t w = 0; w < ra->nwin; w++)
+		if (ra->win[w].kind == PP_WIN_DATA)
+			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].buf,
+						   ra->win[w].len};
+	phase[0] = n;
+	for (size_t w = 0; w < ra->nwin; w++)
+		if (ra->win[w].kind == PP_WIN_TOP)
+			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].buf,
+						   ra->win[w].len};
+	phase[1] = n;
+	for (size_t w = 0; w < ra->nwin; w++)
+		if (ra->win[w].twin)
+			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].twin,
+						   ra->win[w].len};
+	phase[2] = n;
+	for (size_t k = 0; k < ra->ncodes; k++)
+		if (ra->codes[k]->addr)
+			iov[n++] = (struct pp_iov){ra->codes[k]->addr + ra->id_lo,
+						   ra->code_ids + k * ra->id_len, ra->id_len};
+	phase[3] = n;
+	if (pp_mem_readv_phased(&t->mem, iov, phase, 4) != 0)
+		return -1;
+
+	/* Is it the same structure? Every list link must lead where it led. */
+	if (head != ra->interps[0].addr)
+		return -1;
+	s->ninterps = 0;
+	s->nts = 0;
+	for (size_t i = 0; i < ra->ninterps; i++) {
+		const struct ra_interp *ri = &ra->interps[i];
+		const uint64_t *f = ra->fields + i * F_N;
+		uint64_t want_next = i + 1 < ra->ninterps ? ra->interps[i + 1].addr : 0;
+		uint64_t want_head = ri->nts ? ra->ts[ri->first_ts].addr : 0;
+		if (f[F_NEXT] != want_next || f[F_THREADS] != want_head ||
+		    (gilptr && f[F_GILPTR] != ri->gil))
+			return -1;
+		s->interps[i] = (struct interp_rec){
+			.addr = ri->addr,
+			.id = (int64_t)f[F_ID],
+			.gil = ri->gil,
+			.gil_holder = ri->gil && (uint32_t)f[F_LOCKED] == 1 ? f[F_HOLDER] : 0,
+			.modules = f[F_MODULES],
+		};
+		for (size_t k = ri->first_ts; k < ri->first_ts + ri->nts; k++) {
+			const uint8_t *b = s->tsbytes + k * l->ts_size;
+			uint64_t want = k + 1 < ri->first_ts + ri->nts ? ra->ts[k + 1].addr : 0;
+			if (pp_get_u64(b, l->ts_size, l->ts_next) != want)
+				return -1;
+			struct tstate_rec r = {
+				.addr = ra->ts[k].addr,
+				.interp = i,
+				.order = ri->first_ts + ri->nts - 1 - k, /* list is newest first */
+				.bytes_off = k * l->ts_size,
+				.thread_id = pp_get_u64(b, l->ts_size, l->ts_thread_id),
+				.check = -1,
+			};
+			if (l->ts_native_thread_id != PP_ABSENT) {
+				r.native_id = pp_get_u64(b, l->ts_size, l->ts_native_thread_id);
+				r.native_known = true;
+			} else if (ra->ts[k].tid && r.thread_id == ra->ts[k].thread_id) {
+				r.native_id = ra->ts[k].tid;
+				r.native_known = true;
+			}
+			if (push_ts(s, &r) != 0)
+				return -1;
+		}
+	}
+	s->ninterps = ra->ninterps;
+	*win = ra->win;
+	*nwin = ra->nwin;
+	return 0;
+}
+
+int pp_readahead_judge_codes(const struct pp_readahead *ra, struct pp_code_cache *codes)
+{
+	if (!ra || !ra->ncodes)
+		return 0;
+	return pp_code_cache_judge_ahead(codes, ra->codes, ra->code_ids, ra->ncodes);
+}

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cost_histogram.h"
+
 /* Interned ids of one code object, cached by the reader's stable pointer so
  * a sample costs no string hashing. */
 struct code_ids {
@@ -189,28 +191,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stats *st)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Costs of the most recent samples, for the median and p99: a ring keeps
- * memory fixed however long the recording runs. */
-#define COST_RING 65536
-
-static void cost_stats(const uint64_t *ring, size_t n, struct pp_sampler_stats *st)
-{
-	if (!n)
-		return;
-	uint64_t *sorted = malloc(n * sizeof(*sorted));
-	if (!sorted)
-		return;
-	memcpy(sorted, ring, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	st->cost_median_ns = sorted[n / 2];
-	st->cost_p99_ns = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
-	free(sorted);
+	st->cost_median_ns = pp_cost_quantile(h, 0.5);
+	st->cost_p99_ns = pp_cost_quantile(h, 0.99);
 }
 
 /* One snapshot of process pr into the profile. Returns the reader's error
@@ -218,7 +202,8 @@ static void cost_stats(const uint64_t *ring, size_t n, struct pp_sampler_stats *
  * grow. */
 static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
 			      unsigned names_every, struct pp_sample *s, uint64_t start,
-			      uint64_t *ring, struct pp_sampler_stats *st, int *oom_out,
+			      struct pp_cost_histogram *costs, struct pp_sampler_stats *st,
+			      int *oom_out,
 			      struct pp_error *err)
 {
 	struct converter *c = converter_of(pr, p);
@@ -234,7 +219,7 @@ static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsig
 	uint64_t after = now_ns();
 	if (e != PP_OK)
 		return e;
-	ring[st->samples % COST_RING] = after - before;
+	pp_cost_add(costs, after - before);
 	st->samples++;
 	c->samples++;
 	if (add_snapshot(c, s, start, st) != 0)
@@ -247,8 +232,8 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			   struct pp_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	uint64_t *ring = malloc(COST_RING * sizeof(*ring));
-	if (!ring)
+	struct pp_cost_histogram *costs = calloc(1, sizeof(*costs));
+	if (!costs)
 		return oom(err);
 	struct pp_sample s = {0};
 	unsigned rate = o->rate_hz ? o->rate_hz : 100;
@@ -275,7 +260,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
 			struct pp_process *pr = pp_process_set_at(set, i);
 			struct pp_error perr;
-			enum pp_err e = sample_one(pr, p, flags, rate, &s, start, ring, st,
+			enum pp_err e = sample_one(pr, p, flags, rate, &s, start, costs, st,
 						   &out_of_memory, pr->root ? err : &perr);
 			if (e == PP_OK) {
 				sampled = 1;
@@ -306,7 +291,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			break;
 		if (o->tick && after - last_tick >= 100000000ull) {
 			last_tick = after;
-			cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
+			cost_stats(costs, st);
 			if (o->tick(o->tick_ctx, p, st))
 				break;
 		}
@@ -327,8 +312,8 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	st->elapsed_ns = now_ns() - start;
 	st->processes = pp_process_set_count(set);
 	st->processes_seen = pp_process_set_seen(set);
-	cost_stats(ring, st->samples < COST_RING ? st->samples : COST_RING, st);
-	free(ring);
+	cost_stats(costs, st);
+	free(costs);
 	pp_sample_free(&s);
 	return rc;
 }

@@ -83,6 +83,13 @@ int cmd_render(int argc, char **argv)
 		pp_die_msg("cannot read %s: %s", input, err);
 		return PP_EXIT_IO;
 	}
+	/* A recording of several processes (record --subprocesses) keeps its
+	 * `process PID: cmdline` root frames, as record drew them. */
+	size_t nthreads = 0;
+	const struct pp_pthread *threads = pp_profile_threads(p, &nthreads);
+	for (size_t i = 1; i < nthreads; i++)
+		if (threads[i].pid != threads[0].pid)
+			ro.view.processes = true;
 	char *owned = NULL;
 	if (!output) {
 		size_t n = strlen(input);

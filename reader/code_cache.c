@@ -25,6 +25,8 @@ struct pp_code_cache {
 	size_t nretired, capretired;
 	struct str_slot *strs;
 	size_t scap, sn;
+	char **old_strs;      /* texts replaced at their address, kept */
+	size_t nold, capold;
 	/* the validation read's buffers, kept between snapshots */
 	uint8_t (*now)[32];
 	struct pp_iov *iov;
@@ -102,6 +104,9 @@ void pp_code_cache_free(struct pp_code_cache *c)
 	free(c->iov);
 	free(c->slots);
 	free(c->strs);
+	for (size_t i = 0; i < c->nold; i++)
+		free(c->old_strs[i]);
+	free(c->old_strs);
 	free(c);
 }
 
@@ -131,6 +136,20 @@ static int grow_codes(struct pp_code_cache *c)
 	return 0;
 }
 
+static int keep_old_str(struct pp_code_cache *c, char *old)
+{
+	if (c->nold == c->capold) {
+		size_t ncap = c->capold ? c->capold * 2 : 16;
+		char **n = realloc(c->old_strs, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		c->old_strs = n;
+		c->capold = ncap;
+	}
+	c->old_strs[c->nold++] = old;
+	return 0;
+}
+
 static int grow_strs(struct pp_code_cache *c)
 {
 	size_t ncap = c->scap * 2;
@@ -151,21 +170,38 @@ static int grow_strs(struct pp_code_cache *c)
 	return 0;
 }
 
-/* A string by address; the cache owns it. NULL if unreadable. */
+/* A string by address; the cache owns it. NULL if unreadable.
+ *
+ * Read every time: a str object can be freed and another allocated at its
+ * address (the program's own file names replace the importer's while it
+ * starts up), so a string cached by address alone goes stale. Strings are
+ * only read when a code object is first seen, so this costs little; the
+ * table just keeps one copy of a text per address. A replaced text is
+ * kept (entries of retired code objects may still point at it). */
 static const char *get_str(struct pp_code_cache *c, struct pp_mem *m,
 			   uint64_t addr)
 {
 	if (!addr)
 		return NULL;
-	size_t j = hash_addr(addr) & (c->scap - 1);
-	while (c->strs[j].addr) {
-		if (c->strs[j].addr == addr)
-			return c->strs[j].s;
-		j = (j + 1) & (c->scap - 1);
-	}
 	char *s = pp_read_str(m, c->l, addr, c->types.str);
 	if (!s)
 		return NULL;
+	size_t j = hash_addr(addr) & (c->scap - 1);
+	while (c->strs[j].addr) {
+		if (c->strs[j].addr == addr) {
+			if (strcmp(c->strs[j].s, s) == 0) {
+				free(s);
+				return c->strs[j].s;
+			}
+			if (keep_old_str(c, c->strs[j].s) != 0) {
+				free(s);
+				return NULL;
+			}
+			c->strs[j].s = s;
+			return s;
+		}
+		j = (j + 1) & (c->scap - 1);
+	}
 	if ((c->sn + 1) * 2 > c->scap) {
 		if (grow_strs(c) != 0) {
 			free(s);

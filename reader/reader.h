@@ -94,7 +94,10 @@ enum {
 	PP_SAMPLE_OS_STATE = 1 << 0,  /* read /proc task state + syscall */
 	PP_SAMPLE_PAUSE = 1 << 1,     /* stop all threads around the read */
 	PP_SAMPLE_RETRY_TORN = 1 << 2,/* redo torn walks (a few times) */
-	PP_SAMPLE_NAMES = 1 << 3,     /* read threading.Thread names */
+	/* Read threading.Thread names afresh. Without it, names come from
+	 * the last read (also made, once, when a thread appears that it did
+	 * not know); a name is valid until the next sample. */
+	PP_SAMPLE_NAMES = 1 << 3,
 };
 
 struct pp_target;

@@ -589,17 +589,25 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 		th->gil = gil_state(s, g[k].members, g[k].nm,
 				    (flags & PP_SAMPLE_OS_STATE) ? os : NULL,
 				    t->layout.gil_size);
-		if (flags & PP_SAMPLE_NAMES) {
-			for (size_t m = g[k].nm; m-- > 0 && !th->name;)
-				th->name = pp_thread_names_get(&t->names,
-						s->ts[g[k].members[m]].thread_id);
-		}
+		for (size_t m = g[k].nm; m-- > 0 && !th->name;)
+			th->name = pp_thread_names_get(&t->names,
+						       s->ts[g[k].members[m]].thread_id);
 	}
 	out->nthreads = ng;
 	free(g);
 	return PP_OK;
 }
 
+static bool name_unknown(const struct pp_target *t, uint64_t id)
+{
+	for (size_t i = 0; i < t->nunnamed; i++)
+		if (t->unnamed[i] == id)
+			return true;
+	return false;
+}
+
+/* Read the names afresh; remember which threads have none, so that they
+ * do not make every later sample read again. */
 static void read_names(struct pp_target *t, const struct snapshot *s)
 {
 	pp_thread_names_free(&t->names);
@@ -609,6 +617,27 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 	for (size_t i = s->ninterps; i-- > 0;)
 		if (s->interps[i].modules)
 			pp_thread_names_read(&t->obj, s->interps[i].modules, &t->names);
+	t->nunnamed = 0;
+	uint64_t *u = realloc(t->unnamed, (s->nts ? s->nts : 1) * sizeof(*u));
+	if (!u)
+		return;
+	t->unnamed = u;
+	for (size_t i = 0; i < s->nts; i++) {
+		uint64_t id = s->ts[i].thread_id;
+		if (id && !pp_thread_names_get(&t->names, id) && !name_unknown(t, id))
+			t->unnamed[t->nunnamed++] = id;
+	}
+}
+
+/* A thread the last names read did not know (it started since). */
+static bool new_thread(const struct pp_target *t, const struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nts; i++) {
+		uint64_t id = s->ts[i].thread_id;
+		if (id && !pp_thread_names_get(&t->names, id) && !name_unknown(t, id))
+			return true;
+	}
+	return false;
 }
 
 /* Interpreters and thread states, from the read-ahead when the structure
@@ -702,7 +731,11 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 		fill_native_ids(t, s);
 		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) && !listing)
 			read_os_states_of_threads(t, s);
-		if (flags & PP_SAMPLE_NAMES)
+		/* Names come from the last read of them, refreshed when asked
+		 * and as soon as a thread appears that it did not know - so a
+		 * thread's samples never change name just because this one
+		 * read was skipped. */
+		if ((flags & PP_SAMPLE_NAMES) || new_thread(t, s))
 			read_names(t, s);
 		pp_readahead_learn(&t->ahead, t, s);
 	}

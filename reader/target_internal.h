@@ -34,6 +34,8 @@ struct pp_target {
 	struct pp_tid_pair { int host, ns; } *tidmap;
 	size_t ntidmap;
 	struct pp_thread_names names;
+	uint64_t *unnamed;          /* thread ids the last names read lacked */
+	size_t nunnamed;
 	struct pp_frame_vec frames; /* walker output, per sample */
 	struct snapshot *snap;      /* sample.c's working state, reused */
 	struct pp_readahead *ahead; /* where the last sample found things */

@@ -313,7 +313,7 @@ static int intern_rest(struct enc *e, const struct pp_view *v)
 		if (s->thread >= nt || e->thread_label[s->thread])
 			continue;
 		char label[64];
-		const char *name = pp_profile_string(e->p, th[s->thread].name);
+		const char *name = pp_view_thread_name(v, s->thread);
 		size_t len = (size_t)snprintf(label, sizeof label, "%" PRIu64, th[s->thread].native_id);
 		char *full = malloc(len + strlen(name) + 4);
 		if (!full)

@@ -260,7 +260,7 @@ static int write_file(const struct pp_profile *p, const struct pp_render_opts *o
 		size_t begin = t ? start[t - 1] : 0, n = start[t] - begin;
 		if (n == 0)
 			continue;
-		const char *tn = pp_profile_string(p, th[t].name);
+		const char *tn = pp_view_thread_name(v, (uint32_t)t);
 		if ((*tn ? asprintf(&name, "thread %" PRIu64 " \"%s\"", th[t].native_id, tn)
 			 : asprintf(&name, "thread %" PRIu64, th[t].native_id)) < 0) {
 			name = NULL;

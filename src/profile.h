@@ -147,7 +147,12 @@ typedef int (*pp_view_fn)(const struct pp_view_frame *const *frames, size_t n,
 
 /* Call fn for each kept sample, in time order; stops early and returns fn's
  * value if it is non-zero. Frame pointers are valid until the view is
- * freed. */
+ * freed.
+ *
+ * A thread is its process and OS thread id: profile rows that differ only
+ * by name (read after its first samples, or renamed) are one thread. The
+ * sample handed to fn names the first row of its thread; its name, the
+ * latest one seen, is pp_view_thread_name(). */
 struct pp_view;
 struct pp_view *pp_view_new(const struct pp_profile *p, const struct pp_view_opts *o);
 int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx);
@@ -155,6 +160,8 @@ int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx);
 const struct pp_view_frame *pp_view_frame(const struct pp_view *v, uint32_t id);
 size_t pp_view_nframes(const struct pp_view *v);
 size_t pp_view_nsamples(const struct pp_view *v); /* kept samples */
+/* The thread's latest name ("" when never named), for a thread row. */
+const char *pp_view_thread_name(const struct pp_view *v, uint32_t thread);
 void pp_view_free(struct pp_view *v);
 
 #endif

@@ -22,6 +22,8 @@ struct pp_view {
 	size_t icap;
 	uint32_t *by_frame;   /* profile frame -> view frame (UINT32_MAX: none) */
 	uint32_t *thread_root, *process_root; /* per thread */
+	uint32_t *canon;      /* per thread row: the row that stands for it */
+	pp_str_id *latest;    /* per canonical row: its latest non-empty name */
 	uint32_t mark_wait, mark_released;
 	char **owned;         /* labels of synthetic frames */
 	size_t nowned;
@@ -125,11 +127,24 @@ static int build_roots(struct pp_view *v)
 	const struct pp_pthread *th = pp_profile_threads(v->p, &nt);
 	v->thread_root = malloc((nt ? nt : 1) * sizeof(uint32_t));
 	v->process_root = malloc((nt ? nt : 1) * sizeof(uint32_t));
-	if (!v->thread_root || !v->process_root)
+	v->canon = malloc((nt ? nt : 1) * sizeof(uint32_t));
+	v->latest = calloc(nt ? nt : 1, sizeof(pp_str_id));
+	if (!v->thread_root || !v->process_root || !v->canon || !v->latest)
 		return -1;
+	/* A thread is its process and OS thread; rows that differ only in
+	 * the name (not known yet on its first samples, or renamed) are one
+	 * thread, under its latest name. Rows are in order of appearance. */
+	for (size_t i = 0; i < nt; i++) {
+		size_t c = 0;
+		while (c < i && !(th[c].pid == th[i].pid && th[c].native_id == th[i].native_id))
+			c++;
+		v->canon[i] = (uint32_t)c;
+		if (th[i].name)
+			v->latest[c] = th[i].name;
+	}
 	for (size_t i = 0; i < nt; i++) {
 		char *label = NULL;
-		const char *name = pp_profile_string(v->p, th[i].name);
+		const char *name = pp_profile_string(v->p, v->latest[v->canon[i]]);
 		if (*name ? asprintf(&label, "thread %" PRIu64 " \"%s\"", th[i].native_id, name) < 0
 			  : asprintf(&label, "thread %" PRIu64, th[i].native_id) < 0)
 			return -1;
@@ -208,6 +223,8 @@ int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx)
 		}
 		/* Fill root first: roots, then the stack (walked leaf to root
 		 * into its place), then the marker. */
+		struct pp_psample one = *s;
+		one.thread = v->canon[s->thread];
 		size_t k = 0;
 		if (v->o.processes)
 			v->scratch[k++] = &v->vf[v->process_root[s->thread]];
@@ -220,7 +237,7 @@ int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx)
 		if (marker)
 			v->scratch[k++] = &v->vf[waiting ? v->mark_wait : v->mark_released];
 		v->nkept++;
-		int rc = fn(v->scratch, k, s, ctx);
+		int rc = fn(v->scratch, k, &one, ctx);
 		if (rc)
 			return rc;
 	}
@@ -246,7 +263,18 @@ void pp_view_free(struct pp_view *v)
 	free(v->index);
 	free(v->by_frame);
 	free(v->thread_root);
+	free(v->canon);
+	free(v->latest);
 	free(v->process_root);
 	free(v->scratch);
 	free(v);
+}
+
+const char *pp_view_thread_name(const struct pp_view *v, uint32_t thread)
+{
+	size_t nt;
+	pp_profile_threads(v->p, &nt);
+	if (thread >= nt)
+		return "";
+	return pp_profile_string(v->p, v->latest[v->canon[thread]]);
 }

@@ -152,3 +152,37 @@ Test(profile, nolineno_merges_frames)
 	pp_view_free(v2);
 	pp_profile_free(p);
 }
+
+/* A thread first sampled before its name was known, then named, then
+ * renamed: one thread in the view, under its latest name. */
+Test(profile, a_thread_is_its_tid_under_its_latest_name)
+{
+	struct pp_profile *p = pp_profile_new();
+	pp_str_id cmd = pp_profile_str(p, "python app.py");
+	struct pp_pthread rows[] = {
+		{100, 101, 0, cmd},
+		{100, 101, pp_profile_str(p, "Thread-1"), cmd},
+		{100, 102, pp_profile_str(p, "other"), cmd},
+		{100, 101, pp_profile_str(p, "worker"), cmd},
+	};
+	for (size_t i = 0; i < 4; i++) {
+		uint32_t id = pp_profile_thread(p, &rows[i]);
+		cr_assert_eq(id, i);
+		struct pp_psample s = {i, id, path(p, 20, "leaf"), PP_SGIL_HELD, PP_SOS_RUNNING};
+		cr_assert_eq(pp_profile_add_sample(p, &s), 0);
+	}
+	struct seen s;
+	view(p, (struct pp_view_opts){.threads = true}, &s);
+	cr_assert_eq(s.n, 4);
+	cr_assert_str_eq(s.lines[0], "thread 101 \"worker\":-1;main:10;work:20;leaf:3");
+	cr_assert_str_eq(s.lines[1], s.lines[0]);
+	cr_assert_str_eq(s.lines[3], s.lines[0]);
+	cr_assert_str_eq(s.lines[2], "thread 102 \"other\":-1;main:10;work:20;leaf:3");
+	struct pp_view_opts o = {0};
+	struct pp_view *v = pp_view_new(p, &o);
+	cr_assert_str_eq(pp_view_thread_name(v, 0), "worker");
+	cr_assert_str_eq(pp_view_thread_name(v, 2), "other");
+	cr_assert_str_eq(pp_view_thread_name(v, 9), "");
+	pp_view_free(v);
+	pp_profile_free(p);
+}

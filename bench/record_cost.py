@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 
-from recordlib import (WORKLOAD, Target, cpu_s, interpreters, parser, record, table)
+from recordlib import (WORKLOAD, Target, cpu_s, interpreters, parser, record, table, conditions)
 
 RATES = (1000, 20000)
 SHOWN_SYSCALLS = ("process_vm_readv", "pread64", "getdents64", "openat", "close",
@@ -48,7 +48,6 @@ def cost_at(pyprobe, pid, rate, duration):
     long_, ru_l, _, _ = record(pyprobe, ["--pid", pid], rate, duration)
     dn = long_["samples"] - short["samples"]
     long_["cpu_per_sample_us"] = (cpu_s(ru_l) - cpu_s(ru_s)) / dn * 1e6 if dn > 0 else float("nan")
-    long_["fixed_cpu_ms"] = (cpu_s(ru_s) - long_["cpu_per_sample_us"] * short["samples"] / 1e6) * 1e3
     return long_
 
 
@@ -93,6 +92,7 @@ def main():
     args = ap.parse_args()
     dur = args.duration or (3 if args.quick else 6)
     have_strace = shutil.which("strace") is not None
+    print(f"# {conditions()}")
     print(f"pyprobe record cost, workload.py (1 thread, ~26 frames), non-blocking, "
           f"{dur:g} s runs; {args.pyprobe}")
     rows, sys_rows = [], []
@@ -107,8 +107,7 @@ def main():
                      f"{a['cpu_per_sample_us'] - a['cost_med']:.1f}",
                      f"{a['torn_pct']:.2f}", f"{a['missed_pct']:.2f}",
                      f"{b['hz']:.0f}", f"{b['cost_med']:.1f}", f"{b['cost_p99']:.1f}",
-                     f"{b['cpu_per_sample_us']:.1f}", f"{b['torn_pct']:.2f}",
-                     f"{a['fixed_cpu_ms']:.1f}"])
+                     f"{b['cpu_per_sample_us']:.1f}", f"{b['torn_pct']:.2f}"])
         if sc:
             other = sum(v for k, v in sc.items() if k not in SHOWN_SYSCALLS)
             sys_rows.append([label, *(f"{sc.get(k, 0):.2f}" for k in SHOWN_SYSCALLS),
@@ -118,12 +117,13 @@ def main():
           "CPU from rusage (differential)")
     table(["interpreter", "1k cost med µs", "p99 µs", "CPU/sample µs", "wake-up floor µs",
            "torn %", "missed %", "20k: Hz", "cost med µs", "p99 µs", "CPU/sample µs",
-           "torn %", "fixed CPU ms"], rows)
+           "torn %"], rows)
     if sys_rows:
         print("\nsyscalls per sample at 1 kHz (strace -c, differential 3 s - 1 s)")
         table(["interpreter", *SHOWN_SYSCALLS, "other", "total"], sys_rows)
     print(f"\nPython loop of time.sleep(0.001): {python_sleep_floor():.1f} µs CPU per "
           f"iteration ({sys.executable})")
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from recordlib import WORKLOAD, Target, interpreters, parser, record, table
+from recordlib import (WORKLOAD, Target, interpreters, parser, record, table, conditions)
 
 HOUR_SAMPLES = 360_000
 
@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--format", default="collapsed", choices=("collapsed", "raw"))
     args = ap.parse_args()
     dur = args.duration or (20 if args.quick else 60)
+    print(f"# {conditions()}")
     print(f"pyprobe record memory, workload.py at 1000 Hz for {dur:g} s, -f {args.format}; "
           f"{args.pyprobe}")
     rows = []
@@ -94,6 +95,8 @@ def main():
                      f"{hwm[0] / 1024:.1f}", f"{slope:.1f}", f"{hour / 2**20:.1f}"])
     table(["interpreter", "samples", "RSS at 1 s MiB", "RSS at end MiB", "peak MiB",
            "bytes/sample", "1 h @ 100 Hz MiB"], rows)
+
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ Usage: bench/record_rate.py [--versions 3.11] [--quick] [--rate HZ] [--duration 
 """
 import sys
 
-from recordlib import WORKLOAD, Target, interpreters, parser, record, table
+from recordlib import (WORKLOAD, Target, interpreters, parser, record, table, conditions)
 
 
 def set_slack(popen, ns=1):
@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds (default 10, quick 5)")
     args = ap.parse_args()
     dur = args.duration or (5 if args.quick else 10)
+    print(f"# {conditions()}")
     print(f"sustained {args.rate} Hz for {dur:g} s, workload.py, non-blocking; {args.pyprobe}")
     rows = []
     for label, py in interpreters(args):
@@ -48,6 +49,8 @@ def main():
                              f"{s['cost_p99']:.1f}", f"{s['torn_pct']:.2f}"])
     table(["interpreter", "timer slack", "samples", "effective Hz", "missed %",
            "cost med µs", "p99 µs", "torn %"], rows)
+
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

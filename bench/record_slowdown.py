@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from recordlib import WORKLOAD, cpu_s, interpreters, parser, record, table
+from recordlib import (WORKLOAD, cpu_s, interpreters, parser, record, table, conditions)
 
 MODES = (None, 1000, 10000, "spin")
 
@@ -79,6 +79,7 @@ def main():
     args = ap.parse_args()
     runs = args.runs or (3 if args.quick else 5)
     goal = 1.0 if args.quick else 2.0
+    print(f"# {conditions()}")
     print(f"target slowdown, workload.py --work N (~{goal:g} s unprofiled), {runs} interleaved "
           f"rounds, non-blocking; {args.pyprobe}")
     rows = []
@@ -113,6 +114,8 @@ def main():
                                        for m in MODES), file=sys.stderr, flush=True)
     table(["interpreter", "N", "none s", "1 kHz s", "slowdown", "samples", "pyprobe CPU",
            "10 kHz s", "slowdown", "samples", "pyprobe CPU", "spin s", "slowdown"], rows)
+
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ Usage: bench/record_split.py [--versions 3.8,3.11] [--quick] [--runs N]
 import os
 import tempfile
 
-from recordlib import ROOT, interpreters, parser, record, table
+from recordlib import (ROOT, interpreters, parser, record, table, conditions)
 
 SPLIT = os.path.join(ROOT, "fixtures", "record", "split.py")
 NAMES = ("alpha", "beta", "gamma")
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", default="4")
     args = ap.parse_args()
+    print(f"# {conditions()}")
     print(f"profile shares vs the target's own, split.py {args.seconds} s at {args.rate} Hz; "
           f"{args.pyprobe}")
     rows = []
@@ -69,6 +70,8 @@ def main():
                      " ".join(f"{r[2]:.1f}" for r in results)])
     table(["interpreter", "samples", "alpha % profile / own", "beta %", "gamma %",
            "torn %", "missed %", "max deviation (points)"], rows)
+
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

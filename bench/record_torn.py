@@ -18,7 +18,7 @@ Usage: bench/record_torn.py [--versions 3.8,3.11] [--quick] [--duration D]
 """
 import os
 
-from recordlib import ROOT, WORKLOAD, Target, interpreters, parser, record, table
+from recordlib import (ROOT, WORKLOAD, Target, interpreters, parser, record, table, conditions)
 
 CHURN = os.path.join(ROOT, "fixtures", "dump", "churn.py")
 
@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds per run (default 5, quick 3)")
     args = ap.parse_args()
     dur = args.duration or (3 if args.quick else 5)
+    print(f"# {conditions()}")
     print(f"torn samples at 1000 Hz, {dur:g} s per run; {args.pyprobe}")
     rows = []
     for label, py in interpreters(args):
@@ -40,6 +41,8 @@ def main():
     table(["interpreter", "churn torn %", "missed %", "cost µs",
            "churn --blocking torn %", "missed %", "cost µs",
            "workload torn %", "missed %", "cost µs"], rows)
+
+    print(f"# {conditions()}")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,15 @@ class Target:
         self.close()
 
 
+def conditions():
+    """One line on the machine's state: benchmarks on a shared VM mean little
+    without it. Printed at the start and the end of each benchmark."""
+    with open("/proc/loadavg") as f:
+        la = " ".join(f.read().split()[:3])
+    return (f"{time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs, "
+            f"load average {la}")
+
+
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
 

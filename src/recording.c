@@ -149,6 +149,7 @@ struct pp_recording_writer {
 	int fd;
 	int broken;           /* sticky errno once the file could not be repaired */
 	off_t good;           /* the file is valid up to here */
+	int repairable;       /* can be cut back to good (not a pipe, not O_APPEND) */
 	size_t done[NTABLES]; /* entries of each table already in the file */
 	struct pp_profile_meta meta;
 	int meta_done;        /* meta written and equal to `meta` */
@@ -183,7 +184,8 @@ static int append(struct pp_recording_writer *w, const uint8_t *d, size_t n)
 		return 0;
 	}
 	int e = errno;
-	if (ftruncate(w->fd, w->good) != 0 || lseek(w->fd, w->good, SEEK_SET) != w->good)
+	if (!w->repairable || ftruncate(w->fd, w->good) != 0 ||
+	    lseek(w->fd, w->good, SEEK_SET) != w->good)
 		w->broken = e;
 	errno = e;
 	return -1;
@@ -297,11 +299,18 @@ static int write_block(struct pp_recording_writer *w)
 
 struct pp_recording_writer *pp_recording_create(const char *path)
 {
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return fd < 0 ? NULL : pp_recording_create_fd(fd);
+}
+
+struct pp_recording_writer *pp_recording_create_fd(int fd)
+{
 	struct pp_recording_writer *w = calloc(1, sizeof(*w));
 	struct pp_profile *fresh = pp_profile_new();
 	if (!w || !fresh) {
 		free(w);
 		pp_profile_free(fresh);
+		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -309,13 +318,14 @@ struct pp_recording_writer *pp_recording_create(const char *path)
 	 * never written: the loader starts from a new profile too. */
 	table_counts(fresh, w->done);
 	pp_profile_free(fresh);
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		int e = errno;
-		free(w);
-		errno = e;
-		return NULL;
-	}
+	w->fd = fd;
+	/* A file opened by us starts at 0; standard output may be a file
+	 * opened elsewhere (where we start), a pipe, or appended to - those
+	 * two cannot be cut back after a failed write. */
+	int fl = fcntl(fd, F_GETFL);
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	w->repairable = fl >= 0 && !(fl & O_APPEND) && at >= 0;
+	w->good = at >= 0 ? at : 0;
 	uint8_t h[FILE_HDR_SIZE];
 	memcpy(h, FILE_MAGIC, 8);
 	put_le16(h + 8, FMT_MAJOR);

@@ -15,6 +15,11 @@ struct pp_recording_writer;
 /* Create (truncate) `path` and write the file header. NULL with errno set
  * if it cannot be written - callers check this before sampling starts. */
 struct pp_recording_writer *pp_recording_create(const char *path);
+/* The same on an open descriptor (standard output, a pipe), which the
+ * writer owns from then on: closed by pp_recording_close, or at once if
+ * this fails. On a pipe a failed write cannot be undone: the first one
+ * ends the recording. */
+struct pp_recording_writer *pp_recording_create_fd(int fd);
 
 /* Append everything the profile gained since the previous call (new
  * strings, frames, stacks, threads and samples, and the current metadata)

@@ -1136,3 +1136,53 @@ Test(recording, the_1_0_fixture_loads)
 	pp_profile_free(q);
 	pp_profile_free(p);
 }
+
+/* A recording to an open descriptor (record -o - -f raw): through a pipe it
+ * loads as from a file; a write that fails on a pipe cannot be cut back,
+ * so it ends the recording with its first error. */
+Test(recording, to_a_pipe)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create_fd(fds[1]);
+	cr_assert_not_null(w);
+	uint64_t t = 0;
+	grow_profile(p, 1, 30, 5, &t);
+	cr_assert_eq(pp_recording_flush(w, p), 0);
+	pp_profile_meta(p)->duration_ns = 123456789;
+	cr_assert_eq(pp_recording_close(w, p), 0, "%s", strerror(errno));
+	static uint8_t buf[1 << 16];
+	size_t n = 0;
+	ssize_t k;
+	while ((k = read(fds[0], buf + n, sizeof buf - n)) > 0)
+		n += (size_t)k;
+	close(fds[0]);
+	cr_assert_lt(n, sizeof buf, "more than the test buffer");
+	char path[128], err[256];
+	path_in(path, sizeof path, "piped.pyprobe");
+	write_all(path, buf, n);
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	pp_profile_free(q);
+
+	/* the reader went away */
+	cr_assert_eq(pipe(fds), 0);
+	signal(SIGPIPE, SIG_IGN);
+	w = pp_recording_create_fd(fds[1]);
+	cr_assert_not_null(w);
+	close(fds[0]);
+	grow_profile(p, 2, 30, 5, &t);
+	errno = 0;
+	cr_assert_eq(pp_recording_flush(w, p), -1);
+	cr_assert_eq(errno, EPIPE);
+	grow_profile(p, 3, 30, 5, &t);
+	errno = 0;
+	cr_assert_eq(pp_recording_close(w, p), -1);
+	cr_assert_eq(errno, EPIPE, "the first error sticks");
+	pp_profile_free(p);
+}

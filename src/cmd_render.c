@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
@@ -16,7 +18,8 @@ static const char render_usage[] =
 	"\n"
 	"Render a recording made with `pyprobe record -f raw` (or -o X.pyprobe).\n"
 	"\n"
-	"  -o, --output FILE    where to write (default: FILE with the format's extension)\n"
+	"  -o, --output FILE    where to write, - for standard output (default: FILE\n"
+	"                       with the format's extension); never a .pyprobe file\n"
 	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
 	"                       default: from the output's extension\n"
 	"      --threads, --idle, --gil, --nolineno, --title TEXT: as for record\n"
@@ -49,7 +52,11 @@ int cmd_render(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'f':
 			fmt = pp_format_by_name(optarg);
-			if (fmt == PP_FMT_NONE || fmt == PP_FMT_RAW)
+			if (fmt == PP_FMT_RAW)
+				return pp_usage_error("render", "render cannot write a recording "
+						      "(-f raw); give flamegraph, collapsed, "
+						      "speedscope or pprof");
+			if (fmt == PP_FMT_NONE)
 				return pp_usage_error("render", "unknown format '%s' (flamegraph, "
 						      "collapsed, speedscope, pprof)", optarg);
 			break;
@@ -71,16 +78,44 @@ int cmd_render(int argc, char **argv)
 		return pp_usage_error("render", optind >= argc ? "which recording? give FILE.pyprobe"
 							      : "give one recording");
 	const char *input = argv[optind];
-	if (fmt == PP_FMT_NONE && output)
+	int to_stdout = pp_output_is_stdout(output);
+	/* An SVG written over a recording (`-o X.pyprobe`) would destroy it. */
+	if (output && !to_stdout && pp_format_by_extension(output) == PP_FMT_RAW)
+		return pp_usage_error("render", "render cannot write a recording (%s); "
+				      "give an output of another format", output);
+	if (fmt == PP_FMT_NONE && output && !to_stdout)
 		fmt = pp_format_by_extension(output);
-	if (fmt == PP_FMT_NONE || fmt == PP_FMT_RAW)
+	if (fmt == PP_FMT_NONE)
 		fmt = PP_FMT_FLAMEGRAPH;
-
+	/* The output's name first: nothing is read or written before it is
+	 * known not to be the recording itself. */
+	char *owned = NULL;
+	if (!output) {
+		size_t n = strlen(input);
+		size_t base = n > 8 && !strcmp(input + n - 8, ".pyprobe") ? n - 8 : n;
+		if (asprintf(&owned, "%.*s%s", (int)base, input, pp_format_extension(fmt)) < 0) {
+			pp_die_msg("out of memory");
+			return PP_EXIT_IO;
+		}
+		output = owned;
+	}
+	/* Nor over its own input under another name (a link, /dev/stdout,
+	 * `-o - >>X.pyprobe`). */
+	struct stat in_st, out_st;
+	if (stat(input, &in_st) == 0 && S_ISREG(in_st.st_mode) &&
+	    (to_stdout ? fstat(1, &out_st) : stat(output, &out_st)) == 0 &&
+	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
+		pp_usage_error("render", "the output %s is the recording %s itself; "
+			       "give another -o", to_stdout ? "(standard output)" : output, input);
+		free(owned);
+		return PP_EXIT_USAGE;
+	}
 	char err[256] = "";
 	int truncated = 0;
 	struct pp_profile *p = pp_recording_load(input, &truncated, err, sizeof(err));
 	if (!p) {
 		pp_die_msg("cannot read %s: %s", input, err);
+		free(owned);
 		return PP_EXIT_IO;
 	}
 	/* A recording of several processes (record --subprocesses) keeps its
@@ -90,30 +125,22 @@ int cmd_render(int argc, char **argv)
 	for (size_t i = 1; i < nthreads; i++)
 		if (threads[i].pid != threads[0].pid)
 			ro.view.processes = true;
-	char *owned = NULL;
-	if (!output) {
-		size_t n = strlen(input);
-		size_t base = n > 8 && !strcmp(input + n - 8, ".pyprobe") ? n - 8 : n;
-		if (asprintf(&owned, "%.*s%s", (int)base, input, pp_format_extension(fmt)) < 0) {
-			pp_profile_free(p);
-			pp_die_msg("out of memory");
-			return PP_EXIT_IO;
-		}
-		output = owned;
-	}
 	int rc = PP_EXIT_OK;
-	FILE *out = fopen(output, "w");
+	const char *shown = to_stdout ? "standard output" : output;
+	FILE *out = to_stdout ? stdout : fopen(output, "w");
 	if (!out || pp_format_write(fmt, p, &ro, out) != 0 || fflush(out) != 0) {
-		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
 		rc = PP_EXIT_IO;
 	}
 	if (out && fclose(out) != 0 && rc == PP_EXIT_OK) {
-		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
 		rc = PP_EXIT_IO;
 	}
 	if (rc == PP_EXIT_OK && truncated)
 		fprintf(stderr, "pyprobe: %s was cut short (the recording was interrupted); "
 			"rendered what it holds\n", input);
+	if (rc == PP_EXIT_OK && pp_view_all_idle(p, &ro.view))
+		pp_die_msg("every sample was of an idle thread; --idle keeps them");
 	pp_profile_free(p);
 	free(owned);
 	return rc;

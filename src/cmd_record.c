@@ -1,6 +1,7 @@
 /* pyprobe record: sample a running process, or a command it starts, into a
  * flame graph or another profile format. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -26,7 +27,8 @@ static const char record_usage[] =
 	"\n"
 	"  -p, --pid PID        sample this running process\n"
 	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
-	"  -o, --output FILE    where to write (default: pyprobe-PID.svg)\n"
+	"  -o, --output FILE    where to write, - for standard output\n"
+	"                       (default: pyprobe-PID.svg)\n"
 	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or raw\n"
 	"                       (a .pyprobe recording); default: from FILE's extension\n"
 	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
@@ -47,8 +49,9 @@ static const char record_usage[] =
 	"  -h, --help           this help\n"
 	"\n"
 	"Ctrl-C or SIGTERM stops and writes what was sampled.\n"
-	"exit status: 0 ok, 2 usage, 3 no such process, 4 permission denied,\n"
-	"5 not Python or unsupported version, 6 cannot write the output\n";
+	"exit status: 0 ok, 2 usage, 3 no such process (or CMD cannot run),\n"
+	"4 permission denied, 5 not Python or unsupported version,\n"
+	"6 cannot write the output\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -59,13 +62,21 @@ static void on_signal(int sig)
 }
 
 struct record_state {
-	const char *output;
 	struct pp_recording_writer *rec; /* raw format: streamed */
 	uint64_t last_flush_ns;
 	int progress;
 	int subprocesses;
 	int write_failed;
+	/* What the metadata of each block flushed needs. */
+	struct pp_profile *p;
+	const struct pp_process_set *set;
+	int pid;
+	unsigned rate;
+	uint64_t start_unix;
 };
+
+static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, int pid,
+		      unsigned rate, const struct pp_sampler_stats *st, uint64_t start_unix);
 
 /* Every ~100 ms: the progress line, and (raw) a block about every second
  * so that a killed pyprobe loses at most that second. */
@@ -74,6 +85,11 @@ static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_s
 	struct record_state *rs = ctx;
 	if (rs->rec && st->elapsed_ns - rs->last_flush_ns >= 1000000000ull) {
 		rs->last_flush_ns = st->elapsed_ns;
+		/* Each block says how long the recording has lasted so far
+		 * (and what it dropped): a recording cut short by kill -9
+		 * still knows the time it covers. p is rs->p, which the
+		 * sampler only hands us const. */
+		fill_meta(rs->p, rs->set, rs->pid, rs->rate, st, rs->start_unix);
 		if (pp_recording_flush(rs->rec, p) != 0) {
 			rs->write_failed = errno;
 			return 1;
@@ -92,26 +108,105 @@ static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_s
 	return 0;
 }
 
-/* Start CMD with its output passing through; return its pid (-1). */
-static pid_t launch(char **argv)
+/* Start CMD with its output passing through (its standard output to our
+ * standard error when the profile goes to standard output); return its pid,
+ * or -1 with *exec_errno set when it could not be started (fork failed, or
+ * exec: errno comes back through a close-on-exec pipe, which the exec
+ * closes, so that pyprobe alone reports it, in one line). */
+static pid_t launch(char **argv, int stdout_to_stderr, int *exec_errno)
 {
+	int fds[2];
+	*exec_errno = 0;
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		*exec_errno = errno;
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		close(fds[0]);
+		if (stdout_to_stderr)
+			dup2(2, 1);
 		execvp(argv[0], argv);
-		fprintf(stderr, "pyprobe: cannot run %s: %s\n", argv[0], strerror(errno));
+		int e = errno;
+		ssize_t w = write(fds[1], &e, sizeof e);
+		(void)w;
 		_exit(127);
+	}
+	int fe = errno;
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		*exec_errno = fe;
+		return -1;
+	}
+	int e = 0;
+	ssize_t n;
+	while ((n = read(fds[0], &e, sizeof e)) < 0 && errno == EINTR)
+		;
+	close(fds[0]);
+	if (n == (ssize_t)sizeof e) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		*exec_errno = e ? e : ENOEXEC;
+		return -1;
 	}
 	return pid;
 }
 
-/* Wait until the launched command is a Python interpreter we can read. */
+/* How long a command that runs a program that is not Python, and starts no
+ * other, is given before pyprobe stops waiting for it (a Python becomes
+ * readable within milliseconds of its exec), and how long anything is. */
+#define LAUNCH_GRACE_NS 3000000000ull
+#define LAUNCH_MAX_NS 30000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The command pyprobe started will not be profiled: end it (the user
+ * started it only to have it profiled) - SIGTERM, then SIGKILL after a
+ * short grace. Reaps it. Appends what was done to err->msg. */
+static void end_launched(pid_t child, struct pp_error *err)
+{
+	int status;
+	if (waitpid(child, &status, WNOHANG) == child)
+		return; /* it ended on its own */
+	kill(child, SIGTERM);
+	const char *how = "SIGTERM";
+	struct timespec ms10 = {0, 10000000L};
+	int reaped = 0;
+	for (int i = 0; i < 100 && !reaped; i++) { /* 1 s */
+		nanosleep(&ms10, NULL);
+		reaped = waitpid(child, &status, WNOHANG) == child;
+	}
+	if (!reaped) {
+		kill(child, SIGKILL);
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+		how = "SIGTERM, then SIGKILL";
+	}
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n,
+		 "; pyprobe ended the command it started (%s)", how);
+}
+
+/* Wait until the launched command is a Python interpreter we can read:
+ * through execs (a wrapper that execs Python) and start-up, but not for
+ * ever for something that never becomes Python - a program that is not
+ * Python, unchanged and without children for LAUNCH_GRACE_NS (sleep, a
+ * shell script's shell that has nothing running), or LAUNCH_MAX_NS in all. */
 static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_target **t,
 				   struct pp_error *err)
 {
 	struct timespec ms10 = {0, 10000000L};
-	for (int tries = 0;; tries++) {
+	struct pp_program_stamp stamp = {0};
+	uint64_t start = mono_ns(), since = start;
+	for (;;) {
 		int status;
 		if (waitpid(child, &status, WNOHANG) == child) {
 			snprintf(err->msg, sizeof(err->msg),
@@ -120,13 +215,19 @@ static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_targe
 				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 			return err->code = PP_ERR_GONE;
 		}
-		enum pp_err e = pp_target_attach(child, t, err);
+		enum pp_err e = pp_process_attach(child, t, err);
 		if (e == PP_OK || e == PP_ERR_PERM || stop_requested)
 			return e;
-		/* Not Python yet (still exec'ing, or not initialised): wait,
-		 * but not for ever for something that never becomes Python. */
-		if (tries > 3000)
+		uint64_t now = mono_ns();
+		if (!pp_process_same_program(child, &stamp))
+			since = now; /* it exec'd: a new program, a new grace */
+		if (now - start >= LAUNCH_MAX_NS)
 			return e;
+		if (now - since >= LAUNCH_GRACE_NS) {
+			if (!pp_process_has_children(child))
+				return e;
+			since = now; /* a launcher: look again later */
+		}
 		nanosleep(&ms10, NULL);
 	}
 }
@@ -185,6 +286,20 @@ static enum pp_err attach_tree(int pid, struct pp_process_set *set, struct pp_er
 		snprintf(err->msg, sizeof(err->msg), "%.400s; nor is any of its subprocesses",
 			 re->msg);
 	return err->code;
+}
+
+/* The reader's advice for a process another tracer holds is dump's
+ * (`pyprobe dump --nonblocking`); record's is to leave out --blocking. */
+static void record_advice(struct pp_error *err)
+{
+	char *dump = strstr(err->msg, "pyprobe dump --nonblocking");
+	if (!dump)
+		return;
+	char *cut = strstr(err->msg, "read without pausing");
+	*(cut && cut < dump ? cut : dump) = '\0';
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n,
+		 "record without pausing: leave out --blocking");
 }
 
 static char *default_output(int pid, enum pp_format f)
@@ -327,21 +442,33 @@ int cmd_record(int argc, char **argv)
 		rc = PP_EXIT_IO;
 		goto done;
 	}
-	if (fmt == PP_FMT_RAW)
-		rs.rec = pp_recording_create(output);
-	else
-		out = fopen(output, "w");
+	/* -o -: standard output, through a descriptor of our own so that
+	 * closing it works as for a file. */
+	int to_stdout = pp_output_is_stdout(output);
+	const char *shown = to_stdout ? "standard output" : output;
+	int fd = to_stdout ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
+	if (to_stdout && fd < 0) {
+		/* errno says why */
+	} else if (fmt == PP_FMT_RAW) {
+		rs.rec = to_stdout ? pp_recording_create_fd(fd) : pp_recording_create(output);
+	} else if (!(out = to_stdout ? fdopen(fd, "w") : fopen(output, "w")) && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
 	if (!rs.rec && !out) {
-		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
 		rc = PP_EXIT_IO;
 		goto done;
 	}
 
 	if (cmd) {
-		child = launch(cmd);
+		int exec_errno = 0;
+		child = launch(cmd, to_stdout, &exec_errno);
 		if (child < 0) {
-			pp_die_msg("cannot start %s: %s", cmd[0], strerror(errno));
-			rc = PP_EXIT_IO;
+			/* Not found, not executable, ...: there is no target. */
+			pp_die_msg("cannot run %s: %s", cmd[0], strerror(exec_errno));
+			rc = PP_EXIT_GONE;
 			goto done;
 		}
 		pid = (int)child;
@@ -355,13 +482,19 @@ int cmd_record(int argc, char **argv)
 	if (subprocesses)
 		ae = cmd ? wait_for_python(child, cmd[0], set, &err) : attach_tree(pid, set, &err);
 	else if ((ae = cmd ? attach_launched(child, cmd[0], &t, &err)
-			   : pp_target_attach(pid, &t, &err)) == PP_OK &&
+			   : pp_process_attach(pid, &t, &err)) == PP_OK &&
 		 pp_process_set_add_root(set, t) != 0) {
 		pp_target_detach(t);
 		ae = err.code = PP_ERR_IO;
 		snprintf(err.msg, sizeof(err.msg), "out of memory");
 	}
 	if (ae != PP_OK) {
+		/* A command we started for nothing is not left running (nor
+		 * waited for): a Ctrl-C reached it already. */
+		if (cmd && !stop_requested && ae != PP_ERR_GONE) {
+			end_launched(child, &err);
+			child = -1;
+		}
 		if (!stop_requested || !cmd)
 			pp_die_msg("%s", err.msg);
 		rc = cmd && stop_requested ? PP_EXIT_OK : (int)err.code;
@@ -375,6 +508,11 @@ int cmd_record(int argc, char **argv)
 	 * already say what was recorded, in case pyprobe is killed. */
 	struct pp_sampler_stats none = {0};
 	fill_meta(p, set, pid, (unsigned)rate, &none, start_unix);
+	rs.p = p;
+	rs.set = set;
+	rs.pid = pid;
+	rs.rate = (unsigned)rate;
+	rs.start_unix = start_unix;
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	struct pp_sampler_opts so = {
@@ -389,6 +527,7 @@ int cmd_record(int argc, char **argv)
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	if (e != PP_OK && st.samples == 0) {
+		record_advice(&err);
 		pp_die_msg("%s", err.msg);
 		rc = (int)e;
 		goto done;
@@ -409,7 +548,7 @@ int cmd_record(int argc, char **argv)
 		out = NULL;
 	}
 	if (werr) {
-		pp_die_msg("cannot write %s: %s", output, strerror(werr));
+		pp_die_msg("cannot write %s: %s", shown, strerror(werr));
 		rc = PP_EXIT_IO;
 		goto done;
 	}
@@ -427,7 +566,10 @@ int cmd_record(int argc, char **argv)
 		st.thread_samples + st.torn ? 100.0 * (double)st.torn /
 			(double)(st.thread_samples + st.torn) : 0.0,
 		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,
-		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, output);
+		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, shown);
+	/* (A recording keeps every sample: render says it, if need be.) */
+	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))
+		pp_die_msg("every sample was of an idle thread; --idle keeps them");
 done:
 	if (rs.rec)
 		pp_recording_close(rs.rec, p);

@@ -50,7 +50,12 @@ struct pp_process_set {
 	uint64_t next_scan;
 	size_t seen;
 	struct pp_error root_err;
+	/* The root's command line, and the identity it was read under: read
+	 * again when the root execs, so that it is never the one of pyprobe
+	 * (between its fork and the command's exec) or of a program since
+	 * replaced. */
 	char *cmdline;
+	struct identity cmdline_id;
 	char version[32];
 };
 
@@ -172,6 +177,49 @@ static char *read_cmdline(int pid)
 	return s;
 }
 
+/* The root's command line, as of identity id (read just before). */
+static void reread_cmdline(struct pp_process_set *s, const struct identity *id)
+{
+	char *c = read_cmdline(s->root_pid);
+	if (!c)
+		return; /* out of memory: the old one stays */
+	free(s->cmdline);
+	s->cmdline = c;
+	s->cmdline_id = *id;
+}
+
+/* A process that execs while it is attached is described half by the old
+ * program and half by the new: the reader reads its command line first,
+ * its memory map next. Attach between two reads of its identity and of its
+ * command line, and start again when either changed. */
+enum pp_err pp_process_attach(int pid, struct pp_target **out, struct pp_error *err)
+{
+	enum pp_err e = PP_ERR_NOT_PYTHON;
+	*out = NULL;
+	for (int tries = 0; tries < 3; tries++) {
+		int ppid;
+		struct identity before, after;
+		bool known = read_stat(pid, &ppid, &before) == 0;
+		e = pp_target_attach(pid, out, err);
+		if (e != PP_OK || !known)
+			return e; /* gone, not Python, ...: said by the reader */
+		char *now = read_cmdline(pid);
+		const char *was = pp_target_get_info(*out)->cmdline;
+		bool same = read_stat(pid, &ppid, &after) == 0 &&
+			    same_identity(&before, &after) && now &&
+			    !strcmp(now, was ? was : "");
+		free(now);
+		if (same)
+			return PP_OK;
+		pp_target_detach(*out);
+		*out = NULL;
+		e = err->code = PP_ERR_NOT_PYTHON;
+		snprintf(err->msg, sizeof(err->msg), "process %d was starting another "
+			 "program while pyprobe read it", pid);
+	}
+	return e;
+}
+
 struct pids {
 	int *v;
 	size_t n, cap;
@@ -271,8 +319,7 @@ struct pp_process_set *pp_process_set_new(int root_pid, bool follow)
 		return NULL;
 	s->root_pid = root_pid;
 	s->follow = follow;
-	s->cmdline = read_cmdline(root_pid);
-	if (!s->cmdline || grow((void **)&s->known, &s->capknown, 0, sizeof(*s->known)) != 0) {
+	if (grow((void **)&s->known, &s->capknown, 0, sizeof(*s->known)) != 0) {
 		pp_process_set_free(s);
 		return NULL;
 	}
@@ -281,6 +328,11 @@ struct pp_process_set *pp_process_set_new(int root_pid, bool follow)
 				     .try_until = now_ns() + TRY_ROOT_NS};
 	if (read_stat(root_pid, &ppid, &s->known[0].id) != 0)
 		s->known[0].id = (struct identity){0};
+	reread_cmdline(s, &s->known[0].id);
+	if (!s->cmdline) {
+		pp_process_set_free(s);
+		return NULL;
+	}
 	s->nknown = 1;
 	/* Kernels built without CONFIG_PROC_CHILDREN have no children file;
 	 * ours tells. The tests force the fallback with the variable, so that
@@ -324,6 +376,15 @@ static int add_proc(struct pp_process_set *s, struct pp_target *t, bool root)
 	}
 	s->nprocs++;
 	s->seen++;
+	if (root) {
+		/* What the reader read with the program it attached (see
+		 * pp_process_attach); refresh re-reads it if the root execs. */
+		char *c = strdup(info->cmdline ? info->cmdline : "");
+		if (c) {
+			free(s->cmdline);
+			s->cmdline = c;
+		}
+	}
 	if (root || !s->version[0])
 		snprintf(s->version, sizeof(s->version), "%s", info->version);
 	return 0;
@@ -397,7 +458,7 @@ static void try_attach(struct pp_process_set *s, struct known *k, uint64_t now)
 	struct pp_target *t = NULL;
 	struct pp_error err = {0};
 	bool root = k == &s->known[0];
-	enum pp_err e = pp_target_attach(k->pid, &t, &err);
+	enum pp_err e = pp_process_attach(k->pid, &t, &err);
 	if (root)
 		s->root_err = err;
 	if (e == PP_OK) {
@@ -432,6 +493,8 @@ void pp_process_set_refresh(struct pp_process_set *s, bool now_flag)
 		return;
 	}
 	note(s, s->root_pid, &id, now);
+	if (!same_identity(&s->cmdline_id, &id))
+		reread_cmdline(s, &id);
 	if (!scan) {
 		if (s->known[0].state == PENDING)
 			try_attach(s, &s->known[0], now);
@@ -459,6 +522,32 @@ void pp_process_set_refresh(struct pp_process_set *s, bool now_flag)
 	for (size_t i = 0; i < s->nknown; i++)
 		if (s->known[i].state == PENDING && s->known[i].found)
 			try_attach(s, &s->known[i], now);
+}
+
+bool pp_process_same_program(int pid, struct pp_program_stamp *stamp)
+{
+	int ppid;
+	struct identity id;
+	if (read_stat(pid, &ppid, &id) != 0)
+		return false;
+	struct identity was = {stamp->starttime, stamp->startcode, stamp->startstack};
+	if (same_identity(&was, &id))
+		return true;
+	*stamp = (struct pp_program_stamp){id.starttime, id.startcode, id.startstack};
+	return false;
+}
+
+bool pp_process_has_children(int pid)
+{
+	struct pids found = {0};
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	if (access(path, R_OK) == 0)
+		children_of(pid, &found);
+	else
+		descendants_by_ppid(pid, &found);
+	free(found.v);
+	return found.n > 0;
 }
 
 size_t pp_process_set_count(const struct pp_process_set *s)

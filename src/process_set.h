@@ -37,6 +37,24 @@ struct pp_process {
 
 struct pp_process_set;
 
+/* pp_target_attach, made safe against an exec in the middle: the target it
+ * returns was read as one program, whose command line (the label of its
+ * samples) is the one of the program attached - never that of the process
+ * before it exec'd (pyprobe itself, for a command just forked). A process
+ * that exec'd meanwhile is attached again (a few times), then reported as
+ * PP_ERR_NOT_PYTHON, to be tried later. */
+enum pp_err pp_process_attach(int pid, struct pp_target **out, struct pp_error *err);
+
+/* For a command pyprobe started, while it waits for it to become Python.
+ * same_program: whether pid still runs the program it ran when *stamp was
+ * taken; the first call (stamp zeroed) and every exec re-stamp it and say
+ * false. has_children: whether any thread of pid has a child process. */
+struct pp_program_stamp {
+	uint64_t starttime, startcode, startstack;
+};
+bool pp_process_same_program(int pid, struct pp_program_stamp *stamp);
+bool pp_process_has_children(int pid);
+
 /* follow: find and attach descendants. NULL when out of memory. */
 struct pp_process_set *pp_process_set_new(int root_pid, bool follow);
 void pp_process_set_free(struct pp_process_set *s);
@@ -65,9 +83,11 @@ const struct pp_error *pp_process_set_root_error(const struct pp_process_set *s)
 
 /* Processes attached so far, including those since dropped. */
 size_t pp_process_set_seen(const struct pp_process_set *s);
-/* For the profile's metadata: the root's command line, and the Python
- * version of the root or else of the first process attached ("" before
- * any). Valid until the set is freed. */
+/* For the profile's metadata: the root's command line (as of when it was
+ * attached, or, with follow, as of the last refresh: read again whenever
+ * the root execs), and the Python version of the root or else of the first
+ * process attached ("" before any). Valid until the next refresh or
+ * add_root. */
 const char *pp_process_set_cmdline(const struct pp_process_set *s);
 const char *pp_process_set_version(const struct pp_process_set *s);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ static const char *any_python(char *buf, size_t n)
 struct run {
 	int status;
 	char err[8192];
+	char out[65536]; /* standard output (the profile, with -o -) */
 };
 
 /* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
@@ -85,6 +87,7 @@ static void run(struct run *r, char *const args[])
 	path_in(err, sizeof err, "run.err");
 	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
 	ts_read_file(err, r->err, sizeof r->err);
+	ts_read_file(out, r->out, sizeof r->out);
 	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
 	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
 		  WTERMSIG(r->status), r->err);
@@ -169,6 +172,19 @@ Test(record, formats_by_extension_and_render)
 		cr_assert_gt(file_size(out), 100, "%s is (nearly) empty", name);
 		cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
 			  "stderr must be the one summary line:\n%s", r.err);
+		if (!strcmp(exts[i], ".svg")) {
+			/* The subtitle names the command, read once it ran
+			 * it: not pyprobe's own command line, which the
+			 * child had between fork and exec. */
+			static char svg[1 << 20];
+			ts_read_file(out, svg, sizeof svg);
+			const char *sub = strstr(svg, "id=\"subtitle\"");
+			cr_assert(sub, "no subtitle");
+			const char *end = strstr(sub, "</text>");
+			cr_assert(end && !memmem(sub, (size_t)(end - sub), "--no-progress", 13) &&
+				  memmem(sub, (size_t)(end - sub), "split.py 1", 10),
+				  "the subtitle must be the command's: %.*s", (int)(end - sub), sub);
+		}
 	}
 	char raw[PATH_MAX], again[PATH_MAX], direct[PATH_MAX];
 	path_in(raw, sizeof raw, "formats.pyprobe");
@@ -270,4 +286,240 @@ Test(record, usage_and_target_errors)
 	char *args[] = {"render", bad, "-o", "/dev/null", NULL};
 	run(&r, args);
 	cr_assert_eq(exit_code(&r), 6, "%s", r.err);
+}
+
+/* ---- launching ---------------------------------------------------------- */
+
+/* The command's program cannot be run: one line, status 3 (no target). */
+Test(record, command_that_cannot_run)
+{
+	struct run r;
+	char *args[] = {"record", "-o", "/dev/null", "--", "/nonexistent/prog", NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 3, "%s", r.err);
+	cr_assert_str_eq(r.err, "pyprobe: cannot run /nonexistent/prog: No such file or directory\n");
+}
+
+/* A command that is not Python: said once pyprobe gives up on it (within
+ * seconds, not when the command ends), status 5, and the command it
+ * started is ended, not left running. */
+Test(record, command_that_is_not_python_is_ended)
+{
+	struct run r;
+	double t0 = ts_now_s();
+	char *args[] = {"record", "--no-progress", "-o", "/dev/null", "--", "sleep", "100", NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 5, "%s", r.err);
+	cr_assert_lt(ts_now_s() - t0, 20.0, "it waited for the command:\n%s", r.err);
+	int pid = 0;
+	cr_assert(sscanf(r.err, "pyprobe: process %d (", &pid) == 1 && pid > 0, "%s", r.err);
+	cr_assert(strstr(r.err, "is not a Python process") &&
+		  strstr(r.err, "pyprobe ended the command it started (SIGTERM)") &&
+		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line:\n%s", r.err);
+	cr_assert(kill(pid, 0) != 0 && errno == ESRCH, "sleep %d still runs", pid);
+}
+
+/* --subprocesses: every process is labelled with its own command line,
+ * read once it was Python - the root launched by pyprobe, and a child
+ * started with subprocess.run (never pyprobe's, never its parent's). With
+ * -o -, the profile is standard output and the command's own output goes
+ * to standard error. */
+Test(record, subprocess_labels_are_their_own_command_lines)
+{
+	char pybuf[512], script[PATH_MAX];
+	const char *python = any_python(pybuf, sizeof pybuf);
+	path_in(script, sizeof script, "labels_parent.py");
+	FILE *f = fopen(script, "w");
+	cr_assert_not_null(f);
+	fputs("import subprocess, sys, time\n"
+	      "def parent_burn():\n"
+	      "    t = time.time()\n"
+	      "    while time.time() - t < 0.4: sum(range(1000))\n"
+	      "print('parent output')\n"
+	      "parent_burn()\n"
+	      "subprocess.run([sys.executable, '-c', 'import time\\n"
+	      "def child_burn():\\n t = time.time()\\n"
+	      " while time.time() - t < 0.6: sum(range(1000))\\n"
+	      "child_burn()\\n'])\n", f);
+	fclose(f);
+	struct run r;
+	char *args[] = {"record", "--subprocesses", "--no-progress", "-f", "collapsed",
+			"--nolineno", "-o", "-", "--", (char *)python, script, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.err, "parent output\n"), "the command's output:\n%s", r.err);
+	cr_assert(strstr(r.err, "; wrote standard output\n"), "%s", r.err);
+	/* "python3.12 /path/to/labels_parent.py", cut at 60 bytes */
+	char prog[PATH_MAX];
+	snprintf(prog, sizeof prog, "%s /", strrchr(python, '/') + 1);
+	int parent = 0, child = 0;
+	for (const char *line = r.out; *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *semi = memchr(line, ';', len);
+		size_t root = semi ? (size_t)(semi - line) : len;
+		cr_assert(!strncmp(line, "process ", 8), "no process root: %.*s", (int)len, line);
+		cr_assert(!memmem(line, root, "pyprobe", 7), "pyprobe's command line: %.*s",
+			  (int)root, line);
+		if (memmem(line, len, "parent_burn (", 13)) {
+			parent++;
+			/* (labels are cut at 60 bytes: the script's path
+			 * may not fit) */
+			cr_assert(memmem(line, root, prog, strlen(prog)) &&
+				  !memmem(line, root, " -c ", 4),
+				  "the parent's label: %.*s", (int)root, line);
+		}
+		if (memmem(line, len, "child_burn (", 12)) {
+			child++;
+			cr_assert(memmem(line, root, " -c import time", 15) &&
+				  !memmem(line, root, prog, strlen(prog)),
+				  "the child's label: %.*s", (int)root, line);
+		}
+		line += len + (eol ? 1 : 0);
+	}
+	cr_assert(parent > 0 && child > 0, "parent %d, child %d stacks:\n%.3000s", parent, child,
+		  r.out);
+}
+
+/* ---- a killed recording -------------------------------------------------- */
+
+/* pyprobe killed with SIGKILL: the blocks written say how long they cover,
+ * so the render shows that duration, not none. */
+Test(record, killed_recording_keeps_its_duration)
+{
+	char pybuf[512];
+	const char *python = any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	char out[PATH_MAX], svg[PATH_MAX], pid[32];
+	path_in(out, sizeof out, "killed.pyprobe");
+	path_in(svg, sizeof svg, "killed.svg");
+	unlink(out);
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	char *argv[] = {(char *)ts_pyprobe(), "record", "--pid", pid, "-o", out, NULL};
+	pid_t rec = ts_spawn(argv, NULL, NULL, 0);
+	ts_sleep_ms(2600);
+	kill(rec, SIGKILL);
+	ts_wait_bounded(rec, 10);
+	struct run r;
+	char *args[] = {"render", out, "-o", svg, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	static char buf[1 << 20];
+	ts_read_file(svg, buf, sizeof buf);
+	const char *sub = strstr(buf, "id=\"subtitle\"");
+	cr_assert(sub, "no subtitle");
+	const char *end = strstr(sub, "</text>");
+	cr_assert_not_null(end);
+	/* "... · Python 3.x.y · 2.04 s · N samples at 100 Hz" */
+	double secs = 0;
+	for (const char *c = sub; c < end && !secs; c++) {
+		int n = 0;
+		if (strncmp(c, "\xC2\xB7 ", 3) != 0 || sscanf(c + 3, "%lf%n", &secs, &n) != 1 ||
+		    strncmp(c + 3 + n, " s \xC2\xB7", 5) != 0)
+			secs = 0;
+	}
+	cr_assert(secs >= 0.9 && secs <= 3.0, "duration %.2f in: %.*s", secs,
+		  (int)(end - sub), sub);
+}
+
+/* ---- idle --------------------------------------------------------------- */
+
+/* A target that only sleeps: exit 0, nothing drawn, and one line after the
+ * summary saying why; render says the same of the recording. */
+Test(record, all_idle_says_so)
+{
+	char pybuf[512];
+	const char *python = any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(400);
+	char pid[32], rec[PATH_MAX];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	path_in(rec, sizeof rec, "idle.pyprobe");
+	static const char hint[] = "pyprobe: every sample was of an idle thread; --idle keeps them\n";
+	struct run r;
+	char *a1[] = {"record", "--pid", pid, "-d", "0.5", "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "", "nothing is drawn");
+	const char *nl = strchr(r.err, '\n');
+	cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, " samples in ") && nl &&
+		  !strcmp(nl + 1, hint), "summary, then the hint:\n%s", r.err);
+
+	char *a2[] = {"record", "--pid", pid, "-d", "0.5", "-o", rec, NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(!strstr(r.err, "every sample was"), "a recording keeps every sample:\n%s",
+		  r.err);
+	char *a3[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a3);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_str_eq(r.err, hint);
+	char *a4[] = {"render", rec, "--idle", "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a4);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_str_eq(r.err, "", "--idle draws them, no hint");
+	cr_assert(strstr(r.out, "<module> ("), "%s", r.out);
+}
+
+/* ---- --blocking and another tracer --------------------------------------- */
+
+Test(record, blocking_with_another_tracer_suggests_dropping_blocking)
+{
+	char pybuf[512];
+	const char *python = any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	if (ptrace(PTRACE_SEIZE, g_target, NULL, NULL) != 0)
+		cr_skip_test("cannot trace the target: %s", strerror(errno));
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	struct run r;
+	char *args[] = {"record", "--blocking", "--pid", pid, "-d", "1", "-o", "/dev/null", NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 4, "%s", r.err);
+	cr_assert(strstr(r.err, "already being traced") && strstr(r.err, "leave out --blocking") &&
+		  !strstr(r.err, "dump") && strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		  "record's advice, in one line:\n%s", r.err);
+}
+
+/* ---- render's output ---------------------------------------------------- */
+
+/* render never writes over a recording: not as X.pyprobe, not with -f raw,
+ * not through another name for its input. */
+Test(record, render_never_overwrites_a_recording)
+{
+	char rec[PATH_MAX], other[PATH_MAX], link[PATH_MAX];
+	path_in(rec, sizeof rec, "keep.pyprobe");
+	path_in(other, sizeof other, "other.pyprobe");
+	path_in(link, sizeof link, "keep-link.svg");
+	static const char content[] = "not checked before the output is";
+	FILE *f = fopen(rec, "w");
+	cr_assert_not_null(f);
+	fputs(content, f);
+	fclose(f);
+	unlink(link);
+	cr_assert_eq(symlink(rec, link), 0);
+	struct { const char *args[8]; const char *says; } cases[] = {
+		{{"render", rec, "-o", rec, NULL}, "render cannot write a recording"},
+		{{"render", rec, "-o", other, NULL}, "render cannot write a recording"},
+		{{"render", rec, "-f", "collapsed", "-o", other, NULL}, "render cannot write a recording"},
+		{{"render", rec, "-f", "raw", NULL}, "render cannot write a recording"},
+		{{"render", rec, "-o", link, NULL}, "is the recording"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct run r;
+		run(&r, (char *const *)cases[i].args);
+		cr_assert_eq(exit_code(&r), 2, "case %zu:\n%s", i, r.err);
+		cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, cases[i].says) &&
+			  strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+			  "case %zu: not one line saying '%s':\n%s", i, cases[i].says, r.err);
+		char buf[256];
+		ts_read_file(rec, buf, sizeof buf);
+		cr_assert_str_eq(buf, content, "case %zu: the recording was overwritten", i);
+	}
+	cr_assert_eq(access(other, F_OK), -1, "a .pyprobe file was written");
 }

@@ -61,11 +61,12 @@ static int reserve(void **buf, size_t *cap, size_t need)
 
 /* The read-ahead window of this kind that holds [addr, addr+len) whole. */
 static const struct pp_window *pre_window(const struct pp_walker *w, uint64_t addr,
-					  size_t len, enum pp_window_kind kind)
+					  size_t len, enum pp_window_kind kind, unsigned round)
 {
 	for (size_t i = 0; i < w->npre; i++) {
 		const struct pp_window *p = &w->pre[i];
-		if (p->kind == kind && addr >= p->base && addr - p->base <= p->len &&
+		if (p->kind == kind && (kind != PP_WIN_TOP || p->round == round) &&
+		    addr >= p->base && addr - p->base <= p->len &&
 		    p->len - (addr - p->base) >= len)
 			return p;
 	}
@@ -74,15 +75,15 @@ static const struct pp_window *pre_window(const struct pp_walker *w, uint64_t ad
 
 static const uint8_t *pre_find(const struct pp_walker *w, uint64_t addr, size_t len)
 {
-	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA);
+	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA, 0);
 	return p ? p->buf + (addr - p->base) : NULL;
 }
 
 /* A frame's bytes from the read-ahead; notes whether it has a twin. */
 static const uint8_t *pre_frame(struct pp_walker *w, uint64_t addr, size_t len)
 {
-	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA);
-	if (!p || !p->twin)
+	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA, 0);
+	if (!p || !p->twin[0] || !p->twin[1])
 		w->walk_twinned = false;
 	return p ? p->buf + (addr - p->base) : NULL;
 }
@@ -193,20 +194,27 @@ static void verify_span(const struct py_layout *l, uint32_t *lo, uint32_t *hi)
 	*hi = b + 8;
 }
 
-/* Re-read check k's frames and, on 3.11+, its thread's datastack_top: iovs
- * appended at *iov (room for depth + 1), bytes into scratch at `at`. */
+/* The re-read of check k: on 3.11+ its thread's datastack_top (one iov at
+ * *top_iov, returns 1, else 0), and its frames (depth iovs at frame_iov,
+ * bytes into scratch at `at`).
+ *
+ * The top must be read before the frames: a thread that returned below a
+ * frame and then pushed new ones over it between the two reads would
+ * otherwise show the old frame unchanged and a top above it. */
 static size_t check_iovs(struct pp_walker *w, const struct pp_walk_check *k,
-			 uint8_t *at, uint64_t *top, struct pp_iov *iov)
+			 uint8_t *at, uint64_t *top, struct pp_iov *top_iov,
+			 struct pp_iov *frame_iov)
 {
 	uint32_t lo, hi;
 	verify_span(w->l, &lo, &hi);
-	size_t n = 0, span = hi - lo;
-	if (w->l->if_size != PP_ABSENT)
-		iov[n++] = (struct pp_iov){k->ts_addr + w->l->ts_datastack_top, top, 8};
+	size_t span = hi - lo;
 	for (size_t i = 0; i < k->depth; i++)
-		iov[n++] = (struct pp_iov){w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo,
-					   at + i * span, span};
-	return n;
+		frame_iov[i] = (struct pp_iov){w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo,
+					       at + i * span, span};
+	if (w->l->if_size == PP_ABSENT)
+		return 0;
+	*top_iov = (struct pp_iov){k->ts_addr + w->l->ts_datastack_top, top, 8};
+	return 1;
 }
 
 /* Did check k's chain still stand in its re-read? See frame_walk.h. */
@@ -237,20 +245,70 @@ static bool judge(const struct pp_walker *w, const struct pp_walk_check *k,
 	return true;
 }
 
-/* Re-read one walk's chain now and judge it. */
-static bool verify_now(struct pp_walker *w, const struct pp_walk_check *k)
+/* Verification reads the chain twice: the tops, every frame, the tops
+ * again, every frame again - in one vectored read - and each walk must
+ * hold in both (see frame_walk.h on why twice). `extra` reads go last.
+ * Returns 0 with ok[i] for checks[i], or a negative errno. */
+#define VERIFY_ROUNDS 2
+
+static int verify_checks(struct pp_walker *w, const struct pp_walk_check *checks,
+			 size_t nchecks, const struct pp_iov *extra, size_t nextra, bool *ok)
 {
 	uint32_t lo, hi;
 	verify_span(w->l, &lo, &hi);
-	size_t span = hi - lo;
-	if (reserve((void **)&w->scratch, &w->scratch_cap, k->depth * span) != 0)
-		return false;
-	struct pp_iov *iov = malloc((k->depth + 1) * sizeof(*iov));
-	uint64_t top = 0;
-	bool ok = iov && pp_mem_readv_merged(w->mem, iov, check_iovs(w, k, w->scratch, &top, iov)) == 0 &&
-		  judge(w, k, w->scratch, top);
+	size_t span = hi - lo, frames = 0;
+	for (size_t i = 0; i < nchecks; i++)
+		frames += checks[i].depth;
+	/* scratch per round: the tops, then every check's frames */
+	size_t per_round = nchecks * 8 + frames * span;
+	size_t niov = VERIFY_ROUNDS * (frames + nchecks) + nextra;
+	if (reserve((void **)&w->scratch, &w->scratch_cap, VERIFY_ROUNDS * per_round) != 0)
+		return -ENOMEM;
+	struct pp_iov *iov = malloc((niov ? niov : 1) * sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	bool have_top = w->l->if_size != PP_ABSENT;
+	size_t phase[2 * VERIFY_ROUNDS], np = 0, n = 0;
+	for (int r = 0; r < VERIFY_ROUNDS; r++) {
+		uint64_t *tops = (uint64_t *)(void *)(w->scratch + r * per_round);
+		uint8_t *at = w->scratch + r * per_round + nchecks * 8;
+		size_t top_at = n;
+		n += have_top ? nchecks : 0;
+		phase[np++] = n; /* the tops first: see check_iovs */
+		for (size_t i = 0; i < nchecks; i++) {
+			tops[i] = 0;
+			check_iovs(w, &checks[i], at, &tops[i],
+				   have_top ? &iov[top_at + i] : NULL, iov + n);
+			n += checks[i].depth;
+			at += checks[i].depth * span;
+		}
+		if (r == VERIFY_ROUNDS - 1)
+			for (size_t i = 0; i < nextra; i++)
+				iov[n++] = extra[i];
+		phase[np++] = n;
+	}
+	int rc = pp_mem_readv_phased(w->mem, iov, phase, np);
 	free(iov);
-	return ok;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nchecks; i++)
+		ok[i] = true;
+	for (int r = 0; r < VERIFY_ROUNDS; r++) {
+		const uint64_t *tops = (const uint64_t *)(const void *)(w->scratch + r * per_round);
+		const uint8_t *at = w->scratch + r * per_round + nchecks * 8;
+		for (size_t i = 0; i < nchecks; i++) {
+			ok[i] = ok[i] && judge(w, &checks[i], at, tops[i]);
+			at += checks[i].depth * span;
+		}
+	}
+	return 0;
+}
+
+/* Re-read one walk's chain now and judge it. */
+static bool verify_now(struct pp_walker *w, const struct pp_walk_check *k)
+{
+	bool ok = false;
+	return verify_checks(w, k, 1, NULL, 0, &ok) == 0 && ok;
 }
 
 bool pp_walker_verify_one(struct pp_walker *w, size_t check)
@@ -261,47 +319,12 @@ bool pp_walker_verify_one(struct pp_walker *w, size_t check)
 int pp_walker_verify(struct pp_walker *w, const struct pp_iov *extra,
 		     size_t nextra, bool *ok)
 {
-	uint32_t lo, hi;
-	verify_span(w->l, &lo, &hi);
-	size_t span = hi - lo, frames = 0;
-	for (size_t i = 0; i < w->nchecks; i++)
-		frames += w->checks[i].depth;
-	size_t niov = frames + w->nchecks + nextra;
-	/* scratch: the tops, then every check's frames */
-	if (reserve((void **)&w->scratch, &w->scratch_cap,
-		    w->nchecks * 8 + frames * span) != 0)
-		return -ENOMEM;
-	struct pp_iov *iov = malloc((niov ? niov : 1) * sizeof(*iov));
-	if (!iov)
-		return -ENOMEM;
-	uint64_t *tops = (uint64_t *)(void *)w->scratch;
-	uint8_t *at = w->scratch + w->nchecks * 8;
-	size_t n = 0;
-	for (size_t i = 0; i < w->nchecks; i++) {
-		tops[i] = 0;
-		n += check_iovs(w, &w->checks[i], at, &tops[i], iov + n);
-		at += w->checks[i].depth * span;
-	}
-	for (size_t i = 0; i < nextra; i++)
-		iov[n++] = extra[i];
-	int rc = pp_mem_readv_merged(w->mem, iov, n);
-	free(iov);
-	if (rc)
-		return rc;
-	at = w->scratch + w->nchecks * 8;
-	for (size_t i = 0; i < w->nchecks; i++) {
-		ok[i] = judge(w, &w->checks[i], at, tops[i]);
-		at += w->checks[i].depth * span;
-	}
-	return 0;
+	return verify_checks(w, w->checks, w->nchecks, extra, nextra, ok);
 }
 
-/* The walk just made (depth frames from chain_used) is whole so far:
- * verify it now, or leave a check for pp_walker_verify. Either way it
- * becomes the walker's "last" walk. */
-/* Judge walk k against the twins of the windows its frames came from
- * (they all had one). */
-static bool judge_twins(struct pp_walker *w, const struct pp_walk_check *k)
+/* Judge walk k against twin `round` of the windows its frames came from
+ * (they all had twins) and the top read before it. */
+static bool judge_twin(struct pp_walker *w, const struct pp_walk_check *k, unsigned round)
 {
 	const struct py_layout *l = w->l;
 	uint32_t lo, hi;
@@ -310,7 +333,7 @@ static bool judge_twins(struct pp_walker *w, const struct pp_walk_check *k)
 	uint64_t top = 0;
 	if (l->if_size != PP_ABSENT) {
 		const struct pp_window *tw = pre_window(w, k->ts_addr + l->ts_datastack_top, 8,
-							PP_WIN_TOP);
+							PP_WIN_TOP, round);
 		if (!tw)
 			return false;
 		memcpy(&top, tw->buf + (k->ts_addr + l->ts_datastack_top - tw->base), 8);
@@ -319,21 +342,24 @@ static bool judge_twins(struct pp_walker *w, const struct pp_walk_check *k)
 		return false;
 	for (size_t i = 0; i < k->depth; i++) {
 		uint64_t a = w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo;
-		const struct pp_window *p = pre_window(w, a, span, PP_WIN_DATA);
-		if (!p || !p->twin)
+		const struct pp_window *p = pre_window(w, a, span, PP_WIN_DATA, 0);
+		if (!p || !p->twin[round])
 			return false;
-		memcpy(w->scratch + i * span, p->twin + (a - p->base), span);
+		memcpy(w->scratch + i * span, p->twin[round] + (a - p->base), span);
 	}
 	return judge(w, k, w->scratch, top);
 }
 
+/* The walk just made (depth frames from chain_used) is whole so far:
+ * verify it now, or leave a check for pp_walker_verify. Either way it
+ * becomes the walker's "last" walk. */
 static bool finish_walk(struct pp_walker *w, uint64_t ts_addr, size_t depth,
 			uint64_t cbase, uint64_t cend)
 {
 	struct pp_walk_check k = {w->chain_used, depth, ts_addr, cbase, cend};
 	w->last_check = -1;
 	if (!w->paused && depth && w->defer_verify && w->walk_twinned) {
-		if (!judge_twins(w, &k))
+		if (!judge_twin(w, &k, 0) || !judge_twin(w, &k, 1))
 			return false;
 	} else if (!w->paused && depth && !w->defer_verify) {
 		if (!verify_now(w, &k))

@@ -38,20 +38,28 @@ struct pp_frame_vec {
  * what the previous sample walked). The walker takes anything that lies
  * wholly inside a data window from here instead of reading it.
  *
- * A frame window can carry a twin: the same bytes read again, later in
- * that same vectored read, after every first copy and after a top window
- * (the thread's datastack_top, 3.11+) was read. A walk whose every frame
- * came from twinned windows is verified against the twins at once, with
- * no further read: the same check as re-reading the chain after the walk,
- * since the twins were read after everything the walk used. */
+ * A frame window can carry twins: the same bytes read twice again, later
+ * in that same vectored read - all first copies, then the threads' tops
+ * (datastack_top, 3.11+), the first twins, the tops again, the second
+ * twins. A walk whose every frame came from twinned windows is verified
+ * against both twins at once, with no further read: the check that
+ * re-reading the chain after the walk makes, twice over.
+ *
+ * Why twice: no re-read can tell a frame from a later call that reused its
+ * slot with the same code, caller and position (recursion does that all
+ * the time). Measured on a recursion churning as fast as it can (the
+ * record_torn test), one re-read let about one stack in 10,000 through
+ * spliced - as did the separate verification read; each further re-read
+ * needs the same coincidence again. */
 enum pp_window_kind { PP_WIN_DATA, PP_WIN_TOP };
 
 struct pp_window {
 	uint64_t base;
 	size_t len;
 	const uint8_t *buf;
-	const uint8_t *twin; /* or NULL */
+	const uint8_t *twin[2]; /* or NULL */
 	enum pp_window_kind kind;
+	unsigned round;         /* PP_WIN_TOP: read before twin[round] */
 };
 
 /* A walk whose verification is still to be read (see pp_walker_verify). */

@@ -74,9 +74,9 @@ struct win_list {
 /* A window; a frame window is read twice (see frame_walk.h), so it costs
  * its length twice. */
 static void add_win(struct win_list *wl, uint64_t base, size_t len,
-		    enum pp_window_kind kind, bool twin)
+		    enum pp_window_kind kind, unsigned round, bool twin)
 {
-	size_t cost = twin ? 2 * len : len;
+	size_t cost = twin ? 3 * len : len;
 	if (!base || !len || wl->n >= MAX_WINDOWS || wl->bytes + cost > MAX_WINDOW_BYTES)
 		return;
 	if (wl->n == wl->cap) {
@@ -87,10 +87,10 @@ static void add_win(struct win_list *wl, uint64_t base, size_t len,
 		wl->v = nv;
 		wl->cap = ncap;
 	}
-	/* buf and twin are set once all windows are known; a non-NULL twin
-	 * here just marks that it wants one */
-	wl->v[wl->n++] = (struct pp_window){base, len, NULL,
-					    twin ? (const uint8_t *)wl : NULL, kind};
+	/* buf and twins are set once all windows are known; a non-NULL
+	 * twin here just marks that it wants them */
+	const uint8_t *mark = twin ? (const uint8_t *)wl : NULL;
+	wl->v[wl->n++] = (struct pp_window){base, len, NULL, {mark, mark}, kind, round};
 	wl->bytes += cost;
 }
 
@@ -103,17 +103,19 @@ static void thread_windows(const struct pp_target *t, const struct snapshot *s,
 	if (l->cf_current_frame != PP_ABSENT) {
 		uint64_t cframe = pp_get_u64(tsb, l->ts_size, l->ts_frame);
 		if (cframe)
-			add_win(wl, cframe + l->cf_current_frame, 8, PP_WIN_DATA, false);
+			add_win(wl, cframe + l->cf_current_frame, 8, PP_WIN_DATA, 0, false);
 	}
-	if (l->if_size != PP_ABSENT) /* read between the copies and the twins */
-		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, false);
+	if (l->if_size != PP_ABSENT) { /* read before each round of twins */
+		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, 0, false);
+		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, 1, false);
+	}
 	bool chunked = l->if_size != PP_ABSENT;
 	if (chunked && r->cbase && r->cend > r->cbase) {
 		uint64_t top = pp_get_u64(tsb, l->ts_size, l->ts_datastack_top);
 		uint64_t end = (top > r->cbase && top < r->cend ? top : r->cbase) + CHUNK_SLACK;
 		if (end > r->cend)
 			end = r->cend;
-		add_win(wl, r->cbase, (size_t)(end - r->cbase), PP_WIN_DATA, true);
+		add_win(wl, r->cbase, (size_t)(end - r->cbase), PP_WIN_DATA, 0, true);
 	}
 	const uint64_t *chain = t->walker.chain;
 	size_t fsz = chunked ? l->if_size : l->fo_size;
@@ -121,7 +123,7 @@ static void thread_windows(const struct pp_target *t, const struct snapshot *s,
 		uint64_t f = chain[(r->chain_off + i) * PP_CHAIN_N];
 		if (chunked && f >= r->cbase && f < r->cend)
 			continue; /* in the chunk's window */
-		add_win(wl, f, fsz, PP_WIN_DATA, true); /* <=3.10, or a generator's */
+		add_win(wl, f, fsz, PP_WIN_DATA, 0, true); /* <=3.10, or a generator's */
 	}
 }
 
@@ -211,10 +213,11 @@ void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
 	for (size_t i = 0; i < wl.n; i++) {
 		wl.v[i].buf = nb + off;
 		off += wl.v[i].len;
-		if (wl.v[i].twin) {
-			wl.v[i].twin = nb + off;
-			off += wl.v[i].len;
-		}
+		for (int k = 0; k < 2; k++)
+			if (wl.v[i].twin[k]) {
+				wl.v[i].twin[k] = nb + off;
+				off += wl.v[i].len;
+			}
 	}
 	ra->nwin = wl.n;
 	if (learn_codes(ra, t) != 0)
@@ -257,7 +260,7 @@ int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snaps
 	if (!ra || !ra->ninterps || pp_snapshot_reserve_bytes(s, ra->nts, l->ts_size) != 0)
 		return -1;
 	bool gilptr = l->is_ceval_gil != PP_ABSENT;
-	struct pp_iov *iov = iov_room(ra, 1 + ra->ninterps * F_N + ra->nts * 2 + ra->nwin * 2 +
+	struct pp_iov *iov = iov_room(ra, 1 + ra->ninterps * F_N + ra->nts * 2 + ra->nwin * 3 +
 					  ra->ncodes);
 	if (!iov)
 		return -1;
@@ -285,31 +288,41 @@ int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snaps
 			iov[n++] = (struct pp_iov){ra->ts[k].thread_id + (uint64_t)ra->tid_offset,
 						   &ra->ts[k].tid, 4};
 	}
-	/* Phases, in this order within one read: everything first, then the
-	 * threads' tops, then the frames' twins, then the code objects'
-	 * identities - each later than all that the walk will use. */
-	size_t phase[4];
+	/* Phases, in this order within one read, each later than all that the
+	 * one before gave the walk: the structure and each thread's current
+	 * frame pointer (above), the frames, the threads' tops, the frames
+	 * again (twins), the tops again, the frames a third time, the code
+	 * objects' identities (see frame_walk.h). */
+	size_t phase[7], np = 0;
 	for (size_t w = 0; w < ra->nwin; w++)
-		if (ra->win[w].kind == PP_WIN_DATA)
+		if (ra->win[w].kind == PP_WIN_DATA && !ra->win[w].twin[0])
 			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].buf,
 						   ra->win[w].len};
-	phase[0] = n;
+	phase[np++] = n;
 	for (size_t w = 0; w < ra->nwin; w++)
-		if (ra->win[w].kind == PP_WIN_TOP)
+		if (ra->win[w].twin[0])
 			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].buf,
 						   ra->win[w].len};
-	phase[1] = n;
-	for (size_t w = 0; w < ra->nwin; w++)
-		if (ra->win[w].twin)
-			iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].twin,
-						   ra->win[w].len};
-	phase[2] = n;
+	phase[np++] = n;
+	for (unsigned round = 0; round < 2; round++) {
+		for (size_t w = 0; w < ra->nwin; w++)
+			if (ra->win[w].kind == PP_WIN_TOP && ra->win[w].round == round)
+				iov[n++] = (struct pp_iov){ra->win[w].base, (void *)ra->win[w].buf,
+							   ra->win[w].len};
+		phase[np++] = n;
+		for (size_t w = 0; w < ra->nwin; w++)
+			if (ra->win[w].twin[round])
+				iov[n++] = (struct pp_iov){ra->win[w].base,
+							   (void *)ra->win[w].twin[round],
+							   ra->win[w].len};
+		phase[np++] = n;
+	}
 	for (size_t k = 0; k < ra->ncodes; k++)
 		if (ra->codes[k]->addr)
 			iov[n++] = (struct pp_iov){ra->codes[k]->addr + ra->id_lo,
 						   ra->code_ids + k * ra->id_len, ra->id_len};
-	phase[3] = n;
-	if (pp_mem_readv_phased(&t->mem, iov, phase, 4) != 0)
+	phase[np++] = n;
+	if (pp_mem_readv_phased(&t->mem, iov, phase, np) != 0)
 		return -1;
 
 	/* Is it the same structure? Every list link must lead where it led. */

@@ -2,12 +2,17 @@
 """Check non-blocking dumps of fixtures/dump/churn.py against the grammar
 every real stack of that program follows (see the fixture's docstring).
 
-Usage: check_churn.py PYPROBE PYTHON CHURN_PY [DUMPS]
+Usage: check_churn.py PYPROBE PYTHON CHURN_PY [DUMPS [record]]
 Starts CHURN_PY with PYTHON, takes DUMPS (default 60) non-blocking dumps,
 and exits 0 if every shown stack is well-formed and enough of them were
 deep; prints the first bad stack otherwise. Torn threads (no frames,
 "torn": true) are counted, not failed: dropping them is the correct
 behaviour.
+
+With "record", it instead records the target for 3 s at 2000 Hz
+(non-blocking: the sampler reads ahead and verifies from the read-ahead,
+see reader/readahead.h) into collapsed stacks, and holds every stack in
+the profile to the same grammar; there DUMPS is unused.
 """
 import json
 import subprocess
@@ -16,6 +21,7 @@ import time
 
 pyprobe, python, src_path = sys.argv[1:4]
 ndumps = int(sys.argv[4]) if len(sys.argv) > 4 else 60
+record = len(sys.argv) > 5 and sys.argv[5] == "record"
 lines = open(src_path, encoding="utf-8").read().splitlines()
 REC_LINE = next(i + 1 for i, l in enumerate(lines) if "# REC_LINE" in l)
 LEAF_LINE = next(i + 1 for i, l in enumerate(lines) if "# LEAF_LINE" in l)
@@ -30,13 +36,47 @@ def bad(why, frames):
     sys.exit(1)
 
 
+def record_stacks(pid):
+    """One pseudo-dump holding every distinct stack of a recording, each
+    innermost first, as the dump checks below expect them."""
+    import os
+    import tempfile
+    fd, out = tempfile.mkstemp(suffix=".txt")
+    os.close(fd)
+    try:
+        r = subprocess.run([pyprobe, "record", "--pid", str(pid), "-r", "2000",
+                            "-d", "3", "--no-progress", "-f", "collapsed",
+                            "-o", out], capture_output=True)
+        if r.returncode != 0:
+            sys.exit(f"record failed ({r.returncode}): {r.stderr.decode()}")
+        sys.stderr.write(r.stderr.decode())
+        threads = []
+        for line in open(out, encoding="utf-8"):
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            frames = []
+            for part in stack.split(";"):
+                func, _, where = part.rpartition(" (")
+                file, _, ln = where[:-1].rpartition(":")
+                # names only: qualified names (3.11+) end in the bare one
+                frames.append({"function": func, "name": func.rpartition(".")[2],
+                               "file": file, "line": int(ln)})
+            frames.reverse()
+            for _ in range(int(count)):
+                threads.append({"frames": frames})
+        return {"threads": threads}
+    finally:
+        os.unlink(out)
+
+
 target = subprocess.Popen([python, "-B", src_path], stdout=subprocess.PIPE)
 try:
     if target.stdout.readline().strip() != b"ready":
         sys.exit("churn fixture did not start")
     time.sleep(0.3)  # let the main thread get from "ready" into driver()
     dumps = []
-    for _ in range(ndumps):
+    if record:
+        dumps.append(record_stacks(target.pid))
+    for _ in range(0 if record else ndumps):
         r = subprocess.run([pyprobe, "dump", "--pid", str(target.pid),
                             "--nonblocking", "--json"], capture_output=True)
         if r.returncode != 0:

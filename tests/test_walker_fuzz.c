@@ -487,32 +487,38 @@ Test(walker, reused_code_address_is_noticed)
 
 struct twin_walk {
 	struct world w;
-	uint8_t *buf, *twin;
-	uint64_t top;
-	struct pp_window win[2];
+	uint8_t *buf, *twin[2];
+	uint64_t top[2];
+	struct pp_window win[3];
 	struct pp_code_cache *cc;
 	struct pp_walker wk;
 	struct pp_frame_vec out;
 };
 
-/* The whole fake space read ahead (and, if `twinned`, read again), with
- * the thread's datastack_top as a top window on 3.11+. */
+/* The whole fake space read ahead (and, if `twinned`, read twice again),
+ * with the thread's datastack_top as top windows on 3.11+. */
 static void twin_setup(struct twin_walk *t, int minor, bool twinned)
 {
 	memset(t, 0, sizeof(*t));
 	world_init(&t->w, minor);
 	const struct py_layout *l = t->w.l;
 	t->buf = malloc(SPAN);
-	t->twin = malloc(SPAN);
 	memcpy(t->buf, t->w.f.mem, SPAN);
-	memcpy(t->twin, t->w.f.mem, SPAN);
+	for (int r = 0; r < 2; r++) {
+		t->twin[r] = malloc(SPAN);
+		memcpy(t->twin[r], t->w.f.mem, SPAN);
+	}
 	size_t n = 0;
-	t->win[n++] = (struct pp_window){BASE, SPAN, t->buf, twinned ? t->twin : NULL,
-					 PP_WIN_DATA};
+	t->win[n++] = (struct pp_window){BASE, SPAN, t->buf,
+					 {twinned ? t->twin[0] : NULL, twinned ? t->twin[1] : NULL},
+					 PP_WIN_DATA, 0};
 	if (l->if_size != PP_ABSENT) {
-		memcpy(&t->top, t->w.f.mem + (t->w.ts - BASE) + l->ts_datastack_top, 8);
-		t->win[n++] = (struct pp_window){t->w.ts + l->ts_datastack_top, 8,
-						 (const uint8_t *)&t->top, NULL, PP_WIN_TOP};
+		for (unsigned r = 0; r < 2; r++) {
+			memcpy(&t->top[r], t->w.f.mem + (t->w.ts - BASE) + l->ts_datastack_top, 8);
+			t->win[n++] = (struct pp_window){t->w.ts + l->ts_datastack_top, 8,
+							 (const uint8_t *)&t->top[r], {NULL, NULL},
+							 PP_WIN_TOP, r};
+		}
 	}
 	struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
 	t->cc = pp_code_cache_new(l, &types);
@@ -537,7 +543,8 @@ static void twin_free(struct twin_walk *t)
 	pp_walker_free(&t->wk);
 	pp_code_cache_free(t->cc);
 	free(t->buf);
-	free(t->twin);
+	free(t->twin[0]);
+	free(t->twin[1]);
 	free(t->w.f.mem);
 	free(t->w.pristine);
 }
@@ -555,8 +562,8 @@ static void bend_code(struct twin_walk *t, uint8_t *mem, size_t depth)
 }
 
 /* A walk inside twinned windows is judged on the spot, with no check left
- * over; a caller that changed between the copy and its twin, or (3.11+) a
- * top that fell below the frames, is torn. */
+ * over; a caller that changed between the copy and either twin, or
+ * (3.11+) a top that fell below the frames before either, is torn. */
 Test(walker, twins_verify_without_a_read)
 {
 	for (int minor = 8; minor <= 13; minor++) {
@@ -567,19 +574,20 @@ Test(walker, twins_verify_without_a_read)
 		cr_assert_eq(t.wk.nchecks, 0, "3.%d: a twinned walk left a check", minor);
 		cr_assert_eq(t.wk.last_check, -1);
 
-		bend_code(&t, t.twin, 5);
-		cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
-			     "3.%d: a caller that changed in the twin was accepted", minor);
-		cr_assert_eq(t.out.n, 0);
-		memcpy(t.twin, t.buf, SPAN);
-		cr_assert_eq(twin_walk(&t), PP_WALK_OK);
-
-		if (t.w.l->if_size != PP_ABSENT) {
-			uint64_t keep = t.top;
-			t.top -= 2 * (t.w.l->if_size + 32);
+		for (int r = 0; r < 2; r++) {
+			bend_code(&t, t.twin[r], 5);
 			cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
-				     "3.%d: frames above the twin's top were accepted", minor);
-			t.top = keep;
+				     "3.%d: a caller that changed in twin %d was accepted", minor, r);
+			cr_assert_eq(t.out.n, 0);
+			memcpy(t.twin[r], t.buf, SPAN);
+			cr_assert_eq(twin_walk(&t), PP_WALK_OK);
+			if (t.w.l->if_size == PP_ABSENT)
+				continue;
+			uint64_t keep = t.top[r];
+			t.top[r] -= 2 * (t.w.l->if_size + 32);
+			cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
+				     "3.%d: frames above top %d were accepted", minor, r);
+			t.top[r] = keep;
 		}
 		twin_free(&t);
 	}

@@ -201,10 +201,12 @@ pp_stack_id pp_profile_stack(struct pp_profile *p, pp_stack_id parent, pp_frame_
 
 uint32_t pp_profile_thread(struct pp_profile *p, const struct pp_pthread *t)
 {
-	/* Few threads: a linear search is fine and keeps order stable. */
+	/* Few threads: a linear search is fine and keeps order stable. A
+	 * process that execs keeps its pid and its main thread's id: the
+	 * command line tells the two programs apart. */
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (p->threads[i].pid == t->pid && p->threads[i].native_id == t->native_id &&
-		    p->threads[i].name == t->name)
+		    p->threads[i].name == t->name && p->threads[i].cmdline == t->cmdline)
 			return (uint32_t)i;
 	if (grow((void **)&p->threads, &p->capthreads, p->nthreads, sizeof(*t)) != 0)
 		return FAIL;

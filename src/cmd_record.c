@@ -570,6 +570,14 @@ int cmd_record(int argc, char **argv)
 	/* (A recording keeps every sample: render says it, if need be.) */
 	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))
 		pp_die_msg("every sample was of an idle thread; --idle keeps them");
+	/* Reading failed part-way (not the target ending, which is how a
+	 * recording may end): what was sampled is written; say why it
+	 * stopped, with its exit code. */
+	if (e != PP_OK) {
+		record_advice(&err);
+		pp_die_msg("%s; the profile holds what was sampled before", err.msg);
+		rc = (int)e;
+	}
 done:
 	if (rs.rec)
 		pp_recording_close(rs.rec, p);

@@ -8,9 +8,10 @@ distinct stacks, not of time, so we compress time: per interpreter, record
 fixtures/bench/workload.py (a steady workload: a fixed set of ~20 distinct
 stacks) at 1000 Hz for D seconds (default 60) with
 `pyprobe record --pid PID -r 1000 -d D -f FMT -o OUT --no-progress`, and
-read VmRSS from /proc/PYPROBE/status every 0.5 s. The samples taken by time
-t are estimated as t x the effective rate of the run (from pyprobe's
-end-of-recording line: its rate is steady). A least-squares line of RSS
+read VmRSS from /proc/PYPROBE/status every 0.5 s. The samples kept by time
+t are estimated as t x the rate of kept samples over the run (from
+pyprobe's end-of-recording line: samples less torn ones, which are dropped
+and stored nowhere; the workload has one thread). A least-squares line of RSS
 against samples, over the points after the first second, gives bytes per
 sample; the peak (VmHWM, polled every 50 ms until pyprobe exits, so it
 includes most of writing the output) is reported too. (os.wait4's
@@ -86,14 +87,16 @@ def main():
             out = os.path.join(d, "out.pyprobe") if args.format == "raw" else "/dev/null"
             s, _, _, _ = record(args.pyprobe, ["--pid", t.pid], 1000, dur, out=out,
                                  fmt=args.format, on_start=poll)
-        rate = s["samples"] / s["secs"]
+        # samples kept: one thread, so every snapshot is one sample, less
+        # the torn ones, which are dropped and cost no memory
+        rate = (s["samples"] - s["torn"]) / s["secs"]
         pts = [(tt * rate, kib * 1024) for tt, kib in points if 1.0 <= tt <= s["secs"]]
         slope, icpt = fit([p[0] for p in pts], [p[1] for p in pts])
         at1 = icpt + slope * rate
         hour = at1 + slope * HOUR_SAMPLES
-        rows.append([label, s["samples"], f"{at1 / 2**20:.1f}", f"{pts[-1][1] / 2**20:.1f}",
+        rows.append([label, s["samples"] - s["torn"], f"{at1 / 2**20:.1f}", f"{pts[-1][1] / 2**20:.1f}",
                      f"{hwm[0] / 1024:.1f}", f"{slope:.1f}", f"{hour / 2**20:.1f}"])
-    table(["interpreter", "samples", "RSS at 1 s MiB", "RSS at end MiB", "peak MiB",
+    table(["interpreter", "kept samples", "RSS at 1 s MiB", "RSS at end MiB", "peak MiB",
            "bytes/sample", "1 h @ 100 Hz MiB"], rows)
 
     print(f"# {conditions()}")

@@ -176,12 +176,23 @@ static bool same_frame(const struct pp_walker *w, size_t at, bool innermost,
 	       (innermost || now == c[C_INSTR]);
 }
 
+size_t pp_frame_object_span(const struct py_layout *l)
+{
+	uint32_t end[] = {l->ob_refcnt + 8, l->ob_type + 8, l->fo_back + 8, l->fo_code + 8,
+			  l->fo_lasti + 4, l->fo_state + 1};
+	size_t hi = 0;
+	for (size_t i = 0; i < sizeof(end) / sizeof(end[0]); i++)
+		hi = end[i] > hi ? end[i] : hi;
+	hi = (hi + 7) & ~(size_t)7;
+	return hi < l->fo_size ? hi : l->fo_size;
+}
+
 /* The part [lo, hi) of each frame that verification re-reads. */
 static void verify_span(const struct py_layout *l, uint32_t *lo, uint32_t *hi)
 {
 	if (l->if_size == PP_ABSENT) {
 		*lo = 0;
-		*hi = l->fo_size;
+		*hi = (uint32_t)pp_frame_object_span(l);
 		return;
 	}
 	uint32_t a = l->if_code, b = l->if_code;
@@ -260,7 +271,7 @@ static int verify_checks(struct pp_walker *w, const struct pp_walk_check *checks
 	for (size_t i = 0; i < nchecks; i++)
 		frames += checks[i].depth;
 	/* scratch per round: the tops, then every check's frames */
-	size_t per_round = nchecks * 8 + frames * span;
+	size_t per_round = (nchecks * 8 + frames * span + 7) & ~(size_t)7; /* tops stay aligned */
 	size_t niov = VERIFY_ROUNDS * (frames + nchecks) + nextra;
 	if (reserve((void **)&w->scratch, &w->scratch_cap, VERIFY_ROUNDS * per_round) != 0)
 		return -ENOMEM;
@@ -390,7 +401,7 @@ static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
 					      struct pp_frame_vec *out)
 {
 	const struct py_layout *l = w->l;
-	size_t fsz = l->fo_size;
+	size_t fsz = pp_frame_object_span(l);
 	size_t start = out->n;
 	uint8_t fb[512];
 	w->walk_twinned = true;

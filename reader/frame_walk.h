@@ -122,6 +122,10 @@ enum pp_walk_status pp_walk_thread(struct pp_walker *w, uint64_t ts_addr,
 				   const uint8_t *ts, size_t tslen,
 				   struct pp_frame_vec *out);
 
+/* <=3.10: the bytes of a PyFrameObject the walker reads (its head, up to
+ * the last field it looks at - not the block stack that follows). */
+size_t pp_frame_object_span(const struct py_layout *l);
+
 /* Append one frame; -1 when out of memory or past PP_MAX_FRAMES. */
 int pp_frame_vec_push(struct pp_frame_vec *v, const struct pp_code *code,
 		      int line);

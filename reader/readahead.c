@@ -6,9 +6,9 @@
 
 #include "target_internal.h"
 
-/* How far past a thread's live top its chunk is read: room for the stack
- * to have grown a few frames since the last sample. */
-#define CHUNK_SLACK 2048
+/* How far past the highest top a thread's stack reached lately its chunk
+ * is read: room for it to have grown a few frames more. */
+#define CHUNK_SLACK 1024
 /* Caps that keep one read ahead small; past them the walker reads the
  * rest itself. */
 #define MAX_WINDOW_BYTES (1u << 20)
@@ -29,7 +29,26 @@ struct ra_tstate {
 	uint32_t tid;         /* <=3.10: read at thread_id + tid_offset */
 };
 
+/* Addresses seen in recent samples, with the sample that last saw each:
+ * a program that keeps calling the same functions reuses the same frame
+ * objects (<=3.10 keeps freed frames on free lists and per code object)
+ * and the same code objects, but not all of them in every sample. */
+struct hot_set {
+	struct hot { uint64_t key, last; } *v;
+	size_t n, cap;
+};
+
+/* How deep a thread's data stack went lately: its chunk window reaches
+ * that far, so a stack that swings in depth between samples stays in it. */
+struct chunk_reach {
+	uint64_t cbase, hi, last;
+};
+
 struct pp_readahead {
+	uint64_t gen; /* samples learned */
+	struct hot_set hot_frames, hot_codes;
+	struct chunk_reach *reach;
+	size_t nreach, capreach;
 	struct ra_interp *interps;
 	/* the code objects the last sample named, sorted by entry address,
 	 * and their identities as read ahead */
@@ -53,6 +72,9 @@ void pp_readahead_free(struct pp_readahead *ra)
 {
 	if (!ra)
 		return;
+	free(ra->reach);
+	free(ra->hot_frames.v);
+	free(ra->hot_codes.v);
 	free(ra->interps);
 	free(ra->codes);
 	free(ra->code_ids);
@@ -65,6 +87,51 @@ void pp_readahead_free(struct pp_readahead *ra)
 }
 
 /* ---- learning ------------------------------------------------------------ */
+
+/* How long an address stays hot without being seen, and how many stay. */
+#define HOT_FRAME_AGE 16
+#define HOT_FRAMES_MAX 128
+#define HOT_CODE_AGE 64
+#define HOT_CODES_MAX 512
+
+static void hot_touch(struct hot_set *h, uint64_t key, uint64_t gen)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].key == key) {
+			h->v[i].last = gen;
+			return;
+		}
+	if (h->n == h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 64;
+		struct hot *nv = realloc(h->v, ncap * sizeof(*nv));
+		if (!nv)
+			return;
+		h->v = nv;
+		h->cap = ncap;
+	}
+	h->v[h->n++] = (struct hot){key, gen};
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	uint64_t x = ((const struct hot *)a)->last, y = ((const struct hot *)b)->last;
+	return x > y ? -1 : x < y;
+}
+
+/* Forget what has not been seen for `age` samples; keep at most `max`,
+ * the most recently seen. */
+static void hot_age(struct hot_set *h, uint64_t gen, uint64_t age, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < h->n; i++)
+		if (gen - h->v[i].last <= age)
+			h->v[k++] = h->v[i];
+	h->n = k;
+	if (h->n > max) {
+		qsort(h->v, h->n, sizeof(*h->v), newest_first);
+		h->n = max;
+	}
+}
 
 struct win_list {
 	struct pp_window *v;
@@ -94,9 +161,39 @@ static void add_win(struct win_list *wl, uint64_t base, size_t len,
 	wl->bytes += cost;
 }
 
+/* The highest top seen lately in the chunk at cbase, `top` included. */
+static uint64_t reach_of(struct pp_readahead *ra, uint64_t cbase, uint64_t top)
+{
+	size_t k = 0;
+	uint64_t hi = top;
+	for (size_t i = 0; i < ra->nreach; i++) {
+		struct chunk_reach *c = &ra->reach[i];
+		if (ra->gen - c->last > HOT_FRAME_AGE)
+			continue; /* forget it */
+		if (c->cbase == cbase) {
+			if (c->hi > hi)
+				hi = c->hi;
+			continue; /* rewritten below */
+		}
+		ra->reach[k++] = *c;
+	}
+	ra->nreach = k;
+	if (k == ra->capreach) {
+		size_t ncap = ra->capreach ? ra->capreach * 2 : 8;
+		struct chunk_reach *n = realloc(ra->reach, ncap * sizeof(*n));
+		if (!n)
+			return hi;
+		ra->reach = n;
+		ra->capreach = ncap;
+	}
+	ra->reach[ra->nreach++] = (struct chunk_reach){cbase, hi, ra->gen};
+	return hi;
+}
+
 /* Where thread state r's frames were. */
-static void thread_windows(const struct pp_target *t, const struct snapshot *s,
-			   const struct tstate_rec *r, struct win_list *wl)
+static void thread_windows(struct pp_readahead *ra, const struct pp_target *t,
+			   const struct snapshot *s, const struct tstate_rec *r,
+			   struct win_list *wl)
 {
 	const struct py_layout *l = &t->layout;
 	const uint8_t *tsb = s->tsbytes + r->bytes_off;
@@ -112,18 +209,26 @@ static void thread_windows(const struct pp_target *t, const struct snapshot *s,
 	bool chunked = l->if_size != PP_ABSENT;
 	if (chunked && r->cbase && r->cend > r->cbase) {
 		uint64_t top = pp_get_u64(tsb, l->ts_size, l->ts_datastack_top);
-		uint64_t end = (top > r->cbase && top < r->cend ? top : r->cbase) + CHUNK_SLACK;
+		top = top > r->cbase && top < r->cend ? top : r->cbase;
+		uint64_t end = reach_of(ra, r->cbase, top) + CHUNK_SLACK;
 		if (end > r->cend)
 			end = r->cend;
 		add_win(wl, r->cbase, (size_t)(end - r->cbase), PP_WIN_DATA, 0, true);
 	}
+}
+
+/* Remember the heap frames (<=3.10 frame objects, 3.11+ generators') of
+ * thread state r's walk. */
+static void touch_frames(struct pp_readahead *ra, const struct pp_target *t,
+			 const struct tstate_rec *r)
+{
 	const uint64_t *chain = t->walker.chain;
-	size_t fsz = chunked ? l->if_size : l->fo_size;
+	bool chunked = t->layout.if_size != PP_ABSENT;
 	for (size_t i = 0; chain && i < r->depth; i++) {
 		uint64_t f = chain[(r->chain_off + i) * PP_CHAIN_N];
 		if (chunked && f >= r->cbase && f < r->cend)
 			continue; /* in the chunk's window */
-		add_win(wl, f, fsz, PP_WIN_DATA, 0, true); /* <=3.10, or a generator's */
+		hot_touch(&ra->hot_frames, f, ra->gen);
 	}
 }
 
@@ -134,21 +239,27 @@ static int cmp_ptr(const void *a, const void *b)
 }
 
 /* The distinct code objects of this sample's frames. */
+/* The code objects of recent samples' frames, sorted by entry address. */
 static int learn_codes(struct pp_readahead *ra, const struct pp_target *t)
 {
-	size_t n = t->frames.n;
+	const struct pp_code_entry *last = NULL;
+	for (size_t i = 0; i < t->frames.n; i++) {
+		const struct pp_code_entry *e = pp_code_entry_of(t->frames.v[i].code);
+		if (e != last) /* runs of one code (recursion) are common */
+			hot_touch(&ra->hot_codes, (uint64_t)(uintptr_t)e, ra->gen);
+		last = e;
+	}
+	hot_age(&ra->hot_codes, ra->gen, HOT_CODE_AGE, HOT_CODES_MAX);
+	size_t n = ra->hot_codes.n;
 	ra->ncodes = 0;
 	const struct pp_code_entry **c = realloc(ra->codes, (n ? n : 1) * sizeof(*c));
 	if (!c)
 		return -1;
 	ra->codes = c;
 	for (size_t i = 0; i < n; i++)
-		c[i] = pp_code_entry_of(t->frames.v[i].code);
+		c[i] = (const struct pp_code_entry *)(uintptr_t)ra->hot_codes.v[i].key;
 	qsort(c, n, sizeof(*c), cmp_ptr);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!k || c[k - 1] != c[i])
-			c[k++] = c[i];
+	size_t k = n;
 	pp_code_cache_identity_span(t->codes, &ra->id_lo, &ra->id_len);
 	uint8_t *ids = realloc(ra->code_ids, (k ? k : 1) * ra->id_len);
 	if (!ids)
@@ -181,6 +292,7 @@ void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
 	if (!ni || !nf || !nt)
 		return; /* ninterps == 0: the next read takes the slow path */
 
+	ra->gen++;
 	ra->tid_offset = t->layout.ts_native_thread_id == PP_ABSENT ? t->tid_offset : -1;
 	/* the window list is rebuilt each time */
 	struct win_list wl = {0};
@@ -197,10 +309,16 @@ void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
 			if (r->interp != ii)
 				continue;
 			ra->ts[nts++] = (struct ra_tstate){r->addr, r->thread_id, 0};
-			thread_windows(t, s, r, &wl);
+			thread_windows(ra, t, s, r, &wl);
+			touch_frames(ra, t, r);
 		}
 		ri->nts = nts - ri->first_ts;
 	}
+	hot_age(&ra->hot_frames, ra->gen, HOT_FRAME_AGE, HOT_FRAMES_MAX);
+	size_t fsz = t->layout.if_size != PP_ABSENT ? t->layout.if_size
+						    : pp_frame_object_span(&t->layout);
+	for (size_t i = 0; i < ra->hot_frames.n; i++)
+		add_win(&wl, ra->hot_frames.v[i].key, fsz, PP_WIN_DATA, 0, true);
 	ra->nts = nts;
 	ra->win = wl.v;
 	uint8_t *nb = realloc(ra->winbuf, wl.bytes ? wl.bytes : 1);
@@ -322,8 +440,12 @@ int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snaps
 			iov[n++] = (struct pp_iov){ra->codes[k]->addr + ra->id_lo,
 						   ra->code_ids + k * ra->id_len, ra->id_len};
 	phase[np++] = n;
-	if (pp_mem_readv_phased(&t->mem, iov, phase, np) != 0)
+	if (pp_mem_readv_phased(&t->mem, iov, phase, np) != 0) {
+		/* Something read ahead is gone (a frame's memory returned to
+		 * the system, a thread's chunk freed): start afresh. */
+		ra->hot_frames.n = 0;
 		return -1;
+	}
 
 	/* Is it the same structure? Every list link must lead where it led. */
 	if (head != ra->interps[0].addr)

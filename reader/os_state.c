@@ -239,7 +239,7 @@ static void parse_syscall(const char *buf, struct pp_os_state *out)
 	memcpy(out->args, args, sizeof args);
 }
 
-int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out)
+static int read_task(struct pp_os_reader *r, int tid, struct pp_os_state *out, int fast)
 {
 	memset(out, 0, sizeof *out);
 	out->run = PP_OS_UNKNOWN;
@@ -274,6 +274,15 @@ int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out)
 				out->run = PP_OS_RUNNING;
 				out->in_syscall = 0;
 				return 0;
+			}
+			if (fast && sgot > 0 && sbuf[0] != '-') {
+				sbuf[sgot] = '\0';
+				parse_syscall(sbuf, out);
+				if (out->in_syscall == 1) {
+					out->run = PP_OS_SLEEPING;
+					return 0;
+				}
+				out->in_syscall = -1; /* not a shape we know: full read */
 			}
 		}
 		got = pread(t->stat_fd, buf, sizeof buf - 1, 0);
@@ -379,4 +388,14 @@ const char *pp_os_run_name(enum pp_os_run run)
 		break;
 	}
 	return "unknown";
+}
+
+int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out)
+{
+	return read_task(r, tid, out, 0);
+}
+
+int pp_os_reader_read_fast(struct pp_os_reader *r, int tid, struct pp_os_state *out)
+{
+	return read_task(r, tid, out, 1);
 }

@@ -36,6 +36,10 @@ void pp_os_reader_free(struct pp_os_reader *r);
 /* 0, or a negative errno (-ENOENT/-ESRCH: the task is gone). `out` is
  * always filled (run = PP_OS_UNKNOWN on failure). */
 int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out);
+/* The same, but a task blocked in a system call is taken as sleeping from
+ * its syscall file alone, without reading its stat line (so disk wait
+ * inside a system call reads as sleeping). */
+int pp_os_reader_read_fast(struct pp_os_reader *r, int tid, struct pp_os_state *out);
 
 /* The task ids of a process (/proc/PID/task), ascending, malloc'd.
  * 0 or a negative errno. */

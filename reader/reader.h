@@ -98,6 +98,12 @@ enum {
 	 * the last read (also made, once, when a thread appears that it did
 	 * not know); a name is valid until the next sample. */
 	PP_SAMPLE_NAMES = 1 << 3,
+	/* With PP_SAMPLE_OS_STATE, not paused: take a blocked task's state
+	 * from its syscall file alone - sleeping, with the system call - and
+	 * skip its stat line (about 3 us a thread), so a task in disk wait
+	 * inside a system call reads as sleeping. For sampling many times a
+	 * second; a dump wants the exact state. */
+	PP_SAMPLE_OS_FAST = 1 << 4,
 };
 
 struct pp_target;

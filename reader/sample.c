@@ -92,7 +92,7 @@ static int read_os_states(struct pp_target *t, struct snapshot *s)
 }
 
 /* Only the tasks that run Python: no listing, a pread or two each. */
-static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s)
+static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s, bool fast)
 {
 	s->nos = 0;
 	if (reserve_os(s, s->nts ? s->nts : 1) != 0)
@@ -105,7 +105,10 @@ static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s)
 		if (seen)
 			continue; /* one OS thread in several interpreters */
 		s->os[s->nos].tid = tid;
-		pp_os_reader_read(t->os, tid, &s->os[s->nos].st);
+		if (fast)
+			pp_os_reader_read_fast(t->os, tid, &s->os[s->nos].st);
+		else
+			pp_os_reader_read(t->os, tid, &s->os[s->nos].st);
 		s->nos++;
 	}
 }
@@ -730,7 +733,7 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 			s->nos = 0;
 		fill_native_ids(t, s);
 		if ((flags & PP_SAMPLE_OS_STATE) && !(flags & PP_SAMPLE_PAUSE) && !listing)
-			read_os_states_of_threads(t, s);
+			read_os_states_of_threads(t, s, flags & PP_SAMPLE_OS_FAST);
 		/* Names come from the last read of them, refreshed when asked
 		 * and as soon as a thread appears that it did not know - so a
 		 * thread's samples never change name just because this one

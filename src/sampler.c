@@ -240,7 +240,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	uint64_t period = 1000000000ull / rate;
 	uint64_t start = now_ns(), next = start, last_tick = start;
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
-	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE : 0) |
+	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE | PP_SAMPLE_OS_FAST : 0) |
 			 (o->blocking ? PP_SAMPLE_PAUSE : 0);
 	enum pp_err rc = PP_OK;
 	int done = 0;

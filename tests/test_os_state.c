@@ -151,6 +151,24 @@ Test(os_state, blocked_in_read, .fini = reap_kids)
 	pp_os_reader_free(r);
 }
 
+/* The fast read (syscall file only for a blocked task) says the same as
+ * the full one for a task blocked in a system call. */
+Test(os_state, fast_read_agrees, .fini = reap_kids)
+{
+	make_pipes();
+	pid_t pid = spawn(child_read, NULL);
+	wait_ready();
+	struct pp_os_reader *r = pp_os_reader_new(pid);
+	cr_assert_not_null(r);
+	struct pp_os_state full = poll_state(r, pid, blocked_in_syscall), fast;
+	cr_assert_eq(pp_os_reader_read_fast(r, pid, &fast), 0);
+	cr_assert_eq(fast.run, PP_OS_SLEEPING, "run = %s", pp_os_run_name(fast.run));
+	cr_assert_eq(fast.in_syscall, 1);
+	cr_assert_eq(fast.syscall_nr, full.syscall_nr);
+	cr_assert_eq(fast.args[0], full.args[0]);
+	pp_os_reader_free(r);
+}
+
 static void child_nanosleep(void *arg)
 {
 	(void)arg;

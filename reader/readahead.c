@@ -91,8 +91,8 @@ void pp_readahead_free(struct pp_readahead *ra)
 /* How long an address stays hot without being seen, and how many stay. */
 #define HOT_FRAME_AGE 16
 #define HOT_FRAMES_MAX 128
-#define HOT_CODE_AGE 64
-#define HOT_CODES_MAX 512
+#define HOT_CODE_AGE 8
+#define HOT_CODES_MAX 64
 
 static void hot_touch(struct hot_set *h, uint64_t key, uint64_t gen)
 {

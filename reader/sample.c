@@ -716,12 +716,31 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 	}
 	out->time_ns = now_ns();
 	/* If a cached code object turned out to be stale (freed, its address
-	 * reused), read everything again with fresh entries. */
-	for (int pass = 0; pass < 3; pass++) {
+	 * reused), read everything again with fresh entries. A recording's
+	 * torn walks get another chance or two: the whole sample is read
+	 * again, ahead, a few microseconds later. Dropping them would leave
+	 * out, more than the rest, the moments when the program is busy
+	 * calling and returning; what is still torn is dropped and counted. */
+	enum { STALE_PASSES = 3, TORN_PASSES = 2 };
+	bool ahead = true;
+	for (int stale_pass = 0, torn_pass = 0; stale_pass < STALE_PASSES;) {
 		int stale = 0;
-		e = read_pass(t, s, flags, pass == 0, &retries, &stale, err);
-		if (e || stale == 0)
+		e = read_pass(t, s, flags, ahead, &retries, &stale, err);
+		if (e)
 			break;
+		if (stale != 0) {
+			stale_pass++;
+			ahead = false;
+			continue;
+		}
+		bool torn = false;
+		for (size_t i = 0; i < s->nts; i++)
+			torn |= s->ts[i].status == PP_WALK_TORN;
+		if (!torn || !t->walker.defer_verify || torn_pass == TORN_PASSES)
+			break;
+		torn_pass++;
+		retries++;
+		ahead = true;
 	}
 	if (!e) {
 		bool listing = t->layout.ts_native_thread_id == PP_ABSENT && t->tid_offset < 0;

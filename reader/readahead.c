@@ -357,20 +357,6 @@ static struct pp_iov *iov_room(struct pp_readahead *ra, size_t n)
 	return ra->iov;
 }
 
-static int push_ts(struct snapshot *s, const struct tstate_rec *r)
-{
-	if (s->nts == s->tscap) {
-		size_t ncap = s->tscap ? s->tscap * 2 : 32;
-		struct tstate_rec *n = realloc(s->ts, ncap * sizeof(*n));
-		if (!n)
-			return -1;
-		s->ts = n;
-		s->tscap = ncap;
-	}
-	s->ts[s->nts++] = *r;
-	return 0;
-}
-
 int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snapshot *s,
 		      const struct pp_window **win, size_t *nwin)
 {
@@ -487,7 +473,7 @@ int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snaps
 				r.native_id = ra->ts[k].tid;
 				r.native_known = true;
 			}
-			if (push_ts(s, &r) != 0)
+			if (pp_snapshot_push_ts(s, &r) != 0)
 				return -1;
 		}
 	}

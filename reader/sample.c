@@ -330,7 +330,7 @@ static void fill_native_ids(struct pp_target *t, struct snapshot *s)
 
 /* ---- thread states and frames ------------------------------------------ */
 
-static int push_tstate(struct snapshot *s, const struct tstate_rec *r)
+int pp_snapshot_push_ts(struct snapshot *s, const struct tstate_rec *r)
 {
 	if (s->nts == s->tscap) {
 		size_t ncap = s->tscap ? s->tscap * 2 : 32;
@@ -370,7 +370,7 @@ static enum pp_err read_tstates(struct pp_target *t, struct snapshot *s,
 					? pp_get_u64(tsb, l->ts_size, l->ts_native_thread_id) : 0,
 				.check = -1,
 			};
-			if (push_tstate(s, &r) != 0)
+			if (pp_snapshot_push_ts(s, &r) != 0)
 				return pp_set_error(err, PP_ERR_IO, "out of memory");
 			count++;
 			ts = pp_get_u64(tsb, l->ts_size, l->ts_next);

@@ -60,5 +60,7 @@ struct snapshot {
 /* Room for n thread states' bytes; 0 or -1. */
 int pp_snapshot_reserve_bytes(struct snapshot *s, size_t n, size_t ts_size);
 void pp_snapshot_free(struct snapshot *s);
+/* Append a thread state record; 0 or -1 (out of memory). */
+int pp_snapshot_push_ts(struct snapshot *s, const struct tstate_rec *r);
 
 #endif

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../reader/procfs.h"
+
 #define SCAN_INTERVAL_NS 100000000ull       /* /proc/.../children */
 #define SCAN_INTERVAL_PPID_NS 500000000ull  /* all of /proc: costlier */
 /* How long a process found is tried before it is taken for not Python:
@@ -82,41 +84,12 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 /* A whole /proc file, NUL-terminated; NULL if it cannot be read. */
 static char *read_proc(const char *path, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r < 0) {
-				free(buf);
-				buf = NULL;
-			}
-			break;
-		}
-		n += (size_t)r;
-		if (n + 1 == cap) {
-			char *nb = cap < (1u << 22) ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	return buf;
+	size_t n = 0;
+	int err = 0;
+	char *s = pp_read_file(path, 1u << 22, &n, &err);
+	if (s && len)
+		*len = n;
+	return s;
 }
 
 /* /proc/PID/stat: ppid and identity. -1 if the process is gone or a zombie
@@ -162,19 +135,7 @@ static int same_identity(const struct identity *a, const struct identity *b)
 /* Command line, argv joined by spaces ("" when unreadable). */
 static char *read_cmdline(int pid)
 {
-	char path[64];
-	size_t len = 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	char *s = read_proc(path, &len);
-	if (!s)
-		return strdup("");
-	while (len > 0 && s[len - 1] == '\0')
-		len--;
-	for (size_t i = 0; i < len; i++)
-		if (s[i] == '\0')
-			s[i] = ' ';
-	s[len] = '\0';
-	return s;
+	return pp_proc_cmdline(pid);
 }
 
 /* The root's command line, as of identity id (read just before). */

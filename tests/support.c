@@ -128,3 +128,15 @@ const char *ts_source_root(void)
 	cr_assert(p && *p, "PYPROBE_SOURCE_ROOT is not set (run through meson test)");
 	return p;
 }
+
+const char *ts_pyenv_python(const char *version, char *buf, size_t n)
+{
+	const char *root = getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv";
+	char minor[16];
+	snprintf(minor, sizeof minor, "%s", version);
+	char *dot = strrchr(minor, '.');
+	if (dot)
+		*dot = '\0';
+	snprintf(buf, n, "%s/versions/%s/bin/python%s", root, version, minor);
+	return buf;
+}

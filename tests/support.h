@@ -32,5 +32,8 @@ int ts_wait_bounded(pid_t pid, int timeout_s);
 /* $PYPROBE and $PYPROBE_SOURCE_ROOT, set by tests/meson.build. */
 const char *ts_pyprobe(void);
 const char *ts_source_root(void);
+/* The pyenv interpreter of `version` ("3.11.7" -> .../versions/3.11.7/
+ * bin/python3.11), in buf; whether it exists is the caller's to check. */
+const char *ts_pyenv_python(const char *version, char *buf, size_t n);
 
 #endif

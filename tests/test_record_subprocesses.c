@@ -40,21 +40,11 @@ static void path_in(char *out, size_t n, const char *name)
 	cr_assert(w > 0 && (size_t)w < n, "path too long");
 }
 
-static const char *pyenv_python(const char *version, char *buf, size_t n)
-{
-	const char *root = getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv";
-	char minor[16];
-	snprintf(minor, sizeof minor, "%s", version);
-	*strrchr(minor, '.') = '\0';
-	snprintf(buf, n, "%s/versions/%s/bin/python%s", root, version, minor);
-	return buf;
-}
-
 static const char *any_python(char *buf, size_t n)
 {
 	const char *v[] = {"3.12.1", "3.11.7", "3.13.0", "3.10.13", "3.9.18", "3.8.18"};
 	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-		if (access(pyenv_python(v[i], buf, n), X_OK) == 0)
+		if (access(ts_pyenv_python(v[i], buf, n), X_OK) == 0)
 			return buf;
 	if (access("/usr/bin/python3.11", X_OK) == 0)
 		return "/usr/bin/python3.11";
@@ -190,12 +180,12 @@ static void follow_fork(const char *python)
 	check_pool(out, &t, err, 0);
 }
 
-Test(record_subprocesses, fork_3_8) { char b[512]; follow_fork(pyenv_python("3.8.18", b, sizeof b)); }
-Test(record_subprocesses, fork_3_9) { char b[512]; follow_fork(pyenv_python("3.9.18", b, sizeof b)); }
-Test(record_subprocesses, fork_3_10) { char b[512]; follow_fork(pyenv_python("3.10.13", b, sizeof b)); }
-Test(record_subprocesses, fork_3_11) { char b[512]; follow_fork(pyenv_python("3.11.7", b, sizeof b)); }
-Test(record_subprocesses, fork_3_12) { char b[512]; follow_fork(pyenv_python("3.12.1", b, sizeof b)); }
-Test(record_subprocesses, fork_3_13) { char b[512]; follow_fork(pyenv_python("3.13.0", b, sizeof b)); }
+Test(record_subprocesses, fork_3_8) { char b[512]; follow_fork(ts_pyenv_python("3.8.18", b, sizeof b)); }
+Test(record_subprocesses, fork_3_9) { char b[512]; follow_fork(ts_pyenv_python("3.9.18", b, sizeof b)); }
+Test(record_subprocesses, fork_3_10) { char b[512]; follow_fork(ts_pyenv_python("3.10.13", b, sizeof b)); }
+Test(record_subprocesses, fork_3_11) { char b[512]; follow_fork(ts_pyenv_python("3.11.7", b, sizeof b)); }
+Test(record_subprocesses, fork_3_12) { char b[512]; follow_fork(ts_pyenv_python("3.12.1", b, sizeof b)); }
+Test(record_subprocesses, fork_3_13) { char b[512]; follow_fork(ts_pyenv_python("3.13.0", b, sizeof b)); }
 Test(record_subprocesses, fork_debian_3_11) { follow_fork("/usr/bin/python3.11"); }
 
 /* Without the flag: the parent only, no process frames, no worker. */

@@ -13,16 +13,6 @@
 
 TestSuite(record_threads, .timeout = 180);
 
-static const char *pyenv_python(const char *version, char *buf, size_t n)
-{
-	const char *root = getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv";
-	char minor[16];
-	snprintf(minor, sizeof minor, "%s", version);
-	*strrchr(minor, '.') = '\0';
-	snprintf(buf, n, "%s/versions/%s/bin/python%s", root, version, minor);
-	return buf;
-}
-
 struct label {
 	char tid[32];
 	char text[256]; /* the whole root frame */
@@ -90,7 +80,7 @@ static void check_names(const char *python, const char *label)
 	Test(record_threads, same_name_in_every_sample_##tag)            \
 	{                                                                \
 		char buf[512];                                           \
-		check_names(pyenv_python(version, buf, sizeof buf), version); \
+		check_names(ts_pyenv_python(version, buf, sizeof buf), version); \
 	}
 
 VERSION(3_8, "3.8.18")

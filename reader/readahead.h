@@ -6,18 +6,20 @@
  * after each sample we remember where everything was, and the next sample
  * starts with one vectored read of all of it: the interpreter list head,
  * each interpreter's fields and GIL, each thread state, and windows of
- * memory where its frames were (the chunk up to its top and a little more,
- * the _PyCFrame's current-frame pointer, heap frames). If every list link
- * read back still describes the same structure, the snapshot is filled from
- * that read and the walker takes frames from the windows; anything outside
- * them it still reads itself. Otherwise the caller follows the lists the
- * slow way.
+ * memory where frames were - the _PyCFrame's current-frame pointer, each
+ * chunk as deep as its stack went lately (and a little more), and the heap
+ * frames (<=3.10 frame objects, generators') seen in recent samples, which
+ * a program keeps reusing. If every list link read back still describes
+ * the same structure, the snapshot is filled from that read and the
+ * walker takes frames from the windows; anything outside them it still
+ * reads itself. Otherwise the caller follows the lists the slow way.
  *
  * The same read also brings, after all of that, each thread's data-stack
- * top and a second copy (twin) of every frame window, then the identities
- * of the code objects the last sample named: a walk that stayed inside the
- * windows is verified from those with no further read (frame_walk.h), so
- * a steady program costs one read per sample.
+ * top and a second copy of every frame window, the tops and the windows
+ * once more, then the identities of the code objects recent samples named:
+ * a walk that stayed inside the windows is verified from those with no
+ * further read (frame_walk.h), so a steady program costs one read per
+ * sample.
  */
 #ifndef PYPROBE_READER_READAHEAD_H
 #define PYPROBE_READER_READAHEAD_H

@@ -50,8 +50,8 @@ struct pp_readahead {
 	struct chunk_reach *reach;
 	size_t nreach, capreach;
 	struct ra_interp *interps;
-	/* the code objects the last sample named, sorted by entry address,
-	 * and their identities as read ahead */
+	/* the code objects recent samples named (hot_codes), sorted by entry
+	 * address, and their identities as read ahead */
 	const struct pp_code_entry **codes;
 	size_t ncodes;
 	uint8_t *code_ids;

@@ -9,82 +9,20 @@
  */
 #include "render.h"
 #include "frame_label.h"
+#include "stack_set.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A distinct root-first list of view frame ids and its sample count. */
-struct seq {
-	size_t n;
-	const uint32_t *ids;
-	uint64_t count;
-	uint32_t own[]; /* ids, once stored */
-};
-
-struct pass {
-	void *tree;        /* tsearch tree of struct seq */
-	struct seq **seqs; /* the same, in order of first use */
-	size_t nseqs, capseqs;
-	uint32_t *scratch;
-	size_t capscratch;
-};
-
-static int seq_cmp(const void *a, const void *b)
-{
-	const struct seq *x = a, *y = b;
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	for (size_t i = 0; i < x->n; i++)
-		if (x->ids[i] != y->ids[i])
-			return x->ids[i] < y->ids[i] ? -1 : 1;
-	return 0;
-}
-
+/* pp_view_fn: count the sample under its list of view frame ids. */
 static int add_sample(const struct pp_view_frame *const *f, size_t n,
 		      const struct pp_psample *s, void *ctx)
 {
 	(void)s;
-	struct pass *ps = ctx;
-	if (n > ps->capscratch) {
-		uint32_t *ns = realloc(ps->scratch, n * 2 * sizeof(*ns));
-		if (!ns)
-			return -1;
-		ps->scratch = ns;
-		ps->capscratch = n * 2;
-	}
-	for (size_t i = 0; i < n; i++)
-		ps->scratch[i] = f[i]->id;
-	struct seq key = {n, ps->scratch, 0};
-	void *found = tfind(&key, &ps->tree, seq_cmp);
-	if (found) {
-		(*(struct seq **)found)->count++;
-		return 0;
-	}
-	if (ps->nseqs == ps->capseqs) {
-		size_t ncap = ps->capseqs ? ps->capseqs * 2 : 64;
-		struct seq **nv = realloc(ps->seqs, ncap * sizeof(*nv));
-		if (!nv)
-			return -1;
-		ps->seqs = nv;
-		ps->capseqs = ncap;
-	}
-	struct seq *q = malloc(sizeof(*q) + n * sizeof(uint32_t));
-	if (!q)
-		return -1;
-	q->n = n;
-	q->ids = q->own;
-	q->count = 1;
-	memcpy(q->own, ps->scratch, n * sizeof(uint32_t));
-	if (!tsearch(q, &ps->tree, seq_cmp)) {
-		free(q);
-		return -1;
-	}
-	ps->seqs[ps->nseqs++] = q;
-	return 0;
+	return pp_stack_set_add(ctx, f, n) < 0 ? -1 : 0;
 }
 
 /* A growable string. */
@@ -144,14 +82,14 @@ static int line_cmp(const void *a, const void *b)
 
 /* The stacks as text, merged and turned into sorted "stack COUNT" lines;
  * returns how many, or -1. */
-static long make_lines(const struct pp_view *v, const struct pass *ps, struct line *lines)
+static long make_lines(const struct pp_view *v, const struct pp_stack_set *ps, struct line *lines)
 {
 	size_t n = 0;
 	struct sbuf b = {0};
 	if (sbuf_reserve(&b, 256) != 0)
 		return -1;
 	for (size_t i = 0; i < ps->nseqs; i++) {
-		const struct seq *q = ps->seqs[i];
+		const struct pp_stack_seq *q = ps->seqs[i];
 		b.len = 0;
 		for (size_t k = 0; k < q->n; k++) {
 			if (k) {
@@ -203,7 +141,7 @@ fail:
 
 int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out)
 {
-	struct pass ps = {0};
+	struct pp_stack_set ps = {0};
 	struct line *lines = NULL;
 	long nlines = -1;
 	struct pp_view *v = pp_view_new(p, &o->view);
@@ -217,9 +155,7 @@ int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts 
 		free(lines[i].text);
 	}
 	free(lines);
-	tdestroy(ps.tree, free);
-	free(ps.seqs);
-	free(ps.scratch);
+	pp_stack_set_free(&ps);
 	pp_view_free(v);
 
 	if (nlines < 0) {

@@ -21,98 +21,39 @@
  */
 #include "render.h"
 #include "json_str.h"
+#include "stack_set.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WEIGHTS_PER_LINE 16
 
-/* A distinct root-first list of view frame ids. */
-struct seq {
-	size_t n;
-	const uint32_t *ids;
-	uint32_t index; /* in pass.seqs */
-	uint32_t own[]; /* ids, once stored */
-};
-
 struct kept {
 	uint32_t thread, seq;
 };
 
 struct pass {
-	void *tree;        /* tsearch tree of struct seq */
-	struct seq **seqs; /* the same, by index */
-	size_t nseqs, capseqs;
-	struct kept *kept; /* the kept samples, in time order */
+	struct pp_stack_set set; /* the distinct stacks */
+	struct kept *kept;       /* the kept samples, in time order */
 	size_t nkept, capkept;
-	uint32_t *scratch;
-	size_t capscratch;
 };
-
-static int seq_cmp(const void *a, const void *b)
-{
-	const struct seq *x = a, *y = b;
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	for (size_t i = 0; i < x->n; i++)
-		if (x->ids[i] != y->ids[i])
-			return x->ids[i] < y->ids[i] ? -1 : 1;
-	return 0;
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	void *n = realloc(*arr, ncap * elem);
-	if (!n)
-		return -1;
-	*arr = n;
-	*cap = ncap;
-	return 0;
-}
-
-/* The index of the list of ids in scratch, stored on first use, or -1. */
-static long intern_seq(struct pass *ps, size_t n)
-{
-	struct seq key = {n, ps->scratch, 0};
-	void *found = tfind(&key, &ps->tree, seq_cmp);
-	if (found)
-		return (long)(*(struct seq **)found)->index;
-	if (grow((void **)&ps->seqs, &ps->capseqs, ps->nseqs + 1, sizeof(*ps->seqs)) != 0)
-		return -1;
-	struct seq *q = malloc(sizeof(*q) + n * sizeof(uint32_t));
-	if (!q)
-		return -1;
-	q->n = n;
-	q->ids = q->own;
-	memcpy(q->own, ps->scratch, n * sizeof(uint32_t));
-	q->index = (uint32_t)ps->nseqs;
-	if (!tsearch(q, &ps->tree, seq_cmp)) {
-		free(q);
-		return -1;
-	}
-	ps->seqs[ps->nseqs++] = q;
-	return (long)q->index;
-}
 
 static int add_sample(const struct pp_view_frame *const *f, size_t n,
 		      const struct pp_psample *s, void *ctx)
 {
 	struct pass *ps = ctx;
-	if (grow((void **)&ps->scratch, &ps->capscratch, n, sizeof(*ps->scratch)) != 0 ||
-	    grow((void **)&ps->kept, &ps->capkept, ps->nkept + 1, sizeof(*ps->kept)) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		ps->scratch[i] = f[i]->id;
-	long id = intern_seq(ps, n);
+	if (ps->nkept == ps->capkept) {
+		size_t ncap = ps->capkept ? ps->capkept * 2 : 64;
+		struct kept *nk = realloc(ps->kept, ncap * sizeof(*nk));
+		if (!nk)
+			return -1;
+		ps->kept = nk;
+		ps->capkept = ncap;
+	}
+	long id = pp_stack_set_add(&ps->set, f, n);
 	if (id < 0)
 		return -1;
 	ps->kept[ps->nkept++] = (struct kept){s->thread, (uint32_t)id};
@@ -147,7 +88,7 @@ static void put_frame(const struct pp_view_frame *f, FILE *out)
 }
 
 /* A distinct stack as speedscope's frame indexes, "[0, 7, 8]", or NULL. */
-static char *stack_text(const struct seq *q, const uint32_t *map)
+static char *stack_text(const struct pp_stack_seq *q, const uint32_t *map)
 {
 	size_t size = q->n * 12 + 3, len = 1; /* ", " and 10 digits each */
 	char *t = malloc(size);
@@ -162,7 +103,7 @@ static char *stack_text(const struct seq *q, const uint32_t *map)
 }
 
 /* One sampled profile: the kept samples idx[0..n), each 1/rate seconds;
- * stacks[i] is the text of pass.seqs[i]. */
+ * stacks[i] is the text of pass.set.seqs[i]. */
 static void put_profile(const char *name, const struct pass *ps, char *const *stacks,
 		       const size_t *idx, size_t n, double rate, FILE *out)
 {
@@ -216,21 +157,21 @@ static int write_file(const struct pp_profile *p, const struct pp_render_opts *o
 	size_t *start = calloc(nthreads + 1, sizeof(*start));
 	size_t *idx = malloc((ps->nkept ? ps->nkept : 1) * sizeof(*idx));
 	/* Each distinct stack's text, written once per sample. */
-	char **stacks = calloc(ps->nseqs ? ps->nseqs : 1, sizeof(*stacks));
+	char **stacks = calloc(ps->set.nseqs ? ps->set.nseqs : 1, sizeof(*stacks));
 	char *name = NULL;
 	if (!map || !start || !idx || !stacks)
 		goto out;
 	for (size_t i = 0; i < nvf; i++)
 		map[i] = UINT32_MAX;
-	for (size_t i = 0; i < ps->nseqs; i++)
-		for (size_t k = 0; k < ps->seqs[i]->n; k++)
-			map[ps->seqs[i]->ids[k]] = 0;
+	for (size_t i = 0; i < ps->set.nseqs; i++)
+		for (size_t k = 0; k < ps->set.seqs[i]->n; k++)
+			map[ps->set.seqs[i]->ids[k]] = 0;
 	uint32_t nused = 0;
 	for (size_t i = 0; i < nvf; i++)
 		if (map[i] == 0)
 			map[i] = nused++;
-	for (size_t i = 0; i < ps->nseqs; i++)
-		if (!(stacks[i] = stack_text(ps->seqs[i], map)))
+	for (size_t i = 0; i < ps->set.nseqs; i++)
+		if (!(stacks[i] = stack_text(ps->set.seqs[i], map)))
 			goto out;
 	for (size_t i = 0; i < ps->nkept; i++)
 		start[ps->kept[i].thread + 1]++;
@@ -280,7 +221,7 @@ static int write_file(const struct pp_profile *p, const struct pp_render_opts *o
 out:
 	if (rc != 0)
 		errno = ENOMEM;
-	for (size_t i = 0; stacks && i < ps->nseqs; i++)
+	for (size_t i = 0; stacks && i < ps->set.nseqs; i++)
 		free(stacks[i]);
 	free(stacks);
 	free(name);
@@ -299,10 +240,8 @@ int pp_render_speedscope(const struct pp_profile *p, const struct pp_render_opts
 		errno = ENOMEM;
 	else
 		rc = write_file(p, o, v, &ps, out);
-	tdestroy(ps.tree, free);
-	free(ps.seqs);
+	pp_stack_set_free(&ps.set);
 	free(ps.kept);
-	free(ps.scratch);
 	pp_view_free(v);
 	if (rc != 0)
 		return -1;

@@ -262,8 +262,3 @@ int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 	}
 	return 0;
 }
-
-int pp_mem_readv_merged(struct pp_mem *m, const struct pp_iov *iov, size_t n)
-{
-	return pp_mem_readv_phased(m, iov, &n, 1);
-}

@@ -35,7 +35,7 @@ struct pp_mem {
 	pp_mem_read_fn cb;   /* callback backend */
 	void *cb_ctx;
 	uint64_t syscalls;   /* reads issued to the kernel (for benchmarks) */
-	/* scratch of pp_mem_readv_merged, kept between calls */
+	/* scratch of pp_mem_readv_phased, kept between calls */
 	struct pp_merge_scratch *merge;
 };
 
@@ -49,17 +49,16 @@ int pp_mem_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len);
 /* Several reads, one syscall where the backend allows. All or nothing. */
 int pp_mem_readv(struct pp_mem *m, const struct pp_iov *iov, size_t n);
 
-/* The same, for many small reads that often lie close together (fields of
- * one struct, frames of one stack): ranges less than a page apart are
- * read as one and copied out. The kernel pins pages per range, so this
- * costs far less than one range per field. Never reads a page the ranges
- * themselves do not touch (a gap of at most a page lies within their pages).
- * Ranges may overlap. All or nothing. */
-int pp_mem_readv_merged(struct pp_mem *m, const struct pp_iov *iov, size_t n);
-/* The same in phases: iov[0, phase_end[0]) is read before
- * iov[phase_end[0], phase_end[1]), and so on (nothing merges across
- * phases), all in as few system calls as the kernel's iovec limit allows:
- * a later phase sees the target at a later moment. */
+/* Many small reads that often lie close together (fields of one struct,
+ * frames of one stack), in phases: iov[0, phase_end[0]) is read before
+ * iov[phase_end[0], phase_end[1]), and so on, all in as few system calls
+ * as the kernel's iovec limit allows, so a later phase sees the target at
+ * a later moment. Within a phase, ranges less than a page apart are read
+ * as one and copied out: the kernel pins pages per range, so this costs
+ * far less than one range per field, and never reads a page the ranges
+ * themselves do not touch (a gap of at most a page lies within their
+ * pages). Nothing merges across phases. Ranges may overlap. All or
+ * nothing. */
 int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 			const size_t *phase_end, size_t nphases);
 

@@ -601,12 +601,16 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 	return PP_OK;
 }
 
-static bool name_unknown(const struct pp_target *t, uint64_t id)
+/* A thread the last names read neither named nor found nameless: it
+ * started since. */
+static bool name_missing(const struct pp_target *t, uint64_t id)
 {
+	if (!id || pp_thread_names_get(&t->names, id))
+		return false;
 	for (size_t i = 0; i < t->nunnamed; i++)
 		if (t->unnamed[i] == id)
-			return true;
-	return false;
+			return false;
+	return true;
 }
 
 /* Read the names afresh; remember which threads have none, so that they
@@ -625,21 +629,16 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 	if (!u)
 		return;
 	t->unnamed = u;
-	for (size_t i = 0; i < s->nts; i++) {
-		uint64_t id = s->ts[i].thread_id;
-		if (id && !pp_thread_names_get(&t->names, id) && !name_unknown(t, id))
-			t->unnamed[t->nunnamed++] = id;
-	}
+	for (size_t i = 0; i < s->nts; i++)
+		if (name_missing(t, s->ts[i].thread_id))
+			t->unnamed[t->nunnamed++] = s->ts[i].thread_id;
 }
 
-/* A thread the last names read did not know (it started since). */
 static bool new_thread(const struct pp_target *t, const struct snapshot *s)
 {
-	for (size_t i = 0; i < s->nts; i++) {
-		uint64_t id = s->ts[i].thread_id;
-		if (id && !pp_thread_names_get(&t->names, id) && !name_unknown(t, id))
+	for (size_t i = 0; i < s->nts; i++)
+		if (name_missing(t, s->ts[i].thread_id))
 			return true;
-	}
 	return false;
 }
 
@@ -666,9 +665,10 @@ static enum pp_err read_pass(struct pp_target *t, struct snapshot *s, unsigned f
 		if (e)
 			return e;
 	}
-	/* Torn walks are only redone for a dump; a recording drops them, so
-	 * all its walks can be verified together, mostly from the read-ahead
-	 * itself, and what is left in one more read. */
+	/* A dump redoes a torn walk on the spot; a recording reads the whole
+	 * sample again instead (pp_target_sample), so all its walks can be
+	 * verified together, mostly from the read-ahead itself, and what is
+	 * left in one more read. */
 	w->defer_verify = !w->paused && !(flags & PP_SAMPLE_RETRY_TORN);
 	walk_threads(t, s, flags, retries);
 	*stale = read_ahead ? pp_readahead_judge_codes(t->ahead, t->codes) : 0;

@@ -1,7 +1,8 @@
 /* Facts about a process that /proc gives as files: whole-file reads,
  * status fields, the command line, the executable, whether it has exited.
  * (Per-thread run state and system calls, read every sample, are
- * os_state.h's.) */
+ * os_state.h's.) Knows Linux, not Python: besides the reader, the sampler
+ * uses it to find a target's subprocesses (src/process_set.c). */
 #ifndef PYPROBE_READER_PROCFS_H
 #define PYPROBE_READER_PROCFS_H
 

@@ -132,16 +132,10 @@ static int same_identity(const struct identity *a, const struct identity *b)
 	       a->startstack == b->startstack;
 }
 
-/* Command line, argv joined by spaces ("" when unreadable). */
-static char *read_cmdline(int pid)
-{
-	return pp_proc_cmdline(pid);
-}
-
 /* The root's command line, as of identity id (read just before). */
 static void reread_cmdline(struct pp_process_set *s, const struct identity *id)
 {
-	char *c = read_cmdline(s->root_pid);
+	char *c = pp_proc_cmdline(s->root_pid);
 	if (!c)
 		return; /* out of memory: the old one stays */
 	free(s->cmdline);
@@ -164,7 +158,7 @@ enum pp_err pp_process_attach(int pid, struct pp_target **out, struct pp_error *
 		e = pp_target_attach(pid, out, err);
 		if (e != PP_OK || !known)
 			return e; /* gone, not Python, ...: said by the reader */
-		char *now = read_cmdline(pid);
+		char *now = pp_proc_cmdline(pid);
 		const char *was = pp_target_get_info(*out)->cmdline;
 		bool same = read_stat(pid, &ppid, &after) == 0 &&
 			    same_identity(&before, &after) && now &&

@@ -15,6 +15,10 @@
 struct code_ids {
 	const struct pp_code *code;
 	pp_str_id function, name, file;
+	/* the frame id of the line asked last: a caller's line does not move
+	 * while its callee runs, so most frames of a sample hit it */
+	int memo_line;
+	pp_frame_id memo_frame; /* UINT32_MAX: none yet */
 };
 
 /* One process's side of the conversion. The code cache is per process:
@@ -89,7 +93,7 @@ static size_t hash_ptr(const void *p)
 	return (size_t)(a ^ (a >> 33));
 }
 
-static const struct code_ids *ids_of(struct converter *c, const struct pp_code *code)
+static struct code_ids *ids_of(struct converter *c, const struct pp_code *code)
 {
 	if ((c->n + 1) * 2 > c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 1024;
@@ -113,7 +117,8 @@ static const struct code_ids *ids_of(struct converter *c, const struct pp_code *
 		if (c->slots[j].code == code)
 			return &c->slots[j];
 	struct code_ids e = {code, pp_profile_str(c->p, code->qualname),
-			     pp_profile_str(c->p, code->name), pp_profile_str(c->p, code->filename)};
+			     pp_profile_str(c->p, code->name), pp_profile_str(c->p, code->filename),
+			     0, UINT32_MAX};
 	if (e.function == UINT32_MAX || e.name == UINT32_MAX || e.file == UINT32_MAX)
 		return NULL;
 	c->slots[j] = e;
@@ -158,13 +163,17 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 		uint32_t tid = pp_profile_thread(c->p, &pt);
 		pp_stack_id stack = PP_EMPTY_STACK;
 		for (size_t k = th->nframes; k-- > 0;) { /* root first */
-			const struct code_ids *ids = ids_of(c, th->frames[k].code);
+			struct code_ids *ids = ids_of(c, th->frames[k].code);
 			if (!ids)
 				return -1;
-			struct pp_pframe f = {ids->function, ids->name, ids->file,
-					      th->frames[k].line, th->frames[k].code->firstlineno,
-					      PP_FRAME_PYTHON};
-			pp_frame_id fid = pp_profile_frame(c->p, &f);
+			int line = th->frames[k].line;
+			if (ids->memo_frame == UINT32_MAX || ids->memo_line != line) {
+				struct pp_pframe f = {ids->function, ids->name, ids->file, line,
+						      th->frames[k].code->firstlineno, PP_FRAME_PYTHON};
+				ids->memo_frame = pp_profile_frame(c->p, &f);
+				ids->memo_line = line;
+			}
+			pp_frame_id fid = ids->memo_frame;
 			if (fid == UINT32_MAX || tid == UINT32_MAX ||
 			    (stack = pp_profile_stack(c->p, stack, fid)) == UINT32_MAX)
 				return -1;

@@ -66,37 +66,6 @@ int pp_format_write(enum pp_format f, const struct pp_profile *p,
 	}
 }
 
-static int count_one(const struct pp_view_frame *const *frames, size_t n,
-		     const struct pp_psample *s, void *ctx)
-{
-	(void)frames;
-	(void)n;
-	(void)s;
-	++*(size_t *)ctx;
-	return 1; /* one is enough */
-}
-
-/* Whether view o keeps any sample; -1 when out of memory. */
-static int keeps_any(const struct pp_profile *p, const struct pp_view_opts *o)
-{
-	struct pp_view *v = pp_view_new(p, o);
-	if (!v)
-		return -1;
-	size_t kept = 0;
-	int rc = pp_view_each(v, count_one, &kept);
-	pp_view_free(v);
-	return rc < 0 ? -1 : kept > 0;
-}
-
-bool pp_view_all_idle(const struct pp_profile *p, const struct pp_view_opts *o)
-{
-	if (o->idle || keeps_any(p, o) != 0)
-		return false;
-	struct pp_view_opts with_idle = *o;
-	with_idle.idle = true;
-	return keeps_any(p, &with_idle) == 1;
-}
-
 bool pp_output_is_stdout(const char *path)
 {
 	return path && !strcmp(path, "-");

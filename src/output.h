@@ -28,11 +28,6 @@ const char *pp_format_extension(enum pp_format f);
 int pp_format_write(enum pp_format f, const struct pp_profile *p,
 		    const struct pp_render_opts *o, FILE *out);
 
-/* Whether the view o drops every sample for being of an idle thread: it
- * keeps none, and would keep some with --idle. (The note record and render
- * print: nothing was drawn, and --idle would draw something.) */
-bool pp_view_all_idle(const struct pp_profile *p, const struct pp_view_opts *o);
-
 /* Whether an output path means standard output ("-"). */
 bool pp_output_is_stdout(const char *path);
 

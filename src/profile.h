@@ -164,4 +164,9 @@ size_t pp_view_nsamples(const struct pp_view *v); /* kept samples */
 const char *pp_view_thread_name(const struct pp_view *v, uint32_t thread);
 void pp_view_free(struct pp_view *v);
 
+/* Whether the view o drops every sample for being of an idle thread: it
+ * keeps none, and would keep some with --idle. (The note record and render
+ * print: nothing was drawn, and --idle would draw something.) */
+bool pp_view_all_idle(const struct pp_profile *p, const struct pp_view_opts *o);
+
 #endif

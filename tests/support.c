@@ -140,3 +140,72 @@ const char *ts_pyenv_python(const char *version, char *buf, size_t n)
 	snprintf(buf, n, "%s/versions/%s/bin/python%s", root, version, minor);
 	return buf;
 }
+
+/* The whole file, NUL-terminated; NULL if it cannot be opened. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t cap = 0;
+	*len = 0;
+	for (;;) {
+		if (*len + 4096 + 1 > cap) {
+			cap = 2 * cap + 4096 + 1;
+			char *nb = realloc(buf, cap);
+			cr_assert_not_null(nb);
+			buf = nb;
+		}
+		size_t got = fread(buf + *len, 1, cap - *len - 1, f);
+		*len += got;
+		if (got == 0)
+			break;
+	}
+	cr_assert_not(ferror(f));
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
+static void spill(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(buf, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+bool ts_matches_golden(const char *name, const char *got, size_t len, size_t *at)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%.3000s/fixtures/golden/%s", ts_source_root(), name);
+	const char *update = getenv("PYPROBE_UPDATE_GOLDEN");
+	if (update && *update && strcmp(update, "0") != 0)
+		spill(path, got, len);
+	size_t glen = 0;
+	char *want = slurp(path, &glen);
+	*at = 0;
+	while (want && *at < len && *at < glen && got[*at] == want[*at])
+		(*at)++;
+	bool same = want && glen == len && *at == len;
+	free(want);
+	if (!same) {
+		char actual[PATH_MAX];
+		snprintf(actual, sizeof actual, "%.3000s.actual", name);
+		spill(actual, got, len);
+	}
+	return same;
+}
+
+const char *ts_any_python(char *buf, size_t n)
+{
+	const char *v[] = {"3.12.1", "3.11.7", "3.13.0", "3.10.13", "3.9.18", "3.8.18"};
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+		if (access(ts_pyenv_python(v[i], buf, n), X_OK) == 0)
+			return buf;
+	if (access("/usr/bin/python3.11", X_OK) == 0)
+		return "/usr/bin/python3.11";
+	cr_skip_test("no supported python installed");
+	return NULL;
+}

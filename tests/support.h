@@ -9,6 +9,7 @@
 #ifndef PYPROBE_TESTS_SUPPORT_H
 #define PYPROBE_TESTS_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,5 +36,14 @@ const char *ts_source_root(void);
 /* The pyenv interpreter of `version` ("3.11.7" -> .../versions/3.11.7/
  * bin/python3.11), in buf; whether it exists is the caller's to check. */
 const char *ts_pyenv_python(const char *version, char *buf, size_t n);
+/* The first supported interpreter installed (pyenv's, else Debian's
+ * python3.11); skips the test when there is none. */
+const char *ts_any_python(char *buf, size_t n);
+
+/* Compare got[0..len) with fixtures/golden/NAME (first rewriting that file
+ * from got when PYPROBE_UPDATE_GOLDEN is set). On a difference, or a golden
+ * file missing, got is written to NAME.actual in the working directory (for
+ * `diff`) and false is returned; *at is the first byte that differs. */
+bool ts_matches_golden(const char *name, const char *got, size_t len, size_t *at);
 
 #endif

@@ -45,18 +45,6 @@ static void path_in(char *out, size_t n, const char *name)
 	cr_assert(w > 0 && (size_t)w < n, "path too long");
 }
 
-static const char *any_python(char *buf, size_t n)
-{
-	const char *v[] = {"3.12.1", "3.11.7", "3.13.0", "3.10.13", "3.9.18", "3.8.18"};
-	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-		if (access(ts_pyenv_python(v[i], buf, n), X_OK) == 0)
-			return buf;
-	if (access("/usr/bin/python3.11", X_OK) == 0)
-		return "/usr/bin/python3.11";
-	cr_skip_test("no supported python installed");
-	return NULL;
-}
-
 struct run {
 	int status;
 	char err[8192];
@@ -145,7 +133,7 @@ static long file_size(const char *path)
 Test(record, formats_by_extension_and_render)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char fixture[PATH_MAX];
 	snprintf(fixture, sizeof fixture, "%s/fixtures/record/split.py", ts_source_root());
 	static const char *const exts[] = {".svg", ".txt", ".speedscope.json", ".pb.gz", ".pyprobe"};
@@ -198,7 +186,7 @@ Test(record, formats_by_extension_and_render)
 Test(record, sigterm_writes_what_was_sampled)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c",
 			  "import time\nwhile True:\n    sum(range(10000))\n", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
@@ -227,7 +215,7 @@ Test(record, sigterm_writes_what_was_sampled)
 Test(record, unwritable_output_fails_before_sampling)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
 	ts_sleep_ms(300);
@@ -317,7 +305,7 @@ Test(record, command_that_is_not_python_is_ended)
 Test(record, subprocess_labels_are_their_own_command_lines)
 {
 	char pybuf[512], script[PATH_MAX];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	path_in(script, sizeof script, "labels_parent.py");
 	FILE *f = fopen(script, "w");
 	cr_assert_not_null(f);
@@ -378,7 +366,7 @@ Test(record, subprocess_labels_are_their_own_command_lines)
 Test(record, killed_recording_keeps_its_duration)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
 	ts_sleep_ms(300);
@@ -421,7 +409,7 @@ Test(record, killed_recording_keeps_its_duration)
 Test(record, all_idle_says_so)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
 	ts_sleep_ms(400);
@@ -459,7 +447,7 @@ Test(record, all_idle_says_so)
 Test(record, blocking_with_another_tracer_suggests_dropping_blocking)
 {
 	char pybuf[512];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
 	ts_sleep_ms(300);

@@ -40,18 +40,6 @@ static void path_in(char *out, size_t n, const char *name)
 	cr_assert(w > 0 && (size_t)w < n, "path too long");
 }
 
-static const char *any_python(char *buf, size_t n)
-{
-	const char *v[] = {"3.12.1", "3.11.7", "3.13.0", "3.10.13", "3.9.18", "3.8.18"};
-	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-		if (access(ts_pyenv_python(v[i], buf, n), X_OK) == 0)
-			return buf;
-	if (access("/usr/bin/python3.11", X_OK) == 0)
-		return "/usr/bin/python3.11";
-	cr_skip_test("no supported python installed");
-	return NULL;
-}
-
 static const char *fixture(void)
 {
 	static char path[PATH_MAX];
@@ -192,7 +180,7 @@ Test(record_subprocesses, fork_debian_3_11) { follow_fork("/usr/bin/python3.11")
 Test(record_subprocesses, without_flag_no_workers)
 {
 	char pybuf[512], out[PATH_MAX], err[8192];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	path_in(out, sizeof out, "without.txt");
 	char *args[] = {"--idle", "--no-progress", "-f", "collapsed", "-o", out, "--",
 			(char *)python, (char *)fixture(), "1", "fork", NULL};
@@ -210,7 +198,7 @@ Test(record_subprocesses, without_flag_no_workers)
 Test(record_subprocesses, spawn_with_threads)
 {
 	char pybuf[512], out[PATH_MAX], truth[PATH_MAX], err[8192];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	path_in(out, sizeof out, "spawn.txt");
 	path_in(truth, sizeof truth, "spawn.truth");
 	unlink(truth);
@@ -228,7 +216,7 @@ Test(record_subprocesses, spawn_with_threads)
 Test(record_subprocesses, attach_to_running_pool)
 {
 	char pybuf[512], out[PATH_MAX], truth[PATH_MAX], errpath[PATH_MAX], err[8192], pid[32];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	path_in(out, sizeof out, "attach.txt");
 	path_in(truth, sizeof truth, "attach.truth");
 	path_in(errpath, sizeof errpath, "attach.err");
@@ -254,7 +242,7 @@ Test(record_subprocesses, attach_to_running_pool)
 Test(record_subprocesses, ppid_scan_fallback)
 {
 	char pybuf[512], out[PATH_MAX], truth[PATH_MAX], err[8192];
-	const char *python = any_python(pybuf, sizeof pybuf);
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	path_in(out, sizeof out, "ppid.txt");
 	path_in(truth, sizeof truth, "ppid.truth");
 	unlink(truth);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "tests/support.h"
 
 static const struct pp_dump_frame main_frames[] = {
 	{"compute", "compute", "app.py", 12},
@@ -129,74 +130,17 @@ static char *render(renderer fn, const struct pp_dump *d, size_t *len)
 	return buf;
 }
 
-static char *golden_path(const char *name)
-{
-	const char *root = getenv("PYPROBE_SOURCE_ROOT");
-	cr_assert_not_null(root, "PYPROBE_SOURCE_ROOT is not set (run through meson test)");
-	char *path;
-	cr_assert_geq(asprintf(&path, "%s/fixtures/golden/%s", root, name), 0);
-	return path;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t cap = 0;
-	*len = 0;
-	for (;;) {
-		if (*len + 4096 + 1 > cap) {
-			cap = 2 * cap + 4096 + 1;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		size_t got = fread(buf + *len, 1, cap - *len - 1, f);
-		*len += got;
-		if (got == 0)
-			break;
-	}
-	cr_assert_not(ferror(f));
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
-static void spill(const char *path, const char *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	cr_assert_eq(fwrite(buf, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
-
 static void check_golden(renderer fn, const char *name)
 {
-	size_t len, glen;
+	size_t len, at;
 	char *got = render(fn, &fixture, &len);
-	char *path = golden_path(name);
-
-	const char *update = getenv("PYPROBE_UPDATE_GOLDEN");
-	if (update && *update && strcmp(update, "0") != 0)
-		spill(path, got, len);
-
-	char *want = slurp(path, &glen);
-	if (len != glen || memcmp(got, want, len) != 0) {
-		/* Leave the output next to the build for `diff`. */
-		char actual[256];
-		snprintf(actual, sizeof actual, "%s.actual", name);
-		spill(actual, got, len);
-		size_t i = 0;
-		while (i < len && i < glen && got[i] == want[i])
-			i++;
+	if (!ts_matches_golden(name, got, len, &at)) {
 		/* Free first: the failure ends the test, and a leak report
 		 * would bury the message. */
-		free(want);
-		free(path);
 		free(got);
 		cr_assert_fail("%s differs from the golden file at byte %zu; output written "
-			       "to %s in the test's working directory",
-			       name, i, actual);
+			       "to %s.actual in the test's working directory",
+			       name, at, name);
 	}
 
 	/* Same input, same bytes. */
@@ -205,8 +149,6 @@ static void check_golden(renderer fn, const char *name)
 	cr_assert_eq(len2, len);
 	cr_assert_eq(memcmp(again, got, len), 0);
 	free(again);
-	free(want);
-	free(path);
 	free(got);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "tests/support.h"
 #include "src/profile.h"
 
 static pp_frame_id frame(struct pp_profile *p, const char *fn, const char *file, int line)
@@ -174,71 +175,23 @@ static size_t kept(const struct pp_profile *p, const struct pp_view_opts *o)
 	return n;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t cap = 0;
-	*len = 0;
-	for (;;) {
-		if (*len + 4096 + 1 > cap) {
-			cap = 2 * cap + 4096 + 1;
-			char *nb = realloc(buf, cap);
-			cr_assert_not_null(nb);
-			buf = nb;
-		}
-		size_t got = fread(buf + *len, 1, cap - *len - 1, f);
-		*len += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
-static void spill(const char *path, const char *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	cr_assert_eq(fwrite(buf, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
-
 Test(render_flamegraph, golden_and_deterministic)
 {
 	struct pp_profile *p = fixture();
-	size_t len, glen, len2;
+	size_t len, len2;
 	char *got = render(p, &golden_opts, &len);
 	char *again = render(p, &golden_opts, &len2);
 	int same = len2 == len && memcmp(again, got, len) == 0;
 	free(again);
 
-	const char *root = getenv("PYPROBE_SOURCE_ROOT");
-	cr_assert_not_null(root, "PYPROBE_SOURCE_ROOT is not set (run through meson test)");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/fixtures/golden/profile.svg", root);
-	const char *update = getenv("PYPROBE_UPDATE_GOLDEN");
-	if (update && *update && strcmp(update, "0") != 0)
-		spill(path, got, len);
-
-	char *want = slurp(path, &glen);
-	int match = want && glen == len && memcmp(want, got, len) == 0;
-	size_t at = 0;
-	while (want && at < len && at < glen && got[at] == want[at])
-		at++;
-	if (!match)
-		spill("profile.svg.actual", got, len); /* for `diff` */
-	free(want);
+	size_t at;
+	int match = ts_matches_golden("profile.svg", got, len, &at);
 	free(got);
 	pp_profile_free(p);
 	cr_assert(same, "two renders of one profile differ");
 	cr_assert(match,
-		  "profile.svg differs from %s at byte %zu; output written to "
-		  "profile.svg.actual in the test's working directory",
-		  path, at);
+		  "profile.svg differs from fixtures/golden/profile.svg at byte %zu; output "
+		  "written to profile.svg.actual in the test's working directory", at);
 }
 
 /* Run python3 on a script with the SVG's path and extra arguments; returns

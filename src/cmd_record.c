@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,18 @@ static void end_launched(pid_t child, struct pp_error *err)
 		 "; pyprobe ended the command it started (%s)", how);
 }
 
+/* Whether the launched command has exited (reaped; err says so). */
+static bool launched_exited(pid_t child, const char *cmd, struct pp_error *err)
+{
+	int status;
+	if (waitpid(child, &status, WNOHANG) != child)
+		return false;
+	snprintf(err->msg, sizeof(err->msg),
+		 "%s exited before a Python interpreter could be read (exit status %d)", cmd,
+		 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return true;
+}
+
 /* Wait until the launched command is a Python interpreter we can read:
  * through execs (a wrapper that execs Python) and start-up, but not for
  * ever for something that never becomes Python - a program that is not
@@ -207,14 +220,8 @@ static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_targe
 	struct pp_program_stamp stamp = {0};
 	uint64_t start = mono_ns(), since = start;
 	for (;;) {
-		int status;
-		if (waitpid(child, &status, WNOHANG) == child) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s exited before a Python interpreter could be read "
-				 "(exit status %d)", cmd,
-				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		if (launched_exited(child, cmd, err))
 			return err->code = PP_ERR_GONE;
-		}
 		enum pp_err e = pp_process_attach(child, t, err);
 		if (e == PP_OK || e == PP_ERR_PERM || stop_requested)
 			return e;
@@ -240,14 +247,8 @@ static enum pp_err wait_for_python(pid_t child, const char *cmd, struct pp_proce
 {
 	struct timespec ms10 = {0, 10000000L};
 	for (int tries = 0;; tries++) {
-		int status;
-		if (waitpid(child, &status, WNOHANG) == child) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s exited before a Python interpreter could be read "
-				 "(exit status %d)", cmd,
-				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		if (launched_exited(child, cmd, err))
 			return err->code = PP_ERR_GONE;
-		}
 		pp_process_set_refresh(set, true);
 		if (pp_process_set_count(set) > 0)
 			return PP_OK;

@@ -7,35 +7,12 @@
 #include <errno.h>
 #include <inttypes.h>
 
-/* Write s, escaping C0 control characters and DEL so that a hostile or
- * odd string (a thread named "x\nThread 1 ...", a terminal escape) cannot
- * forge lines or drive the terminal. With `quoted`, also escape '"' and
- * '\' so the string can sit between quotes unambiguously. */
-static void put_escaped(const char *s, int quoted, FILE *out)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		unsigned char c = *p;
-		if (quoted && (c == '"' || c == '\\')) {
-			fputc('\\', out);
-			fputc(c, out);
-		} else if (c == '\n') {
-			fputs("\\n", out);
-		} else if (c == '\t') {
-			fputs("\\t", out);
-		} else if (c == '\r') {
-			fputs("\\r", out);
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(out, "\\x%02x", c);
-		} else {
-			fputc(c, out);
-		}
-	}
-}
+#include "text_str.h"
 
 /* A missing string in the model is a reader that could not read it. */
 static void put_text(const char *s, FILE *out)
 {
-	put_escaped(s ? s : "?", 0, out);
+	pp_text_str(s ? s : "?", 0, out);
 }
 
 static void put_header(const struct pp_dump *d, FILE *out)
@@ -113,7 +90,7 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 	fprintf(out, "Thread %" PRIu64, t->native_id);
 	if (t->name) {
 		fputs(" \"", out);
-		put_escaped(t->name, 1, out);
+		pp_text_str(t->name, 1, out);
 		fputc('"', out);
 	}
 	/* Subinterpreters are rare; keep the common line short. */

@@ -1,0 +1,23 @@
+/* Strings from a target in plain-text output, made harmless. */
+#include "text_str.h"
+
+void pp_text_str(const char *s, int quoted, FILE *out)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char c = *p;
+		if (quoted && (c == '"' || c == '\\')) {
+			fputc('\\', out);
+			fputc(c, out);
+		} else if (c == '\n') {
+			fputs("\\n", out);
+		} else if (c == '\t') {
+			fputs("\\t", out);
+		} else if (c == '\r') {
+			fputs("\\r", out);
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(out, "\\x%02x", c);
+		} else {
+			fputc(c, out);
+		}
+	}
+}

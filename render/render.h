@@ -10,6 +10,7 @@
 
 #include "../src/dump_model.h"
 #include "../src/profile.h"
+#include "../src/report.h"
 
 int pp_render_dump_text(const struct pp_dump *d, FILE *out);
 int pp_render_dump_json(const struct pp_dump *d, FILE *out);
@@ -36,5 +37,18 @@ int pp_render_pprof(const struct pp_profile *p, const struct pp_render_opts *o, 
 /* An interactive flame graph (SVG with embedded script), in the manner of
  * flamegraph.pl: zoom, search, reset. */
 int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+
+/* ---- the GIL and event-loop report (pyprobe report) ----------------------
+ * threshold_ns is the stall threshold the report was computed with. */
+/* For a person: GIL table, totals, longest waits, stalls. */
+int pp_render_report_text(const struct pp_profile *p, const struct pp_report *r,
+			  uint64_t threshold_ns, FILE *out);
+/* The JSON contract of docs/gil.md. */
+int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
+			  uint64_t threshold_ns, FILE *out);
+/* An SVG timeline: a row per thread coloured by GIL use, a band per event
+ * loop with its stalls; hovering a stall or a wait shows its stack. */
+int pp_render_timeline(const struct pp_profile *p, const struct pp_report *r,
+		       uint64_t threshold_ns, FILE *out);
 
 #endif

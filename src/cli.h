@@ -24,5 +24,6 @@ int pp_parse_pid(const char *s);
 int cmd_dump(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const char usage[] =
 	"commands:\n"
 	"  record   sample a process (or a command) into a flame graph or profile\n"
 	"  render   turn a .pyprobe recording into another format\n"
+	"  report   GIL use, GIL waits and event-loop stalls of a recording\n"
 	"  dump     print every thread's Python stack, GIL and OS state\n"
 	"\n"
 	"  pyprobe help COMMAND  or  pyprobe COMMAND --help  for its options\n"
@@ -59,6 +60,7 @@ static const struct command commands[] = {
 	{"dump", cmd_dump},
 	{"record", cmd_record},
 	{"render", cmd_render},
+	{"report", cmd_report},
 };
 
 static const struct command *find(const char *name)

@@ -1,0 +1,271 @@
+/* Event-loop stalls from stacks alone.
+ *
+ * A stack runs an event loop when it holds the loop's anchor frame:
+ *   - asyncio's own loop: `_run_once` in asyncio/base_events.py. The loop
+ *     waits in its selector when a frame above the anchor is in
+ *     selectors.py;
+ *   - a loop written in C (uvloop): it has no frames of its own, so the
+ *     anchor is the innermost frame that started it, in asyncio/runners.py
+ *     (asyncio.run, asyncio.Runner) or uvloop/__init__.py (uvloop.run).
+ *     While it waits in epoll the anchor is the innermost frame.
+ * Above the anchor, frames of the loop's own machinery (Handle._run, the
+ * pure-Python Task step, the selector transports) are skipped; the first
+ * other frame is the task's coroutine or the callback the loop called, and
+ * its presence makes the loop busy. A stall is a run of a loop thread's
+ * consecutive busy samples lasting at least the threshold.
+ *
+ * Every stack's state is derived from its parent's (a parent's id is always
+ * smaller), so the whole table costs one step per stack.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop_stalls.h"
+
+enum frame_class {
+	FC_OTHER = 0,
+	FC_RUN_ONCE,  /* asyncio's loop iteration: the anchor */
+	FC_C_ANCHOR,  /* what starts a loop written in C */
+	FC_SELECTOR,  /* the loop waiting for I/O */
+	FC_MACHINERY, /* the loop's own code between it and a callback */
+};
+
+struct stack_info {
+	uint32_t anchor;    /* depth of the anchor frame, 0: none */
+	bool anchor_py;     /* the anchor is asyncio's _run_once */
+	bool selector;      /* a selectors.py frame above the anchor */
+	uint32_t task;      /* depth of the first frame the loop called, 0: none */
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix) && (n == k || s[n - k - 1] == '/');
+}
+
+static enum frame_class classify(const struct pp_profile *p, const struct pp_pframe *f)
+{
+	if (f->kind != PP_FRAME_PYTHON)
+		return FC_OTHER;
+	const char *file = pp_profile_string(p, f->file);
+	const char *name = pp_profile_string(p, f->name);
+	if (ends_with(file, "asyncio/base_events.py"))
+		return !strcmp(name, "_run_once") ? FC_RUN_ONCE : FC_MACHINERY;
+	if (ends_with(file, "asyncio/runners.py") || ends_with(file, "uvloop/__init__.py"))
+		return FC_C_ANCHOR;
+	if (ends_with(file, "selectors.py"))
+		return FC_SELECTOR;
+	static const char *const machinery[] = {
+		"asyncio/events.py", "asyncio/tasks.py", "asyncio/futures.py",
+		"asyncio/selector_events.py", "asyncio/unix_events.py",
+	};
+	for (size_t i = 0; i < sizeof(machinery) / sizeof(machinery[0]); i++)
+		if (ends_with(file, machinery[i]))
+			return FC_MACHINERY;
+	return FC_OTHER;
+}
+
+static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
+{
+	size_t nf, ns;
+	const struct pp_pframe *frames = pp_profile_frames(p, &nf);
+	const struct pp_pstack *stacks = pp_profile_stacks(p, &ns);
+	uint8_t *fclass = malloc(nf ? nf : 1);
+	struct stack_info *info = calloc(ns ? ns : 1, sizeof(*info));
+	r->loop_state = calloc(ns ? ns : 1, 1);
+	r->loop_task_depth = calloc(ns ? ns : 1, sizeof(uint32_t));
+	if (!fclass || !info || !r->loop_state || !r->loop_task_depth) {
+		free(fclass);
+		free(info);
+		return -1;
+	}
+	r->nstacks = ns;
+	for (size_t i = 0; i < nf; i++)
+		fclass[i] = (uint8_t)classify(p, &frames[i]);
+	for (size_t s = 1; s < ns; s++) {
+		const struct pp_pstack *st = &stacks[s];
+		struct stack_info in = st->parent < s ? info[st->parent] : (struct stack_info){0};
+		enum frame_class fc = st->frame < nf ? fclass[st->frame] : FC_OTHER;
+		if (fc == FC_RUN_ONCE) {
+			in = (struct stack_info){st->depth, true, false, 0};
+		} else if (fc == FC_C_ANCHOR && !(in.anchor && in.anchor_py)) {
+			in = (struct stack_info){st->depth, false, false, 0};
+		} else if (in.anchor && !in.task && !in.selector) {
+			if (fc == FC_SELECTOR)
+				in.selector = true;
+			else if (fc == FC_OTHER)
+				in.task = st->depth;
+		}
+		info[s] = in;
+		if (in.anchor) {
+			r->loop_state[s] = in.task ? PP_LOOP_BUSY : PP_LOOP_WAITING;
+			r->loop_task_depth[s] = in.task;
+		}
+	}
+	free(fclass);
+	free(info);
+	return 0;
+}
+
+/* ---- stalls ------------------------------------------------------------- */
+
+struct run {         /* a loop thread's current stretch of busy samples */
+	bool open;
+	uint64_t first, last, lead;
+	pp_stack_id *stacks;
+	size_t n, cap;
+};
+
+static int cmp_stack(const void *a, const void *b)
+{
+	pp_stack_id x = *(const pp_stack_id *)a, y = *(const pp_stack_id *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The most frequent stack of a run; ties go to the smallest id, so the
+ * result does not depend on the order samples came in. */
+static pp_stack_id mode_stack(pp_stack_id *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_stack);
+	pp_stack_id best = n ? v[0] : PP_EMPTY_STACK;
+	size_t best_n = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && v[j] == v[i])
+			j++;
+		if (j - i > best_n) {
+			best = v[i];
+			best_n = j - i;
+		}
+		i = j;
+	}
+	return best;
+}
+
+/* The qualified name of the frame at `depth` in `leaf`'s path. */
+static const char *function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth)
+{
+	size_t ns, nf;
+	const struct pp_pstack *st = pp_profile_stacks(p, &ns);
+	const struct pp_pframe *fr = pp_profile_frames(p, &nf);
+	for (pp_stack_id id = leaf; id != PP_EMPTY_STACK && id < ns; id = st[id].parent)
+		if (st[id].depth == depth)
+			return st[id].frame < nf ? pp_profile_string(p, fr[st[id].frame].function)
+						 : NULL;
+	return NULL;
+}
+
+static int close_run(struct pp_report *r, const struct pp_profile *p, struct run *run,
+		     uint32_t thread, uint64_t trail, uint64_t threshold_ns, size_t *cap)
+{
+	run->open = false;
+	uint64_t start = run->first - run->lead;
+	uint64_t duration = run->last + trail - start;
+	if (duration < threshold_ns)
+		return 0;
+	if (r->nstalls == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct pp_stall *n = realloc(r->stalls, nc * sizeof(*n));
+		if (!n)
+			return -1;
+		r->stalls = n;
+		*cap = nc;
+	}
+	pp_stack_id stack = mode_stack(run->stacks, run->n);
+	uint32_t depth = stack < r->nstacks ? r->loop_task_depth[stack] : 0;
+	r->stalls[r->nstalls++] = (struct pp_stall){
+		.thread = thread,
+		.start_ns = start,
+		.duration_ns = duration,
+		.samples = (uint32_t)run->n,
+		.stack = stack,
+		.task = depth ? function_at(p, stack, depth) : NULL,
+		.task_depth = depth,
+	};
+	return 0;
+}
+
+static int cmp_stall(const void *a, const void *b)
+{
+	const struct pp_stall *x = a, *y = b;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
+			const int32_t *thread_of, uint64_t threshold_ns)
+{
+	if (classify_stacks(r, p) != 0)
+		return -1;
+	size_t ns, nrows;
+	const struct pp_psample *smp = pp_profile_samples(p, &ns);
+	pp_profile_threads(p, &nrows);
+	size_t nt = r->nthreads;
+	struct run *runs = calloc(nt ? nt : 1, sizeof(*runs));
+	uint64_t *prev = calloc(nt ? nt : 1, sizeof(*prev));
+	bool *seen = calloc(nt ? nt : 1, sizeof(*seen));
+	size_t cap = 0;
+	int rc = -1;
+	if (!runs || !prev || !seen)
+		goto out;
+	for (size_t i = 0; i < ns; i++) {
+		const struct pp_psample *s = &smp[i];
+		if (s->thread >= nrows || thread_of[s->thread] < 0)
+			continue;
+		uint32_t t = (uint32_t)thread_of[s->thread];
+		enum pp_loop_state ls = s->stack < r->nstacks ? r->loop_state[s->stack]
+							     : PP_LOOP_NONE;
+		if (ls != PP_LOOP_NONE)
+			r->threads[t].event_loop = true;
+		struct run *run = &runs[t];
+		if (ls == PP_LOOP_BUSY) {
+			if (!run->open) {
+				run->open = true;
+				run->n = 0;
+				run->first = s->time_ns;
+				run->lead = pp_report_half_gap(seen[t] ? s->time_ns - prev[t]
+									: UINT64_MAX,
+							       r->interval_ns);
+				if (run->lead > run->first)
+					run->lead = run->first;
+			}
+			if (run->n == run->cap) {
+				size_t nc = run->cap ? run->cap * 2 : 64;
+				pp_stack_id *n = realloc(run->stacks, nc * sizeof(*n));
+				if (!n)
+					goto out;
+				run->stacks = n;
+				run->cap = nc;
+			}
+			run->stacks[run->n++] = s->stack;
+			run->last = s->time_ns;
+		} else if (run->open &&
+			   close_run(r, p, run, t,
+				     pp_report_half_gap(s->time_ns - run->last, r->interval_ns),
+				     threshold_ns, &cap) != 0) {
+			goto out;
+		}
+		prev[t] = s->time_ns;
+		seen[t] = true;
+	}
+	for (size_t t = 0; t < nt; t++)
+		if (runs[t].open && close_run(r, p, &runs[t], (uint32_t)t,
+					      pp_report_half_gap(UINT64_MAX, r->interval_ns),
+					      threshold_ns, &cap) != 0)
+			goto out;
+	if (r->nstalls)
+		qsort(r->stalls, r->nstalls, sizeof(*r->stalls), cmp_stall);
+	for (size_t t = 0; t < nt; t++)
+		r->nloops += r->threads[t].event_loop;
+	rc = 0;
+out:
+	if (runs)
+		for (size_t t = 0; t < nt; t++)
+			free(runs[t].stacks);
+	free(runs);
+	free(prev);
+	free(seen);
+	return rc;
+}

@@ -1,0 +1,395 @@
+/* The GIL part of the report: each sample's GIL use, per-thread shares,
+ * the process's utilisation and contention, and the longest waits with
+ * whoever held the GIL meanwhile. Event loops are src/loop_stalls.c's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop_stalls.h"
+#include "report.h"
+
+enum pp_gil_use pp_sample_gil_use(const struct pp_psample *s)
+{
+	switch (s->gil) {
+	case PP_SGIL_HELD: return PP_USE_HELD;
+	case PP_SGIL_WAITING: return PP_USE_WAITING;
+	case PP_SGIL_RELEASED:
+		if (s->os == PP_SOS_RUNNING)
+			return PP_USE_RELEASED;
+		if (s->os == PP_SOS_SLEEPING || s->os == PP_SOS_DISK || s->os == PP_SOS_STOPPED)
+			return PP_USE_IDLE;
+		return PP_USE_UNKNOWN;
+	default: return PP_USE_UNKNOWN;
+	}
+}
+
+const char *pp_gil_use_name(enum pp_gil_use u)
+{
+	static const char *const names[] = {"held", "waiting", "released", "idle", "unknown"};
+	return u < PP_USE_COUNT ? names[u] : "unknown";
+}
+
+uint64_t pp_report_half_gap(uint64_t gap_ns, uint64_t interval_ns)
+{
+	return (gap_ns < interval_ns ? gap_ns : interval_ns) / 2;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* One report thread per (pid, native id): rows that differ by name or
+ * command line are the same thread. Ordered by pid, then appearance. */
+static int32_t *build_threads(struct pp_report *r, const struct pp_profile *p)
+{
+	size_t nrows;
+	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
+	int32_t *of = malloc((nrows ? nrows : 1) * sizeof(*of));
+	r->threads = calloc(nrows ? nrows : 1, sizeof(*r->threads));
+	if (!of || !r->threads) {
+		free(of);
+		return NULL;
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		size_t t = 0;
+		while (t < r->nthreads && !(r->threads[t].pid == rows[i].pid &&
+					    r->threads[t].native_id == rows[i].native_id))
+			t++;
+		if (t == r->nthreads)
+			r->threads[r->nthreads++] = (struct pp_report_thread){
+				.row = (uint32_t)i, .pid = rows[i].pid,
+				.native_id = rows[i].native_id};
+		if (rows[i].name)
+			r->threads[t].name = pp_profile_string(p, rows[i].name);
+	}
+	/* Stable insertion sort by pid: rows of one process stay in order. */
+	for (size_t i = 1; i < r->nthreads; i++) {
+		struct pp_report_thread x = r->threads[i];
+		size_t j = i;
+		for (; j > 0 && r->threads[j - 1].pid > x.pid; j--)
+			r->threads[j] = r->threads[j - 1];
+		r->threads[j] = x;
+	}
+	for (size_t i = 0; i < nrows; i++)
+		for (size_t t = 0; t < r->nthreads; t++)
+			if (r->threads[t].pid == rows[i].pid &&
+			    r->threads[t].native_id == rows[i].native_id)
+				of[i] = (int32_t)t;
+	return of;
+}
+
+/* ---- GIL ---------------------------------------------------------------- */
+
+/* A tick: the samples of one process taken at one moment (the sampler
+ * stamps every thread of a snapshot with the same time). For each sample,
+ * the index of the sample holding its process's GIL in that tick, or -1. */
+static int32_t *tick_holders(struct pp_report *r, const struct pp_psample *smp, size_t ns,
+			     const struct pp_pthread *rows, size_t nrows)
+{
+	int32_t *holder = malloc((ns ? ns : 1) * sizeof(*holder));
+	if (!holder)
+		return NULL;
+	uint64_t ticks = 0, held = 0, contended = 0;
+	for (size_t i = 0; i < ns;) {
+		uint32_t pid = smp[i].thread < nrows ? rows[smp[i].thread].pid : 0;
+		size_t j = i;
+		int32_t h = -1;
+		bool known = false, waiting = false;
+		for (; j < ns && smp[j].time_ns == smp[i].time_ns &&
+		       (smp[j].thread < nrows ? rows[smp[j].thread].pid : 0) == pid;
+		     j++) {
+			if (smp[j].gil != PP_SGIL_UNKNOWN)
+				known = true;
+			if (smp[j].gil == PP_SGIL_HELD)
+				h = (int32_t)j;
+			if (smp[j].gil == PP_SGIL_WAITING)
+				waiting = true;
+		}
+		for (size_t k = i; k < j; k++)
+			holder[k] = h;
+		if (known) {
+			ticks++;
+			held += h >= 0;
+			contended += waiting;
+		}
+		i = j;
+	}
+	r->gil_known = ticks > 0;
+	if (ticks) {
+		r->gil_held_pct = 100.0 * (double)held / (double)ticks;
+		r->gil_contention_pct = 100.0 * (double)contended / (double)ticks;
+	}
+	return holder;
+}
+
+struct wait_run {    /* one thread's current stretch of waiting samples */
+	bool open;
+	uint64_t first, last, lead;
+	size_t *holders; /* sample indexes of the holders seen meanwhile */
+	size_t n, cap;
+};
+
+struct waits {
+	struct pp_gil_wait *v;
+	size_t n, cap;
+};
+
+static int cmp_stack(const void *a, const void *b)
+{
+	pp_stack_id x = *(const pp_stack_id *)a, y = *(const pp_stack_id *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Close a run of waits: who held the GIL in most of its ticks, and that
+ * thread's most frequent stack then. Ties go to the smaller index. */
+static int close_wait(struct waits *w, struct wait_run *run, uint32_t thread, uint64_t trail,
+		      const struct pp_psample *smp, const int32_t *thread_of, size_t nthreads,
+		      uint32_t *tally, pp_stack_id *scratch)
+{
+	run->open = false;
+	int32_t best = -1;
+	uint32_t best_n = 0;
+	memset(tally, 0, nthreads * sizeof(*tally));
+	for (size_t k = 0; k < run->n; k++) {
+		int32_t t = thread_of[smp[run->holders[k]].thread];
+		if (t >= 0 && ++tally[t] > best_n) {
+			best_n = tally[t];
+			best = t;
+		}
+	}
+	for (size_t t = 0; best >= 0 && t < (size_t)best; t++)
+		if (tally[t] == best_n)
+			best = (int32_t)t;
+	pp_stack_id stack = PP_EMPTY_STACK;
+	if (best >= 0) {
+		size_t m = 0;
+		for (size_t k = 0; k < run->n; k++)
+			if (thread_of[smp[run->holders[k]].thread] == best)
+				scratch[m++] = smp[run->holders[k]].stack;
+		qsort(scratch, m, sizeof(*scratch), cmp_stack);
+		size_t best_c = 0;
+		for (size_t i = 0; i < m;) {
+			size_t j = i;
+			while (j < m && scratch[j] == scratch[i])
+				j++;
+			if (j - i > best_c) {
+				best_c = j - i;
+				stack = scratch[i];
+			}
+			i = j;
+		}
+	}
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 64;
+		struct pp_gil_wait *n = realloc(w->v, nc * sizeof(*n));
+		if (!n)
+			return -1;
+		w->v = n;
+		w->cap = nc;
+	}
+	w->v[w->n++] = (struct pp_gil_wait){
+		.thread = thread,
+		.start_ns = run->first - run->lead,
+		.duration_ns = run->last + trail - (run->first - run->lead),
+		.holder = best,
+		.holder_stack = stack,
+	};
+	return 0;
+}
+
+static int cmp_wait(const void *a, const void *b)
+{
+	const struct pp_gil_wait *x = a, *y = b;
+	if (x->duration_ns != y->duration_ns)
+		return x->duration_ns > y->duration_ns ? -1 : 1;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+struct wait_ctx {
+	struct pp_report *r;
+	const struct pp_psample *smp;
+	const int32_t *thread_of;
+	struct wait_run *runs;
+	uint32_t *tally;        /* per thread, for close_wait */
+	pp_stack_id *scratch;   /* holder stacks, for close_wait */
+	size_t scratch_cap;
+	struct waits w;
+};
+
+static int end_wait(struct wait_ctx *c, size_t t, uint64_t trail)
+{
+	struct wait_run *run = &c->runs[t];
+	if (run->n > c->scratch_cap) {
+		pp_stack_id *n = realloc(c->scratch, run->n * sizeof(*n));
+		if (!n)
+			return -1;
+		c->scratch = n;
+		c->scratch_cap = run->n;
+	}
+	return close_wait(&c->w, run, (uint32_t)t, trail, c->smp, c->thread_of,
+			  c->r->nthreads, c->tally, c->scratch);
+}
+
+/* Sample i of thread t (whose previous sample, if any, was at *prev). */
+static int wait_step(struct wait_ctx *c, size_t t, size_t i, const int32_t *holder,
+		     const uint64_t *prev)
+{
+	const struct pp_psample *s = &c->smp[i];
+	struct wait_run *run = &c->runs[t];
+	uint64_t interval = c->r->interval_ns;
+	if (s->gil != PP_SGIL_WAITING)
+		return run->open ? end_wait(c, t, pp_report_half_gap(s->time_ns - run->last,
+								     interval))
+				 : 0;
+	if (!run->open) {
+		run->open = true;
+		run->n = 0;
+		run->first = s->time_ns;
+		run->lead = pp_report_half_gap(prev ? s->time_ns - *prev : UINT64_MAX, interval);
+		if (run->lead > run->first)
+			run->lead = run->first;
+	}
+	run->last = s->time_ns;
+	if (holder[i] < 0)
+		return 0;
+	if (run->n == run->cap) {
+		size_t nc = run->cap ? run->cap * 2 : 16;
+		size_t *n = realloc(run->holders, nc * sizeof(*n));
+		if (!n)
+			return -1;
+		run->holders = n;
+		run->cap = nc;
+	}
+	run->holders[run->n++] = (size_t)holder[i];
+	return 0;
+}
+
+static int find_waits(struct pp_report *r, const struct pp_psample *smp, size_t ns,
+		      const int32_t *thread_of, size_t nrows, const int32_t *holder,
+		      size_t max_waits)
+{
+	size_t nt = r->nthreads;
+	struct wait_ctx c = {.r = r, .smp = smp, .thread_of = thread_of};
+	c.runs = calloc(nt ? nt : 1, sizeof(*c.runs));
+	c.tally = calloc(nt ? nt : 1, sizeof(*c.tally));
+	uint64_t *prev = calloc(nt ? nt : 1, sizeof(*prev));
+	bool *seen = calloc(nt ? nt : 1, sizeof(*seen));
+	int rc = -1;
+	if (!c.runs || !c.tally || !prev || !seen)
+		goto out;
+	for (size_t i = 0; i < ns; i++) {
+		if (smp[i].thread >= nrows || thread_of[smp[i].thread] < 0)
+			continue;
+		size_t t = (size_t)thread_of[smp[i].thread];
+		if (wait_step(&c, t, i, holder, seen[t] ? &prev[t] : NULL) != 0)
+			goto out;
+		prev[t] = smp[i].time_ns;
+		seen[t] = true;
+	}
+	for (size_t t = 0; t < nt; t++)
+		if (c.runs[t].open &&
+		    end_wait(&c, t, pp_report_half_gap(UINT64_MAX, r->interval_ns)) != 0)
+			goto out;
+	if (c.w.n)
+		qsort(c.w.v, c.w.n, sizeof(*c.w.v), cmp_wait);
+	r->nwaits = c.w.n < max_waits ? c.w.n : max_waits;
+	r->waits = c.w.v;
+	c.w.v = NULL;
+	rc = 0;
+out:
+	if (c.runs)
+		for (size_t t = 0; t < nt; t++)
+			free(c.runs[t].holders);
+	free(c.runs);
+	free(c.tally);
+	free(c.scratch);
+	free(c.w.v);
+	free(prev);
+	free(seen);
+	return rc;
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+struct pp_report *pp_report_new(const struct pp_profile *p, const struct pp_report_opts *o)
+{
+	struct pp_report *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	const struct pp_profile_meta *m = pp_profile_meta_c(p);
+	r->duration_ns = m->duration_ns;
+	r->interval_ns = m->rate_hz ? 1000000000ull / m->rate_hz : 10000000ull;
+	size_t ns, nrows;
+	const struct pp_psample *smp = pp_profile_samples(p, &ns);
+	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
+	r->samples = ns;
+	int32_t *thread_of = build_threads(r, p);
+	int32_t *holder = thread_of ? tick_holders(r, smp, ns, rows, nrows) : NULL;
+	if (!holder)
+		goto fail;
+	for (size_t i = 0; i < ns; i++) {
+		if (smp[i].thread >= nrows)
+			continue;
+		struct pp_report_thread *t = &r->threads[thread_of[smp[i].thread]];
+		t->samples++;
+		t->count[pp_sample_gil_use(&smp[i])]++;
+	}
+	uint64_t threshold = o && o->stall_threshold_ns ? o->stall_threshold_ns : 100000000ull;
+	size_t max_waits = o && o->max_waits ? o->max_waits : 10;
+	if (find_waits(r, smp, ns, thread_of, nrows, holder, max_waits) != 0 ||
+	    pp_loop_stalls_find(r, p, thread_of, threshold) != 0)
+		goto fail;
+	free(thread_of);
+	free(holder);
+	return r;
+fail:
+	free(thread_of);
+	free(holder);
+	pp_report_free(r);
+	return NULL;
+}
+
+void pp_report_free(struct pp_report *r)
+{
+	if (!r)
+		return;
+	free(r->threads);
+	free(r->waits);
+	free(r->stalls);
+	free(r->loop_state);
+	free(r->loop_task_depth);
+	free(r);
+}
+
+enum pp_loop_state pp_report_loop_state(const struct pp_report *r, pp_stack_id stack)
+{
+	return stack < r->nstacks ? (enum pp_loop_state)r->loop_state[stack] : PP_LOOP_NONE;
+}
+
+int32_t pp_report_thread_of(const struct pp_report *r, const struct pp_profile *p, uint32_t row)
+{
+	size_t nrows;
+	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
+	if (row >= nrows)
+		return -1;
+	for (size_t t = 0; t < r->nthreads; t++)
+		if (r->threads[t].pid == rows[row].pid &&
+		    r->threads[t].native_id == rows[row].native_id)
+			return (int32_t)t;
+	return -1;
+}
+
+size_t pp_report_stack(const struct pp_profile *p, pp_stack_id leaf,
+		       const struct pp_pframe **out, size_t max)
+{
+	size_t ns, nf, n = 0;
+	const struct pp_pstack *st = pp_profile_stacks(p, &ns);
+	const struct pp_pframe *fr = pp_profile_frames(p, &nf);
+	for (pp_stack_id id = leaf; id != PP_EMPTY_STACK && id < ns; id = st[id].parent) {
+		if (st[id].frame >= nf || fr[st[id].frame].kind != PP_FRAME_PYTHON)
+			continue;
+		if (n < max)
+			out[n] = &fr[st[id].frame];
+		n++;
+	}
+	return n;
+}

@@ -19,6 +19,7 @@
 #include "process_set.h"
 #include "profile.h"
 #include "recording.h"
+#include "report.h"
 #include "sampler.h"
 
 static const char record_usage[] =
@@ -43,6 +44,9 @@ static const char record_usage[] =
 	"      --threads        a root frame per thread\n"
 	"      --idle           keep samples of sleeping/blocked threads\n"
 	"      --gil            keep only samples of the thread holding the GIL\n"
+	"      --gil-markers    a `[waiting for GIL]` or `[GIL released]` leaf frame on\n"
+	"                       samples of threads waiting for or running without the\n"
+	"                       GIL (waiting threads are kept without --idle)\n"
 	"      --nolineno       functions, not lines\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
 	"      --title TEXT     the flame graph's title\n"
@@ -325,10 +329,41 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 	m->ticks_missed = st->missed;
 }
 
+/* One line of what `pyprobe report` would say: GIL utilisation and
+ * contention, and the event loops' stalls with the worst one's line. */
+static void print_report_summary(const struct pp_profile *p)
+{
+	struct pp_report *r = pp_report_new(p, NULL);
+	if (!r || (!r->gil_known && !r->nloops)) {
+		pp_report_free(r);
+		return;
+	}
+	fputs("pyprobe:", stderr);
+	if (r->gil_known)
+		fprintf(stderr, " GIL held %.1f%% of the time, contended %.1f%%%s", r->gil_held_pct,
+			r->gil_contention_pct, r->nloops ? ";" : "");
+	if (r->nloops) {
+		const struct pp_stall *worst = NULL;
+		for (size_t i = 0; i < r->nstalls; i++)
+			if (!worst || r->stalls[i].duration_ns > worst->duration_ns)
+				worst = &r->stalls[i];
+		fprintf(stderr, " event loop: %zu stall%s of 100 ms or more", r->nstalls,
+			r->nstalls == 1 ? "" : "s");
+		const struct pp_pframe *leaf;
+		if (worst && pp_report_stack(p, worst->stack, &leaf, 1) > 0)
+			fprintf(stderr, ", worst %.0f ms at %s (%s:%d)",
+				(double)worst->duration_ns / 1e6,
+				pp_profile_string(p, leaf->function), pp_profile_string(p, leaf->file),
+				(int)leaf->line);
+	}
+	fputs(r->gil_known || r->nloops ? " (pyprobe report has more)\n" : "\n", stderr);
+	pp_report_free(r);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
-	       O_NOPROGRESS, O_SUBPROCESSES };
+	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS };
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
@@ -338,6 +373,7 @@ int cmd_record(int argc, char **argv)
 		{"threads", no_argument, NULL, O_THREADS},
 		{"idle", no_argument, NULL, O_IDLE},
 		{"gil", no_argument, NULL, O_GIL},
+		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"blocking", no_argument, NULL, O_BLOCKING},
 		{"subprocesses", no_argument, NULL, O_SUBPROCESSES},
@@ -381,6 +417,7 @@ int cmd_record(int argc, char **argv)
 		case O_THREADS: ro.view.threads = true; break;
 		case O_IDLE: ro.view.idle = true; break;
 		case O_GIL: ro.view.gil_only = true; break;
+		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_BLOCKING: blocking = 1; break;
 		case O_TITLE: title = optarg; break;
@@ -568,6 +605,7 @@ int cmd_record(int argc, char **argv)
 			(double)(st.thread_samples + st.torn) : 0.0,
 		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,
 		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, shown);
+	print_report_summary(p);
 	/* (A recording keeps every sample: render says it, if need be.) */
 	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))
 		pp_die_msg("every sample was of an idle thread; --idle keeps them");

@@ -14,7 +14,7 @@
 
 static const char render_usage[] =
 	"usage: pyprobe render FILE.pyprobe [-o FILE] [-f FORMAT] [--threads] [--idle]\n"
-	"                      [--gil] [--nolineno] [--title TEXT]\n"
+	"                      [--gil] [--gil-markers] [--nolineno] [--title TEXT]\n"
 	"\n"
 	"Render a recording made with `pyprobe record -f raw` (or -o X.pyprobe).\n"
 	"\n"
@@ -22,20 +22,22 @@ static const char render_usage[] =
 	"                       with the format's extension); never a .pyprobe file\n"
 	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
 	"                       default: from the output's extension\n"
-	"      --threads, --idle, --gil, --nolineno, --title TEXT: as for record\n"
+	"      --threads, --idle, --gil, --gil-markers, --nolineno, --title TEXT:\n"
+	"                       as for record\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"exit status: 0 ok, 2 usage, 6 unreadable or corrupt recording, or cannot write\n";
 
 int cmd_render(int argc, char **argv)
 {
-	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_TITLE };
+	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_TITLE, O_GIL_MARKERS };
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
 		{"threads", no_argument, NULL, O_THREADS},
 		{"idle", no_argument, NULL, O_IDLE},
 		{"gil", no_argument, NULL, O_GIL},
+		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"title", required_argument, NULL, O_TITLE},
 		{"help", no_argument, NULL, 'h'},
@@ -63,6 +65,7 @@ int cmd_render(int argc, char **argv)
 		case O_THREADS: ro.view.threads = true; break;
 		case O_IDLE: ro.view.idle = true; break;
 		case O_GIL: ro.view.gil_only = true; break;
+		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_TITLE: ro.title = optarg; break;
 		case 'h':

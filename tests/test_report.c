@@ -1,0 +1,341 @@
+/* src/report.c and src/loop_stalls.c on profiles built in memory: each
+ * sample's GIL use, thread shares, the totals over ticks, GIL waits and
+ * their holder, event loops (asyncio's and a C loop's) and their stalls;
+ * then the text and JSON renderers against golden files.
+ *
+ * To regenerate the golden files after an intended change:
+ *   PYPROBE_UPDATE_GOLDEN=1 meson test -C BUILD report
+ * then read the diff before committing it.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/render.h"
+#include "src/report.h"
+#include "tests/support.h"
+
+#define MS 1000000ull
+
+static pp_frame_id py(struct pp_profile *p, const char *fn, const char *file, int line)
+{
+	const char *dot = strrchr(fn, '.');
+	struct pp_pframe f = {pp_profile_str(p, fn), pp_profile_str(p, dot ? dot + 1 : fn),
+			      pp_profile_str(p, file), line, line, PP_FRAME_PYTHON};
+	pp_frame_id id = pp_profile_frame(p, &f);
+	cr_assert_neq(id, UINT32_MAX);
+	return id;
+}
+
+static pp_stack_id stack(struct pp_profile *p, const pp_frame_id *frames, size_t n)
+{
+	pp_stack_id s = PP_EMPTY_STACK;
+	for (size_t i = 0; i < n; i++)
+		cr_assert_neq(s = pp_profile_stack(p, s, frames[i]), UINT32_MAX);
+	return s;
+}
+#define STACK(p, ...)                                                                 \
+	stack(p, (const pp_frame_id[]){__VA_ARGS__},                                   \
+	      sizeof((const pp_frame_id[]){__VA_ARGS__}) / sizeof(pp_frame_id))
+
+static uint32_t thread(struct pp_profile *p, uint64_t tid, const char *name)
+{
+	struct pp_pthread t = {100, tid, name ? pp_profile_str(p, name) : 0,
+			       pp_profile_str(p, "python3 app.py")};
+	return pp_profile_thread(p, &t);
+}
+
+static void add(struct pp_profile *p, uint64_t t_ms, uint32_t th, pp_stack_id st, int gil, int os)
+{
+	struct pp_psample s = {t_ms * MS, th, st, (uint8_t)gil, (uint8_t)os};
+	cr_assert_eq(pp_profile_add_sample(p, &s), 0);
+}
+
+static struct pp_profile *new_profile(void)
+{
+	struct pp_profile *p = pp_profile_new();
+	cr_assert_not_null(p);
+	struct pp_profile_meta *m = pp_profile_meta(p);
+	m->rate_hz = 100;
+	m->pid = 100;
+	m->cmdline = pp_profile_str(p, "python3 app.py");
+	m->python_version = pp_profile_str(p, "3.11.7");
+	return p;
+}
+
+Test(report, gil_use_of_a_sample)
+{
+	struct pp_psample s = {0};
+	s.gil = PP_SGIL_HELD, s.os = PP_SOS_SLEEPING;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_HELD, "the holder is held even blocked");
+	s.gil = PP_SGIL_WAITING;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_WAITING);
+	s.gil = PP_SGIL_RELEASED, s.os = PP_SOS_RUNNING;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_RELEASED);
+	s.os = PP_SOS_SLEEPING;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_IDLE);
+	s.os = PP_SOS_DISK;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_IDLE);
+	s.os = PP_SOS_UNKNOWN;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_UNKNOWN);
+	s.gil = PP_SGIL_UNKNOWN, s.os = PP_SOS_RUNNING;
+	cr_assert_eq(pp_sample_gil_use(&s), PP_USE_UNKNOWN);
+	cr_assert_str_eq(pp_gil_use_name(PP_USE_RELEASED), "released");
+}
+
+/* Two CPU threads taking turns, a third waiting behind them for 40 ms. */
+static struct pp_profile *contention(void)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t a = thread(p, 101, "worker-a"), b = thread(p, 102, "worker-b");
+	uint32_t c = thread(p, 103, NULL);
+	pp_frame_id run = py(p, "Thread.run", "/usr/lib/python3.11/threading.py", 982);
+	pp_stack_id sa = STACK(p, run, py(p, "spin_a", "/app/work.py", 10));
+	pp_stack_id sb = STACK(p, run, py(p, "spin_b", "/app/work.py", 20));
+	pp_stack_id sb2 = STACK(p, run, py(p, "spin_b", "/app/work.py", 21));
+	pp_stack_id sc = STACK(p, run, py(p, "late", "/app/work.py", 30));
+	for (uint64_t i = 0; i < 10; i++) {
+		bool a_holds = i < 5;
+		add(p, i * 10, a, sa, a_holds ? PP_SGIL_HELD : PP_SGIL_WAITING, PP_SOS_RUNNING);
+		add(p, i * 10, b, i == 6 ? sb2 : sb, a_holds ? PP_SGIL_WAITING : PP_SGIL_HELD,
+		    a_holds ? PP_SOS_SLEEPING : PP_SOS_RUNNING);
+		/* c: idle, then waiting for 4 samples behind b, then on CPU
+		 * without the GIL. */
+		int g = i >= 5 && i < 9 ? PP_SGIL_WAITING : PP_SGIL_RELEASED;
+		add(p, i * 10, c, sc, g, i < 5 ? PP_SOS_SLEEPING : PP_SOS_RUNNING);
+	}
+	pp_profile_meta(p)->duration_ns = 100 * MS;
+	return p;
+}
+
+Test(report, thread_shares_totals_and_waits)
+{
+	struct pp_profile *p = contention();
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nthreads, 3);
+	cr_assert_eq(r->samples, 30);
+	cr_assert_eq(r->interval_ns, 10 * MS);
+	const struct pp_report_thread *a = &r->threads[0], *c = &r->threads[2];
+	cr_assert_str_eq(a->name, "worker-a");
+	cr_assert_null(c->name);
+	cr_assert_eq(a->count[PP_USE_HELD], 5);
+	cr_assert_eq(a->count[PP_USE_WAITING], 5);
+	cr_assert_eq(c->count[PP_USE_IDLE], 5);
+	cr_assert_eq(c->count[PP_USE_WAITING], 4);
+	cr_assert_eq(c->count[PP_USE_RELEASED], 1);
+	cr_assert(r->gil_known);
+	cr_assert_float_eq(r->gil_held_pct, 100.0, 1e-9);
+	cr_assert_float_eq(r->gil_contention_pct, 100.0, 1e-9);
+	/* Waits, longest first: a's 5 samples (50 ms), b's 5 samples from the
+	 * very start (45 ms: nothing before the first sample), c's 4 (40 ms). */
+	cr_assert_eq(r->nwaits, 3);
+	cr_assert_eq(r->waits[0].thread, 0);
+	cr_assert_eq(r->waits[0].start_ns, 45 * MS);
+	cr_assert_eq(r->waits[0].duration_ns, 50 * MS);
+	cr_assert_eq(r->waits[0].holder, 1);
+	cr_assert_eq(r->waits[1].duration_ns, 45 * MS);
+	cr_assert_eq(r->waits[2].duration_ns, 40 * MS);
+	const struct pp_gil_wait *w = &r->waits[2];
+	cr_assert_eq(w->thread, 2);
+	cr_assert_eq(w->start_ns, 45 * MS, "a wait begins halfway from the sample before");
+	cr_assert_eq(w->holder, 1, "c waited behind worker-b");
+	const struct pp_pframe *f;
+	cr_assert_eq(pp_report_stack(p, w->holder_stack, &f, 1), 2);
+	cr_assert_str_eq(pp_profile_string(p, f->function), "spin_b");
+	cr_assert_eq(f->line, 20, "the holder's most frequent stack, not the odd one");
+	const struct pp_gil_wait *bw = &r->waits[1];
+	cr_assert_eq(bw->thread, 1);
+	cr_assert_eq(bw->start_ns, 0);
+	cr_assert_eq(bw->holder, 0);
+	pp_report_free(r);
+
+	r = pp_report_new(p, &(struct pp_report_opts){.max_waits = 1});
+	cr_assert_eq(r->nwaits, 1, "max_waits keeps the longest");
+	cr_assert_eq(r->waits[0].duration_ns, 50 * MS);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+Test(report, rows_of_one_thread_are_one_thread)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t before = thread(p, 101, NULL), after = thread(p, 101, "renamed");
+	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	add(p, 0, before, s, PP_SGIL_HELD, PP_SOS_RUNNING);
+	add(p, 10, after, s, PP_SGIL_HELD, PP_SOS_RUNNING);
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_eq(r->nthreads, 1);
+	cr_assert_eq(r->threads[0].samples, 2);
+	cr_assert_str_eq(r->threads[0].name, "renamed");
+	cr_assert_eq(pp_report_thread_of(r, p, after), 0);
+	cr_assert_eq(pp_report_thread_of(r, p, 99), -1);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+Test(report, no_gil_state_is_unknown)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t t = thread(p, 101, NULL);
+	add(p, 0, t, PP_EMPTY_STACK, PP_SGIL_UNKNOWN, PP_SOS_RUNNING);
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not(r->gil_known);
+	cr_assert_eq(r->nwaits, 0);
+	cr_assert_eq(r->nloops, 0);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+Test(report, empty_profile)
+{
+	struct pp_profile *p = new_profile();
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nthreads + r->nwaits + r->nstalls + r->nloops, 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "\"threads\": []"));
+	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+/* asyncio's loop on the main thread: waiting in select, two stalls (one
+ * 250 ms in a coroutine, one of 90 ms: under the threshold), and short
+ * busy moments between waits; a uvloop-style loop on a second thread. */
+static struct pp_profile *loops(void)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t main_t = thread(p, 101, "MainThread"), uv = thread(p, 102, "uv");
+	const char *lib = "/usr/lib/python3.11/";
+	char be[128], ev[128], sel[128], run[128];
+	snprintf(be, sizeof be, "%sasyncio/base_events.py", lib);
+	snprintf(ev, sizeof ev, "%sasyncio/events.py", lib);
+	snprintf(sel, sizeof sel, "%sselectors.py", lib);
+	snprintf(run, sizeof run, "%sasyncio/runners.py", lib);
+	pp_frame_id mod = py(p, "<module>", "/app/svc.py", 40);
+	pp_frame_id forever = py(p, "BaseEventLoop.run_forever", be, 607);
+	pp_frame_id once = py(p, "BaseEventLoop._run_once", be, 1922);
+	pp_stack_id loop = STACK(p, mod, forever, once);
+	pp_stack_id waiting = STACK(p, mod, forever, once, py(p, "EpollSelector.select", sel, 468));
+	pp_frame_id hrun = py(p, "Handle._run", ev, 80);
+	pp_stack_id handler = STACK(p, mod, forever, once, hrun, py(p, "handle", "/app/svc.py", 12));
+	pp_stack_id deeper = stack(p, (pp_frame_id[]){mod, forever, once, hrun,
+						      py(p, "handle", "/app/svc.py", 13),
+						      py(p, "parse", "/app/svc.py", 30)}, 6);
+	pp_stack_id other = STACK(p, mod, forever, once, hrun, py(p, "tick", "/app/svc.py", 20));
+	/* uvloop: the runner frame alone while waiting; 120 ms in a
+	 * coroutine at the end of the recording. */
+	pp_frame_id rmod = py(p, "run", run, 190), rrun = py(p, "Runner.run", run, 118);
+	pp_stack_id uv_wait = STACK(p, mod, rmod, rrun);
+	pp_stack_id uv_busy = STACK(p, mod, rmod, rrun, py(p, "crunch", "/app/uv.py", 7));
+	/* Main: 0..90 ms waiting, 100..340 busy (handle, mostly in parse),
+	 * 350 the loop itself, 360..440 busy (tick: 90 ms), 450.. waiting
+	 * but for one busy sample at 500. Both threads in every tick, as the
+	 * sampler writes them. */
+	for (uint64_t t = 0; t < 600; t += 10) {
+		pp_stack_id m = t < 100   ? waiting
+				: t < 150 ? handler
+				: t < 350 ? deeper
+				: t == 350 ? loop
+				: t < 450 ? other
+				: t == 500 ? other : waiting;
+		bool busy = m != waiting;
+		add(p, t, main_t, m, busy ? PP_SGIL_HELD : PP_SGIL_RELEASED,
+		    busy ? PP_SOS_RUNNING : PP_SOS_SLEEPING);
+		add(p, t, uv, t >= 480 ? uv_busy : uv_wait, PP_SGIL_RELEASED, PP_SOS_SLEEPING);
+	}
+	pp_profile_meta(p)->duration_ns = 600 * MS;
+	return p;
+}
+
+Test(report, event_loop_stalls)
+{
+	struct pp_profile *p = loops();
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nloops, 2);
+	cr_assert(r->threads[0].event_loop && r->threads[1].event_loop);
+	cr_assert_eq(r->nstalls, 2, "the 250 ms stall and the uvloop one; not the 90 ms one");
+	cr_assert_float_eq(r->gil_held_pct, 36.0 / 60 * 100, 1e-9, "ticks with a holder");
+	const struct pp_stall *s = &r->stalls[0];
+	cr_assert_eq(s->thread, 0);
+	cr_assert_eq(s->start_ns, 95 * MS);
+	cr_assert_eq(s->duration_ns, 250 * MS);
+	cr_assert_eq(s->samples, 25);
+	cr_assert_str_eq(s->task, "handle");
+	const struct pp_pframe *f[2];
+	cr_assert_eq(pp_report_stack(p, s->stack, f, 2), 6);
+	cr_assert_str_eq(pp_profile_string(p, f[0]->function), "parse",
+			 "the most frequent stack of the stall");
+	cr_assert_eq(f[0]->line, 30);
+	cr_assert_eq(s->task_depth, 5);
+	const struct pp_stall *u = &r->stalls[1];
+	cr_assert_eq(u->thread, 1);
+	cr_assert_eq(u->start_ns, 475 * MS);
+	cr_assert_eq(u->duration_ns, 120 * MS,
+		     "a stall open at the end closes half a period after its last sample");
+	cr_assert_str_eq(u->task, "crunch");
+
+	pp_report_free(r);
+	r = pp_report_new(p, &(struct pp_report_opts){.stall_threshold_ns = 80 * MS});
+	cr_assert_eq(r->nstalls, 3, "80 ms also finds the 90 ms stall");
+	cr_assert_str_eq(r->stalls[1].task, "tick");
+	cr_assert_eq(r->stalls[1].duration_ns, 90 * MS);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+Test(report, loop_states_of_stacks)
+{
+	struct pp_profile *p = loops();
+	struct pp_report *r = pp_report_new(p, NULL);
+	size_t n;
+	const struct pp_psample *smp = pp_profile_samples(p, &n);
+	/* Samples alternate main, uv: main's at even indexes. */
+	cr_assert_eq(pp_report_loop_state(r, smp[0].stack), PP_LOOP_WAITING, "in select");
+	cr_assert_eq(pp_report_loop_state(r, smp[1].stack), PP_LOOP_WAITING, "uvloop's runner");
+	cr_assert_eq(pp_report_loop_state(r, smp[20].stack), PP_LOOP_BUSY, "in a handler");
+	cr_assert_eq(pp_report_loop_state(r, smp[70].stack), PP_LOOP_WAITING, "_run_once itself");
+	cr_assert_eq(pp_report_loop_state(r, smp[119].stack), PP_LOOP_BUSY, "in a coroutine");
+	cr_assert_eq(pp_report_loop_state(r, PP_EMPTY_STACK), PP_LOOP_NONE);
+	cr_assert_eq(pp_report_loop_state(r, 1u << 30), PP_LOOP_NONE);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+static void golden(const char *name, struct pp_profile *p,
+		   int (*render)(const struct pp_profile *, const struct pp_report *, uint64_t,
+				 FILE *))
+{
+	struct pp_report *r = pp_report_new(p, NULL);
+	char *buf = NULL;
+	size_t len = 0, at = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(render(p, r, 100 * MS, f), 0);
+	fclose(f);
+	bool same = ts_matches_golden(name, buf, len, &at);
+	free(buf);
+	pp_report_free(r);
+	cr_assert(same, "%s differs from fixtures/golden/%s at byte %zu (see %s.actual)", name,
+		  name, at, name);
+}
+
+Test(report, golden_text_and_json)
+{
+	struct pp_profile *p = contention();
+	golden("report-gil.txt", p, pp_render_report_text);
+	golden("report-gil.json", p, pp_render_report_json);
+	pp_profile_free(p);
+	p = loops();
+	golden("report-loops.txt", p, pp_render_report_text);
+	golden("report-loops.json", p, pp_render_report_json);
+	pp_profile_free(p);
+}

@@ -161,3 +161,62 @@ Test(gil_report, stalls_uvloop_debian_3_11)
 			     "(tools/install-deps installs python3-uvloop)");
 	stalls("/usr/bin/python3.11", "debian-3.11", true);
 }
+
+/* ---- the command line ------------------------------------------------------ */
+
+static int report_exit(char *const args[], char *err, size_t errsize)
+{
+	struct paths p;
+	paths_for(&p, "cli", "any");
+	char *argv[16] = {(char *)ts_pyprobe(), "report"};
+	size_t n = 2;
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int st = ts_wait_bounded(ts_spawn(argv, p.check, p.err, 0), 60);
+	ts_read_file(p.err, err, errsize);
+	cr_assert(st != -1 && WIFEXITED(st), "report did not exit:\n%s", err);
+	return WEXITSTATUS(st);
+}
+
+Test(gil_report, cli_errors_and_outputs)
+{
+	char rec[PATH_MAX], err[4096];
+	snprintf(rec, sizeof rec, "%s/fixtures/recordings/v1.0.pyprobe", ts_source_root());
+	struct paths p;
+	paths_for(&p, "cli", "any");
+	char svg[PATH_MAX + 32], garbage[PATH_MAX + 32];
+	snprintf(svg, sizeof svg, "%s/timeline.svg", p.dir);
+	snprintf(garbage, sizeof garbage, "%s/garbage.pyprobe", p.dir);
+	FILE *g = fopen(garbage, "w");
+	cr_assert_not_null(g);
+	fputs("not a recording\n", g);
+	fclose(g);
+
+	cr_assert_eq(report_exit((char *[]){"/nonexistent.pyprobe", NULL}, err, sizeof err), 6);
+	cr_assert(strstr(err, "pyprobe: cannot read /nonexistent.pyprobe"), "%s", err);
+	cr_assert_eq(report_exit((char *[]){garbage, NULL}, err, sizeof err), 6);
+	cr_assert(strstr(err, "not a pyprobe recording"), "%s", err);
+	cr_assert_eq(report_exit((char *[]){"-o", "/nonexistent-dir/x.svg", rec, NULL}, err,
+				 sizeof err), 6);
+	cr_assert(strstr(err, "cannot write /nonexistent-dir/x.svg"), "%s", err);
+	cr_assert_eq(report_exit((char *[]){"-o", "x.pyprobe", rec, NULL}, err, sizeof err), 2);
+	cr_assert_eq(report_exit((char *[]){"-o", rec, rec, NULL}, err, sizeof err), 2,
+		     "the recording itself as output");
+	cr_assert_eq(report_exit((char *[]){"--stall-threshold", "0", rec, NULL}, err, sizeof err), 2);
+	cr_assert_eq(report_exit((char *[]){"--waits", "x", rec, NULL}, err, sizeof err), 2);
+	cr_assert_eq(report_exit((char *[]){NULL}, err, sizeof err), 2);
+	cr_assert(strstr(err, "which recording?"), "%s", err);
+
+	/* -o X.svg: the timeline there, the text report on stdout. */
+	cr_assert_eq(report_exit((char *[]){"-o", svg, rec, NULL}, err, sizeof err), 0, "%s", err);
+	char buf[65536];
+	cr_assert_gt(ts_read_file(svg, buf, sizeof buf), 0);
+	cr_assert(strstr(buf, "<svg") && strstr(buf, "</svg>"), "no timeline in %s", svg);
+	cr_assert_gt(ts_read_file(p.check, buf, sizeof buf), 0);
+	cr_assert(strstr(buf, "pyprobe report: ") && strstr(buf, "GIL: held 50.0%"),
+		  "no text report on stdout:\n%s", buf);
+	cr_assert_eq(report_exit((char *[]){"--json", rec, NULL}, err, sizeof err), 0, "%s", err);
+	cr_assert_gt(ts_read_file(p.check, buf, sizeof buf), 0);
+	cr_assert(strstr(buf, "\"gil\": {\"known\": true, \"held_pct\": 50.00"), "%s", buf);
+}

@@ -194,6 +194,7 @@ static int close_wait(struct waits *w, struct wait_run *run, uint32_t thread, ui
 	return 0;
 }
 
+
 static int cmp_wait(const void *a, const void *b)
 {
 	const struct pp_gil_wait *x = a, *y = b;
@@ -212,6 +213,7 @@ struct wait_ctx {
 	uint32_t *tally;        /* per thread, for close_wait */
 	pp_stack_id *scratch;   /* holder stacks, for close_wait */
 	size_t scratch_cap;
+	size_t max_waits;
 	struct waits w;
 };
 
@@ -225,8 +227,16 @@ static int end_wait(struct wait_ctx *c, size_t t, uint64_t trail)
 		c->scratch = n;
 		c->scratch_cap = run->n;
 	}
-	return close_wait(&c->w, run, (uint32_t)t, trail, c->smp, c->thread_of,
-			  c->r->nthreads, c->tally, c->scratch);
+	if (close_wait(&c->w, run, (uint32_t)t, trail, c->smp, c->thread_of, c->r->nthreads,
+		       c->tally, c->scratch) != 0)
+		return -1;
+	/* Only the longest are reported: an hour of contention has millions
+	 * of short waits, so keep the list short as it grows. */
+	if (c->w.n >= c->max_waits * 4 + 4096) {
+		qsort(c->w.v, c->w.n, sizeof(*c->w.v), cmp_wait);
+		c->w.n = c->max_waits;
+	}
+	return 0;
 }
 
 /* Sample i of thread t (whose previous sample, if any, was at *prev). */
@@ -268,7 +278,7 @@ static int find_waits(struct pp_report *r, const struct pp_psample *smp, size_t 
 		      size_t max_waits)
 {
 	size_t nt = r->nthreads;
-	struct wait_ctx c = {.r = r, .smp = smp, .thread_of = thread_of};
+	struct wait_ctx c = {.r = r, .smp = smp, .thread_of = thread_of, .max_waits = max_waits};
 	c.runs = calloc(nt ? nt : 1, sizeof(*c.runs));
 	c.tally = calloc(nt ? nt : 1, sizeof(*c.tally));
 	uint64_t *prev = calloc(nt ? nt : 1, sizeof(*prev));

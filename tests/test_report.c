@@ -339,3 +339,31 @@ Test(report, golden_text_and_json)
 	golden("report-loops.json", p, pp_render_report_json);
 	pp_profile_free(p);
 }
+
+/* Thousands of one-sample waits and one long one in the middle: the list
+ * stays bounded and the long one survives the trimming. */
+Test(report, many_waits_keep_the_longest)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t a = thread(p, 101, "a"), b = thread(p, 102, "b");
+	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	for (uint64_t i = 0; i < 20000; i++) {
+		bool long_wait = i >= 10000 && i < 10007;
+		bool a_waits = long_wait || (i % 2 && (i < 9998 || i > 10008));
+		add(p, i * 10, a, s, a_waits ? PP_SGIL_WAITING : PP_SGIL_HELD, PP_SOS_RUNNING);
+		add(p, i * 10, b, s, a_waits ? PP_SGIL_HELD : PP_SGIL_WAITING, PP_SOS_RUNNING);
+	}
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nwaits, 10);
+	cr_assert_eq(r->waits[0].thread, 0);
+	cr_assert_eq(r->waits[0].duration_ns, 70 * MS, "7 samples, half a period on each side");
+	cr_assert_eq(r->waits[0].start_ns, 99995 * MS);
+	/* Then b's two 2-sample waits around it, then one-sample waits. */
+	cr_assert_eq(r->waits[1].duration_ns, 20 * MS);
+	cr_assert_eq(r->waits[2].duration_ns, 20 * MS);
+	for (size_t i = 3; i < r->nwaits; i++)
+		cr_assert_eq(r->waits[i].duration_ns, 10 * MS);
+	pp_report_free(r);
+	pp_profile_free(p);
+}

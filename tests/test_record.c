@@ -148,8 +148,12 @@ Test(record, formats_by_extension_and_render)
 		run(&r, args);
 		cr_assert_eq(exit_code(&r), 0, "record -o %s failed:\n%s", name, r.err);
 		cr_assert_gt(file_size(out), 100, "%s is (nearly) empty", name);
-		cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
-			  "stderr must be the one summary line:\n%s", r.err);
+		/* The summary line, then the GIL and event-loop line. */
+		const char *nl1 = strchr(r.err, '\n');
+		cr_assert(nl1 && strstr(r.err, " samples in ") < nl1 &&
+			  !strncmp(nl1 + 1, "pyprobe: GIL held ", 18) &&
+			  strchr(nl1 + 1, '\n') == r.err + strlen(r.err) - 1,
+			  "stderr must be the two summary lines:\n%s", r.err);
 		if (!strcmp(exts[i], ".svg")) {
 			/* The subtitle names the command, read once it ran
 			 * it: not pyprobe's own command line, which the
@@ -423,8 +427,10 @@ Test(record, all_idle_says_so)
 	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "", "nothing is drawn");
 	const char *nl = strchr(r.err, '\n');
-	cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, " samples in ") && nl &&
-		  !strcmp(nl + 1, hint), "summary, then the hint:\n%s", r.err);
+	const char *nl2 = nl ? strchr(nl + 1, '\n') : NULL;
+	cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, " samples in ") && nl2 &&
+		  !strncmp(nl + 1, "pyprobe: GIL held 0.0% of the time", 34) &&
+		  !strcmp(nl2 + 1, hint), "summary, GIL line, then the hint:\n%s", r.err);
 
 	char *a2[] = {"record", "--pid", pid, "-d", "0.5", "-o", rec, NULL};
 	run(&r, a2);

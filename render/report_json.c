@@ -3,6 +3,7 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "json_str.h"
@@ -65,7 +66,16 @@ static int put_stalls(const struct pp_profile *p, const struct pp_report *r, FIL
 			i ? "," : "", r->threads[s->thread].native_id, (double)s->start_ns / 1e9,
 			(double)s->duration_ns / 1e6, s->samples);
 		pp_json_str(s->task, out);
-		fputs(", \"stack\": ", out);
+		fputs(", \"other_tasks\": [", out);
+		bool first = true;
+		for (uint32_t k = 0; k < s->nothers && k < PP_STALL_OTHERS; k++) {
+			if (!s->others[k])
+				continue;
+			fputs(first ? "" : ", ", out);
+			pp_json_str(s->others[k], out);
+			first = false;
+		}
+		fputs("], \"stack\": ", out);
 		if (put_stack(p, s->stack, out) != 0)
 			return -1;
 		fputc('}', out);
@@ -84,6 +94,15 @@ int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
 	pp_json_str(pp_profile_string(p, m->python_version), out);
 	fprintf(out, ",\n  \"gil\": {\"known\": %s, \"held_pct\": %.2f, \"contention_pct\": %.2f},\n",
 		r->gil_known ? "true" : "false", r->gil_held_pct, r->gil_contention_pct);
+	fputs("  \"processes\": [", out);
+	for (size_t i = 0; i < r->nprocesses; i++) {
+		const struct pp_report_process *pr = &r->processes[i];
+		fprintf(out, "%s{\"pid\": %" PRIu32 ", \"cmdline\": ", i ? ", " : "", pr->pid);
+		pp_json_str(pr->cmdline, out);
+		fprintf(out, ", \"held_pct\": %.2f, \"contention_pct\": %.2f}", pr->gil_held_pct,
+			pr->gil_contention_pct);
+	}
+	fputs("],\n", out);
 	fputs("  \"threads\": [", out);
 	for (size_t i = 0; i < r->nthreads; i++) {
 		const struct pp_report_thread *t = &r->threads[i];
@@ -92,11 +111,12 @@ int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
 		pp_json_str(t->name, out);
 		fprintf(out, ", \"samples\": %" PRIu64 ", \"gil_held_pct\": %.2f, "
 			"\"gil_wait_pct\": %.2f, \"released_pct\": %.2f, \"idle_pct\": %.2f, "
-			"\"event_loop\": %s}",
+			"\"unknown_pct\": %.2f, \"event_loop\": %s}",
 			t->samples, pct(t->count[PP_USE_HELD], t->samples),
 			pct(t->count[PP_USE_WAITING], t->samples),
 			pct(t->count[PP_USE_RELEASED], t->samples),
-			pct(t->count[PP_USE_IDLE], t->samples), t->event_loop ? "true" : "false");
+			pct(t->count[PP_USE_IDLE], t->samples),
+			pct(t->count[PP_USE_UNKNOWN], t->samples), t->event_loop ? "true" : "false");
 	}
 	fputs(r->nthreads ? "\n  ],\n" : "],\n", out);
 	fprintf(out, "  \"stall_threshold_ms\": %.1f,\n", (double)threshold_ns / 1e6);

@@ -4,6 +4,7 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 
 #include "text_str.h"
 
@@ -87,23 +88,44 @@ static void put_header(const struct pp_profile *p, const struct pp_report *r, FI
 static void put_gil(const struct pp_profile *p, const struct pp_report *r, FILE *out)
 {
 	if (!r->gil_known) {
-		fputs("GIL: unknown (no sample could tell who held it)\n\n", out);
-	} else {
+		fputs("GIL: unknown (no sample could tell who held it)\n", out);
+	} else if (r->nprocesses <= 1) {
 		fprintf(out, "GIL: held %.1f%% of the time, contended %.1f%% "
-			"(some thread waiting for it)\n\n",
+			"(some thread waiting for it)\n",
 			r->gil_held_pct, r->gil_contention_pct);
+	} else {
+		/* Each process has its own GIL. */
+		fputs("GIL, per process (each has its own):\n", out);
+		for (size_t i = 0; i < r->nprocesses; i++) {
+			const struct pp_report_process *pr = &r->processes[i];
+			fprintf(out, "  %" PRIu32 " held %5.1f%%, contended %5.1f%%  ", pr->pid,
+				pr->gil_held_pct, pr->gil_contention_pct);
+			pp_text_str(pr->cmdline ? pr->cmdline : "?", 0, out);
+			fputc('\n', out);
+		}
 	}
-	fprintf(out, "%-32s %8s %8s %8s %9s %8s\n", "thread", "samples", "held", "waiting",
-		"released", "idle");
+	fputc('\n', out);
+	bool unknown = false, pids = r->nprocesses > 1;
+	for (size_t i = 0; i < r->nthreads; i++)
+		unknown |= r->threads[i].count[PP_USE_UNKNOWN] > 0;
+	if (pids)
+		fprintf(out, "%8s ", "pid");
+	fprintf(out, "%-32s %8s %8s %8s %9s %8s%s\n", "thread", "samples", "held", "waiting",
+		"released", "idle", unknown ? "  unknown" : "");
 	for (size_t i = 0; i < r->nthreads; i++) {
 		const struct pp_report_thread *t = &r->threads[i];
 		char label[33];
 		thread_label(t, label, sizeof(label));
-		fprintf(out, "%-32s %8" PRIu64 " %7.1f%% %7.1f%% %8.1f%% %7.1f%%\n", label,
+		if (pids)
+			fprintf(out, "%8" PRIu32 " ", t->pid);
+		fprintf(out, "%-32s %8" PRIu64 " %7.1f%% %7.1f%% %8.1f%% %7.1f%%", label,
 			t->samples,
 			pct(t->count[PP_USE_HELD], t->samples), pct(t->count[PP_USE_WAITING], t->samples),
 			pct(t->count[PP_USE_RELEASED], t->samples),
 			pct(t->count[PP_USE_IDLE], t->samples));
+		if (unknown)
+			fprintf(out, " %7.1f%%", pct(t->count[PP_USE_UNKNOWN], t->samples));
+		fputc('\n', out);
 	}
 	fputc('\n', out);
 	if (r->nwaits == 0) {
@@ -147,6 +169,17 @@ static void put_stalls(const struct pp_profile *p, const struct pp_report *r,
 			fputs(", running ", out);
 			pp_text_str(s->task, 0, out);
 		}
+		/* Several callbacks ran back to back in one stall. */
+		bool first = true;
+		for (uint32_t k = 0; k < s->nothers && k < PP_STALL_OTHERS; k++) {
+			if (!s->others[k])
+				continue;
+			fputs(first ? " (also " : ", ", out);
+			pp_text_str(s->others[k], 0, out);
+			first = false;
+		}
+		if (!first)
+			fputs(s->nothers > PP_STALL_OTHERS ? ", ...)" : ")", out);
 		fputs(":\n", out);
 		/* Down to the frame the loop called: the loop itself is the
 		 * same in every stall. */

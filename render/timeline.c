@@ -829,6 +829,16 @@ static void put_stalls(const struct tl *g)
 			fputs(", running ", out);
 			put_text(out, s->task, 0);
 		}
+		bool first = true;
+		for (uint32_t k = 0; k < s->nothers && k < PP_STALL_OTHERS; k++) {
+			if (!s->others[k])
+				continue;
+			fputs(first ? " (also " : ", ", out);
+			put_text(out, s->others[k], 0);
+			first = false;
+		}
+		if (!first)
+			fputs(s->nothers > PP_STALL_OTHERS ? ", ...)" : ")", out);
 		/* down to the frame the loop called: the loop itself is the same
 		 * in every stall */
 		size_t depth = pp_report_stack(g->p, s->stack, NULL, 0);

@@ -5,9 +5,13 @@
  *     waits in its selector when a frame above the anchor is in
  *     selectors.py;
  *   - a loop written in C (uvloop): it has no frames of its own, so the
- *     anchor is the innermost frame that started it, in asyncio/runners.py
- *     (asyncio.run, asyncio.Runner) or uvloop/__init__.py (uvloop.run).
- *     While it waits in epoll the anchor is the innermost frame.
+ *     anchor is the innermost frame that started it: a function named
+ *     `run` in asyncio/runners.py (asyncio.run, asyncio.Runner.run) or
+ *     uvloop/__init__.py (uvloop.run) - not their modules' import. While
+ *     it waits in epoll the anchor is the innermost frame.
+ * A process forked from inside a callback (multiprocessing's fork start
+ * method) inherits the loop's frames below its own; the frame that starts
+ * the child's work (BaseProcess._bootstrap) ends any loop below it.
  * Above the anchor, frames of the loop's own machinery (Handle._run, the
  * pure-Python Task step, the selector transports) are skipped; the first
  * other frame is the task's coroutine or the callback the loop called, and
@@ -29,6 +33,7 @@ enum frame_class {
 	FC_C_ANCHOR,  /* what starts a loop written in C */
 	FC_SELECTOR,  /* the loop waiting for I/O */
 	FC_MACHINERY, /* the loop's own code between it and a callback */
+	FC_NEW_PROCESS, /* a forked child starts here: no loop below counts */
 };
 
 struct stack_info {
@@ -53,7 +58,9 @@ static enum frame_class classify(const struct pp_profile *p, const struct pp_pfr
 	if (ends_with(file, "asyncio/base_events.py"))
 		return !strcmp(name, "_run_once") ? FC_RUN_ONCE : FC_MACHINERY;
 	if (ends_with(file, "asyncio/runners.py") || ends_with(file, "uvloop/__init__.py"))
-		return FC_C_ANCHOR;
+		return !strcmp(name, "run") ? FC_C_ANCHOR : FC_MACHINERY;
+	if (ends_with(file, "multiprocessing/process.py") && !strcmp(name, "_bootstrap"))
+		return FC_NEW_PROCESS;
 	if (ends_with(file, "selectors.py"))
 		return FC_SELECTOR;
 	static const char *const machinery[] = {
@@ -87,7 +94,9 @@ static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
 		const struct pp_pstack *st = &stacks[s];
 		struct stack_info in = st->parent < s ? info[st->parent] : (struct stack_info){0};
 		enum frame_class fc = st->frame < nf ? fclass[st->frame] : FC_OTHER;
-		if (fc == FC_RUN_ONCE) {
+		if (fc == FC_NEW_PROCESS) {
+			in = (struct stack_info){0};
+		} else if (fc == FC_RUN_ONCE) {
 			in = (struct stack_info){st->depth, true, false, 0};
 		} else if (fc == FC_C_ANCHOR && !(in.anchor && in.anchor_py)) {
 			in = (struct stack_info){st->depth, false, false, 0};
@@ -162,7 +171,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 	run->open = false;
 	uint64_t start = run->first - run->lead;
 	uint64_t duration = run->last + trail - start;
-	if (duration < threshold_ns)
+	if (duration + r->interval_ns / 10 < threshold_ns)
 		return 0;
 	if (r->nstalls == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
@@ -172,9 +181,28 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		r->stalls = n;
 		*cap = nc;
 	}
+	/* The tasks in sample order, before mode_stack() sorts the stacks. */
+	const char *tasks[PP_STALL_OTHERS + 1];
+	uint32_t ntasks = 0;
+	pp_stack_id last = PP_EMPTY_STACK;
+	for (size_t i = 0; i < run->n; i++) {
+		pp_stack_id s = run->stacks[i];
+		if (s == last || s >= r->nstacks || !r->loop_task_depth[s])
+			continue;
+		last = s;
+		const char *name = function_at(p, s, r->loop_task_depth[s]);
+		bool seen = !name;
+		for (uint32_t k = 0; k < ntasks && k <= PP_STALL_OTHERS && !seen; k++)
+			seen = !strcmp(tasks[k], name);
+		if (seen)
+			continue;
+		if (ntasks <= PP_STALL_OTHERS)
+			tasks[ntasks] = name;
+		ntasks++;
+	}
 	pp_stack_id stack = mode_stack(run->stacks, run->n);
 	uint32_t depth = stack < r->nstacks ? r->loop_task_depth[stack] : 0;
-	r->stalls[r->nstalls++] = (struct pp_stall){
+	struct pp_stall st = {
 		.thread = thread,
 		.start_ns = start,
 		.duration_ns = duration,
@@ -183,6 +211,15 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		.task = depth ? function_at(p, stack, depth) : NULL,
 		.task_depth = depth,
 	};
+	/* The others: every task but the one named. */
+	for (uint32_t k = 0; k < ntasks; k++) {
+		if (k <= PP_STALL_OTHERS && st.task && !strcmp(tasks[k], st.task))
+			continue;
+		if (st.nothers < PP_STALL_OTHERS && k <= PP_STALL_OTHERS)
+			st.others[st.nothers] = tasks[k];
+		st.nothers++;
+	}
+	r->stalls[r->nstalls++] = st;
 	return 0;
 }
 

@@ -32,6 +32,8 @@ enum pp_gil_use pp_sample_gil_use(const struct pp_psample *s);
 /* "held", "waiting", "released", "idle", "unknown". */
 const char *pp_gil_use_name(enum pp_gil_use u);
 
+/* A thread: its samples (a thread state seen before its OS thread ran, with
+ * no native id and no known state, is left out). */
 struct pp_report_thread {
 	uint32_t row;        /* the profile's first thread row of this thread */
 	uint32_t pid;
@@ -53,7 +55,9 @@ struct pp_gil_wait {
 };
 
 /* A stretch in which an event loop was continuously busy, not waiting in
- * its selector, for at least the threshold. */
+ * its selector, for at least the threshold (less a tenth of a sampling
+ * period: a stall of exactly the threshold, sampled with a little jitter,
+ * is still one). */
 struct pp_stall {
 	uint32_t thread;         /* index into pp_report.threads */
 	uint64_t start_ns;
@@ -65,6 +69,12 @@ struct pp_stall {
 	 * stack does not show one. */
 	const char *task;
 	uint32_t task_depth;     /* that frame's depth in `stack` (1 = root) */
+	/* Other coroutines or callbacks the loop ran during the stall (several
+	 * ready callbacks in one iteration make one stall), in order of first
+	 * sample; nothers counts them all, the array keeps the first few. */
+#define PP_STALL_OTHERS 4
+	const char *others[PP_STALL_OTHERS];
+	uint32_t nothers;
 };
 
 /* What the event loop in one stack was doing. */
@@ -74,15 +84,27 @@ enum pp_loop_state {
 	PP_LOOP_BUSY,     /* running a callback or a task's step */
 };
 
+/* One process's GIL (with record --subprocesses a recording holds several). */
+struct pp_report_process {
+	uint32_t pid;
+	const char *cmdline;     /* as the `process PID: cmdline` frame names it */
+	uint64_t ticks;          /* sampling ticks with a known GIL state */
+	double gil_held_pct;
+	double gil_contention_pct;
+};
+
 struct pp_report {
 	uint64_t duration_ns;
 	uint64_t samples;        /* thread samples */
 	uint64_t interval_ns;    /* one sampling period (1e9 / rate) */
-	/* Over the sampling ticks of each process: the percentage in which
-	 * some thread held the GIL, and in which some thread waited for it. */
+	/* Over the sampling ticks (of every process, pooled): the percentage
+	 * in which some thread held its GIL, and in which some thread waited
+	 * for it. Per process in `processes`. */
 	bool gil_known;          /* false: no sample had a known GIL state */
 	double gil_held_pct;
 	double gil_contention_pct;
+	struct pp_report_process *processes; /* in order of first sample */
+	size_t nprocesses;
 	struct pp_report_thread *threads; /* by pid, then first appearance */
 	size_t nthreads;
 	struct pp_gil_wait *waits;        /* longest first, at most max_waits */

@@ -80,13 +80,27 @@ static int32_t *build_threads(struct pp_report *r, const struct pp_profile *p)
 /* A tick: the samples of one process taken at one moment (the sampler
  * stamps every thread of a snapshot with the same time). For each sample,
  * the index of the sample holding its process's GIL in that tick, or -1. */
-static int32_t *tick_holders(struct pp_report *r, const struct pp_psample *smp, size_t ns,
+static struct pp_report_process *process_of(struct pp_report *r, uint32_t pid)
+{
+	for (size_t i = 0; i < r->nprocesses; i++)
+		if (r->processes[i].pid == pid)
+			return &r->processes[i];
+	return NULL;
+}
+
+static int32_t *tick_holders(struct pp_report *r, const struct pp_profile *p,
+			     const struct pp_psample *smp, size_t ns,
 			     const struct pp_pthread *rows, size_t nrows)
 {
 	int32_t *holder = malloc((ns ? ns : 1) * sizeof(*holder));
-	if (!holder)
+	/* Per process: ticks, held, contended (a pid is never 0 in a row). */
+	uint64_t (*tally)[3] = calloc(nrows ? nrows : 1, sizeof(*tally));
+	r->processes = calloc(nrows ? nrows : 1, sizeof(*r->processes));
+	if (!holder || !tally || !r->processes) {
+		free(holder);
+		free(tally);
 		return NULL;
-	uint64_t ticks = 0, held = 0, contended = 0;
+	}
 	for (size_t i = 0; i < ns;) {
 		uint32_t pid = smp[i].thread < nrows ? rows[smp[i].thread].pid : 0;
 		size_t j = i;
@@ -104,19 +118,64 @@ static int32_t *tick_holders(struct pp_report *r, const struct pp_psample *smp, 
 		}
 		for (size_t k = i; k < j; k++)
 			holder[k] = h;
-		if (known) {
-			ticks++;
-			held += h >= 0;
-			contended += waiting;
+		struct pp_report_process *pr = process_of(r, pid);
+		if (!pr && smp[i].thread < nrows) {
+			pr = &r->processes[r->nprocesses++];
+			pr->pid = pid;
+			pr->cmdline = pp_profile_string(p, rows[smp[i].thread].cmdline);
+		}
+		if (pr && known) {
+			uint64_t *t = tally[pr - r->processes];
+			t[0]++;
+			t[1] += h >= 0;
+			t[2] += waiting;
 		}
 		i = j;
 	}
+	uint64_t ticks = 0, held = 0, contended = 0;
+	for (size_t k = 0; k < r->nprocesses; k++) {
+		struct pp_report_process *pr = &r->processes[k];
+		pr->ticks = tally[k][0];
+		if (pr->ticks) {
+			pr->gil_held_pct = 100.0 * (double)tally[k][1] / (double)pr->ticks;
+			pr->gil_contention_pct = 100.0 * (double)tally[k][2] / (double)pr->ticks;
+		}
+		ticks += tally[k][0];
+		held += tally[k][1];
+		contended += tally[k][2];
+	}
+	free(tally);
 	r->gil_known = ticks > 0;
 	if (ticks) {
 		r->gil_held_pct = 100.0 * (double)held / (double)ticks;
 		r->gil_contention_pct = 100.0 * (double)contended / (double)ticks;
 	}
 	return holder;
+}
+
+/* Leave out threads seen only before their OS thread existed: a thread
+ * state with no native id, none of whose samples had a known state. */
+static void drop_unborn(struct pp_report *r, int32_t *thread_of, size_t nrows)
+{
+	int32_t *to = malloc((r->nthreads ? r->nthreads : 1) * sizeof(*to));
+	if (!to)
+		return; /* keep them: harmless */
+	size_t n = 0;
+	for (size_t t = 0; t < r->nthreads; t++) {
+		const struct pp_report_thread *th = &r->threads[t];
+		if (th->native_id == 0 && th->count[PP_USE_UNKNOWN] == th->samples) {
+			to[t] = -1;
+			r->samples -= th->samples;
+			continue;
+		}
+		to[t] = (int32_t)n;
+		r->threads[n++] = *th;
+	}
+	r->nthreads = n;
+	for (size_t i = 0; i < nrows; i++)
+		if (thread_of[i] >= 0)
+			thread_of[i] = to[thread_of[i]];
+	free(to);
 }
 
 struct wait_run {    /* one thread's current stretch of waiting samples */
@@ -333,7 +392,7 @@ struct pp_report *pp_report_new(const struct pp_profile *p, const struct pp_repo
 	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
 	r->samples = ns;
 	int32_t *thread_of = build_threads(r, p);
-	int32_t *holder = thread_of ? tick_holders(r, smp, ns, rows, nrows) : NULL;
+	int32_t *holder = thread_of ? tick_holders(r, p, smp, ns, rows, nrows) : NULL;
 	if (!holder)
 		goto fail;
 	for (size_t i = 0; i < ns; i++) {
@@ -343,6 +402,7 @@ struct pp_report *pp_report_new(const struct pp_profile *p, const struct pp_repo
 		t->samples++;
 		t->count[pp_sample_gil_use(&smp[i])]++;
 	}
+	drop_unborn(r, thread_of, nrows);
 	uint64_t threshold = o && o->stall_threshold_ns ? o->stall_threshold_ns : 100000000ull;
 	size_t max_waits = o && o->max_waits ? o->max_waits : 10;
 	if (find_waits(r, smp, ns, thread_of, nrows, holder, max_waits) != 0 ||
@@ -363,6 +423,7 @@ void pp_report_free(struct pp_report *r)
 	if (!r)
 		return;
 	free(r->threads);
+	free(r->processes);
 	free(r->waits);
 	free(r->stalls);
 	free(r->loop_state);

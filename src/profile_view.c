@@ -206,7 +206,10 @@ int pp_view_each(struct pp_view *v, pp_view_fn fn, void *ctx)
 	for (size_t i = 0; i < ns; i++) {
 		const struct pp_psample *s = &smp[i];
 		int waiting = s->gil == PP_SGIL_WAITING;
-		int marker = v->o.gil_markers && (waiting || s->gil == PP_SGIL_RELEASED);
+		/* Released: on CPU without the GIL (the report's `released`);
+		 * a thread blocked elsewhere is idle and gets no marker. */
+		int released = s->gil == PP_SGIL_RELEASED && s->os == PP_SOS_RUNNING;
+		int marker = v->o.gil_markers && (waiting || released);
 		if (v->o.gil_only && s->gil != PP_SGIL_HELD)
 			continue;
 		if (!v->o.idle && idle(s) && !(v->o.gil_markers && waiting))

@@ -367,3 +367,96 @@ Test(report, many_waits_keep_the_longest)
 	pp_report_free(r);
 	pp_profile_free(p);
 }
+
+/* Loop frames under stacks that are not a running loop, a stall of two
+ * callbacks back to back, and the threshold's slack. */
+Test(report, loop_edge_cases)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t t = thread(p, 101, "MainThread");
+	const char *be = "/usr/lib/python3.11/asyncio/base_events.py";
+	const char *ev = "/usr/lib/python3.11/asyncio/events.py";
+	pp_frame_id mod = py(p, "<module>", "/app/svc.py", 40);
+	pp_frame_id once = py(p, "BaseEventLoop._run_once", be, 1922);
+	pp_frame_id hrun = py(p, "Handle._run", ev, 80);
+	pp_frame_id sel = py(p, "EpollSelector.select", "/usr/lib/python3.11/selectors.py", 468);
+	pp_stack_id waiting = STACK(p, mod, once, sel);
+	pp_stack_id a = STACK(p, mod, once, hrun, py(p, "first", "/app/svc.py", 5));
+	pp_stack_id b = STACK(p, mod, once, hrun, py(p, "second", "/app/svc.py", 9));
+	/* A worker forked from a callback keeps the loop's frames below its
+	 * own start; importing uvloop runs its module, not a loop. */
+	pp_stack_id forked = STACK(p, mod, once, hrun, py(p, "first", "/app/svc.py", 6),
+				   py(p, "BaseProcess._bootstrap",
+				      "/usr/lib/python3.11/multiprocessing/process.py", 314),
+				   py(p, "work", "/app/svc.py", 20));
+	pp_stack_id import = STACK(p, mod, py(p, "<module>",
+					      "/usr/lib/python3/dist-packages/uvloop/__init__.py", 7),
+				   py(p, "f", "/app/x.py", 1));
+	/* Ticks: 3 waiting, 4 in first, 6 in second (one stall of 100 ms
+	 * sampled 10 us short), waiting again. */
+	uint64_t us = 1000;
+	pp_stack_id seq[] = {waiting, waiting, waiting, a, a, a, a, b, b, b, b, b, b,
+			     waiting, waiting};
+	for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+		uint64_t time = i * 10 * MS - (i == 13 ? 10 * us : 0);
+		struct pp_psample s = {time, t, seq[i], PP_SGIL_HELD, PP_SOS_RUNNING};
+		cr_assert_eq(pp_profile_add_sample(p, &s), 0);
+	}
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_eq(pp_report_loop_state(r, forked), PP_LOOP_NONE, "a forked child runs no loop");
+	cr_assert_eq(pp_report_loop_state(r, import), PP_LOOP_NONE, "an import is not a loop");
+	cr_assert_eq(r->nstalls, 1, "a 99.99 ms stall at a 100 ms threshold is one");
+	const struct pp_stall *s = &r->stalls[0];
+	cr_assert_eq(s->duration_ns, 100 * MS - 5 * us);
+	cr_assert_str_eq(s->task, "second", "the most frequent");
+	cr_assert_eq(s->nothers, 1);
+	cr_assert_str_eq(s->others[0], "first");
+	pp_report_free(r);
+	r = pp_report_new(p, &(struct pp_report_opts){.stall_threshold_ns = 102 * MS});
+	cr_assert_eq(r->nstalls, 0, "the slack is a tenth of a period, no more");
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+/* Two processes: a GIL each. A thread state seen before its OS thread ran
+ * (no native id, nothing known) is no thread of the report. */
+Test(report, processes_and_unborn_threads)
+{
+	struct pp_profile *p = new_profile();
+	struct pp_pthread rows[] = {
+		{100, 100, pp_profile_str(p, "MainThread"), pp_profile_str(p, "python3 app.py")},
+		{200, 200, pp_profile_str(p, "MainThread"), pp_profile_str(p, "python3 worker")},
+		{100, 0, 0, pp_profile_str(p, "python3 app.py")},
+	};
+	uint32_t t[3];
+	for (int i = 0; i < 3; i++)
+		t[i] = pp_profile_thread(p, &rows[i]);
+	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	for (uint64_t i = 0; i < 4; i++) {
+		add(p, i * 10, t[0], s, i < 1 ? PP_SGIL_HELD : PP_SGIL_RELEASED, PP_SOS_SLEEPING);
+		if (i == 0)
+			add(p, i * 10, t[2], s, PP_SGIL_UNKNOWN, PP_SOS_UNKNOWN);
+		add(p, i * 10 + 1, t[1], s, PP_SGIL_HELD, PP_SOS_RUNNING);
+	}
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_eq(r->nthreads, 2, "the unborn thread is left out");
+	cr_assert_eq(r->samples, 8);
+	cr_assert_eq(r->nprocesses, 2);
+	cr_assert_eq(r->processes[0].pid, 100);
+	cr_assert_str_eq(r->processes[0].cmdline, "python3 app.py");
+	cr_assert_float_eq(r->processes[0].gil_held_pct, 25.0, 1e-9);
+	cr_assert_float_eq(r->processes[1].gil_held_pct, 100.0, 1e-9);
+	cr_assert_float_eq(r->gil_held_pct, 62.5, 1e-9, "pooled over both processes' ticks");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "GIL, per process (each has its own):\n"
+			      "  100 held  25.0%, contended   0.0%  python3 app.py\n"
+			      "  200 held 100.0%, contended   0.0%  python3 worker\n"), "%s", buf);
+	cr_assert(strstr(buf, "     pid thread "), "a pid column: %s", buf);
+	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}

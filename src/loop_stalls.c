@@ -126,32 +126,6 @@ struct run {         /* a loop thread's current stretch of busy samples */
 	size_t n, cap;
 };
 
-static int cmp_stack(const void *a, const void *b)
-{
-	pp_stack_id x = *(const pp_stack_id *)a, y = *(const pp_stack_id *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The most frequent stack of a run; ties go to the smallest id, so the
- * result does not depend on the order samples came in. */
-static pp_stack_id mode_stack(pp_stack_id *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_stack);
-	pp_stack_id best = n ? v[0] : PP_EMPTY_STACK;
-	size_t best_n = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && v[j] == v[i])
-			j++;
-		if (j - i > best_n) {
-			best = v[i];
-			best_n = j - i;
-		}
-		i = j;
-	}
-	return best;
-}
-
 /* The qualified name of the frame at `depth` in `leaf`'s path. */
 static const char *function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth)
 {
@@ -181,7 +155,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		r->stalls = n;
 		*cap = nc;
 	}
-	/* The tasks in sample order, before mode_stack() sorts the stacks. */
+	/* The tasks in sample order, before pp_report_mode_stack() sorts the stacks. */
 	const char *tasks[PP_STALL_OTHERS + 1];
 	uint32_t ntasks = 0;
 	pp_stack_id last = PP_EMPTY_STACK;
@@ -200,7 +174,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 			tasks[ntasks] = name;
 		ntasks++;
 	}
-	pp_stack_id stack = mode_stack(run->stacks, run->n);
+	pp_stack_id stack = pp_report_mode_stack(run->stacks, run->n);
 	uint32_t depth = stack < r->nstacks ? r->loop_task_depth[stack] : 0;
 	struct pp_stall st = {
 		.thread = thread,

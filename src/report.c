@@ -196,25 +196,40 @@ static int cmp_stack(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Close a run of waits: who held the GIL in most of its ticks, and that
- * thread's most frequent stack then. Ties go to the smaller index. */
+pp_stack_id pp_report_mode_stack(pp_stack_id *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_stack);
+	pp_stack_id best = n ? v[0] : PP_EMPTY_STACK;
+	size_t best_n = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && v[j] == v[i])
+			j++;
+		if (j - i > best_n) {
+			best = v[i];
+			best_n = j - i;
+		}
+		i = j;
+	}
+	return best;
+}
+
+/* Close a run of waits: who held the GIL in most of its ticks (ties to the
+ * smaller index), and that thread's most frequent stack then. */
 static int close_wait(struct waits *w, struct wait_run *run, uint32_t thread, uint64_t trail,
 		      const struct pp_psample *smp, const int32_t *thread_of, size_t nthreads,
 		      uint32_t *tally, pp_stack_id *scratch)
 {
 	run->open = false;
-	int32_t best = -1;
-	uint32_t best_n = 0;
 	memset(tally, 0, nthreads * sizeof(*tally));
 	for (size_t k = 0; k < run->n; k++) {
 		int32_t t = thread_of[smp[run->holders[k]].thread];
-		if (t >= 0 && ++tally[t] > best_n) {
-			best_n = tally[t];
-			best = t;
-		}
+		if (t >= 0)
+			tally[t]++;
 	}
-	for (size_t t = 0; best >= 0 && t < (size_t)best; t++)
-		if (tally[t] == best_n)
+	int32_t best = -1;
+	for (size_t t = 0; t < nthreads; t++)
+		if (tally[t] > (best < 0 ? 0 : tally[best]))
 			best = (int32_t)t;
 	pp_stack_id stack = PP_EMPTY_STACK;
 	if (best >= 0) {
@@ -222,18 +237,7 @@ static int close_wait(struct waits *w, struct wait_run *run, uint32_t thread, ui
 		for (size_t k = 0; k < run->n; k++)
 			if (thread_of[smp[run->holders[k]].thread] == best)
 				scratch[m++] = smp[run->holders[k]].stack;
-		qsort(scratch, m, sizeof(*scratch), cmp_stack);
-		size_t best_c = 0;
-		for (size_t i = 0; i < m;) {
-			size_t j = i;
-			while (j < m && scratch[j] == scratch[i])
-				j++;
-			if (j - i > best_c) {
-				best_c = j - i;
-				stack = scratch[i];
-			}
-			i = j;
-		}
+		stack = pp_report_mode_stack(scratch, m);
 	}
 	if (w->n == w->cap) {
 		size_t nc = w->cap ? w->cap * 2 : 64;

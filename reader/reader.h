@@ -101,7 +101,8 @@ enum {
 	/* With PP_SAMPLE_OS_STATE, not paused: take a blocked task's state
 	 * from its syscall file alone - sleeping, with the system call - and
 	 * skip its stat line (about 3 us a thread), so a task in disk wait
-	 * inside a system call reads as sleeping. For sampling many times a
+	 * inside a system call reads as sleeping; and do not read the GIL
+	 * holder's at all: it reads as running. For sampling many times a
 	 * second; a dump wants the exact state. */
 	PP_SAMPLE_OS_FAST = 1 << 4,
 };

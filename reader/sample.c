@@ -105,7 +105,12 @@ static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s, b
 		if (seen)
 			continue; /* one OS thread in several interpreters */
 		s->os[s->nos].tid = tid;
-		if (fast)
+		/* The GIL's holder is running Python (or blocking everyone
+		 * else): its state decides nothing the sampler keeps, so the
+		 * fast path does not read it. */
+		if (fast && s->interps[s->ts[i].interp].gil_holder == s->ts[i].addr) {
+			s->os[s->nos].st = (struct pp_os_state){.run = PP_OS_RUNNING};
+		} else if (fast)
 			pp_os_reader_read_fast(t->os, tid, &s->os[s->nos].st);
 		else
 			pp_os_reader_read(t->os, tid, &s->os[s->nos].st);

@@ -606,20 +606,33 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 	return PP_OK;
 }
 
-/* A thread the last names read neither named nor found nameless: it
- * started since. */
-static bool name_missing(const struct pp_target *t, uint64_t id)
+/* A thread runs before threading registers its name: reads that find it
+ * nameless are retried this many times (a thread started with _thread
+ * never gets a name). */
+#define NAME_TRIES 3
+
+static const struct pp_named_thread *named_entry(const struct pp_target *t,
+						 const struct tstate_rec *r)
 {
-	if (!id || pp_thread_names_get(&t->names, id))
-		return false;
-	for (size_t i = 0; i < t->nunnamed; i++)
-		if (t->unnamed[i] == id)
-			return false;
-	return true;
+	for (size_t i = 0; i < t->nnamed; i++)
+		if (t->named[i].ident == r->thread_id && t->named[i].native_id == r->native_id)
+			return &t->named[i];
+	return NULL;
 }
 
-/* Read the names afresh; remember which threads have none, so that they
- * do not make every later sample read again. */
+/* A thread the last names read was not for - it started since, perhaps
+ * with the ident of a thread that ended, which glibc reuses - or found
+ * nameless fewer than NAME_TRIES times. */
+static bool name_missing(const struct pp_target *t, const struct tstate_rec *r)
+{
+	if (!r->thread_id)
+		return false;
+	const struct pp_named_thread *e = named_entry(t, r);
+	return !e || (e->nameless && e->nameless < NAME_TRIES);
+}
+
+/* Read the names afresh; remember which threads they were read for, so
+ * that those do not make every later sample read again. */
 static void read_names(struct pp_target *t, const struct snapshot *s)
 {
 	pp_thread_names_free(&t->names);
@@ -629,20 +642,25 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 	for (size_t i = s->ninterps; i-- > 0;)
 		if (s->interps[i].modules)
 			pp_thread_names_read(&t->obj, s->interps[i].modules, &t->names);
-	t->nunnamed = 0;
-	uint64_t *u = realloc(t->unnamed, (s->nts ? s->nts : 1) * sizeof(*u));
-	if (!u)
+	struct pp_named_thread *n = malloc((s->nts ? s->nts : 1) * sizeof(*n));
+	if (!n)
 		return;
-	t->unnamed = u;
-	for (size_t i = 0; i < s->nts; i++)
-		if (name_missing(t, s->ts[i].thread_id))
-			t->unnamed[t->nunnamed++] = s->ts[i].thread_id;
+	for (size_t i = 0; i < s->nts; i++) {
+		const struct tstate_rec *r = &s->ts[i];
+		const struct pp_named_thread *before = named_entry(t, r);
+		bool named = pp_thread_names_get(&t->names, r->thread_id) != NULL;
+		n[i] = (struct pp_named_thread){r->thread_id, r->native_id,
+						named ? 0 : (before ? before->nameless : 0) + 1};
+	}
+	free(t->named);
+	t->named = n;
+	t->nnamed = s->nts;
 }
 
 static bool new_thread(const struct pp_target *t, const struct snapshot *s)
 {
 	for (size_t i = 0; i < s->nts; i++)
-		if (name_missing(t, s->ts[i].thread_id))
+		if (name_missing(t, &s->ts[i]))
 			return true;
 	return false;
 }

@@ -372,7 +372,7 @@ void pp_target_detach(struct pp_target *t)
 	pp_os_reader_free(t->os);
 	pp_walker_free(&t->walker);
 	pp_thread_names_free(&t->names);
-	free(t->unnamed);
+	free(t->named);
 	free(t->frames.v);
 	pp_snapshot_free(t->snap);
 	pp_readahead_free(t->ahead);

@@ -34,8 +34,14 @@ struct pp_target {
 	struct pp_tid_pair { int host, ns; } *tidmap;
 	size_t ntidmap;
 	struct pp_thread_names names;
-	uint64_t *unnamed;          /* thread ids the last names read lacked */
-	size_t nunnamed;
+	/* The threads the last names read was for, as (ident, native id):
+	 * glibc gives a new thread the ident of one joined before it, so an
+	 * ident alone does not tell a new thread from an old one. */
+	struct pp_named_thread {
+		uint64_t ident, native_id;
+		unsigned nameless; /* reads in a row that found no name */
+	} *named;
+	size_t nnamed;
 	struct pp_frame_vec frames; /* walker output, per sample */
 	struct snapshot *snap;      /* sample.c's working state, reused */
 	struct pp_readahead *ahead; /* where the last sample found things */

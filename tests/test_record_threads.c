@@ -2,6 +2,7 @@
  * every sample - also for threads that start while the recording runs. */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +77,70 @@ static void check_names(const char *python, const char *label)
 		  named_busy, named_sleeper);
 }
 
+/* Threads started one after another reuse each other's ident; each must
+ * still be named as itself: one name per thread id, one thread id per
+ * name (each job runs 40 ms: sampled ~20 times at 500 Hz). */
+static void check_successive(const char *python, const char *label)
+{
+	if (access(python, X_OK) != 0)
+		cr_skip_test("%s not installed at %s", label, python);
+	const char *b = getenv("PYPROBE_BUILD_ROOT");
+	char dir[PATH_MAX], out[PATH_MAX + 32], err[PATH_MAX + 32], fixture[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.3000s/tests/record_threads/successive-%s",
+		 b && *b ? b : "/tmp/pyprobe-tests", label);
+	ts_mkdir_p(dir);
+	snprintf(out, sizeof out, "%s/threads.txt", dir);
+	snprintf(err, sizeof err, "%s/run.err", dir);
+	snprintf(fixture, sizeof fixture, "%s/fixtures/record/successive_threads.py",
+		 ts_source_root());
+	char *argv[] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads", "--no-progress",
+			"-o", out, "--", (char *)python, fixture, "30", "40", NULL};
+	int st = ts_wait_bounded(ts_spawn(argv, NULL, err, 0), 120);
+	char errbuf[4096];
+	ts_read_file(err, errbuf, sizeof errbuf);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "%s: record failed:\n%s", label, errbuf);
+	FILE *f = fopen(out, "r");
+	cr_assert_not_null(f, "%s: no output", label);
+	struct { char tid[32], name[64]; } seen[256];
+	size_t nseen = 0, jobs = 0;
+	static char line[1 << 16];
+	while (fgets(line, sizeof line, f)) {
+		char tid[32] = "", name[64] = "";
+		/* `thread TID "name";...`: named job threads only */
+		if (sscanf(line, "thread %31[0-9] \"%63[^\"]\"", tid, name) != 2 ||
+		    strncmp(name, "job-", 4) != 0)
+			continue;
+		size_t k = 0;
+		for (; k < nseen; k++) {
+			bool same_tid = !strcmp(seen[k].tid, tid), same_name = !strcmp(seen[k].name, name);
+			cr_assert(same_tid == same_name,
+				  "%s: thread %s is named %s, and thread %s %s (a stale name)", label,
+				  tid, name, seen[k].tid, seen[k].name);
+			if (same_tid)
+				break;
+		}
+		if (k == nseen && nseen < 256) {
+			snprintf(seen[nseen].tid, sizeof seen[nseen].tid, "%s", tid);
+			snprintf(seen[nseen].name, sizeof seen[nseen].name, "%s", name);
+			nseen++;
+			jobs++;
+		}
+	}
+	fclose(f);
+	cr_assert_geq(jobs, 20, "%s: only %zu of 30 job threads seen by name", label, jobs);
+}
+
 #define VERSION(tag, version)                                            \
 	Test(record_threads, same_name_in_every_sample_##tag)            \
 	{                                                                \
 		char buf[512];                                           \
 		check_names(ts_pyenv_python(version, buf, sizeof buf), version); \
+	}                                                                \
+	Test(record_threads, successive_threads_named_##tag)             \
+	{                                                                \
+		char buf[512];                                           \
+		check_successive(ts_pyenv_python(version, buf, sizeof buf), version); \
 	}
 
 VERSION(3_8, "3.8.18")
@@ -92,4 +152,9 @@ VERSION(3_13, "3.13.0")
 Test(record_threads, same_name_in_every_sample_debian_3_11)
 {
 	check_names("/usr/bin/python3.11", "debian-3.11");
+}
+
+Test(record_threads, successive_threads_named_debian_3_11)
+{
+	check_successive("/usr/bin/python3.11", "debian-3.11");
 }

@@ -339,9 +339,14 @@ static void print_report_summary(const struct pp_profile *p)
 		return;
 	}
 	fputs("pyprobe:", stderr);
-	if (r->gil_known)
-		fprintf(stderr, " GIL held %.1f%% of the time, contended %.1f%%%s", r->gil_held_pct,
-			r->gil_contention_pct, r->nloops ? ";" : "");
+	if (r->gil_known) {
+		fprintf(stderr, " GIL held %.1f%% of the time, contended %.1f%%", r->gil_held_pct,
+			r->gil_contention_pct);
+		if (r->nprocesses > 1) /* each has its own GIL: say what was summed */
+			fprintf(stderr, " (over %zu processes)", r->nprocesses);
+		if (r->nloops)
+			fputc(';', stderr);
+	}
 	if (r->nloops) {
 		const struct pp_stall *worst = NULL;
 		for (size_t i = 0; i < r->nstalls; i++)

@@ -39,21 +39,13 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* Open an output before anything is computed, so a bad -o fails first. */
-static FILE *open_output(const char *path, const char *input)
+/* Whether writing `path` would overwrite the recording `input` itself
+ * (the same file under another name). */
+static bool is_input(const char *path, const char *input)
 {
 	struct stat in_st, out_st;
-	if (stat(input, &in_st) == 0 && stat(path, &out_st) == 0 &&
-	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
-		pp_usage_error("report", "the output %s is the recording %s itself; give "
-			       "another -o", path, input);
-		errno = 0;
-		return NULL;
-	}
-	FILE *f = fopen(path, "w");
-	if (!f)
-		pp_die_msg("cannot write %s: %s", path, strerror(errno));
-	return f;
+	return stat(input, &in_st) == 0 && stat(path, &out_st) == 0 &&
+	       in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino;
 }
 
 static int close_output(FILE *f, const char *shown, int rc)
@@ -133,11 +125,14 @@ int cmd_report(int argc, char **argv)
 	bool timeline = output && ends_with(output, ".svg");
 	if (output && ends_with(output, ".json"))
 		json = true;
+	/* The output is opened before anything is read: a bad -o fails first. */
 	FILE *out = NULL;
-	if (output) {
-		out = open_output(output, input);
-		if (!out)
-			return errno ? PP_EXIT_IO : PP_EXIT_USAGE;
+	if (output && is_input(output, input))
+		return pp_usage_error("report", "the output %s is the recording %s itself; give "
+				      "another -o", output, input);
+	if (output && !(out = fopen(output, "w"))) {
+		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		return PP_EXIT_IO;
 	}
 	char err[256] = "";
 	int truncated = 0;

@@ -20,6 +20,7 @@
 #include "profile.h"
 #include "recording.h"
 #include "report.h"
+#include "../render/text_str.h"
 #include "sampler.h"
 
 static const char record_usage[] =
@@ -355,11 +356,14 @@ static void print_report_summary(const struct pp_profile *p)
 		fprintf(stderr, " event loop: %zu stall%s of 100 ms or more", r->nstalls,
 			r->nstalls == 1 ? "" : "s");
 		const struct pp_pframe *leaf;
-		if (worst && pp_report_stack(p, worst->stack, &leaf, 1) > 0)
-			fprintf(stderr, ", worst %.0f ms at %s (%s:%d)",
-				(double)worst->duration_ns / 1e6,
-				pp_profile_string(p, leaf->function), pp_profile_string(p, leaf->file),
-				(int)leaf->line);
+		if (worst && pp_report_stack(p, worst->stack, &leaf, 1) > 0) {
+			/* Names from the target, made safe for a terminal. */
+			fprintf(stderr, ", worst %.0f ms at ", (double)worst->duration_ns / 1e6);
+			pp_text_str(pp_profile_string(p, leaf->function), 0, stderr);
+			fputs(" (", stderr);
+			pp_text_str(pp_profile_string(p, leaf->file), 0, stderr);
+			fprintf(stderr, ":%d)", (int)leaf->line);
+		}
 	}
 	fputs(r->gil_known || r->nloops ? " (pyprobe report has more)\n" : "\n", stderr);
 	pp_report_free(r);

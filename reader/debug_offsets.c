@@ -118,6 +118,15 @@ static uint32_t off_at(struct parse *p, size_t at, uint64_t size, uint64_t width
 	return (uint32_t)v;
 }
 
+int pp_debug_offsets_free_threaded(const uint8_t *block, size_t len)
+{
+	if (!block || len < DO_FREE_THREADED + 8 || memcmp(block + DO_COOKIE, "xdebugpy", 8) != 0)
+		return -1;
+	uint64_t v;
+	memcpy(&v, block + DO_FREE_THREADED, sizeof(v));
+	return v != 0;
+}
+
 int pp_layout_apply_debug_offsets(struct py_layout *out, const uint8_t *block,
 				  size_t len)
 {

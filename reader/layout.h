@@ -151,5 +151,9 @@ extern const size_t pp_n_supported_minors;
  * a debug-offsets block this code understands (then `out` is unchanged). */
 int pp_layout_apply_debug_offsets(struct py_layout *out, const uint8_t *block,
 				  size_t len);
+/* Whether the debug-offsets block says the build is free-threaded
+ * (python3.13t: no GIL, and other layouts): 1 yes, 0 no, -1 when `block`
+ * is no debug-offsets block. */
+int pp_debug_offsets_free_threaded(const uint8_t *block, size_t len);
 
 #endif

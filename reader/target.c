@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,8 +256,17 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 	snprintf(t->info.layout_source, sizeof(t->info.layout_source), "static table");
 	if (v.minor >= 13) {
 		uint8_t block[1024];
-		if (pp_mem_read(&t->mem, t->runtime, block, sizeof(block)) == 0 &&
-		    pp_layout_apply_debug_offsets(&t->layout, block, sizeof(block)) == 0)
+		bool read = pp_mem_read(&t->mem, t->runtime, block, sizeof(block)) == 0;
+		/* A free-threaded build has no GIL and lays objects out
+		 * otherwise: say so rather than read it with the wrong table. */
+		if (read && pp_debug_offsets_free_threaded(block, sizeof(block)) == 1) {
+			pp_elf_close(elf);
+			return pp_set_error(err, PP_ERR_NOT_PYTHON,
+				"process %d runs a free-threaded build of Python %s (no GIL), "
+				"which pyprobe does not support; profile it under the default "
+				"build of the same version", t->info.pid, v.str);
+		}
+		if (read && pp_layout_apply_debug_offsets(&t->layout, block, sizeof(block)) == 0)
 			snprintf(t->info.layout_source, sizeof(t->info.layout_source),
 				 "_Py_DebugOffsets");
 	}

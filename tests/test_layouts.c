@@ -365,6 +365,21 @@ Test(debug_offsets, real_block_equals_static_table)
 	free(block);
 }
 
+/* 3.13t publishes free_threaded = 1: the reader refuses such a target
+ * rather than read it with the default build's table. */
+Test(debug_offsets, free_threaded_flag)
+{
+	size_t len;
+	uint8_t *block = real_block(&len);
+	cr_assert_eq(pp_debug_offsets_free_threaded(block, len), 0, "3.13.0 is a default build");
+	put64(block, 16, 1);
+	cr_assert_eq(pp_debug_offsets_free_threaded(block, len), 1);
+	cr_assert_eq(pp_debug_offsets_free_threaded(block, 8), -1, "too short");
+	block[0] = 'X';
+	cr_assert_eq(pp_debug_offsets_free_threaded(block, len), -1, "no cookie");
+	free(block);
+}
+
 /* A table that a successful apply would certainly change, to show that a
  * refused block leaves it alone. */
 static struct py_layout marked_table(void)

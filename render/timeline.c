@@ -435,7 +435,7 @@ static int group_samples(const struct tl *g, struct by_thread *bt)
 		return -1;
 	}
 	for (size_t i = 0; i < nrows; i++) {
-		int32_t t = pp_report_thread_of(g->r, g->p, (uint32_t)i);
+		int32_t t = pp_report_thread_of(g->r, (uint32_t)i);
 		of[i] = t >= 0 && (size_t)t < nt ? t : -1;
 	}
 	/* a counting sort: stable, so each thread's samples keep their order */

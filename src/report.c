@@ -35,44 +35,87 @@ uint64_t pp_report_half_gap(uint64_t gap_ns, uint64_t interval_ns)
 
 /* ---- threads ------------------------------------------------------------ */
 
+/* Row order for grouping: by process, then OS thread, then row. */
+static int cmp_row(const void *a, const void *b, void *ctx)
+{
+	const struct pp_pthread *rows = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (rows[x].pid != rows[y].pid)
+		return rows[x].pid < rows[y].pid ? -1 : 1;
+	if (rows[x].native_id != rows[y].native_id)
+		return rows[x].native_id < rows[y].native_id ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Threads by process, then first appearance (their first row). */
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct pp_report_thread *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
 /* One report thread per (pid, native id): rows that differ by name or
- * command line are the same thread. Ordered by pid, then appearance. */
-static int32_t *build_threads(struct pp_report *r, const struct pp_profile *p)
+ * command line are the same thread; it takes the name of its latest named
+ * row. Fills r->threads and r->thread_of_row. Sorting, not searching: a
+ * long recording of a program that keeps starting threads has tens of
+ * thousands of rows. */
+static int build_threads(struct pp_report *r, const struct pp_profile *p)
 {
 	size_t nrows;
 	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
-	int32_t *of = malloc((nrows ? nrows : 1) * sizeof(*of));
+	uint32_t *idx = malloc((nrows ? nrows : 1) * sizeof(*idx));
+	r->thread_of_row = malloc((nrows ? nrows : 1) * sizeof(*r->thread_of_row));
 	r->threads = calloc(nrows ? nrows : 1, sizeof(*r->threads));
-	if (!of || !r->threads) {
-		free(of);
-		return NULL;
+	if (!idx || !r->thread_of_row || !r->threads) {
+		free(idx);
+		return -1;
 	}
-	for (size_t i = 0; i < nrows; i++) {
-		size_t t = 0;
-		while (t < r->nthreads && !(r->threads[t].pid == rows[i].pid &&
-					    r->threads[t].native_id == rows[i].native_id))
-			t++;
-		if (t == r->nthreads)
-			r->threads[r->nthreads++] = (struct pp_report_thread){
-				.row = (uint32_t)i, .pid = rows[i].pid,
-				.native_id = rows[i].native_id};
-		if (rows[i].name)
-			r->threads[t].name = pp_profile_string(p, rows[i].name);
-	}
-	/* Stable insertion sort by pid: rows of one process stay in order. */
-	for (size_t i = 1; i < r->nthreads; i++) {
-		struct pp_report_thread x = r->threads[i];
-		size_t j = i;
-		for (; j > 0 && r->threads[j - 1].pid > x.pid; j--)
-			r->threads[j] = r->threads[j - 1];
-		r->threads[j] = x;
-	}
+	r->nrows = nrows;
 	for (size_t i = 0; i < nrows; i++)
-		for (size_t t = 0; t < r->nthreads; t++)
-			if (r->threads[t].pid == rows[i].pid &&
-			    r->threads[t].native_id == rows[i].native_id)
-				of[i] = (int32_t)t;
-	return of;
+		idx[i] = (uint32_t)i;
+	qsort_r(idx, nrows, sizeof(*idx), cmp_row, (void *)rows);
+	for (size_t i = 0; i < nrows;) {
+		size_t j = i;
+		struct pp_report_thread t = {.row = idx[i], .pid = rows[idx[i]].pid,
+					     .native_id = rows[idx[i]].native_id};
+		for (; j < nrows && rows[idx[j]].pid == t.pid &&
+		       rows[idx[j]].native_id == t.native_id;
+		     j++)
+			if (rows[idx[j]].name)
+				t.name = pp_profile_string(p, rows[idx[j]].name);
+		r->threads[r->nthreads++] = t;
+		i = j;
+	}
+	qsort(r->threads, r->nthreads, sizeof(*r->threads), cmp_thread);
+	/* Each row's thread: the threads' first rows, sorted as the rows
+	 * were, give each group of rows its thread by binary search. */
+	for (size_t t = 0; t < r->nthreads; t++)
+		idx[t] = r->threads[t].row;
+	qsort_r(idx, r->nthreads, sizeof(*idx), cmp_row, (void *)rows);
+	int32_t *pos = malloc((nrows ? nrows : 1) * sizeof(*pos)); /* by first row */
+	if (!pos) {
+		free(idx);
+		return -1;
+	}
+	for (size_t t = 0; t < r->nthreads; t++)
+		pos[r->threads[t].row] = (int32_t)t;
+	for (size_t i = 0; i < nrows; i++) {
+		size_t lo = 0, hi = r->nthreads; /* the last first-row <= i's key */
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+			uint32_t row = (uint32_t)i;
+			if (cmp_row(&idx[mid], &row, (void *)rows) <= 0)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		r->thread_of_row[i] = pos[idx[lo]];
+	}
+	free(pos);
+	free(idx);
+	return 0;
 }
 
 /* ---- GIL ---------------------------------------------------------------- */
@@ -395,8 +438,9 @@ struct pp_report *pp_report_new(const struct pp_profile *p, const struct pp_repo
 	const struct pp_psample *smp = pp_profile_samples(p, &ns);
 	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
 	r->samples = ns;
-	int32_t *thread_of = build_threads(r, p);
-	int32_t *holder = thread_of ? tick_holders(r, p, smp, ns, rows, nrows) : NULL;
+	int32_t *holder = build_threads(r, p) == 0 ? tick_holders(r, p, smp, ns, rows, nrows)
+						    : NULL;
+	const int32_t *thread_of = r->thread_of_row;
 	if (!holder)
 		goto fail;
 	for (size_t i = 0; i < ns; i++) {
@@ -406,17 +450,15 @@ struct pp_report *pp_report_new(const struct pp_profile *p, const struct pp_repo
 		t->samples++;
 		t->count[pp_sample_gil_use(&smp[i])]++;
 	}
-	drop_unborn(r, thread_of, nrows);
+	drop_unborn(r, r->thread_of_row, nrows);
 	uint64_t threshold = o && o->stall_threshold_ns ? o->stall_threshold_ns : 100000000ull;
 	size_t max_waits = o && o->max_waits ? o->max_waits : 10;
 	if (find_waits(r, smp, ns, thread_of, nrows, holder, max_waits) != 0 ||
 	    pp_loop_stalls_find(r, p, thread_of, threshold) != 0)
 		goto fail;
-	free(thread_of);
 	free(holder);
 	return r;
 fail:
-	free(thread_of);
 	free(holder);
 	pp_report_free(r);
 	return NULL;
@@ -427,6 +469,7 @@ void pp_report_free(struct pp_report *r)
 	if (!r)
 		return;
 	free(r->threads);
+	free(r->thread_of_row);
 	free(r->processes);
 	free(r->waits);
 	free(r->stalls);
@@ -440,17 +483,9 @@ enum pp_loop_state pp_report_loop_state(const struct pp_report *r, pp_stack_id s
 	return stack < r->nstacks ? (enum pp_loop_state)r->loop_state[stack] : PP_LOOP_NONE;
 }
 
-int32_t pp_report_thread_of(const struct pp_report *r, const struct pp_profile *p, uint32_t row)
+int32_t pp_report_thread_of(const struct pp_report *r, uint32_t row)
 {
-	size_t nrows;
-	const struct pp_pthread *rows = pp_profile_threads(p, &nrows);
-	if (row >= nrows)
-		return -1;
-	for (size_t t = 0; t < r->nthreads; t++)
-		if (r->threads[t].pid == rows[row].pid &&
-		    r->threads[t].native_id == rows[row].native_id)
-			return (int32_t)t;
-	return -1;
+	return row < r->nrows ? r->thread_of_row[row] : -1;
 }
 
 size_t pp_report_stack(const struct pp_profile *p, pp_stack_id leaf,

@@ -107,6 +107,8 @@ struct pp_report {
 	size_t nprocesses;
 	struct pp_report_thread *threads; /* by pid, then first appearance */
 	size_t nthreads;
+	int32_t *thread_of_row;           /* see pp_report_thread_of() */
+	size_t nrows;
 	struct pp_gil_wait *waits;        /* longest first, at most max_waits */
 	size_t nwaits;
 	struct pp_stall *stalls;          /* in time order */
@@ -134,8 +136,8 @@ enum pp_loop_state pp_report_loop_state(const struct pp_report *r, pp_stack_id s
 size_t pp_report_stack(const struct pp_profile *p, pp_stack_id leaf,
 		       const struct pp_pframe **out, size_t max);
 
-/* The index into r->threads of a profile thread row, or -1. */
-int32_t pp_report_thread_of(const struct pp_report *r, const struct pp_profile *p,
-			    uint32_t row);
+/* The index into r->threads of a profile thread row, or -1 (a row of a
+ * thread left out, or no such row). */
+int32_t pp_report_thread_of(const struct pp_report *r, uint32_t row);
 
 #endif

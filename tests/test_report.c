@@ -170,8 +170,8 @@ Test(report, rows_of_one_thread_are_one_thread)
 	cr_assert_eq(r->nthreads, 1);
 	cr_assert_eq(r->threads[0].samples, 2);
 	cr_assert_str_eq(r->threads[0].name, "renamed");
-	cr_assert_eq(pp_report_thread_of(r, p, after), 0);
-	cr_assert_eq(pp_report_thread_of(r, p, 99), -1);
+	cr_assert_eq(pp_report_thread_of(r, after), 0);
+	cr_assert_eq(pp_report_thread_of(r, 99), -1);
 	pp_report_free(r);
 	pp_profile_free(p);
 }
@@ -457,6 +457,38 @@ Test(report, processes_and_unborn_threads)
 			      "  200 held 100.0%, contended   0.0%  python3 worker\n"), "%s", buf);
 	cr_assert(strstr(buf, "     pid thread "), "a pid column: %s", buf);
 	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
+/* Threads are ordered by process, then first appearance - not by thread
+ * id - and every row finds its thread, renamed or not. */
+Test(report, thread_order_and_rows)
+{
+	struct pp_profile *p = new_profile();
+	pp_str_id cmd = pp_profile_str(p, "python3 app.py");
+	struct pp_pthread rows[] = {
+		{200, 5, pp_profile_str(p, "a"), cmd},
+		{100, 7, 0, cmd},
+		{200, 5, pp_profile_str(p, "a2"), cmd},
+		{100, 3, pp_profile_str(p, "b"), cmd},
+	};
+	uint32_t t[4];
+	for (int i = 0; i < 4; i++)
+		t[i] = pp_profile_thread(p, &rows[i]);
+	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	for (int i = 0; i < 4; i++)
+		add(p, 10 * (uint64_t)i, t[i], s, PP_SGIL_HELD, PP_SOS_RUNNING);
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_eq(r->nthreads, 3);
+	cr_assert_eq(r->threads[0].native_id, 7);
+	cr_assert_eq(r->threads[1].native_id, 3);
+	cr_assert_eq(r->threads[2].native_id, 5);
+	cr_assert_str_eq(r->threads[2].name, "a2", "the latest name");
+	cr_assert_eq(r->threads[2].samples, 2);
+	int32_t want[] = {2, 0, 2, 1};
+	for (uint32_t i = 0; i < 4; i++)
+		cr_assert_eq(pp_report_thread_of(r, t[i]), want[i], "row %u", i);
 	pp_report_free(r);
 	pp_profile_free(p);
 }

@@ -31,6 +31,7 @@
 
 #include "frame_label.h"
 #include "render.h"
+#include "utf8.h"
 
 /* Geometry, after flamegraph.pl's defaults. Lengths ending in 10 are in
  * tenths of a pixel. */
@@ -98,49 +99,6 @@ struct fg {
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* The next code point of s (len bytes left), its length in *n; invalid
- * UTF-8 gives -1 with *n the length of the maximal ill-formed subpart
- * (Unicode's "U+FFFD substitution of maximal subparts"). */
-static long utf8_next(const unsigned char *s, size_t len, size_t *n)
-{
-	unsigned c = s[0];
-	size_t need;
-	long cp;
-	unsigned lo = 0x80, hi = 0xBF;
-	*n = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		cp = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		cp = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return -1;
-	}
-	for (size_t i = 1; i <= need; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3F);
-		*n = i + 1;
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	return cp;
-}
-
 static size_t put_utf8(char *out, long cp)
 {
 	if (cp < 0x80) {
@@ -178,11 +136,11 @@ static char *clean_text(const char *s)
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
 		size_t n;
-		long cp = utf8_next(u + i, len - i, &n);
+		long cp = pp_utf8_next(u + i, len - i, &n);
 		i += n;
 		if (cp < 0 || cp == 0xFFFE || cp == 0xFFFF)
 			cp = 0xFFFD;
-		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+		if (pp_utf8_is_control(cp))
 			continue;
 		o += put_utf8(out + o, cp);
 	}
@@ -219,7 +177,7 @@ static size_t fit_text(const char *s, int64_t w10, int *dots)
 	int have_cut = 0;
 	while (i < len) {
 		size_t n;
-		long cp = utf8_next(u + i, len - i, &n);
+		long cp = pp_utf8_next(u + i, len - i, &n);
 		unsigned c = cols_of(cp);
 		if (!have_cut && cols + c > max - 2) {
 			cut = i;

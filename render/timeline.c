@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "utf8.h"
 
 /* Geometry. Lengths ending in 10 are in tenths of a pixel. */
 enum {
@@ -59,51 +60,6 @@ enum {
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* The next code point of s (len bytes left), its length in *n; invalid
- * UTF-8 gives -1 with *n the length of the maximal ill-formed subpart. */
-static long utf8_next(const unsigned char *s, size_t len, size_t *n)
-{
-	unsigned c = s[0];
-	size_t need;
-	long cp;
-	unsigned lo = 0x80, hi = 0xBF;
-	*n = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		cp = c & 0x0F;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		cp = c & 0x07;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else {
-		return -1;
-	}
-	for (size_t i = 1; i <= need; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3F);
-		*n = i + 1;
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	return cp;
-}
-
-/* Dropped from target strings: C0 controls (newlines too: they would
- * forge tooltip lines), DEL and C1. */
-static bool is_control(long cp)
-{
-	return cp >= 0 && (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F));
-}
-
 /* A target string as XML character data or attribute value, cut to `max`
  * characters with ".." (0: no limit). NULL writes nothing. */
 static void put_text(FILE *out, const char *s, size_t max)
@@ -115,14 +71,14 @@ static void put_text(FILE *out, const char *s, size_t max)
 	if (max) {
 		size_t chars = 0;
 		for (size_t i = 0; i < len; i += n)
-			chars += !is_control(utf8_next(u + i, len - i, &n));
+			chars += !pp_utf8_is_control(pp_utf8_next(u + i, len - i, &n));
 		if (chars > max)
 			keep = max > 2 ? max - 2 : 0;
 	}
 	size_t shown = 0;
 	for (size_t i = 0; i < len && shown < keep; i += n) {
-		long cp = utf8_next(u + i, len - i, &n);
-		if (is_control(cp))
+		long cp = pp_utf8_next(u + i, len - i, &n);
+		if (pp_utf8_is_control(cp))
 			continue;
 		shown++;
 		if (cp < 0 || cp == 0xFFFE || cp == 0xFFFF) {

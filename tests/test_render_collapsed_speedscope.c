@@ -19,30 +19,10 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "tests/profile_build.h"
 #include "tests/support.h"
 
 typedef int (*renderer)(const struct pp_profile *, const struct pp_render_opts *, FILE *);
-
-static pp_frame_id py(struct pp_profile *p, const char *fn, const char *file, int line)
-{
-	const char *dot = strrchr(fn, '.');
-	struct pp_pframe f = {pp_profile_str(p, fn), pp_profile_str(p, dot ? dot + 1 : fn),
-			      pp_profile_str(p, file), line, line < 0 ? 1 : line, PP_FRAME_PYTHON};
-	pp_frame_id id = pp_profile_frame(p, &f);
-	cr_assert_neq(id, UINT32_MAX);
-	return id;
-}
-
-static pp_stack_id stack(struct pp_profile *p, const pp_frame_id *frames, size_t n)
-{
-	pp_stack_id s = PP_EMPTY_STACK;
-	for (size_t i = 0; i < n; i++)
-		cr_assert_neq(s = pp_profile_stack(p, s, frames[i]), UINT32_MAX);
-	return s;
-}
-#define STACK(p, ...)                                                                 \
-	stack(p, (const pp_frame_id[]){__VA_ARGS__},                                   \
-	      sizeof((const pp_frame_id[]){__VA_ARGS__}) / sizeof(pp_frame_id))
 
 static uint32_t thread(struct pp_profile *p, uint32_t pid, uint64_t tid, const char *name,
 		       const char *cmd)
@@ -74,29 +54,29 @@ static struct pp_profile *fixture(void)
 	uint32_t t_idle = thread(p, 4242, 4252, "idle \"pool\"", cmd);
 	uint32_t t_child = thread(p, 4300, 4300, "MainThread", "python3 child.py");
 
-	pp_frame_id mod = py(p, "<module>", "app.py", 40);
-	pp_frame_id main_ = py(p, "main", "app.py", 30);
-	pp_frame_id compute = py(p, "compute", "app.py", 12);
-	pp_frame_id compute13 = py(p, "compute", "app.py", 13);
+	pp_frame_id mod = tb_py(p, "<module>", "app.py", 40);
+	pp_frame_id main_ = tb_py(p, "main", "app.py", 30);
+	pp_frame_id compute = tb_py(p, "compute", "app.py", 12);
+	pp_frame_id compute13 = tb_py(p, "compute", "app.py", 13);
 	/* a ';' in a directory name, and no line */
-	pp_frame_id parse = py(p, "Codec.parse", "/srv/a;b/codec.py", -1);
+	pp_frame_id parse = tb_py(p, "Codec.parse", "/srv/a;b/codec.py", -1);
 	/* newline, tab and a terminal escape in a name */
-	pp_frame_id weird = py(p, "weird\nname\t\x1b[31m", "/srv/app/x.py", 5);
-	pp_frame_id func = py(p, "Clase.función_ñ", "/srv/app/módulo.py", 7);
-	pp_frame_id han = py(p, "函数", "/srv/应用/𠀀.py", 99);
+	pp_frame_id weird = tb_py(p, "weird\nname\t\x1b[31m", "/srv/app/x.py", 5);
+	pp_frame_id func = tb_py(p, "Clase.función_ñ", "/srv/app/módulo.py", 7);
+	pp_frame_id han = tb_py(p, "函数", "/srv/应用/𠀀.py", 99);
 	/* not UTF-8: a stray byte, an overlong encoding */
-	pp_frame_id bad = py(p, "bad\xff", "/srv/app/\xc0\xafz.py", 3);
-	pp_frame_id quote = py(p, "say \"hi\"\\", "/srv/q.py", 1);
-	pp_frame_id wait = py(p, "Condition.wait", "/usr/lib/python3.11/threading.py", 320);
+	pp_frame_id bad = tb_py(p, "bad\xff", "/srv/app/\xc0\xafz.py", 3);
+	pp_frame_id quote = tb_py(p, "say \"hi\"\\", "/srv/q.py", 1);
+	pp_frame_id wait = tb_py(p, "Condition.wait", "/usr/lib/python3.11/threading.py", 320);
 
-	pp_stack_id s_c12 = STACK(p, mod, main_, compute);
-	pp_stack_id s_c13 = STACK(p, mod, main_, compute13);
-	pp_stack_id s_parse = STACK(p, mod, main_, parse);
-	pp_stack_id s_weird = STACK(p, mod, main_, weird);
-	pp_stack_id s_han = STACK(p, func, han);
-	pp_stack_id s_bad = STACK(p, func, han, bad);
-	pp_stack_id s_quote = STACK(p, quote);
-	pp_stack_id s_wait = STACK(p, wait);
+	pp_stack_id s_c12 = TB_STACK(p, mod, main_, compute);
+	pp_stack_id s_c13 = TB_STACK(p, mod, main_, compute13);
+	pp_stack_id s_parse = TB_STACK(p, mod, main_, parse);
+	pp_stack_id s_weird = TB_STACK(p, mod, main_, weird);
+	pp_stack_id s_han = TB_STACK(p, func, han);
+	pp_stack_id s_bad = TB_STACK(p, func, han, bad);
+	pp_stack_id s_quote = TB_STACK(p, quote);
+	pp_stack_id s_wait = TB_STACK(p, wait);
 
 	const struct pp_psample s[NSAMPLES] = {
 		{10000000, t_main, s_c12, PP_SGIL_HELD, PP_SOS_RUNNING},
@@ -455,7 +435,7 @@ Test(render_collapsed_speedscope, empty)
 				 PP_SGIL_HELD, PP_SOS_RUNNING};
 	cr_assert_eq(pp_profile_add_sample(p, &smp), 0);
 	smp.gil = PP_SGIL_RELEASED;
-	smp.stack = STACK(p, py(p, "f", "f.py", 1));
+	smp.stack = TB_STACK(p, tb_py(p, "f", "f.py", 1));
 	cr_assert_eq(pp_profile_add_sample(p, &smp), 0);
 	o.view.gil_only = true;
 	c = render(pp_render_collapsed, p, &o, &len);

@@ -17,33 +17,9 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "tests/profile_build.h"
 #include "tests/support.h"
 #include "src/profile.h"
-
-static pp_frame_id frame(struct pp_profile *p, const char *fn, const char *file, int line)
-{
-	struct pp_pframe f = {pp_profile_str(p, fn), pp_profile_str(p, fn),
-			      pp_profile_str(p, file), line, line > 0 ? line : 1, PP_FRAME_PYTHON};
-	pp_frame_id id = pp_profile_frame(p, &f);
-	cr_assert_neq(id, UINT32_MAX);
-	return id;
-}
-
-/* A root-first chain of (function, file, line) triples. */
-struct fr {
-	const char *fn, *file;
-	int line;
-};
-
-static pp_stack_id chain(struct pp_profile *p, const struct fr *f, size_t n)
-{
-	pp_stack_id s = PP_EMPTY_STACK;
-	for (size_t i = 0; i < n; i++) {
-		s = pp_profile_stack(p, s, frame(p, f[i].fn, f[i].file, f[i].line));
-		cr_assert_neq(s, UINT32_MAX);
-	}
-	return s;
-}
 
 #define APP "/home/dev/app/"
 #define STD "/usr/lib/python3.11/"
@@ -82,61 +58,61 @@ static struct pp_profile *fixture(void)
 	uint32_t a = pp_profile_thread(p, &t0), b = pp_profile_thread(p, &t1),
 		 c = pp_profile_thread(p, &t2);
 
-	const struct fr base[] = {{"<module>", APP "main.py", 40}, {"main", APP "main.py", 31}};
-	const struct fr json[] = {base[0], base[1],
+	const struct tb_fr base[] = {{"<module>", APP "main.py", 40}, {"main", APP "main.py", 31}};
+	const struct tb_fr json[] = {base[0], base[1],
 				  {"load_config", APP "config.py", 12},
 				  {"loads", STD "json/__init__.py", 346},
 				  {"JSONDecoder.decode", STD "json/decoder.py", 337},
 				  {"JSONDecoder.raw_decode", STD "json/decoder.py", 353}};
-	const struct fr numpy[] = {base[0], base[1],
+	const struct tb_fr numpy[] = {base[0], base[1],
 				   {"compute", APP "work.py", 8},
 				   {"dot", VENV "numpy/core/multiarray.py", 741}};
-	const struct fr requests[] = {base[0], base[1],
+	const struct tb_fr requests[] = {base[0], base[1],
 				      {"fetch", APP "net.py", 20},
 				      {"get", DEB "requests/api.py", 73},
 				      {"request", DEB "requests/api.py", 59},
 				      {"Session.send", DEB "requests/sessions.py", 703},
 				      {"socket.recv_into", STD "socket.py", 706}};
-	const struct fr unicode[] = {base[0], base[1],
+	const struct tb_fr unicode[] = {base[0], base[1],
 				     {"Clase.función_ñ", "/srv/应用/módulo.py", 7},
 				     {"计算", "/srv/应用/módulo.py", 15}};
-	const struct fr awkward[] = {base[0], base[1],
+	const struct tb_fr awkward[] = {base[0], base[1],
 				     {"Cls.<lambda>&\"q\"\tx", "<string>", 1},
 				     {"bad\x01name", APP "bad\xffpath.py", 2}};
-	const struct fr frozen[] = {{"<module>", "<frozen importlib._bootstrap>", 1241},
+	const struct tb_fr frozen[] = {{"<module>", "<frozen importlib._bootstrap>", 1241},
 				    {"_find_and_load", "<frozen importlib._bootstrap>", 1176}};
-	const struct fr worker[] = {{"Thread._bootstrap", STD "threading.py", 995},
+	const struct tb_fr worker[] = {{"Thread._bootstrap", STD "threading.py", 995},
 				    {"Thread.run", STD "threading.py", 975},
 				    {"worker_loop", APP "work.py", 30}};
-	const struct fr narrow[] = {base[0], base[1], {"tiny", APP "tiny.py", 1}};
+	const struct tb_fr narrow[] = {base[0], base[1], {"tiny", APP "tiny.py", 1}};
 
 	uint64_t t = 0;
-	add(p, &t, a, chain(p, json, 6), PP_SGIL_HELD, PP_SOS_RUNNING, 3000);
-	add(p, &t, a, chain(p, json, 5), PP_SGIL_HELD, PP_SOS_RUNNING, 1200);
-	add(p, &t, a, chain(p, json, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 400);
-	add(p, &t, a, chain(p, numpy, 4), PP_SGIL_RELEASED, PP_SOS_RUNNING, 2500);
-	add(p, &t, a, chain(p, numpy, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 300);
-	add(p, &t, a, chain(p, requests, 7), PP_SGIL_RELEASED, PP_SOS_RUNNING, 900);
-	add(p, &t, a, chain(p, requests, 7), PP_SGIL_RELEASED, PP_SOS_SLEEPING, 5000);
-	add(p, &t, a, chain(p, unicode, 4), PP_SGIL_HELD, PP_SOS_RUNNING, 700);
-	add(p, &t, a, chain(p, unicode, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 150);
-	add(p, &t, a, chain(p, awkward, 4), PP_SGIL_HELD, PP_SOS_RUNNING, 220);
-	add(p, &t, a, chain(p, awkward, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 40);
-	add(p, &t, a, chain(p, narrow, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 1);
-	add(p, &t, a, chain(p, frozen, 2), PP_SGIL_HELD, PP_SOS_RUNNING, 90);
+	add(p, &t, a, tb_chain(p, json, 6), PP_SGIL_HELD, PP_SOS_RUNNING, 3000);
+	add(p, &t, a, tb_chain(p, json, 5), PP_SGIL_HELD, PP_SOS_RUNNING, 1200);
+	add(p, &t, a, tb_chain(p, json, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 400);
+	add(p, &t, a, tb_chain(p, numpy, 4), PP_SGIL_RELEASED, PP_SOS_RUNNING, 2500);
+	add(p, &t, a, tb_chain(p, numpy, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 300);
+	add(p, &t, a, tb_chain(p, requests, 7), PP_SGIL_RELEASED, PP_SOS_RUNNING, 900);
+	add(p, &t, a, tb_chain(p, requests, 7), PP_SGIL_RELEASED, PP_SOS_SLEEPING, 5000);
+	add(p, &t, a, tb_chain(p, unicode, 4), PP_SGIL_HELD, PP_SOS_RUNNING, 700);
+	add(p, &t, a, tb_chain(p, unicode, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 150);
+	add(p, &t, a, tb_chain(p, awkward, 4), PP_SGIL_HELD, PP_SOS_RUNNING, 220);
+	add(p, &t, a, tb_chain(p, awkward, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 40);
+	add(p, &t, a, tb_chain(p, narrow, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 1);
+	add(p, &t, a, tb_chain(p, frozen, 2), PP_SGIL_HELD, PP_SOS_RUNNING, 90);
 
-	pp_stack_id w = chain(p, worker, 3);
+	pp_stack_id w = tb_chain(p, worker, 3);
 	add(p, &t, b, w, PP_SGIL_HELD, PP_SOS_RUNNING, 600);
 	add(p, &t, b, w, PP_SGIL_WAITING, PP_SOS_SLEEPING, 1500);
 	/* a recursion twelve deep under the worker */
 	pp_stack_id r = w;
 	for (int d = 0; d < 12; d++) {
-		r = pp_profile_stack(p, r, frame(p, "fib", APP "work.py", 50 + (d ? 2 : 0)));
+		r = pp_profile_stack(p, r, tb_py(p, "fib", APP "work.py", 50 + (d ? 2 : 0)));
 		cr_assert_neq(r, UINT32_MAX);
 		add(p, &t, b, r, PP_SGIL_HELD, PP_SOS_RUNNING, 60);
 	}
-	add(p, &t, c, chain(p, worker, 2), PP_SGIL_WAITING, PP_SOS_SLEEPING, 350);
-	add(p, &t, c, chain(p, worker, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 480);
+	add(p, &t, c, tb_chain(p, worker, 2), PP_SGIL_WAITING, PP_SOS_SLEEPING, 350);
+	add(p, &t, c, tb_chain(p, worker, 3), PP_SGIL_HELD, PP_SOS_RUNNING, 480);
 	return p;
 }
 
@@ -373,9 +349,9 @@ Test(render_flamegraph, empty_profile_says_no_samples)
 	struct pp_pthread t = {1, 1, 0, 0};
 	struct pp_render_opts o = {.view = {0}};
 	uint32_t th = pp_profile_thread(p, &t);
-	const struct fr f[] = {{"f", "x.py", 1}};
+	const struct tb_fr f[] = {{"f", "x.py", 1}};
 	uint64_t tm = 0;
-	add(p, &tm, th, chain(p, f, 1), PP_SGIL_RELEASED, PP_SOS_SLEEPING, 3);
+	add(p, &tm, th, tb_chain(p, f, 1), PP_SGIL_RELEASED, PP_SOS_SLEEPING, 3);
 	svg = render(p, &o, &len);
 	cr_assert_not_null(strstr(svg, ">No samples</text>"), "%s", svg);
 	cr_assert_not_null(strstr(svg, "0 samples (of 3)"), "%s", svg);

@@ -19,35 +19,11 @@
 #include "render/render.h"
 #include "src/profile.h"
 #include "src/report.h"
+#include "tests/profile_build.h"
 #include "tests/support.h"
 
 #define STD "/usr/lib/python3.11/"
 #define APP "/srv/app/"
-
-static pp_frame_id frame(struct pp_profile *p, const char *fn, const char *file, int line)
-{
-	struct pp_pframe f = {pp_profile_str(p, fn), pp_profile_str(p, fn),
-			      pp_profile_str(p, file), line, line > 0 ? line : 1, PP_FRAME_PYTHON};
-	pp_frame_id id = pp_profile_frame(p, &f);
-	cr_assert_neq(id, UINT32_MAX);
-	return id;
-}
-
-struct fr {
-	const char *fn, *file;
-	int line;
-};
-
-/* A root-first chain of frames. */
-static pp_stack_id chain(struct pp_profile *p, const struct fr *f, size_t n)
-{
-	pp_stack_id s = PP_EMPTY_STACK;
-	for (size_t i = 0; i < n; i++) {
-		s = pp_profile_stack(p, s, frame(p, f[i].fn, f[i].file, f[i].line));
-		cr_assert_neq(s, UINT32_MAX);
-	}
-	return s;
-}
 
 static void sample(struct pp_profile *p, uint64_t t_ms, uint32_t th, pp_stack_id s, int gil,
 		   int os)
@@ -79,7 +55,7 @@ static struct pp_profile *fixture(void)
 	uint32_t a = pp_profile_thread(p, &t0), b = pp_profile_thread(p, &t1),
 		 c = pp_profile_thread(p, &t2);
 
-	const struct fr loop[] = {
+	const struct tb_fr loop[] = {
 		{"<module>", APP "app.py", 30},
 		{"run", STD "asyncio/runners.py", 190},
 		{"Runner.run", STD "asyncio/runners.py", 118},
@@ -87,16 +63,16 @@ static struct pp_profile *fixture(void)
 		{"BaseEventLoop.run_forever", STD "asyncio/base_events.py", 607},
 		{"BaseEventLoop._run_once", STD "asyncio/base_events.py", 1922},
 	};
-	const struct fr sel[] = {loop[0], loop[1], loop[2], loop[3], loop[4], loop[5],
+	const struct tb_fr sel[] = {loop[0], loop[1], loop[2], loop[3], loop[4], loop[5],
 				 {"EpollSelector.select", STD "selectors.py", 468}};
-	const struct fr busy[] = {loop[0], loop[1], loop[2], loop[3], loop[4], loop[5],
+	const struct tb_fr busy[] = {loop[0], loop[1], loop[2], loop[3], loop[4], loop[5],
 				  {"Handle._run", STD "asyncio/events.py", 80},
 				  {"busy_handler", APP "app.py", 12},
 				  {"crunch", APP "app.py", 5}};
-	const struct fr work[] = {{"Thread._bootstrap", STD "threading.py", 995},
+	const struct tb_fr work[] = {{"Thread._bootstrap", STD "threading.py", 995},
 				  {"Thread.run", STD "threading.py", 975},
 				  {"hash_block", APP "work.py", 21}};
-	pp_stack_id s_sel = chain(p, sel, 7), s_busy = chain(p, busy, 9), s_work = chain(p, work, 3);
+	pp_stack_id s_sel = tb_chain(p, sel, 7), s_busy = tb_chain(p, busy, 9), s_work = tb_chain(p, work, 3);
 
 	for (uint64_t i = 0; i < 150; i++) {
 		bool stalled = i >= 50 && i < 80;
@@ -437,8 +413,8 @@ Test(render_timeline, long_recordings_stay_small)
 	struct pp_profile_meta *m = pp_profile_meta(p);
 	m->rate_hz = 100;
 	m->duration_ns = 600000000000ull;
-	const struct fr f[] = {{"spin", APP "spin.py", 3}};
-	pp_stack_id s = chain(p, f, 1);
+	const struct tb_fr f[] = {{"spin", APP "spin.py", 3}};
+	pp_stack_id s = tb_chain(p, f, 1);
 	uint32_t th[10];
 	for (uint32_t t = 0; t < 10; t++) {
 		struct pp_pthread pt = {1, 1000 + t, 0, 0};

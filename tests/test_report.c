@@ -15,30 +15,10 @@
 
 #include "render/render.h"
 #include "src/report.h"
+#include "tests/profile_build.h"
 #include "tests/support.h"
 
 #define MS 1000000ull
-
-static pp_frame_id py(struct pp_profile *p, const char *fn, const char *file, int line)
-{
-	const char *dot = strrchr(fn, '.');
-	struct pp_pframe f = {pp_profile_str(p, fn), pp_profile_str(p, dot ? dot + 1 : fn),
-			      pp_profile_str(p, file), line, line, PP_FRAME_PYTHON};
-	pp_frame_id id = pp_profile_frame(p, &f);
-	cr_assert_neq(id, UINT32_MAX);
-	return id;
-}
-
-static pp_stack_id stack(struct pp_profile *p, const pp_frame_id *frames, size_t n)
-{
-	pp_stack_id s = PP_EMPTY_STACK;
-	for (size_t i = 0; i < n; i++)
-		cr_assert_neq(s = pp_profile_stack(p, s, frames[i]), UINT32_MAX);
-	return s;
-}
-#define STACK(p, ...)                                                                 \
-	stack(p, (const pp_frame_id[]){__VA_ARGS__},                                   \
-	      sizeof((const pp_frame_id[]){__VA_ARGS__}) / sizeof(pp_frame_id))
 
 static uint32_t thread(struct pp_profile *p, uint64_t tid, const char *name)
 {
@@ -91,11 +71,11 @@ static struct pp_profile *contention(void)
 	struct pp_profile *p = new_profile();
 	uint32_t a = thread(p, 101, "worker-a"), b = thread(p, 102, "worker-b");
 	uint32_t c = thread(p, 103, NULL);
-	pp_frame_id run = py(p, "Thread.run", "/usr/lib/python3.11/threading.py", 982);
-	pp_stack_id sa = STACK(p, run, py(p, "spin_a", "/app/work.py", 10));
-	pp_stack_id sb = STACK(p, run, py(p, "spin_b", "/app/work.py", 20));
-	pp_stack_id sb2 = STACK(p, run, py(p, "spin_b", "/app/work.py", 21));
-	pp_stack_id sc = STACK(p, run, py(p, "late", "/app/work.py", 30));
+	pp_frame_id run = tb_py(p, "Thread.run", "/usr/lib/python3.11/threading.py", 982);
+	pp_stack_id sa = TB_STACK(p, run, tb_py(p, "spin_a", "/app/work.py", 10));
+	pp_stack_id sb = TB_STACK(p, run, tb_py(p, "spin_b", "/app/work.py", 20));
+	pp_stack_id sb2 = TB_STACK(p, run, tb_py(p, "spin_b", "/app/work.py", 21));
+	pp_stack_id sc = TB_STACK(p, run, tb_py(p, "late", "/app/work.py", 30));
 	for (uint64_t i = 0; i < 10; i++) {
 		bool a_holds = i < 5;
 		add(p, i * 10, a, sa, a_holds ? PP_SGIL_HELD : PP_SGIL_WAITING, PP_SOS_RUNNING);
@@ -163,7 +143,7 @@ Test(report, rows_of_one_thread_are_one_thread)
 {
 	struct pp_profile *p = new_profile();
 	uint32_t before = thread(p, 101, NULL), after = thread(p, 101, "renamed");
-	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	pp_stack_id s = TB_STACK(p, tb_py(p, "f", "/app/x.py", 1));
 	add(p, 0, before, s, PP_SGIL_HELD, PP_SOS_RUNNING);
 	add(p, 10, after, s, PP_SGIL_HELD, PP_SOS_RUNNING);
 	struct pp_report *r = pp_report_new(p, NULL);
@@ -220,22 +200,22 @@ static struct pp_profile *loops(void)
 	snprintf(ev, sizeof ev, "%sasyncio/events.py", lib);
 	snprintf(sel, sizeof sel, "%sselectors.py", lib);
 	snprintf(run, sizeof run, "%sasyncio/runners.py", lib);
-	pp_frame_id mod = py(p, "<module>", "/app/svc.py", 40);
-	pp_frame_id forever = py(p, "BaseEventLoop.run_forever", be, 607);
-	pp_frame_id once = py(p, "BaseEventLoop._run_once", be, 1922);
-	pp_stack_id loop = STACK(p, mod, forever, once);
-	pp_stack_id waiting = STACK(p, mod, forever, once, py(p, "EpollSelector.select", sel, 468));
-	pp_frame_id hrun = py(p, "Handle._run", ev, 80);
-	pp_stack_id handler = STACK(p, mod, forever, once, hrun, py(p, "handle", "/app/svc.py", 12));
-	pp_stack_id deeper = stack(p, (pp_frame_id[]){mod, forever, once, hrun,
-						      py(p, "handle", "/app/svc.py", 13),
-						      py(p, "parse", "/app/svc.py", 30)}, 6);
-	pp_stack_id other = STACK(p, mod, forever, once, hrun, py(p, "tick", "/app/svc.py", 20));
+	pp_frame_id mod = tb_py(p, "<module>", "/app/svc.py", 40);
+	pp_frame_id forever = tb_py(p, "BaseEventLoop.run_forever", be, 607);
+	pp_frame_id once = tb_py(p, "BaseEventLoop._run_once", be, 1922);
+	pp_stack_id loop = TB_STACK(p, mod, forever, once);
+	pp_stack_id waiting = TB_STACK(p, mod, forever, once, tb_py(p, "EpollSelector.select", sel, 468));
+	pp_frame_id hrun = tb_py(p, "Handle._run", ev, 80);
+	pp_stack_id handler = TB_STACK(p, mod, forever, once, hrun, tb_py(p, "handle", "/app/svc.py", 12));
+	pp_stack_id deeper = tb_stack(p, (pp_frame_id[]){mod, forever, once, hrun,
+						      tb_py(p, "handle", "/app/svc.py", 13),
+						      tb_py(p, "parse", "/app/svc.py", 30)}, 6);
+	pp_stack_id other = TB_STACK(p, mod, forever, once, hrun, tb_py(p, "tick", "/app/svc.py", 20));
 	/* uvloop: the runner frame alone while waiting; 120 ms in a
 	 * coroutine at the end of the recording. */
-	pp_frame_id rmod = py(p, "run", run, 190), rrun = py(p, "Runner.run", run, 118);
-	pp_stack_id uv_wait = STACK(p, mod, rmod, rrun);
-	pp_stack_id uv_busy = STACK(p, mod, rmod, rrun, py(p, "crunch", "/app/uv.py", 7));
+	pp_frame_id rmod = tb_py(p, "run", run, 190), rrun = tb_py(p, "Runner.run", run, 118);
+	pp_stack_id uv_wait = TB_STACK(p, mod, rmod, rrun);
+	pp_stack_id uv_busy = TB_STACK(p, mod, rmod, rrun, tb_py(p, "crunch", "/app/uv.py", 7));
 	/* Main: 0..90 ms waiting, 100..340 busy (handle, mostly in parse),
 	 * 350 the loop itself, 360..440 busy (tick: 90 ms), 450.. waiting
 	 * but for one busy sample at 500. Both threads in every tick, as the
@@ -346,7 +326,7 @@ Test(report, many_waits_keep_the_longest)
 {
 	struct pp_profile *p = new_profile();
 	uint32_t a = thread(p, 101, "a"), b = thread(p, 102, "b");
-	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	pp_stack_id s = TB_STACK(p, tb_py(p, "f", "/app/x.py", 1));
 	for (uint64_t i = 0; i < 20000; i++) {
 		bool long_wait = i >= 10000 && i < 10007;
 		bool a_waits = long_wait || (i % 2 && (i < 9998 || i > 10008));
@@ -376,22 +356,22 @@ Test(report, loop_edge_cases)
 	uint32_t t = thread(p, 101, "MainThread");
 	const char *be = "/usr/lib/python3.11/asyncio/base_events.py";
 	const char *ev = "/usr/lib/python3.11/asyncio/events.py";
-	pp_frame_id mod = py(p, "<module>", "/app/svc.py", 40);
-	pp_frame_id once = py(p, "BaseEventLoop._run_once", be, 1922);
-	pp_frame_id hrun = py(p, "Handle._run", ev, 80);
-	pp_frame_id sel = py(p, "EpollSelector.select", "/usr/lib/python3.11/selectors.py", 468);
-	pp_stack_id waiting = STACK(p, mod, once, sel);
-	pp_stack_id a = STACK(p, mod, once, hrun, py(p, "first", "/app/svc.py", 5));
-	pp_stack_id b = STACK(p, mod, once, hrun, py(p, "second", "/app/svc.py", 9));
+	pp_frame_id mod = tb_py(p, "<module>", "/app/svc.py", 40);
+	pp_frame_id once = tb_py(p, "BaseEventLoop._run_once", be, 1922);
+	pp_frame_id hrun = tb_py(p, "Handle._run", ev, 80);
+	pp_frame_id sel = tb_py(p, "EpollSelector.select", "/usr/lib/python3.11/selectors.py", 468);
+	pp_stack_id waiting = TB_STACK(p, mod, once, sel);
+	pp_stack_id a = TB_STACK(p, mod, once, hrun, tb_py(p, "first", "/app/svc.py", 5));
+	pp_stack_id b = TB_STACK(p, mod, once, hrun, tb_py(p, "second", "/app/svc.py", 9));
 	/* A worker forked from a callback keeps the loop's frames below its
 	 * own start; importing uvloop runs its module, not a loop. */
-	pp_stack_id forked = STACK(p, mod, once, hrun, py(p, "first", "/app/svc.py", 6),
-				   py(p, "BaseProcess._bootstrap",
+	pp_stack_id forked = TB_STACK(p, mod, once, hrun, tb_py(p, "first", "/app/svc.py", 6),
+				   tb_py(p, "BaseProcess._bootstrap",
 				      "/usr/lib/python3.11/multiprocessing/process.py", 314),
-				   py(p, "work", "/app/svc.py", 20));
-	pp_stack_id import = STACK(p, mod, py(p, "<module>",
+				   tb_py(p, "work", "/app/svc.py", 20));
+	pp_stack_id import = TB_STACK(p, mod, tb_py(p, "<module>",
 					      "/usr/lib/python3/dist-packages/uvloop/__init__.py", 7),
-				   py(p, "f", "/app/x.py", 1));
+				   tb_py(p, "f", "/app/x.py", 1));
 	/* Ticks: 3 waiting, 4 in first, 6 in second (one stall of 100 ms
 	 * sampled 10 us short), waiting again. */
 	uint64_t us = 1000;
@@ -431,7 +411,7 @@ Test(report, processes_and_unborn_threads)
 	uint32_t t[3];
 	for (int i = 0; i < 3; i++)
 		t[i] = pp_profile_thread(p, &rows[i]);
-	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	pp_stack_id s = TB_STACK(p, tb_py(p, "f", "/app/x.py", 1));
 	for (uint64_t i = 0; i < 4; i++) {
 		add(p, i * 10, t[0], s, i < 1 ? PP_SGIL_HELD : PP_SGIL_RELEASED, PP_SOS_SLEEPING);
 		if (i == 0)
@@ -476,7 +456,7 @@ Test(report, thread_order_and_rows)
 	uint32_t t[4];
 	for (int i = 0; i < 4; i++)
 		t[i] = pp_profile_thread(p, &rows[i]);
-	pp_stack_id s = STACK(p, py(p, "f", "/app/x.py", 1));
+	pp_stack_id s = TB_STACK(p, tb_py(p, "f", "/app/x.py", 1));
 	for (int i = 0; i < 4; i++)
 		add(p, 10 * (uint64_t)i, t[i], s, PP_SGIL_HELD, PP_SOS_RUNNING);
 	struct pp_report *r = pp_report_new(p, NULL);

@@ -19,28 +19,47 @@ struct label {
 	char text[256]; /* the whole root frame */
 };
 
-static void check_names(const char *python, const char *label)
+/* record -r 500 --threads [--idle] -o DIR/threads.txt -- python
+ * fixtures/record/FIXTURE ARG ARG (DIR per test and interpreter); skips
+ * when the interpreter is missing, fails when record does; the collapsed
+ * profile is opened for reading. */
+static FILE *record_threads(const char *python, const char *label, const char *test,
+			    bool idle, const char *fixture, char *arg1, char *arg2)
 {
 	if (access(python, X_OK) != 0)
 		cr_skip_test("%s not installed at %s", label, python);
 	const char *b = getenv("PYPROBE_BUILD_ROOT");
-	char dir[PATH_MAX], out[PATH_MAX + 32], err[PATH_MAX + 32], fixture[PATH_MAX];
-	snprintf(dir, sizeof dir, "%.3000s/tests/record_threads/%s",
-		 b && *b ? b : "/tmp/pyprobe-tests", label);
+	char dir[PATH_MAX], out[PATH_MAX + 32], err[PATH_MAX + 32], path[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.3000s/tests/record_threads/%s%s",
+		 b && *b ? b : "/tmp/pyprobe-tests", test, label);
 	ts_mkdir_p(dir);
 	snprintf(out, sizeof out, "%s/threads.txt", dir);
 	snprintf(err, sizeof err, "%s/run.err", dir);
-	snprintf(fixture, sizeof fixture, "%s/fixtures/record/late_threads.py", ts_source_root());
-	char *argv[] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads", "--idle",
-			"--no-progress", "-o", out, "--", (char *)python, fixture, "2", NULL};
+	snprintf(path, sizeof path, "%s/fixtures/record/%s", ts_source_root(), fixture);
+	char *argv[16] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads",
+			  "--no-progress", "-o", out};
+	size_t n = 8;
+	if (idle)
+		argv[n++] = "--idle";
+	argv[n++] = "--";
+	argv[n++] = (char *)python;
+	argv[n++] = path;
+	argv[n++] = arg1;
+	argv[n++] = arg2; /* NULL ends argv when there is none */
+	argv[n] = NULL;
 	int st = ts_wait_bounded(ts_spawn(argv, NULL, err, 0), 120);
 	char errbuf[4096];
 	ts_read_file(err, errbuf, sizeof errbuf);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "%s: record failed:\n%s", label, errbuf);
-
 	FILE *f = fopen(out, "r");
 	cr_assert_not_null(f, "%s: no output", label);
+	return f;
+}
+
+static void check_names(const char *python, const char *label)
+{
+	FILE *f = record_threads(python, label, "", true, "late_threads.py", "2", NULL);
 	struct label seen[64];
 	size_t nseen = 0;
 	int named_busy = 0, named_sleeper = 0;
@@ -82,26 +101,8 @@ static void check_names(const char *python, const char *label)
  * name (each job runs 40 ms: sampled ~20 times at 500 Hz). */
 static void check_successive(const char *python, const char *label)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("%s not installed at %s", label, python);
-	const char *b = getenv("PYPROBE_BUILD_ROOT");
-	char dir[PATH_MAX], out[PATH_MAX + 32], err[PATH_MAX + 32], fixture[PATH_MAX];
-	snprintf(dir, sizeof dir, "%.3000s/tests/record_threads/successive-%s",
-		 b && *b ? b : "/tmp/pyprobe-tests", label);
-	ts_mkdir_p(dir);
-	snprintf(out, sizeof out, "%s/threads.txt", dir);
-	snprintf(err, sizeof err, "%s/run.err", dir);
-	snprintf(fixture, sizeof fixture, "%s/fixtures/record/successive_threads.py",
-		 ts_source_root());
-	char *argv[] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads", "--no-progress",
-			"-o", out, "--", (char *)python, fixture, "30", "40", NULL};
-	int st = ts_wait_bounded(ts_spawn(argv, NULL, err, 0), 120);
-	char errbuf[4096];
-	ts_read_file(err, errbuf, sizeof errbuf);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "%s: record failed:\n%s", label, errbuf);
-	FILE *f = fopen(out, "r");
-	cr_assert_not_null(f, "%s: no output", label);
+	FILE *f = record_threads(python, label, "successive-", false, "successive_threads.py",
+				 "30", "40");
 	struct { char tid[32], name[64]; } seen[256];
 	size_t nseen = 0, jobs = 0;
 	static char line[1 << 16];

@@ -31,6 +31,7 @@
 
 #include "frame_label.h"
 #include "render.h"
+#include "svg_num.h"
 #include "utf8.h"
 
 /* Geometry, after flamegraph.pl's defaults. Lengths ending in 10 are in
@@ -220,19 +221,6 @@ static int put_fitted(FILE *out, const char *s, int64_t w10)
 		fputs("..", out);
 	free(c);
 	return 0;
-}
-
-/* v tenths as "12" or "12.3" */
-static void put_tenths(FILE *out, int64_t v)
-{
-	if (v < 0) {
-		putc('-', out);
-		v = -v;
-	}
-	if (v % 10)
-		fprintf(out, "%" PRId64 ".%" PRId64, v / 10, v % 10);
-	else
-		fprintf(out, "%" PRId64, v / 10);
 }
 
 /* 100 * n / total with two decimals, rounded half up. */
@@ -720,18 +708,18 @@ static void put_frame(FILE *out, const struct fg *g, uint32_t id, uint64_t total
 	fprintf(out, " (%" PRIu64 " samples, ", nd->count);
 	put_percent(out, nd->count, total);
 	fputs("%)</title><rect x=\"", out);
-	put_tenths(out, x10);
+	pp_svg_tenths(out, x10);
 	fprintf(out, "\" y=\"%" PRId64 "\" width=\"", y);
-	put_tenths(out, e10 - x10);
+	pp_svg_tenths(out, e10 - x10);
 	fprintf(out, "\" height=\"%d\" rx=\"2\" fill=\"rgb(%u,%u,%u)\"/>", FRAME_H - 1, c.r, c.g,
 		c.b);
 	int dots;
 	size_t n = fit_text(text, e10 - x10, &dots);
 	if (n) {
 		fputs("<text x=\"", out);
-		put_tenths(out, x10 + TEXT_PAD10);
+		pp_svg_tenths(out, x10 + TEXT_PAD10);
 		fputs("\" y=\"", out);
-		put_tenths(out, y * 10 + TEXT_DY10);
+		pp_svg_tenths(out, y * 10 + TEXT_DY10);
 		fputs("\">", out);
 		put_esc(out, text, n);
 		fputs(dots ? "..</text>" : "</text>", out);
@@ -799,10 +787,10 @@ static void put_legend(FILE *out, const int *seen, int64_t y)
 			       : f == FAM_THIRD  ? (struct rgb){122, 205, 88}
 						 : colour(f, "");
 		fputs("<rect x=\"", out);
-		put_tenths(out, x10);
+		pp_svg_tenths(out, x10);
 		fprintf(out, "\" y=\"%" PRId64 "\" width=\"12\" height=\"12\" rx=\"2\" "
 			     "fill=\"rgb(%u,%u,%u)\"/><text x=\"", y - 10, c.r, c.g, c.b);
-		put_tenths(out, x10 + 170);
+		pp_svg_tenths(out, x10 + 170);
 		fprintf(out, "\" y=\"%" PRId64 "\">%s</text>", y, family_name[f]);
 		x10 += 170 + (int64_t)strlen(family_name[f]) * CHAR_W10 + 200;
 	}

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "svg_num.h"
 #include "utf8.h"
 
 /* Geometry. Lengths ending in 10 are in tenths of a pixel. */
@@ -95,19 +96,6 @@ static void put_text(FILE *out, const char *s, size_t max)
 	}
 	if (keep != SIZE_MAX)
 		fputs("..", out);
-}
-
-/* v tenths as "12" or "12.3" */
-static void put_tenths(FILE *out, int64_t v)
-{
-	if (v < 0) {
-		putc('-', out);
-		v = -v;
-	}
-	if (v % 10)
-		fprintf(out, "%" PRId64 ".%" PRId64, v / 10, v % 10);
-	else
-		fprintf(out, "%" PRId64, v / 10);
 }
 
 /* ns / unit rounded half up, without overflow */
@@ -240,9 +228,9 @@ static void box(const struct strip *st, size_t state, uint64_t start, uint64_t e
 	FILE *out = st->g->out;
 	int64_t a = x10(st->g, start), b = x10(st->g, end);
 	fputs("<rect x=\"", out);
-	put_tenths(out, a);
+	pp_svg_tenths(out, a);
 	fprintf(out, "\" y=\"%" PRId64 "\" width=\"", st->y);
-	put_tenths(out, b - a > 0 ? b - a : 1);
+	pp_svg_tenths(out, b - a > 0 ? b - a : 1);
 	fprintf(out, "\" height=\"%" PRId64 "\" fill=\"%s\"><title>", st->h,
 		st->style[state].fill);
 }
@@ -527,10 +515,10 @@ static void put_header(const struct tl *g, int64_t height)
 static int64_t legend_item(FILE *out, int64_t x, int64_t y, const char *attrs, const char *text)
 {
 	fputs("<rect x=\"", out);
-	put_tenths(out, x);
+	pp_svg_tenths(out, x);
 	fprintf(out, "\" y=\"%" PRId64 "\" width=\"14\" height=\"12\" %s/><text x=\"", y - 10,
 		attrs);
-	put_tenths(out, x + 190);
+	pp_svg_tenths(out, x + 190);
 	fprintf(out, "\" y=\"%" PRId64 "\">%s</text>", y, text);
 	/* Verdana 12 px: about 7.5 px a character */
 	return x + 190 + (int64_t)strlen(text) * 75 + 180;
@@ -598,11 +586,11 @@ static void put_axis(const struct tl *g, int64_t bottom)
 	for (uint64_t t = 0;; t += step) {
 		int64_t x = x10(g, t);
 		fputs("<line class=\"grid\" x1=\"", out);
-		put_tenths(out, x);
+		pp_svg_tenths(out, x);
 		fprintf(out, "\" y1=\"%d\" x2=\"", AXIS_Y - 4);
-		put_tenths(out, x);
+		pp_svg_tenths(out, x);
 		fprintf(out, "\" y2=\"%" PRId64 "\"/><text class=\"tick\" x=\"", bottom);
-		put_tenths(out, x);
+		pp_svg_tenths(out, x);
 		fprintf(out, "\" y=\"%d\">%" PRIu64, AXIS_Y - 7, t / UINT64_C(1000000000));
 		if (dec)
 			fprintf(out, ".%0*" PRIu64, dec, t % UINT64_C(1000000000) / unit);
@@ -736,9 +724,9 @@ static void put_waits(const struct tl *g)
 		int64_t x, wd;
 		marker_box(g, w->start_ns, w->duration_ns, 30, &x, &wd);
 		fputs("<rect x=\"", out);
-		put_tenths(out, x);
+		pp_svg_tenths(out, x);
 		fprintf(out, "\" y=\"%" PRId64 "\" width=\"", g->row_y[w->thread] + 1);
-		put_tenths(out, wd);
+		pp_svg_tenths(out, wd);
 		fprintf(out, "\" height=\"%d\" " WAIT_STYLE "><title>", ROW_H - 2);
 		/* "4250 worker waited 120.0 ms behind 4242 MainThread, from 1.230 s:" */
 		put_thread(out, &r->threads[w->thread], 0);
@@ -773,9 +761,9 @@ static void put_stalls(const struct tl *g)
 		int64_t x, w, y = g->loop_y[s->thread];
 		marker_box(g, s->start_ns, s->duration_ns, 30, &x, &w);
 		fputs("<g><rect x=\"", out);
-		put_tenths(out, x);
+		pp_svg_tenths(out, x);
 		fprintf(out, "\" y=\"%" PRId64 "\" width=\"", y);
-		put_tenths(out, w);
+		pp_svg_tenths(out, w);
 		fprintf(out, "\" height=\"%d\" rx=\"2\" fill=\"" STALL_FILL "\" stroke=\"" STALL_STROKE
 			     "\"><title>stall ", LOOP_H);
 		put_ms(out, s->duration_ns);
@@ -809,7 +797,7 @@ static void put_stalls(const struct tl *g)
 				 div_round(s->duration_ns, 1000000));
 		if (n > 0 && w >= (int64_t)n * 65 + 80) {
 			fputs("<text x=\"", out);
-			put_tenths(out, x + w / 2);
+			pp_svg_tenths(out, x + w / 2);
 			fprintf(out, "\" y=\"%" PRId64 "\">%s</text>", y + 11, label);
 		}
 		fputs("</g>\n", out);

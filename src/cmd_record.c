@@ -36,7 +36,8 @@ static const char record_usage[] =
 	"                       (a .pyprobe recording); default: from FILE's extension\n"
 	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
 	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
-	"  -r, --rate HZ        samples per second (default 100, up to 20000)\n"
+	"  -r, --rate HZ        samples per second (default 100, up to 20000), or max:\n"
+	"                       back to back, as fast as the target can be read\n"
 	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C)\n"
 	"      --subprocesses   also sample the target's Python subprocesses (workers\n"
 	"                       of multiprocessing, forks, spawned interpreters), with\n"
@@ -320,6 +321,9 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 		      unsigned rate, const struct pp_sampler_stats *st, uint64_t start_unix)
 {
 	struct pp_profile_meta *m = pp_profile_meta(p);
+	/* -r max (rate 0) has the rate it achieved, so far */
+	if (!rate && st->elapsed_ns)
+		rate = (unsigned)((double)st->ticks * 1e9 / (double)st->elapsed_ns + 0.5);
 	m->cmdline = pp_profile_str(p, pp_process_set_cmdline(set));
 	m->python_version = pp_profile_str(p, pp_process_set_version(set));
 	m->pid = (uint32_t)pid;
@@ -412,10 +416,14 @@ int cmd_record(int argc, char **argv)
 						      "collapsed, speedscope, pprof, raw)", optarg);
 			break;
 		case 'r':
+			if (!strcmp(optarg, "max")) {
+				rate = 0; /* back to back */
+				break;
+			}
 			rate = strtod(optarg, &end);
 			if (*end || !(rate >= 1 && rate <= 20000) || rate != floor(rate))
 				return pp_usage_error("record", "--rate needs a whole number of "
-						      "samples per second from 1 to 20000, not '%s'", optarg);
+						      "samples per second from 1 to 20000 (or max), not '%s'", optarg);
 			break;
 		case 'd':
 			duration = strtod(optarg, &end);
@@ -563,7 +571,8 @@ int cmd_record(int argc, char **argv)
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	struct pp_sampler_opts so = {
-		.rate_hz = (unsigned)rate, .duration_s = duration, .blocking = blocking,
+		.rate_hz = (unsigned)rate, .back_to_back = rate == 0,
+		.duration_s = duration, .blocking = blocking,
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
 	};
 	struct pp_sampler_stats st;

@@ -249,7 +249,8 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	if (!costs)
 		return oom(err);
 	struct pp_sample s = {0};
-	unsigned rate = o->rate_hz ? o->rate_hz : 100;
+	/* back to back: thread names about every 10 000 samples instead */
+	unsigned rate = o->back_to_back ? 10000 : o->rate_hz ? o->rate_hz : 100;
 	uint64_t period = 1000000000ull / rate;
 	uint64_t start = now_ns(), next = start, last_tick = start;
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
@@ -307,6 +308,11 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			cost_stats(costs, st);
 			if (o->tick(o->tick_ctx, p, st))
 				break;
+		}
+		if (o->back_to_back) {
+			if (after >= end)
+				break;
+			continue;
 		}
 		/* Next deadline; ticks we overran are skipped, and counted. */
 		next += period;

@@ -37,6 +37,9 @@ struct pp_sampler_stats {
 
 struct pp_sampler_opts {
 	unsigned rate_hz;
+	/* Sample again as soon as a sample is done, with no clock and no
+	 * sleep (rate_hz is then unused; nothing is counted as missed). */
+	bool back_to_back;
 	double duration_s;   /* 0: until the root exits or we are stopped */
 	bool blocking;       /* pause the threads for each sample */
 	bool os_state;       /* read /proc task state (needed to tell idle) */

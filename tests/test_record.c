@@ -241,6 +241,7 @@ Test(record, usage_and_target_errors)
 		{2, {"record", "--pid", "1", "--", "true", NULL}},
 		{2, {"record", "--pid", "1", "-r", "0", NULL}},
 		{2, {"record", "--pid", "1", "-r", "30000", NULL}},
+		{2, {"record", "--pid", "1", "-r", "maximum", NULL}},
 		{2, {"record", "--pid", "1", "-f", "png", NULL}},
 		{2, {"record", "--pid", "1", "-d", "-1", NULL}},
 		{2, {"record", "--pid", NULL}},
@@ -404,6 +405,48 @@ Test(record, killed_recording_keeps_its_duration)
 	}
 	cr_assert(secs >= 0.9 && secs <= 3.0, "duration %.2f in: %.*s", secs,
 		  (int)(end - sub), sub);
+}
+
+/* ---- back to back ------------------------------------------------------- */
+
+/* -r max samples again as soon as a sample is done: no ticks to miss, far
+ * more than any fixed rate's samples, and the recording says the rate it
+ * achieved (what the renderers' weights and the subtitle use). */
+Test(record, rate_max_samples_back_to_back)
+{
+	char pybuf[512];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	char out[PATH_MAX], svg[PATH_MAX], pid[32];
+	path_in(out, sizeof out, "max.pyprobe");
+	path_in(svg, sizeof svg, "max.svg");
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	struct run r;
+	char *args[] = {"record", "--pid", pid, "-r", "max", "-d", "1", "-o", out, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	unsigned long samples = 0;
+	double secs = 0, hz = 0;
+	const char *line = strstr(r.err, "pyprobe: ");
+	cr_assert(line && sscanf(line, "pyprobe: %lu samples in %lf s (%lf Hz)", &samples, &secs,
+				 &hz) == 3, "no summary line:\n%s", r.err);
+	cr_assert(strstr(r.err, " 0 missed ticks (0.00%)"), "ticks missed back to back:\n%s", r.err);
+	/* 20 kHz is the highest fixed rate; a busy one-thread target is read
+	 * in tens of microseconds even under the sanitizers */
+	cr_assert(samples > 2000 && hz > 2000, "only %lu samples (%.0f Hz):\n%s", samples, hz,
+		  r.err);
+	char *rargs[] = {"render", out, "-o", svg, NULL};
+	run(&r, rargs);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	static char buf[1 << 20];
+	ts_read_file(svg, buf, sizeof buf);
+	const char *at = strstr(buf, " samples at ");
+	unsigned long rate = 0;
+	cr_assert(at && sscanf(at, " samples at %lu Hz", &rate) == 1, "no rate in the subtitle");
+	cr_assert(rate > 0.9 * hz && rate < 1.1 * hz, "recorded rate %lu Hz, achieved %.0f Hz",
+		  rate, hz);
 }
 
 /* ---- idle --------------------------------------------------------------- */

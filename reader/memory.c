@@ -30,6 +30,7 @@ struct pp_merge_scratch {
 	uint32_t *order;       /* iov indices by address */
 	struct pp_iov *ranges; /* merged */
 	size_t *range_of;      /* per iov (by order position): its range */
+	size_t *members;       /* per range: how many iovs it covers */
 	size_t cap;
 	uint8_t *buf;
 	size_t bufcap;
@@ -44,6 +45,7 @@ void pp_mem_close(struct pp_mem *m)
 		free(m->merge->order);
 		free(m->merge->ranges);
 		free(m->merge->range_of);
+		free(m->merge->members);
 		free(m->merge->buf);
 		free(m->merge);
 		m->merge = NULL;
@@ -185,7 +187,10 @@ static int merge_room(struct pp_mem *m, size_t n)
 	size_t *ro = realloc(ms->range_of, n * sizeof(*ro));
 	if (ro)
 		ms->range_of = ro;
-	if (!o || !r || !ro)
+	size_t *mb = realloc(ms->members, n * sizeof(*mb));
+	if (mb)
+		ms->members = mb;
+	if (!o || !r || !ro || !mb)
 		return -ENOMEM;
 	ms->cap = n;
 	return 0;
@@ -224,13 +229,17 @@ int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 			const struct pp_iov *v = &iov[ms->order[k]];
 			uint64_t vend = v->addr + v->len;
 			if (nr > first_range && v->addr <= end + MERGE_GAP) {
+				ms->members[nr - 1]++;
 				if (vend > end) {
 					total += vend - end;
 					end = vend;
 					ms->ranges[nr - 1].len = end - ms->ranges[nr - 1].addr;
 				}
 			} else {
-				ms->ranges[nr++] = (struct pp_iov){v->addr, NULL, v->len};
+				/* read straight into the caller's buffer unless
+				 * another iov joins it */
+				ms->ranges[nr] = (struct pp_iov){v->addr, v->buf, v->len};
+				ms->members[nr++] = 1;
 				total += v->len;
 				end = vend;
 			}
@@ -240,25 +249,32 @@ int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 	}
 	if (total > PP_MEM_MAX_READ)
 		return -E2BIG;
-	if (total > ms->bufcap) {
-		uint8_t *b = realloc(ms->buf, total);
+	/* Only merged ranges go through the bounce buffer. */
+	size_t bounce = 0;
+	for (size_t r = 0; r < nr; r++)
+		if (ms->members[r] > 1)
+			bounce += ms->ranges[r].len;
+	if (bounce > ms->bufcap) {
+		uint8_t *b = realloc(ms->buf, bounce);
 		if (!b)
 			return -ENOMEM;
 		ms->buf = b;
-		ms->bufcap = total;
+		ms->bufcap = bounce;
 	}
 	size_t off = 0;
-	for (size_t r = 0; r < nr; r++) {
-		ms->ranges[r].buf = ms->buf + off;
-		off += ms->ranges[r].len;
-	}
+	for (size_t r = 0; r < nr; r++)
+		if (ms->members[r] > 1) {
+			ms->ranges[r].buf = ms->buf + off;
+			off += ms->ranges[r].len;
+		}
 	int rc = pp_mem_readv(m, ms->ranges, nr);
 	if (rc)
 		return rc;
 	for (size_t k = 0; k < n; k++) {
 		const struct pp_iov *v = &iov[ms->order[k]];
 		const struct pp_iov *r = &ms->ranges[ms->range_of[k]];
-		memcpy(v->buf, (const uint8_t *)r->buf + (v->addr - r->addr), v->len);
+		if (ms->members[ms->range_of[k]] > 1)
+			memcpy(v->buf, (const uint8_t *)r->buf + (v->addr - r->addr), v->len);
 	}
 	return 0;
 }

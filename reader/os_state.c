@@ -23,6 +23,7 @@ struct task_files {
 	int stat_fd;
 	int syscall_fd;  /* -1 when it could not be opened */
 	int syscall_err; /* errno of that failed open; it is not retried */
+	int schedstat_fd; /* -2 not opened yet, -1 could not be */
 };
 
 struct pp_os_reader {
@@ -70,6 +71,8 @@ static void close_task(struct task_files *t)
 		close(t->stat_fd);
 	if (t->syscall_fd >= 0)
 		close(t->syscall_fd);
+	if (t->schedstat_fd >= 0)
+		close(t->schedstat_fd);
 }
 
 void pp_os_reader_free(struct pp_os_reader *r)
@@ -164,6 +167,7 @@ static struct task_files *add_task(struct pp_os_reader *r, int tid, size_t slot)
 	 * and not retried every tick. */
 	t->syscall_fd = open_task_file(r, tid, "syscall");
 	t->syscall_err = t->syscall_fd < 0 ? errno : 0;
+	t->schedstat_fd = -2;
 	return t;
 }
 
@@ -398,4 +402,36 @@ int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out)
 int pp_os_reader_read_fast(struct pp_os_reader *r, int tid, struct pp_os_state *out)
 {
 	return read_task(r, tid, out, 1);
+}
+
+/* "SUM_EXEC_NS WAIT_NS PCOUNT": pcount counts the task's arrivals on a
+ * CPU (kernel/sched/stats.h, sched_info_arrive). A kernel without
+ * CONFIG_SCHED_INFO prints "0 0 0"; a task that exists has run at least
+ * once, so a zero count is no count. */
+int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs)
+{
+	*runs = 0;
+	if (!r || tid <= 0)
+		return -EINVAL;
+	if (r->task_dir < 0)
+		return -r->dir_err;
+	size_t slot = find_slot(r, tid);
+	struct task_files *t = slot < r->n && r->tasks[slot].tid == tid ? &r->tasks[slot]
+									 : add_task(r, tid, slot);
+	if (!t)
+		return -errno;
+	if (t->schedstat_fd == -2)
+		t->schedstat_fd = open_task_file(r, tid, "schedstat");
+	if (t->schedstat_fd < 0)
+		return -ENOTSUP;
+	char buf[128];
+	ssize_t got = pread(t->schedstat_fd, buf, sizeof buf - 1, 0);
+	if (got <= 0)
+		return got < 0 ? -errno : -EIO;
+	buf[got] = '\0';
+	unsigned long long exec_ns, wait_ns, pcount;
+	if (sscanf(buf, "%llu %llu %llu", &exec_ns, &wait_ns, &pcount) != 3 || !pcount)
+		return -ENOTSUP;
+	*runs = pcount;
+	return 0;
 }

@@ -238,16 +238,23 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The distinct code objects of this sample's frames. */
-/* The code objects of recent samples' frames, sorted by entry address. */
-static int learn_codes(struct pp_readahead *ra, const struct pp_target *t)
+/* The code objects of recent samples' frames, sorted by entry address.
+ * A thread taken over (quiet.h) holds its code objects alive: they need
+ * no checking while it stays so. */
+static int learn_codes(struct pp_readahead *ra, const struct pp_target *t,
+		       const struct snapshot *s)
 {
 	const struct pp_code_entry *last = NULL;
-	for (size_t i = 0; i < t->frames.n; i++) {
-		const struct pp_code_entry *e = pp_code_entry_of(t->frames.v[i].code);
-		if (e != last) /* runs of one code (recursion) are common */
-			hot_touch(&ra->hot_codes, (uint64_t)(uintptr_t)e, ra->gen);
-		last = e;
+	for (size_t k = 0; k < s->nts; k++) {
+		const struct tstate_rec *r = &s->ts[k];
+		if (r->taken_over || r->frame_start + r->nframes > t->frames.n)
+			continue;
+		for (size_t i = r->frame_start; i < r->frame_start + r->nframes; i++) {
+			const struct pp_code_entry *e = pp_code_entry_of(t->frames.v[i].code);
+			if (e != last) /* runs of one code (recursion) are common */
+				hot_touch(&ra->hot_codes, (uint64_t)(uintptr_t)e, ra->gen);
+			last = e;
+		}
 	}
 	hot_age(&ra->hot_codes, ra->gen, HOT_CODE_AGE, HOT_CODES_MAX);
 	size_t n = ra->hot_codes.n;
@@ -309,8 +316,13 @@ void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
 			if (r->interp != ii)
 				continue;
 			ra->ts[nts++] = (struct ra_tstate){r->addr, r->thread_id, 0};
-			thread_windows(ra, t, s, r, &wl);
-			touch_frames(ra, t, r);
+			/* a thread that has not run will not be walked: its
+			 * thread state is read (the list must still stand),
+			 * its frames are not */
+			if (!pp_quiet_expected(t->quiet, r->addr)) {
+				thread_windows(ra, t, s, r, &wl);
+				touch_frames(ra, t, r);
+			}
 		}
 		ri->nts = nts - ri->first_ts;
 	}
@@ -338,7 +350,7 @@ void pp_readahead_learn(struct pp_readahead **rap, const struct pp_target *t,
 			}
 	}
 	ra->nwin = wl.n;
-	if (learn_codes(ra, t) != 0)
+	if (learn_codes(ra, t, s) != 0)
 		return;
 	ra->ninterps = s->ninterps;
 }

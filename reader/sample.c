@@ -105,6 +105,10 @@ static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s, b
 		if (seen)
 			continue; /* one OS thread in several interpreters */
 		s->os[s->nos].tid = tid;
+		if (s->ts[i].taken_over) { /* it has not run: it is as it was */
+			s->os[s->nos++].st = s->ts[i].quiet_os;
+			continue;
+		}
 		/* The GIL's holder is running Python (or blocking everyone
 		 * else): its state decides nothing the sampler keeps, so the
 		 * fast path does not read it. */
@@ -391,12 +395,52 @@ static enum pp_err read_tstates(struct pp_target *t, struct snapshot *s,
 	return PP_OK;
 }
 
+/* What moves when a thread runs Python: its frame pointer and data-stack
+ * top (3.11+), as read in its thread state. */
+static void frame_pointers(const struct pp_target *t, const struct snapshot *s,
+			   const struct tstate_rec *r, uint64_t fp[2])
+{
+	const struct py_layout *l = &t->layout;
+	const uint8_t *b = s->tsbytes + r->bytes_off;
+	fp[0] = pp_get_u64(b, l->ts_size, l->ts_frame);
+	fp[1] = l->ts_datastack_top != PP_ABSENT ? pp_get_u64(b, l->ts_size, l->ts_datastack_top)
+						 : 0;
+}
+
+/* A thread that has not run since the last sample: its stack from then. */
+static bool take_over(struct pp_target *t, struct snapshot *s, struct tstate_rec *r)
+{
+	uint64_t fp[2];
+	frame_pointers(t, s, r, fp);
+	const struct pp_quiet_stack *qs = pp_quiet_take(t->quiet, r->addr, r->thread_id, fp);
+	if (!qs)
+		return false;
+	size_t start = t->frames.n;
+	for (size_t i = 0; i < qs->nframes; i++)
+		if (pp_frame_vec_push(&t->frames, qs->frames[i].code, qs->frames[i].line) != 0) {
+			t->frames.n = start;
+			return false;
+		}
+	r->frame_start = start;
+	r->nframes = qs->nframes;
+	r->status = PP_WALK_OK;
+	r->check = -1;
+	r->chain_off = r->depth = 0;
+	r->cbase = r->cend = 0;
+	r->taken_over = true;
+	r->quiet_os = qs->os;
+	return true;
+}
+
 static void walk_one(struct pp_target *t, struct snapshot *s, struct tstate_rec *r,
 		     unsigned flags, unsigned *retries)
 {
 	const struct py_layout *l = &t->layout;
 	struct pp_walker *w = &t->walker;
 	uint8_t again[1024];
+	r->taken_over = false;
+	if (t->quiet_sample && take_over(t, s, r))
+		return;
 	r->frame_start = t->frames.n;
 	r->status = pp_walk_thread(w, r->addr, s->tsbytes + r->bytes_off, l->ts_size, &t->frames);
 	for (int i = 0; r->status == PP_WALK_TORN && (flags & PP_SAMPLE_RETRY_TORN) &&
@@ -452,6 +496,34 @@ static int verify_walks(struct pp_target *t, struct snapshot *s)
 	if (ok != okbuf)
 		free(ok);
 	return pp_code_cache_check_judge(t->codes, &t->mem, rc);
+}
+
+/* Remember what this sample read of each thread, for quiet.h. */
+static void learn_quiet(struct pp_target *t, struct snapshot *s)
+{
+	struct pp_quiet_thread_seen *seen = malloc((s->nts ? s->nts : 1) * sizeof(*seen));
+	if (!seen) {
+		pp_quiet_learn(&t->quiet, NULL, 0); /* forget: read all next time */
+		return;
+	}
+	for (size_t i = 0; i < s->nts; i++) {
+		const struct tstate_rec *r = &s->ts[i];
+		struct pp_quiet_thread_seen *q = &seen[i];
+		*q = (struct pp_quiet_thread_seen){
+			.ts_addr = r->addr,
+			.thread_id = r->thread_id,
+			.tid = r->native_id,
+			.taken_over = r->taken_over,
+			.walked_ok = r->status == PP_WALK_OK,
+			.frames = t->frames.v ? t->frames.v + r->frame_start : NULL,
+			.nframes = r->status == PP_WALK_OK ? r->nframes : 0,
+			.os = os_of(s, r->native_id),
+			.os_read = true,
+		};
+		frame_pointers(t, s, r, q->fp);
+	}
+	pp_quiet_learn(&t->quiet, seen, s->nts);
+	free(seen);
 }
 
 /* ---- assembling threads ------------------------------------------------- */
@@ -738,6 +810,12 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 			merge_paused_os_states(t, s);
 	}
 	out->time_ns = now_ns();
+	/* Which threads have not run since the last sample: read first, before
+	 * anything the sample reads of them (quiet.h). */
+	t->quiet_sample = (flags & PP_SAMPLE_OS_STATE) && (flags & PP_SAMPLE_OS_FAST) &&
+			  !(flags & PP_SAMPLE_PAUSE);
+	if (t->quiet_sample)
+		pp_quiet_begin(t->quiet, t->os);
 	/* If a cached code object turned out to be stale (freed, its address
 	 * reused), read everything again with fresh entries. A recording's
 	 * torn walks get another chance or two: the whole sample is read
@@ -782,6 +860,8 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 		 * read was skipped. */
 		if ((flags & PP_SAMPLE_NAMES) || new_thread(t, s))
 			read_names(t, s);
+		if (t->quiet_sample)
+			learn_quiet(t, s);
 		pp_readahead_learn(&t->ahead, t, s);
 	}
 	if (flags & PP_SAMPLE_PAUSE) {

@@ -39,6 +39,10 @@ struct tstate_rec {
 	size_t chain_off, depth;
 	uint64_t cbase, cend;
 	long check;
+	/* taken over from an earlier sample: the thread has not run since
+	 * (quiet.h); its OS state is quiet_os, not read */
+	bool taken_over;
+	struct pp_os_state quiet_os;
 };
 
 struct os_rec {

@@ -9,6 +9,7 @@
 #include "memory.h"
 #include "os_state.h"
 #include "pyobject.h"
+#include "quiet.h"
 #include "reader.h"
 #include "readahead.h"
 #include "snapshot.h"
@@ -45,6 +46,8 @@ struct pp_target {
 	struct pp_frame_vec frames; /* walker output, per sample */
 	struct snapshot *snap;      /* sample.c's working state, reused */
 	struct pp_readahead *ahead; /* where the last sample found things */
+	struct pp_quiet *quiet;     /* threads that may not have run since */
+	bool quiet_sample;          /* this sample may take threads over */
 };
 
 /* Fill err with a formatted one-line message; returns code. */

@@ -1,0 +1,185 @@
+/* Threads that have not run since the last sample; see quiet.h. */
+#include "quiet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What is known of one thread state, from the samples before this one. */
+struct quiet_thread {
+	uint64_t ts_addr, thread_id, tid;
+	uint64_t fp[2];        /* its frame pointers when its stack was read */
+	uint64_t runs;         /* its run count at the last sample that read it */
+	bool runs_known;
+	bool blocked;          /* the last OS state read (or taken over) was a
+				* block in a system call: off its CPU then */
+	bool candidate;        /* the stack below was read while it was off
+				* its CPU, if the run count has not moved since */
+	bool have_stack;
+	/* this sample's: the run count did not move since the last one
+	 * (with `blocked`: off its CPU since then), and it is taken over */
+	bool same_runs, take_now;
+	bool moved; /* learn: already carried over */
+	struct pp_quiet_stack stack;
+	struct pp_frame *frames; /* stack.frames, owned */
+};
+
+struct pp_quiet {
+	struct quiet_thread *v; /* sorted by ts_addr */
+	size_t n;
+};
+
+static void forget(struct quiet_thread *th)
+{
+	free(th->frames);
+	th->frames = NULL;
+}
+
+void pp_quiet_free(struct pp_quiet *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->n; i++)
+		forget(&q->v[i]);
+	free(q->v);
+	free(q);
+}
+
+static struct quiet_thread *find(const struct pp_quiet *q, uint64_t ts_addr)
+{
+	size_t lo = 0, hi = q ? q->n : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->v[mid].ts_addr < ts_addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return q && lo < q->n && q->v[lo].ts_addr == ts_addr ? &q->v[lo] : NULL;
+}
+
+void pp_quiet_begin(struct pp_quiet *q, struct pp_os_reader *os)
+{
+	for (size_t i = 0; q && i < q->n; i++) {
+		struct quiet_thread *th = &q->v[i];
+		uint64_t runs = 0;
+		th->same_runs = th->take_now = false;
+		/* A thread seen running cannot be quiet yet: its count is
+		 * not needed until it has been seen blocked. */
+		if (!th->blocked || !th->tid || th->tid > INT32_MAX ||
+		    pp_os_reader_runs(os, (int)th->tid, &runs) != 0) {
+			th->runs_known = false;
+			continue;
+		}
+		th->same_runs = th->runs_known && runs == th->runs;
+		th->take_now = th->same_runs && th->candidate && th->have_stack;
+		th->runs = runs;
+		th->runs_known = true;
+	}
+}
+
+const struct pp_quiet_stack *pp_quiet_take(const struct pp_quiet *q, uint64_t ts_addr,
+					   uint64_t thread_id, const uint64_t fp[2])
+{
+	const struct quiet_thread *th = find(q, ts_addr);
+	/* The same thread (a thread state can be freed and reused by a new
+	 * thread at the same address), whose frame pointers have not moved
+	 * either: a thread that has not run cannot have moved them. */
+	if (!th || !th->take_now || th->thread_id != thread_id || th->fp[0] != fp[0] ||
+	    th->fp[1] != fp[1])
+		return NULL;
+	return &th->stack;
+}
+
+bool pp_quiet_expected(const struct pp_quiet *q, uint64_t ts_addr)
+{
+	const struct quiet_thread *th = find(q, ts_addr);
+	return th && th->candidate && th->blocked && th->have_stack;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	uint64_t x = ((const struct quiet_thread *)a)->ts_addr;
+	uint64_t y = ((const struct quiet_thread *)b)->ts_addr;
+	return x < y ? -1 : x > y;
+}
+
+/* th becomes what this sample read of the thread. */
+static int remember(struct quiet_thread *th, const struct pp_quiet_thread_seen *t)
+{
+	bool off_cpu_since_last = th->blocked && th->same_runs;
+	th->fp[0] = t->fp[0];
+	th->fp[1] = t->fp[1];
+	th->have_stack = false;
+	th->stack.nframes = 0;
+	th->blocked = t->os_read && t->os && t->os->in_syscall == 1;
+	if (t->os)
+		th->stack.os = *t->os;
+	if (t->walked_ok) {
+		struct pp_frame *f = malloc((t->nframes ? t->nframes : 1) * sizeof(*f));
+		if (!f)
+			return -1;
+		if (t->nframes)
+			memcpy(f, t->frames, t->nframes * sizeof(*f));
+		free(th->frames);
+		th->frames = f;
+		th->stack.frames = f;
+		th->stack.nframes = t->nframes;
+		th->have_stack = true;
+	}
+	/* Off its CPU from the last OS read to this sample's run count, and
+	 * blocked still at this OS read: if the count does not move by the
+	 * next sample, the stack read in between is the stack then. */
+	th->candidate = off_cpu_since_last && th->blocked && th->have_stack;
+	return 0;
+}
+
+void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *seen, size_t n)
+{
+	struct pp_quiet *q = *qp;
+	if (!q) {
+		if (!(q = calloc(1, sizeof(*q))))
+			return;
+		*qp = q;
+	}
+	struct quiet_thread *nv = calloc(n ? n : 1, sizeof(*nv));
+	bool failed = !nv;
+	size_t k = 0;
+	for (size_t i = 0; !failed && i < n; i++) {
+		const struct pp_quiet_thread_seen *t = &seen[i];
+		struct quiet_thread *old = find(q, t->ts_addr);
+		struct quiet_thread th = {.ts_addr = t->ts_addr};
+		if (old && !old->moved && old->thread_id == t->thread_id && old->tid == t->tid) {
+			th = *old;
+			old->frames = NULL; /* now th's */
+			old->moved = true;  /* a thread state listed twice starts afresh */
+		}
+		th.thread_id = t->thread_id;
+		th.tid = t->tid;
+		if (!t->taken_over && remember(&th, t) != 0)
+			failed = true;
+		nv[k++] = th;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		forget(&q->v[i]);
+	free(q->v);
+	q->v = NULL;
+	q->n = 0;
+	if (failed) {
+		for (size_t i = 0; i < k; i++)
+			forget(&nv[i]);
+		free(nv);
+		return; /* nothing remembered: every thread is read next time */
+	}
+	qsort(nv, k, sizeof(*nv), by_addr);
+	/* one thread state listed twice (a torn list) is remembered once */
+	size_t m = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (m && nv[m - 1].ts_addr == nv[i].ts_addr) {
+			forget(&nv[i]);
+			continue;
+		}
+		nv[m++] = nv[i];
+	}
+	q->v = nv;
+	q->n = m;
+}

@@ -80,18 +80,27 @@ static int exit_code(const struct run *r)
 
 /* ---- accuracy ------------------------------------------------------------- */
 
-static void accuracy(const char *python)
+/* Record FIXTURE (fixtures/record/NAME.py, which writes the split it
+ * measured itself) at 200 Hz with ARGS and compare. */
+static void split_of(const char *python, const char *name, const char *flag)
 {
 	if (access(python, X_OK) != 0)
 		cr_skip_test("python not installed at %s", python);
-	char out[PATH_MAX], fixture[PATH_MAX], checker[PATH_MAX], truth[PATH_MAX];
-	path_in(out, sizeof out, "split.txt");
-	path_in(truth, sizeof truth, "split.truth");
+	char out[PATH_MAX], fixture[PATH_MAX], checker[PATH_MAX], truth[PATH_MAX], base[128];
+	/* files of their own, should tests ever run side by side */
+	unsigned long h = 5381;
+	for (const char *c = python; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	snprintf(base, sizeof base, "%s-%lx.txt", name, h);
+	path_in(out, sizeof out, base);
+	snprintf(base, sizeof base, "%s-%lx.truth", name, h);
+	path_in(truth, sizeof truth, base);
 	unlink(truth);
-	snprintf(fixture, sizeof fixture, "%s/fixtures/record/split.py", ts_source_root());
+	snprintf(fixture, sizeof fixture, "%s/fixtures/record/%s.py", ts_source_root(), name);
 	snprintf(checker, sizeof checker, "%s/tests/check_split.py", ts_source_root());
 	struct run r;
-	char *args[] = {"record", "-r", "200", "-o", out, "--", (char *)python, fixture, "4", truth, NULL};
+	char *args[] = {"record", "-r", "200", (char *)flag, "-o", out, "--", (char *)python, fixture,
+			"4", truth, NULL};
 	run(&r, args);
 	cr_assert_eq(exit_code(&r), 0, "record failed:\n%s", r.err);
 	cr_assert(strstr(r.err, "sampling cost median") && strstr(r.err, "µs, p99"),
@@ -103,13 +112,19 @@ static void accuracy(const char *python)
 	 * clock would show. */
 	char *check[] = {"python3", checker, out, "6", truth, NULL};
 	char res[PATH_MAX];
-	path_in(res, sizeof res, "split.check");
+	snprintf(base, sizeof base, "%s-%lx.check", name, h);
+	path_in(res, sizeof res, base);
 	int st = ts_wait_bounded(ts_spawn(check, res, res, 0), 60);
 	char buf[2048];
 	ts_read_file(res, buf, sizeof buf);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "%s: the profile's split is off the target's own by more than 6 points:\n%s", python, buf);
 	cr_log_info("%s: %s", python, buf);
+}
+
+static void accuracy(const char *python)
+{
+	split_of(python, "split", "--no-progress");
 }
 
 Test(record, split_3_8) { char b[512]; accuracy(ts_pyenv_python("3.8.18", b, sizeof b)); }
@@ -119,6 +134,23 @@ Test(record, split_3_11) { char b[512]; accuracy(ts_pyenv_python("3.11.7", b, si
 Test(record, split_3_12) { char b[512]; accuracy(ts_pyenv_python("3.12.1", b, sizeof b)); }
 Test(record, split_3_13) { char b[512]; accuracy(ts_pyenv_python("3.13.0", b, sizeof b)); }
 Test(record, split_debian_3_11) { accuracy("/usr/bin/python3.11"); }
+
+/* A thread blocked nearly all the time, in three functions in turn: its
+ * stack is taken over from sample to sample while it has not run
+ * (reader/quiet.h), and must be read again each time it has. A profile
+ * that kept a stale stack would pile the samples into one function. */
+static void idle_accuracy(const char *python)
+{
+	split_of(python, "idle_split", "--idle");
+}
+
+Test(record, idle_split_3_8) { char b[512]; idle_accuracy(ts_pyenv_python("3.8.18", b, sizeof b)); }
+Test(record, idle_split_3_9) { char b[512]; idle_accuracy(ts_pyenv_python("3.9.18", b, sizeof b)); }
+Test(record, idle_split_3_10) { char b[512]; idle_accuracy(ts_pyenv_python("3.10.13", b, sizeof b)); }
+Test(record, idle_split_3_11) { char b[512]; idle_accuracy(ts_pyenv_python("3.11.7", b, sizeof b)); }
+Test(record, idle_split_3_12) { char b[512]; idle_accuracy(ts_pyenv_python("3.12.1", b, sizeof b)); }
+Test(record, idle_split_3_13) { char b[512]; idle_accuracy(ts_pyenv_python("3.13.0", b, sizeof b)); }
+Test(record, idle_split_debian_3_11) { idle_accuracy("/usr/bin/python3.11"); }
 
 /* ---- formats ------------------------------------------------------------- */
 

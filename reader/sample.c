@@ -864,6 +864,11 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 			learn_quiet(t, s);
 		pp_readahead_learn(&t->ahead, t, s);
 	}
+	/* A failed sample read run counts but no stacks: what quiet.c knew
+	 * no longer lines up with them. Forget it; every thread is read next
+	 * time. */
+	if (e && t->quiet_sample)
+		pp_quiet_learn(&t->quiet, NULL, 0);
 	if (flags & PP_SAMPLE_PAUSE) {
 		pp_resume_all(&pause);
 		t->walker.paused = false;

@@ -408,9 +408,9 @@ int pp_os_reader_read_fast(struct pp_os_reader *r, int tid, struct pp_os_state *
  * CPU (kernel/sched/stats.h, sched_info_arrive). A kernel without
  * CONFIG_SCHED_INFO prints "0 0 0"; a task that exists has run at least
  * once, so a zero count is no count. */
-int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs)
+int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs, uint64_t *cpu_ns)
 {
-	*runs = 0;
+	*runs = *cpu_ns = 0;
 	if (!r || tid <= 0)
 		return -EINVAL;
 	if (r->task_dir < 0)
@@ -433,5 +433,6 @@ int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs)
 	if (sscanf(buf, "%llu %llu %llu", &exec_ns, &wait_ns, &pcount) != 3 || !pcount)
 		return -ENOTSUP;
 	*runs = pcount;
+	*cpu_ns = exec_ns;
 	return 0;
 }

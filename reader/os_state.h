@@ -41,11 +41,11 @@ int pp_os_reader_read(struct pp_os_reader *r, int tid, struct pp_os_state *out);
  * inside a system call reads as sleeping). */
 int pp_os_reader_read_fast(struct pp_os_reader *r, int tid, struct pp_os_state *out);
 
-/* How many times the task has been put on a CPU (/proc/.../schedstat):
- * a task that was off its CPU and whose count has not moved since has not
- * run a single instruction in between. 0, or a negative errno (-ENOTSUP:
- * this kernel does not count). */
-int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs);
+/* How many times the task has been put on a CPU, and the CPU time it has
+ * had, in ns (/proc/.../schedstat): a task that was off its CPU and whose
+ * count has not moved since has not run a single instruction in between.
+ * 0, or a negative errno (-ENOTSUP: this kernel does not count). */
+int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs, uint64_t *cpu_ns);
 
 /* The task ids of a process (/proc/PID/task), ascending, malloc'd.
  * 0 or a negative errno. */

@@ -8,7 +8,9 @@
 struct quiet_thread {
 	uint64_t ts_addr, thread_id, tid;
 	uint64_t fp[2];        /* its frame pointers when its stack was read */
-	uint64_t runs;         /* its run count at the last sample that read it */
+	uint64_t runs, cpu_ns; /* its run count and CPU time at the last sample
+				* that read them: both, so that a new task given
+				* a dead one's id is not taken for it */
 	bool runs_known;
 	bool blocked;          /* the last OS state read (or taken over) was a
 				* block in a system call: off its CPU then */
@@ -61,18 +63,19 @@ void pp_quiet_begin(struct pp_quiet *q, struct pp_os_reader *os)
 {
 	for (size_t i = 0; q && i < q->n; i++) {
 		struct quiet_thread *th = &q->v[i];
-		uint64_t runs = 0;
+		uint64_t runs = 0, cpu_ns = 0;
 		th->same_runs = th->take_now = false;
 		/* A thread seen running cannot be quiet yet: its count is
 		 * not needed until it has been seen blocked. */
 		if (!th->blocked || !th->tid || th->tid > INT32_MAX ||
-		    pp_os_reader_runs(os, (int)th->tid, &runs) != 0) {
+		    pp_os_reader_runs(os, (int)th->tid, &runs, &cpu_ns) != 0) {
 			th->runs_known = false;
 			continue;
 		}
-		th->same_runs = th->runs_known && runs == th->runs;
+		th->same_runs = th->runs_known && runs == th->runs && cpu_ns == th->cpu_ns;
 		th->take_now = th->same_runs && th->candidate && th->have_stack;
 		th->runs = runs;
+		th->cpu_ns = cpu_ns;
 		th->runs_known = true;
 	}
 }

@@ -2,7 +2,8 @@
  * over, not read again.
  *
  * A thread's frames change only when it runs. The kernel counts each time
- * it puts a thread on a CPU (pp_os_reader_runs). A sample reads, in this
+ * it puts a thread on a CPU, and the CPU time it has had
+ * (pp_os_reader_runs; "the count" below is both). A sample reads, in this
  * order, that count (P), the thread's frames (S), and what it is blocked
  * in (Y, /proc/.../syscall, which answers only for a thread off its CPU).
  * If sample k-1's Y found it blocked and P did not move from k-1 to k,

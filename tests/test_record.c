@@ -152,6 +152,21 @@ Test(record, idle_split_3_12) { char b[512]; idle_accuracy(ts_pyenv_python("3.12
 Test(record, idle_split_3_13) { char b[512]; idle_accuracy(ts_pyenv_python("3.13.0", b, sizeof b)); }
 Test(record, idle_split_debian_3_11) { idle_accuracy("/usr/bin/python3.11"); }
 
+/* Short-lived idle threads, each joined before the next starts in the
+ * memory it left: none may be given the stack of the one before. */
+static void idle_churn(const char *python)
+{
+	split_of(python, "idle_churn", "--idle");
+}
+
+Test(record, idle_churn_3_8) { char b[512]; idle_churn(ts_pyenv_python("3.8.18", b, sizeof b)); }
+Test(record, idle_churn_3_9) { char b[512]; idle_churn(ts_pyenv_python("3.9.18", b, sizeof b)); }
+Test(record, idle_churn_3_10) { char b[512]; idle_churn(ts_pyenv_python("3.10.13", b, sizeof b)); }
+Test(record, idle_churn_3_11) { char b[512]; idle_churn(ts_pyenv_python("3.11.7", b, sizeof b)); }
+Test(record, idle_churn_3_12) { char b[512]; idle_churn(ts_pyenv_python("3.12.1", b, sizeof b)); }
+Test(record, idle_churn_3_13) { char b[512]; idle_churn(ts_pyenv_python("3.13.0", b, sizeof b)); }
+Test(record, idle_churn_debian_3_11) { idle_churn("/usr/bin/python3.11"); }
+
 /* ---- formats ------------------------------------------------------------- */
 
 static long file_size(const char *path)

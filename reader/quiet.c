@@ -23,6 +23,7 @@ struct quiet_thread {
 	bool moved; /* learn: already carried over */
 	struct pp_quiet_stack stack;
 	struct pp_frame *frames; /* stack.frames, owned */
+	size_t frames_cap;
 };
 
 struct pp_quiet {
@@ -34,6 +35,7 @@ static void forget(struct quiet_thread *th)
 {
 	free(th->frames);
 	th->frames = NULL;
+	th->frames_cap = 0;
 }
 
 void pp_quiet_free(struct pp_quiet *q)
@@ -106,7 +108,8 @@ static int by_addr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* th becomes what this sample read of the thread. */
+/* th becomes what this sample read of the thread. Its frames are kept
+ * only when they can be taken over next time. */
 static int remember(struct quiet_thread *th, const struct pp_quiet_thread_seen *t)
 {
 	bool off_cpu_since_last = th->blocked && th->same_runs;
@@ -117,22 +120,26 @@ static int remember(struct quiet_thread *th, const struct pp_quiet_thread_seen *
 	th->blocked = t->os_read && t->os && t->os->in_syscall == 1;
 	if (t->os)
 		th->stack.os = *t->os;
-	if (t->walked_ok) {
-		struct pp_frame *f = malloc((t->nframes ? t->nframes : 1) * sizeof(*f));
-		if (!f)
-			return -1;
-		if (t->nframes)
-			memcpy(f, t->frames, t->nframes * sizeof(*f));
-		free(th->frames);
-		th->frames = f;
-		th->stack.frames = f;
-		th->stack.nframes = t->nframes;
-		th->have_stack = true;
-	}
 	/* Off its CPU from the last OS read to this sample's run count, and
 	 * blocked still at this OS read: if the count does not move by the
 	 * next sample, the stack read in between is the stack then. */
-	th->candidate = off_cpu_since_last && th->blocked && th->have_stack;
+	th->candidate = off_cpu_since_last && th->blocked && t->walked_ok;
+	if (!th->candidate)
+		return 0;
+	if (t->nframes > th->frames_cap) {
+		struct pp_frame *f = realloc(th->frames, t->nframes * sizeof(*f));
+		if (!f) {
+			th->candidate = false;
+			return -1;
+		}
+		th->frames = f;
+		th->frames_cap = t->nframes;
+	}
+	if (t->nframes)
+		memcpy(th->frames, t->frames, t->nframes * sizeof(*th->frames));
+	th->stack.frames = th->frames;
+	th->stack.nframes = t->nframes;
+	th->have_stack = true;
 	return 0;
 }
 
@@ -154,6 +161,7 @@ void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *see
 		if (old && !old->moved && old->thread_id == t->thread_id && old->tid == t->tid) {
 			th = *old;
 			old->frames = NULL; /* now th's */
+			old->frames_cap = 0;
 			old->moved = true;  /* a thread state listed twice starts afresh */
 		}
 		th.thread_id = t->thread_id;

@@ -80,8 +80,8 @@ static int exit_code(const struct run *r)
 
 /* ---- accuracy ------------------------------------------------------------- */
 
-/* Record FIXTURE (fixtures/record/NAME.py, which writes the split it
- * measured itself) at 200 Hz with ARGS and compare. */
+/* Record fixtures/record/NAME.py (which writes the split it measured
+ * itself) at 200 Hz with FLAG, and compare the profile's split with it. */
 static void split_of(const char *python, const char *name, const char *flag)
 {
 	if (access(python, X_OK) != 0)
@@ -122,50 +122,35 @@ static void split_of(const char *python, const char *name, const char *flag)
 	cr_log_info("%s: %s", python, buf);
 }
 
-static void accuracy(const char *python)
+/* The samples split as the target measured itself, on each interpreter
+ * ("3.x.y": pyenv's; "debian": Debian's static /usr/bin/python3.11):
+ * - split.py: 50/30/20 of CPU time in three functions;
+ * - idle_split.py: a thread blocked nearly all the time, in three functions
+ *   in turn, whose stack is taken over from sample to sample while it has
+ *   not run (reader/quiet.h) and must be read again each time it has - a
+ *   stale stack would pile the samples into one function;
+ * - idle_churn.py: short-lived idle threads, each joined before the next
+ *   starts in the memory it left, none given the stack of the one before. */
+static void split_on(const char *version, const char *fixture, const char *flag)
 {
-	split_of(python, "split", "--no-progress");
+	char buf[512];
+	split_of(strcmp(version, "debian") ? ts_pyenv_python(version, buf, sizeof buf)
+					   : "/usr/bin/python3.11",
+		 fixture, flag);
 }
 
-Test(record, split_3_8) { char b[512]; accuracy(ts_pyenv_python("3.8.18", b, sizeof b)); }
-Test(record, split_3_9) { char b[512]; accuracy(ts_pyenv_python("3.9.18", b, sizeof b)); }
-Test(record, split_3_10) { char b[512]; accuracy(ts_pyenv_python("3.10.13", b, sizeof b)); }
-Test(record, split_3_11) { char b[512]; accuracy(ts_pyenv_python("3.11.7", b, sizeof b)); }
-Test(record, split_3_12) { char b[512]; accuracy(ts_pyenv_python("3.12.1", b, sizeof b)); }
-Test(record, split_3_13) { char b[512]; accuracy(ts_pyenv_python("3.13.0", b, sizeof b)); }
-Test(record, split_debian_3_11) { accuracy("/usr/bin/python3.11"); }
+#define VERSION(tag, version)                                                            \
+	Test(record, split_##tag) { split_on(version, "split", "--no-progress"); }       \
+	Test(record, idle_split_##tag) { split_on(version, "idle_split", "--idle"); }    \
+	Test(record, idle_churn_##tag) { split_on(version, "idle_churn", "--idle"); }
 
-/* A thread blocked nearly all the time, in three functions in turn: its
- * stack is taken over from sample to sample while it has not run
- * (reader/quiet.h), and must be read again each time it has. A profile
- * that kept a stale stack would pile the samples into one function. */
-static void idle_accuracy(const char *python)
-{
-	split_of(python, "idle_split", "--idle");
-}
-
-Test(record, idle_split_3_8) { char b[512]; idle_accuracy(ts_pyenv_python("3.8.18", b, sizeof b)); }
-Test(record, idle_split_3_9) { char b[512]; idle_accuracy(ts_pyenv_python("3.9.18", b, sizeof b)); }
-Test(record, idle_split_3_10) { char b[512]; idle_accuracy(ts_pyenv_python("3.10.13", b, sizeof b)); }
-Test(record, idle_split_3_11) { char b[512]; idle_accuracy(ts_pyenv_python("3.11.7", b, sizeof b)); }
-Test(record, idle_split_3_12) { char b[512]; idle_accuracy(ts_pyenv_python("3.12.1", b, sizeof b)); }
-Test(record, idle_split_3_13) { char b[512]; idle_accuracy(ts_pyenv_python("3.13.0", b, sizeof b)); }
-Test(record, idle_split_debian_3_11) { idle_accuracy("/usr/bin/python3.11"); }
-
-/* Short-lived idle threads, each joined before the next starts in the
- * memory it left: none may be given the stack of the one before. */
-static void idle_churn(const char *python)
-{
-	split_of(python, "idle_churn", "--idle");
-}
-
-Test(record, idle_churn_3_8) { char b[512]; idle_churn(ts_pyenv_python("3.8.18", b, sizeof b)); }
-Test(record, idle_churn_3_9) { char b[512]; idle_churn(ts_pyenv_python("3.9.18", b, sizeof b)); }
-Test(record, idle_churn_3_10) { char b[512]; idle_churn(ts_pyenv_python("3.10.13", b, sizeof b)); }
-Test(record, idle_churn_3_11) { char b[512]; idle_churn(ts_pyenv_python("3.11.7", b, sizeof b)); }
-Test(record, idle_churn_3_12) { char b[512]; idle_churn(ts_pyenv_python("3.12.1", b, sizeof b)); }
-Test(record, idle_churn_3_13) { char b[512]; idle_churn(ts_pyenv_python("3.13.0", b, sizeof b)); }
-Test(record, idle_churn_debian_3_11) { idle_churn("/usr/bin/python3.11"); }
+VERSION(3_8, "3.8.18")
+VERSION(3_9, "3.9.18")
+VERSION(3_10, "3.10.13")
+VERSION(3_11, "3.11.7")
+VERSION(3_12, "3.12.1")
+VERSION(3_13, "3.13.0")
+VERSION(debian_3_11, "debian")
 
 /* ---- formats ------------------------------------------------------------- */
 

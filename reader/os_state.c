@@ -171,6 +171,15 @@ static struct task_files *add_task(struct pp_os_reader *r, int tid, size_t slot)
 	return t;
 }
 
+/* tid's open files, opened now if they were not (*cached says which);
+ * NULL with errno set (ENOENT: no such task in this process). */
+static struct task_files *task_files_of(struct pp_os_reader *r, int tid, int *cached)
+{
+	size_t slot = find_slot(r, tid);
+	*cached = slot < r->n && r->tasks[slot].tid == tid;
+	return *cached ? &r->tasks[slot] : add_task(r, tid, slot);
+}
+
 static enum pp_os_run run_from_letter(char c)
 {
 	switch (c) {
@@ -266,9 +275,8 @@ static int read_task(struct pp_os_reader *r, int tid, struct pp_os_state *out, i
 	 * is all there is to know. Only a blocked task needs its stat line
 	 * (sleep, disk wait, stopped, zombie). */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		size_t slot = find_slot(r, tid);
-		int cached = slot < r->n && r->tasks[slot].tid == tid;
-		t = cached ? &r->tasks[slot] : add_task(r, tid, slot);
+		int cached;
+		t = task_files_of(r, tid, &cached);
 		if (!t)
 			return -errno; /* ENOENT: no such task in this process */
 		sgot = -1;
@@ -415,9 +423,8 @@ int pp_os_reader_runs(struct pp_os_reader *r, int tid, uint64_t *runs, uint64_t 
 		return -EINVAL;
 	if (r->task_dir < 0)
 		return -r->dir_err;
-	size_t slot = find_slot(r, tid);
-	struct task_files *t = slot < r->n && r->tasks[slot].tid == tid ? &r->tasks[slot]
-									 : add_task(r, tid, slot);
+	int cached;
+	struct task_files *t = task_files_of(r, tid, &cached);
 	if (!t)
 		return -errno;
 	if (t->schedstat_fd == -2)

@@ -28,7 +28,9 @@ struct quiet_thread {
 
 struct pp_quiet {
 	struct quiet_thread *v; /* sorted by ts_addr */
-	size_t n;
+	size_t n, cap;
+	struct quiet_thread *next; /* learn's new table, swapped with v */
+	size_t next_cap;
 };
 
 static void forget(struct quiet_thread *th)
@@ -45,6 +47,7 @@ void pp_quiet_free(struct pp_quiet *q)
 	for (size_t i = 0; i < q->n; i++)
 		forget(&q->v[i]);
 	free(q->v);
+	free(q->next);
 	free(q);
 }
 
@@ -117,7 +120,7 @@ static int remember(struct quiet_thread *th, const struct pp_quiet_thread_seen *
 	th->fp[1] = t->fp[1];
 	th->have_stack = false;
 	th->stack.nframes = 0;
-	th->blocked = t->os_read && t->os && t->os->in_syscall == 1;
+	th->blocked = t->os && t->os->in_syscall == 1;
 	if (t->os)
 		th->stack.os = *t->os;
 	/* Off its CPU from the last OS read to this sample's run count, and
@@ -143,6 +146,13 @@ static int remember(struct quiet_thread *th, const struct pp_quiet_thread_seen *
 	return 0;
 }
 
+/* Every entry of v[0..n) forgotten; the tables stay. */
+static void forget_all(struct quiet_thread *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		forget(&v[i]);
+}
+
 void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *seen, size_t n)
 {
 	struct pp_quiet *q = *qp;
@@ -151,8 +161,18 @@ void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *see
 			return;
 		*qp = q;
 	}
-	struct quiet_thread *nv = calloc(n ? n : 1, sizeof(*nv));
-	bool failed = !nv;
+	if (n > q->next_cap) {
+		struct quiet_thread *nv = realloc(q->next, n * sizeof(*nv));
+		if (!nv) {
+			forget_all(q->v, q->n);
+			q->n = 0; /* nothing remembered: every thread is read next time */
+			return;
+		}
+		q->next = nv;
+		q->next_cap = n;
+	}
+	struct quiet_thread *nv = q->next;
+	bool failed = false;
 	size_t k = 0;
 	for (size_t i = 0; !failed && i < n; i++) {
 		const struct pp_quiet_thread_seen *t = &seen[i];
@@ -170,18 +190,14 @@ void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *see
 			failed = true;
 		nv[k++] = th;
 	}
-	for (size_t i = 0; i < q->n; i++)
-		forget(&q->v[i]);
-	free(q->v);
-	q->v = NULL;
-	q->n = 0;
+	forget_all(q->v, q->n);
 	if (failed) {
-		for (size_t i = 0; i < k; i++)
-			forget(&nv[i]);
-		free(nv);
-		return; /* nothing remembered: every thread is read next time */
+		forget_all(nv, k);
+		q->n = 0; /* nothing remembered: every thread is read next time */
+		return;
 	}
-	qsort(nv, k, sizeof(*nv), by_addr);
+	if (k > 1)
+		qsort(nv, k, sizeof(*nv), by_addr);
 	/* one thread state listed twice (a torn list) is remembered once */
 	size_t m = 0;
 	for (size_t i = 0; i < k; i++) {
@@ -191,6 +207,11 @@ void pp_quiet_learn(struct pp_quiet **qp, const struct pp_quiet_thread_seen *see
 		}
 		nv[m++] = nv[i];
 	}
+	/* the new table becomes v; the old one, emptied, the next one */
+	q->next = q->v;
 	q->v = nv;
+	size_t cap = q->cap;
+	q->cap = q->next_cap;
+	q->next_cap = cap;
 	q->n = m;
 }

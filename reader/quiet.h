@@ -54,8 +54,9 @@ const struct pp_quiet_stack *pp_quiet_take(const struct pp_quiet *q, uint64_t ts
 bool pp_quiet_expected(const struct pp_quiet *q, uint64_t ts_addr);
 
 /* One thread of the sample just read: what it was read as (frames, when
- * status was PP_WALK_OK; its OS state, os_read false when it was not read
- * but assumed, as for the GIL's holder), or that it was taken over. */
+ * status was PP_WALK_OK; its OS state, NULL when unknown - one assumed,
+ * as the GIL holder's "running", never says blocked), or that it was
+ * taken over. */
 struct pp_quiet_thread_seen {
 	uint64_t ts_addr, thread_id, tid;
 	uint64_t fp[2];
@@ -64,7 +65,6 @@ struct pp_quiet_thread_seen {
 	const struct pp_frame *frames;
 	size_t nframes;
 	const struct pp_os_state *os;
-	bool os_read;
 };
 
 /* After a sample: remember every thread of it (n of them); threads not in

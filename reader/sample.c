@@ -501,11 +501,16 @@ static int verify_walks(struct pp_target *t, struct snapshot *s)
 /* Remember what this sample read of each thread, for quiet.h. */
 static void learn_quiet(struct pp_target *t, struct snapshot *s)
 {
-	struct pp_quiet_thread_seen *seen = malloc((s->nts ? s->nts : 1) * sizeof(*seen));
-	if (!seen) {
-		pp_quiet_learn(&t->quiet, NULL, 0); /* forget: read all next time */
-		return;
+	if (s->nts > t->quiet_seen_cap) {
+		struct pp_quiet_thread_seen *n = realloc(t->quiet_seen, s->nts * sizeof(*n));
+		if (!n) {
+			pp_quiet_learn(&t->quiet, NULL, 0); /* forget: read all next time */
+			return;
+		}
+		t->quiet_seen = n;
+		t->quiet_seen_cap = s->nts;
 	}
+	struct pp_quiet_thread_seen *seen = t->quiet_seen;
 	for (size_t i = 0; i < s->nts; i++) {
 		const struct tstate_rec *r = &s->ts[i];
 		struct pp_quiet_thread_seen *q = &seen[i];
@@ -518,12 +523,10 @@ static void learn_quiet(struct pp_target *t, struct snapshot *s)
 			.frames = t->frames.v ? t->frames.v + r->frame_start : NULL,
 			.nframes = r->status == PP_WALK_OK ? r->nframes : 0,
 			.os = os_of(s, r->native_id),
-			.os_read = true,
 		};
 		frame_pointers(t, s, r, q->fp);
 	}
 	pp_quiet_learn(&t->quiet, seen, s->nts);
-	free(seen);
 }
 
 /* ---- assembling threads ------------------------------------------------- */

@@ -48,6 +48,8 @@ struct pp_target {
 	struct pp_readahead *ahead; /* where the last sample found things */
 	struct pp_quiet *quiet;     /* threads that may not have run since */
 	bool quiet_sample;          /* this sample may take threads over */
+	struct pp_quiet_thread_seen *quiet_seen; /* learn_quiet's, reused */
+	size_t quiet_seen_cap;
 };
 
 /* Fill err with a formatted one-line message; returns code. */

@@ -56,6 +56,10 @@ def sample_read(pyprobe, pid):
     return list(shapes.most_common(1)[0][0]) if shapes else []
 
 
+PARTS = ("one range of 8 B", "structure", "+ frames once", "+ 1st check", "+ 2nd check",
+         "+ code identities")
+
+
 def prefixes(ranges):
     """Growing prefixes of the read, by what each part is for."""
     seen = collections.defaultdict(list)
@@ -70,14 +74,8 @@ def prefixes(ranges):
     check2 = max(v[2] for v in thrice) + 1
     structure = ranges[:first]
     frames_once = structure + [ranges[i] for i in sorted(once)]
-    return [
-        ("one range of 8 B", [(ranges[0][0], 8)]),
-        ("structure", structure),
-        ("+ frames once", frames_once),
-        ("+ 1st check", ranges[:check1]),
-        ("+ 2nd check", ranges[:check2]),
-        ("+ code identities", ranges),
-    ]
+    return list(zip(PARTS, ([(ranges[0][0], 8)], structure, frames_once, ranges[:check1],
+                            ranges[:check2], ranges)))
 
 
 def main():
@@ -106,7 +104,7 @@ def main():
             print(f"  {label} done", file=sys.stderr, flush=True)
     print("\nmedian µs of one process_vm_readv (ranges in it); the last column is pyprobe's "
           "whole sample, back to back")
-    table(["interpreter", "ranges", "bytes", *(name for name, _ in parts),
+    table(["interpreter", "ranges", "bytes", *PARTS,
            "pyprobe sample µs"], rows)
     print(f"# {conditions()}")
 

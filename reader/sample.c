@@ -686,13 +686,22 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
  * never gets a name). */
 #define NAME_TRIES 3
 
+static int named_order(const void *a, const void *b)
+{
+	const struct pp_named_thread *x = a, *y = b;
+	if (x->ident != y->ident)
+		return x->ident < y->ident ? -1 : 1;
+	return x->native_id < y->native_id ? -1 : x->native_id > y->native_id;
+}
+
+/* Asked of every thread at every sample: t->named is kept sorted. */
 static const struct pp_named_thread *named_entry(const struct pp_target *t,
 						 const struct tstate_rec *r)
 {
-	for (size_t i = 0; i < t->nnamed; i++)
-		if (t->named[i].ident == r->thread_id && t->named[i].native_id == r->native_id)
-			return &t->named[i];
-	return NULL;
+	if (!t->nnamed)
+		return NULL;
+	struct pp_named_thread key = {r->thread_id, r->native_id, 0};
+	return bsearch(&key, t->named, t->nnamed, sizeof(key), named_order);
 }
 
 /* A thread the last names read was not for - it started since, perhaps
@@ -727,6 +736,7 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 		n[i] = (struct pp_named_thread){r->thread_id, r->native_id,
 						named ? 0 : (before ? before->nameless : 0) + 1};
 	}
+	qsort(n, s->nts, sizeof(*n), named_order);
 	free(t->named);
 	t->named = n;
 	t->nnamed = s->nts;

@@ -41,7 +41,7 @@ struct pp_target {
 	struct pp_named_thread {
 		uint64_t ident, native_id;
 		unsigned nameless; /* reads in a row that found no name */
-	} *named;
+	} *named; /* sorted by (ident, native id) */
 	size_t nnamed;
 	struct pp_frame_vec frames; /* walker output, per sample */
 	struct snapshot *snap;      /* sample.c's working state, reused */

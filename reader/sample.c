@@ -91,16 +91,24 @@ static int read_os_states(struct pp_target *t, struct snapshot *s)
 	return 0;
 }
 
+static int by_tid(const void *a, const void *b)
+{
+	int x = ((const struct os_rec *)a)->tid, y = ((const struct os_rec *)b)->tid;
+	return (x > y) - (x < y);
+}
+
 /* Only the tasks that run Python: no listing, a pread or two each. */
 static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s, bool fast)
 {
 	s->nos = 0;
 	if (reserve_os(s, s->nts ? s->nts : 1) != 0)
 		return;
+	/* one OS thread can have thread states in several interpreters */
+	bool several = s->ninterps > 1;
 	for (size_t i = 0; i < s->nts; i++) {
 		int tid = (int)s->ts[i].native_id;
 		bool seen = tid <= 0;
-		for (size_t k = 0; !seen && k < s->nos; k++)
+		for (size_t k = 0; several && !seen && k < s->nos; k++)
 			seen = s->os[k].tid == tid;
 		if (seen)
 			continue; /* one OS thread in several interpreters */
@@ -120,6 +128,7 @@ static void read_os_states_of_threads(struct pp_target *t, struct snapshot *s, b
 			pp_os_reader_read(t->os, tid, &s->os[s->nos].st);
 		s->nos++;
 	}
+	qsort(s->os, s->nos, sizeof(*s->os), by_tid); /* for os_of */
 }
 
 /* While paused, every thread reads as stopped ('t'), but its syscall file
@@ -144,12 +153,15 @@ static void merge_paused_os_states(struct pp_target *t, struct snapshot *s)
 	}
 }
 
+/* s->os is sorted by tid: a listing comes sorted, the threads' own
+ * states are sorted once read. */
 static const struct pp_os_state *os_of(const struct snapshot *s, uint64_t tid)
 {
-	for (size_t i = 0; i < s->nos; i++)
-		if ((uint64_t)s->os[i].tid == tid)
-			return &s->os[i].st;
-	return NULL;
+	if (!s->nos || tid > INT32_MAX)
+		return NULL;
+	struct os_rec key = {.tid = (int)tid};
+	const struct os_rec *r = bsearch(&key, s->os, s->nos, sizeof(key), by_tid);
+	return r ? &r->st : NULL;
 }
 
 /* ---- interpreters ------------------------------------------------------- */

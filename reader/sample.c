@@ -620,15 +620,15 @@ static enum pp_err assemble(struct pp_target *t, struct snapshot *s,
 	if (!g)
 		return pp_set_error(err, PP_ERR_IO, "out of memory");
 	size_t ng = 0;
+	bool several = s->ninterps > 1; /* else every thread state is its own thread */
 	for (size_t i = 0; i < s->nts; i++) {
 		struct tstate_rec *r = &s->ts[i];
-		size_t k = 0;
+		size_t k = ng;
 		/* Join by native tid; a tid of 0 (unknown) joins nothing. */
-		for (; r->native_id && k < ng; k++)
-			if (g[k].native_id == r->native_id && g[k].nm < 8)
-				break;
-		if (!r->native_id)
-			k = ng;
+		if (several && r->native_id)
+			for (k = 0; k < ng; k++)
+				if (g[k].native_id == r->native_id && g[k].nm < 8)
+					break;
 		if (k == ng) {
 			g[ng].native_id = r->native_id;
 			g[ng].outer_id = INT64_MAX;

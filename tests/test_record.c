@@ -231,7 +231,6 @@ Test(record, sigterm_writes_what_was_sampled)
 	path_in(out, sizeof out, "sigterm.txt");
 	path_in(err, sizeof err, "sigterm.err");
 	unlink(out);
-	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	char *argv[] = {(char *)ts_pyprobe(), "record", "--pid", pid, "-o", out, NULL};
 	pid_t rec = ts_spawn(argv, NULL, err, 0);
 	ts_sleep_ms(1500);
@@ -398,20 +397,28 @@ Test(record, subprocess_labels_are_their_own_command_lines)
 
 /* ---- a killed recording -------------------------------------------------- */
 
-/* pyprobe killed with SIGKILL: the blocks written say how long they cover,
- * so the render shows that duration, not none. */
-Test(record, killed_recording_keeps_its_duration)
+/* A Python process always on the CPU (g_target, ended by the teardown),
+ * given 300 ms to start; its pid as text in pid. */
+static void start_busy_target(char pid[32])
 {
 	char pybuf[512];
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
 	g_target = ts_spawn(target, NULL, NULL, 1);
 	ts_sleep_ms(300);
-	char out[PATH_MAX], svg[PATH_MAX], pid[32];
+	snprintf(pid, 32, "%d", (int)g_target);
+}
+
+/* pyprobe killed with SIGKILL: the blocks written say how long they cover,
+ * so the render shows that duration, not none. */
+Test(record, killed_recording_keeps_its_duration)
+{
+	char pid[32];
+	start_busy_target(pid);
+	char out[PATH_MAX], svg[PATH_MAX];
 	path_in(out, sizeof out, "killed.pyprobe");
 	path_in(svg, sizeof svg, "killed.svg");
 	unlink(out);
-	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	char *argv[] = {(char *)ts_pyprobe(), "record", "--pid", pid, "-o", out, NULL};
 	pid_t rec = ts_spawn(argv, NULL, NULL, 0);
 	ts_sleep_ms(2600);
@@ -446,15 +453,11 @@ Test(record, killed_recording_keeps_its_duration)
  * achieved (what the renderers' weights and the subtitle use). */
 Test(record, rate_max_samples_back_to_back)
 {
-	char pybuf[512];
-	const char *python = ts_any_python(pybuf, sizeof pybuf);
-	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
-	g_target = ts_spawn(target, NULL, NULL, 1);
-	ts_sleep_ms(300);
-	char out[PATH_MAX], svg[PATH_MAX], pid[32];
+	char pid[32];
+	start_busy_target(pid);
+	char out[PATH_MAX], svg[PATH_MAX];
 	path_in(out, sizeof out, "max.pyprobe");
 	path_in(svg, sizeof svg, "max.svg");
-	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	struct run r;
 	char *args[] = {"record", "--pid", pid, "-r", "max", "-d", "1", "-o", out, NULL};
 	run(&r, args);

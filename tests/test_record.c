@@ -231,6 +231,7 @@ Test(record, sigterm_writes_what_was_sampled)
 	path_in(out, sizeof out, "sigterm.txt");
 	path_in(err, sizeof err, "sigterm.err");
 	unlink(out);
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	char *argv[] = {(char *)ts_pyprobe(), "record", "--pid", pid, "-o", out, NULL};
 	pid_t rec = ts_spawn(argv, NULL, err, 0);
 	ts_sleep_ms(1500);

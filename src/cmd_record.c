@@ -330,7 +330,7 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 	m->rate_hz = rate;
 	m->start_unix_ns = start_unix;
 	m->duration_ns = st->elapsed_ns;
-	m->samples_torn = st->torn;
+	m->samples_dropped = st->torn;
 	m->ticks_missed = st->missed;
 }
 

@@ -87,9 +87,39 @@ struct pp_profile_meta {
 	uint32_t rate_hz;
 	uint64_t start_unix_ns;  /* wall clock when recording began */
 	uint64_t duration_ns;
-	uint64_t samples_torn;   /* dropped: read inconsistently */
+	/* Thread samples left out: not even the thread's outermost frame
+	 * could be verified (it was starting or ending while read). */
+	uint64_t samples_dropped;
 	uint64_t ticks_missed;   /* sampling clock overran */
+	/* Format 1.1 (zero in older recordings). Thread samples drawn cut
+	 * short because their inner part moved while it was read: the frames
+	 * that held still, then a `[changing]` marker leaf. */
+	uint64_t samples_cut;
+	uint64_t cut_depth_sum;  /* over those: Python frames drawn */
+	uint64_t cut_walked_sum; /* over those: Python frames the first read found */
+	/* Thread samples drawn with a part that could not be read (corrupt
+	 * memory, a looping chain, a stack too deep): an `[unreadable frame:
+	 * ...]` or `[N more frames not read]` marker where it stops. */
+	uint64_t samples_unreadable;
+	/* 1: the writer ended the recording normally; 0: it was cut short
+	 * (or written by a 1.0 writer, which never says). */
+	uint8_t finished;
 };
+
+/* Marker frames (kind PP_FRAME_MARKER) a profile's stacks can hold, and
+ * where:
+ *   [changing]                      leaf: the frames above it moved while
+ *                                   they were read; those below held still
+ *   [unreadable frame: REASON]      root, where the chain could not be read
+ *                                   further; or in place of one frame whose
+ *                                   code object could not be read
+ *   [N more frames not read]        root: deeper than pyprobe reads
+ *   [waiting for GIL], [GIL released]  added by views (--gil-markers)
+ * A Python frame whose name, file or line could not be read has "?" there
+ * (line PP_LINE_UNKNOWN). */
+#define PP_MARK_CHANGING "[changing]"
+#define PP_LINE_NONE (-1)    /* the interpreter has no line here */
+#define PP_LINE_UNKNOWN (-2) /* it could not be read */
 
 struct pp_profile; /* opaque: tables and their hash indexes */
 

@@ -196,7 +196,7 @@ static int same_meta(const struct pp_profile_meta *a, const struct pp_profile_me
 	return a->title == b->title && a->cmdline == b->cmdline &&
 	       a->python_version == b->python_version && a->pid == b->pid &&
 	       a->rate_hz == b->rate_hz && a->start_unix_ns == b->start_unix_ns &&
-	       a->duration_ns == b->duration_ns && a->samples_torn == b->samples_torn &&
+	       a->duration_ns == b->duration_ns && a->samples_dropped == b->samples_dropped &&
 	       a->ticks_missed == b->ticks_missed;
 }
 
@@ -209,7 +209,7 @@ static void put_meta(struct buf *b, const struct pp_profile_meta *m)
 	put_varint(b, m->rate_hz);
 	put_varint(b, m->start_unix_ns);
 	put_varint(b, m->duration_ns);
-	put_varint(b, m->samples_torn);
+	put_varint(b, m->samples_dropped);
 	put_varint(b, m->ticks_missed);
 }
 
@@ -726,10 +726,10 @@ static int load_table(struct loader *l, struct cur *c, int t)
 
 static int load_meta(struct loader *l, struct cur *c)
 {
-	struct pp_profile_meta m;
+	struct pp_profile_meta m = {0};
 	if (get_u32(c, &m.title) || get_u32(c, &m.cmdline) || get_u32(c, &m.python_version) ||
 	    get_u32(c, &m.pid) || get_u32(c, &m.rate_hz) || get_varint(c, &m.start_unix_ns) ||
-	    get_varint(c, &m.duration_ns) || get_varint(c, &m.samples_torn) ||
+	    get_varint(c, &m.duration_ns) || get_varint(c, &m.samples_dropped) ||
 	    get_varint(c, &m.ticks_missed))
 		return corrupt(l, "metadata: bad field");
 	if (check_str(l, "the metadata", m.title) || check_str(l, "the metadata", m.cmdline) ||

@@ -101,7 +101,7 @@ static void assert_meta_eq(const struct pp_profile_meta *a, const struct pp_prof
 	cr_assert_eq(a->rate_hz, b->rate_hz);
 	cr_assert_eq(a->start_unix_ns, b->start_unix_ns);
 	cr_assert_eq(a->duration_ns, b->duration_ns);
-	cr_assert_eq(a->samples_torn, b->samples_torn);
+	cr_assert_eq(a->samples_dropped, b->samples_dropped);
 	cr_assert_eq(a->ticks_missed, b->ticks_missed);
 }
 
@@ -270,7 +270,7 @@ static void grow_profile(struct pp_profile *p, int round, int nsamples, int maxd
 	m->rate_hz = 100;
 	m->start_unix_ns = 1700000000123456789ull;
 	m->duration_ns = (uint64_t)round * 1000000000ull;
-	m->samples_torn = (uint64_t)round * 3;
+	m->samples_dropped = (uint64_t)round * 3;
 	m->ticks_missed = round == 7 ? UINT64_MAX : (uint64_t)round;
 }
 
@@ -1092,7 +1092,7 @@ static void fixture_stage(struct pp_profile *p, int stage)
 		x = (struct pp_psample){20999, t0, PP_EMPTY_STACK, PP_SGIL_RELEASED, PP_SOS_DISK};
 		pp_profile_add_sample(p, &x);
 		m->duration_ns = 21000;
-		m->samples_torn = 1;
+		m->samples_dropped = 1;
 		break;
 	}
 	default:

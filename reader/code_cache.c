@@ -237,18 +237,17 @@ static struct pp_code_entry *read_code(struct pp_code_cache *c,
 		return NULL;
 	e->memo_unit = INT64_MIN;
 	e->addr = addr;
+	/* A code object whose parts cannot be read (corrupt, or freed since)
+	 * is still a code object: what is missing is shown as "?" (a name,
+	 * a file: NULL here; a line: the walker finds no line table). */
 	e->code.name = get_str(c, m, pp_get_u64(buf, len, l->co_name));
 	e->code.filename = get_str(c, m, pp_get_u64(buf, len, l->co_filename));
 	e->code.qualname = l->co_qualname != PP_ABSENT
 		? get_str(c, m, pp_get_u64(buf, len, l->co_qualname))
 		: e->code.name;
 	e->code.firstlineno = (int32_t)pp_get_u32(buf, len, l->co_firstlineno);
-	if (!e->code.name || !e->code.filename || !e->code.qualname)
-		goto bad;
 	e->linetable = pp_read_bytes(m, l, pp_get_u64(buf, len, l->co_linetable),
 				     c->types.bytes, &e->linetable_len);
-	if (!e->linetable)
-		goto bad;
 	if (l->co_code_adaptive != PP_ABSENT) {
 		/* 3.11+: the code object is a var-object sized in code units. */
 		e->ncodeunits = (int64_t)pp_get_u64(buf, len, l->ob_size);
@@ -257,18 +256,14 @@ static struct pp_code_entry *read_code(struct pp_code_cache *c,
 		/* <=3.10: co_code is a bytes object; its size is in bytes. */
 		uint8_t bh[32];
 		uint64_t co_code = pp_get_u64(buf, len, l->co_code);
-		if (pp_mem_read(m, co_code, bh, sizeof(bh)) != 0)
-			goto bad;
-		e->ncodeunits = (int64_t)pp_get_u64(bh, sizeof(bh), l->bytes_size) / 2;
+		e->ncodeunits = pp_mem_read(m, co_code, bh, sizeof(bh)) == 0
+			? (int64_t)pp_get_u64(bh, sizeof(bh), l->bytes_size) / 2 : -1;
 	}
 	if (e->ncodeunits < 0 || e->ncodeunits > (1 << 26))
-		goto bad;
+		e->ncodeunits = -1; /* unknown: no line can be trusted */
 	memcpy(e->identity, buf + c->id_lo, c->id_len);
 	e->epoch_read = e->epoch_used = c->epoch;
 	return e;
-bad:
-	free_entry(e);
-	return NULL;
 }
 
 const struct pp_code_entry *pp_code_cache_get(struct pp_code_cache *c,

@@ -22,11 +22,11 @@
 
 struct pp_code_entry {
 	uint64_t addr;
-	struct pp_code code;     /* strings owned by the cache */
-	uint8_t *linetable;
+	struct pp_code code;     /* strings owned by the cache; NULL: unreadable */
+	uint8_t *linetable;      /* NULL: unreadable */
 	size_t linetable_len;
 	int firsttraceable;      /* 3.11+: first instruction that has run */
-	int64_t ncodeunits;      /* bytecode length in code units */
+	int64_t ncodeunits;      /* bytecode length in code units; -1 unknown */
 	uint8_t identity[32];    /* the pointers that tell code objects apart */
 	uint64_t epoch_used, epoch_read;
 	/* The last instruction looked up and its line: a caller's position
@@ -47,7 +47,9 @@ struct pp_code_cache *pp_code_cache_new(const struct py_layout *l,
 void pp_code_cache_free(struct pp_code_cache *c);
 
 /* The code object at `addr`, read on first use. NULL if it is not a code
- * object (wrong type, unreadable, implausible fields). */
+ * object (unreadable, wrong type, no references). Parts of it that cannot
+ * be read are NULL in the entry (names, line table), not a reason to
+ * refuse it. */
 const struct pp_code_entry *pp_code_cache_get(struct pp_code_cache *c,
 					      struct pp_mem *m, uint64_t addr);
 

@@ -7,11 +7,8 @@
 
 #include "linetable.h"
 
-int pp_frame_vec_push(struct pp_frame_vec *v, const struct pp_code *code,
-		      int line)
+int pp_frame_vec_push(struct pp_frame_vec *v, const struct pp_frame *f)
 {
-	if (v->n >= PP_MAX_FRAMES)
-		return -1;
 	if (v->n == v->cap) {
 		size_t ncap = v->cap ? v->cap * 2 : 256;
 		struct pp_frame *nv = realloc(v->v, ncap * sizeof(*nv));
@@ -20,9 +17,7 @@ int pp_frame_vec_push(struct pp_frame_vec *v, const struct pp_code *code,
 		v->v = nv;
 		v->cap = ncap;
 	}
-	v->v[v->n].code = code;
-	v->v[v->n].line = line;
-	v->n++;
+	v->v[v->n++] = *f;
 	return 0;
 }
 
@@ -30,101 +25,260 @@ void pp_walker_free(struct pp_walker *w)
 {
 	free(w->scratch);
 	free(w->chain);
-	free(w->checks);
+	free(w->walks);
+	free(w->data_by_base);
+	free(w->seen.v);
 	w->scratch = NULL;
 	w->chain = NULL;
-	w->checks = NULL;
+	w->walks = NULL;
+	w->data_by_base = NULL;
+	w->seen = (struct pp_seen_set){0};
 	w->scratch_cap = w->chain_cap = w->chain_used = 0;
-	w->nchecks = w->checks_cap = 0;
+	w->nwalks = w->walks_cap = w->ndata = w->data_cap = 0;
 }
 
-void pp_walker_begin_sample(struct pp_walker *w)
+/* ---- the read-ahead windows ---------------------------------------------- */
+
+static int by_base(const void *a, const void *b)
 {
+	uint64_t x = (*(const struct pp_window *const *)a)->base;
+	uint64_t y = (*(const struct pp_window *const *)b)->base;
+	return x < y ? -1 : x > y;
+}
+
+int pp_walker_begin_sample(struct pp_walker *w, const struct pp_window *pre, size_t npre)
+{
+	w->nwalks = 0;
 	w->chain_used = 0;
-	w->nchecks = 0;
-}
-
-static int reserve(void **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 4096;
-	while (ncap < need)
-		ncap *= 2;
-	void *nb = realloc(*buf, ncap);
-	if (!nb)
-		return -1;
-	*buf = nb;
-	*cap = ncap;
+	w->pre = pre;
+	w->npre = npre;
+	w->ndata = 0;
+	w->data_hint = 0;
+	if (npre > w->data_cap) {
+		const struct pp_window **n = realloc(w->data_by_base, npre * sizeof(*n));
+		if (!n) {
+			w->pre = NULL;
+			w->npre = 0;
+			return -1; /* read everything instead */
+		}
+		w->data_by_base = n;
+		w->data_cap = npre;
+	}
+	for (size_t i = 0; i < npre; i++)
+		if (pre[i].kind == PP_WIN_DATA)
+			w->data_by_base[w->ndata++] = &pre[i];
+	if (w->ndata > 1)
+		qsort(w->data_by_base, w->ndata, sizeof(*w->data_by_base), by_base);
 	return 0;
 }
 
-/* The read-ahead window of this kind that holds [addr, addr+len) whole. */
-static const struct pp_window *pre_window(const struct pp_walker *w, uint64_t addr,
-					  size_t len, enum pp_window_kind kind, unsigned round)
+static bool holds(const struct pp_window *p, uint64_t addr, size_t len)
+{
+	return addr >= p->base && addr - p->base <= p->len && p->len - (addr - p->base) >= len;
+}
+
+/* Windows can overlap (a frame object freed and another allocated across
+ * it): the one starting last at or below addr is tried, then a few before
+ * it. A miss only means a read of our own. */
+#define OVERLAP_TRIES 8
+
+const struct pp_window *pp_walker_window(struct pp_walker *w, uint64_t addr, size_t len)
+{
+	if (!w->ndata)
+		return NULL;
+	/* A walk takes frame after frame from one chunk's window. */
+	if (w->data_hint < w->ndata && holds(w->data_by_base[w->data_hint], addr, len))
+		return w->data_by_base[w->data_hint];
+	size_t lo = 0, hi = w->ndata;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->data_by_base[mid]->base <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = 0; k < OVERLAP_TRIES && lo > k; k++) {
+		const struct pp_window *p = w->data_by_base[lo - 1 - k];
+		if (holds(p, addr, len)) {
+			w->data_hint = lo - 1 - k;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+const struct pp_window *pp_walker_top_window(const struct pp_walker *w, uint64_t addr,
+					     unsigned round)
 {
 	for (size_t i = 0; i < w->npre; i++) {
 		const struct pp_window *p = &w->pre[i];
-		if (p->kind == kind && (kind != PP_WIN_TOP || p->round == round) &&
-		    addr >= p->base && addr - p->base <= p->len &&
-		    p->len - (addr - p->base) >= len)
+		if (p->kind == PP_WIN_TOP && p->round == round && holds(p, addr, 8))
 			return p;
 	}
 	return NULL;
 }
 
-static const uint8_t *pre_find(const struct pp_walker *w, uint64_t addr, size_t len)
+/* A frame's bytes from the read-ahead; notes whether it has twins. */
+static const uint8_t *pre_frame(struct pp_walker *w, struct pp_walk *wk, uint64_t addr,
+				size_t len)
 {
-	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA, 0);
-	return p ? p->buf + (addr - p->base) : NULL;
-}
-
-/* A frame's bytes from the read-ahead; notes whether it has a twin. */
-static const uint8_t *pre_frame(struct pp_walker *w, uint64_t addr, size_t len)
-{
-	const struct pp_window *p = pre_window(w, addr, len, PP_WIN_DATA, 0);
+	const struct pp_window *p = pp_walker_window(w, addr, len);
 	if (!p || !p->twin[0] || !p->twin[1])
-		w->walk_twinned = false;
+		wk->twinned = false;
 	return p ? p->buf + (addr - p->base) : NULL;
 }
 
-/* A read the walker may serve from the read-ahead windows. Verification
- * never comes here: it must see the target as it is now. */
+/* A read the walker may serve from the read-ahead windows. */
 static int wread(struct pp_walker *w, uint64_t addr, void *buf, size_t len)
 {
-	const uint8_t *p = pre_find(w, addr, len);
+	const struct pp_window *p = pp_walker_window(w, addr, len);
 	if (p) {
-		memcpy(buf, p, len);
+		memcpy(buf, p->buf + (addr - p->base), len);
 		return 0;
 	}
 	return pp_mem_read(w->mem, addr, buf, len);
 }
 
-/* A failed or implausible read: while the target runs that means it moved
- * under us (torn); while it is paused the memory is simply bad. */
-static enum pp_walk_status broken(const struct pp_walker *w)
+/* ---- frames met before: loops ------------------------------------------- */
+
+static size_t hash_addr(uint64_t a)
 {
-	return w->paused ? PP_WALK_ERROR : PP_WALK_TORN;
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdull;
+	a ^= a >> 33;
+	return (size_t)a;
 }
 
-static int line_for(const struct pp_walker *w, const struct pp_code_entry *ce,
-		    int64_t unit)
+static void seen_clear(struct pp_seen_set *s)
+{
+	s->n = 0;
+	if (++s->gen == 0) { /* wrapped: stale stamps could match */
+		if (s->v)
+			memset(s->v, 0, s->cap * sizeof(*s->v));
+		s->gen = 1;
+	}
+}
+
+static int seen_grow(struct pp_seen_set *s)
+{
+	size_t ncap = s->cap ? s->cap * 2 : 256;
+	struct pp_seen *nv = calloc(ncap, sizeof(*nv));
+	if (!nv)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		if (s->v[i].gen != s->gen)
+			continue;
+		size_t j = hash_addr(s->v[i].addr) & (ncap - 1);
+		while (nv[j].gen == s->gen)
+			j = (j + 1) & (ncap - 1);
+		nv[j] = s->v[i];
+	}
+	free(s->v);
+	s->v = nv;
+	s->cap = ncap;
+	return 0;
+}
+
+/* 1 when addr was met already in this walk (else it is added), -1 when
+ * out of memory. */
+static int seen_before(struct pp_seen_set *s, uint64_t addr)
+{
+	if ((s->n + 1) * 2 > s->cap && seen_grow(s) != 0)
+		return -1;
+	size_t j = hash_addr(addr) & (s->cap - 1);
+	for (; s->v[j].gen == s->gen; j = (j + 1) & (s->cap - 1))
+		if (s->v[j].addr == addr)
+			return 1;
+	s->v[j] = (struct pp_seen){addr, s->gen};
+	s->n++;
+	return 0;
+}
+
+/* ---- what a walk records ---------------------------------------------------- */
+
+static int push_chain(struct pp_walker *w, const struct pp_chain_frame *c)
+{
+	if (w->chain_used == w->chain_cap) {
+		size_t ncap = w->chain_cap ? w->chain_cap * 2 : 1024;
+		struct pp_chain_frame *n = realloc(w->chain, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		w->chain = n;
+		w->chain_cap = ncap;
+	}
+	w->chain[w->chain_used++] = *c;
+	return 0;
+}
+
+static int line_for(const struct py_layout *l, const struct pp_code_entry *ce, int64_t unit)
 {
 	/* The cache hands entries out const so that callers cannot change
 	 * what identifies them; the memo is the walker's own. */
 	struct pp_code_entry *e = (struct pp_code_entry *)ce;
+	if (!e->linetable || e->ncodeunits < 0 || unit > e->ncodeunits || unit < -1)
+		return PP_FRAME_LINE_UNKNOWN;
 	if (e->memo_unit == unit)
 		return e->memo_line;
-	int line = pp_linetable_line(w->l->minor, e->linetable, e->linetable_len,
+	int line = pp_linetable_line(l->minor, e->linetable, e->linetable_len,
 				     e->code.firstlineno, unit);
+	if (line < PP_FRAME_LINE_NONE)
+		line = PP_FRAME_LINE_UNKNOWN; /* a corrupt table or first line */
 	e->memo_unit = unit;
 	e->memo_line = line;
 	return line;
 }
 
+/* Whether `unit` is a position in e's code. */
+static bool position_ok(const struct pp_code_entry *e, int64_t unit)
+{
+	return !e || (e->ncodeunits >= 0 && unit >= -1 && unit <= e->ncodeunits);
+}
+
+/* The output frame of a frame whose code is at `code` (e: its cache entry,
+ * or NULL when it is no code object). */
+static int emit(struct pp_walker *w, struct pp_frame_vec *out, const struct pp_code_entry *e,
+		int64_t unit)
+{
+	struct pp_frame f = {0};
+	if (e) {
+		f.kind = PP_RF_PYTHON;
+		f.code = &e->code;
+		f.line = line_for(w->l, e, unit);
+	} else {
+		f.kind = PP_RF_UNREADABLE;
+		f.why = PP_UNREAD_NOT_CODE;
+		f.line = PP_FRAME_LINE_NONE;
+	}
+	return pp_frame_vec_push(out, &f);
+}
+
+/* Count the links past the frames read, up to as many again (each costs a
+ * read of its own on <=3.10). */
+static void count_beyond(struct pp_walker *w, struct pp_walk *wk, uint64_t f,
+			 uint64_t (*link_of)(struct pp_walker *, void *, uint64_t, bool *),
+			 void *ctx)
+{
+	wk->beyond = 0;
+	wk->beyond_exact = false;
+	while (wk->beyond < PP_MAX_FRAMES) {
+		if (!f) {
+			wk->beyond_exact = true;
+			return;
+		}
+		if (seen_before(&w->seen, f) != 0)
+			return;
+		bool ok = false;
+		uint64_t next = link_of(w, ctx, f, &ok);
+		if (!ok)
+			return;
+		wk->beyond++;
+		f = next;
+	}
+}
+
 /* ---- 3.8 - 3.10: PyFrameObject chain ---------------------------------- */
 
-static bool frame_alive(const struct pp_walker *w, const uint8_t *fb, size_t len)
+bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t len)
 {
 	const struct py_layout *l = w->l;
 	if ((int64_t)pp_get_u64(fb, len, l->ob_refcnt) <= 0)
@@ -135,45 +289,6 @@ static bool frame_alive(const struct pp_walker *w, const uint8_t *fb, size_t len
 	if (l->minor <= 9)
 		return state == 1; /* f_executing */
 	return state == 0 || state == 2; /* FRAME_EXECUTING, FRAME_UNWINDING */
-}
-
-/* What the verification re-reads of each frame: where it is, its link to
- * its caller, its code and its instruction position. A caller cannot move
- * while its callee runs, so any change in these (bar the innermost frame's
- * position) means the chain we walked was spliced from two moments - even
- * when a new, identical call chain now occupies the same memory. */
-enum { C_ADDR, C_LINK, C_CODE, C_INSTR, C_N };
-_Static_assert(C_N == PP_CHAIN_N, "chain record size");
-
-/* Frame `depth` of the current walk, which starts at chain_used. The chain
- * capacity is kept in bytes. */
-static int remember(struct pp_walker *w, size_t depth, uint64_t addr,
-		    uint64_t link, uint64_t code, uint64_t instr)
-{
-	size_t at = w->chain_used + depth;
-	if (reserve((void **)&w->chain, &w->chain_cap,
-		    (at + 1) * C_N * sizeof(uint64_t)) != 0)
-		return -1;
-	uint64_t *c = w->chain + at * C_N;
-	c[C_ADDR] = addr;
-	c[C_LINK] = link;
-	c[C_CODE] = code;
-	c[C_INSTR] = instr;
-	return 0;
-}
-
-/* Chain record `at` (absolute) matches its re-read `s`; `innermost` is
- * the one frame whose position may move on. */
-static bool same_frame(const struct pp_walker *w, size_t at, bool innermost,
-		       const uint8_t *s, size_t len, uint32_t base, uint32_t link,
-		       uint32_t code, uint32_t instr, size_t instr_size)
-{
-	const uint64_t *c = w->chain + at * C_N;
-	uint64_t now = instr_size == 4 ? pp_get_u32(s, len, instr - base)
-				       : pp_get_u64(s, len, instr - base);
-	return pp_get_u64(s, len, link - base) == c[C_LINK] &&
-	       pp_get_u64(s, len, code - base) == c[C_CODE] &&
-	       (innermost || now == c[C_INSTR]);
 }
 
 size_t pp_frame_object_span(const struct py_layout *l)
@@ -187,273 +302,131 @@ size_t pp_frame_object_span(const struct py_layout *l)
 	return hi < l->fo_size ? hi : l->fo_size;
 }
 
-/* The part [lo, hi) of each frame that verification re-reads. */
-static void verify_span(const struct py_layout *l, uint32_t *lo, uint32_t *hi)
+static uint64_t frame_object_link(struct pp_walker *w, void *ctx, uint64_t f, bool *ok)
 {
-	if (l->if_size == PP_ABSENT) {
-		*lo = 0;
-		*hi = (uint32_t)pp_frame_object_span(l);
-		return;
-	}
-	uint32_t a = l->if_code, b = l->if_code;
-	uint32_t fields[] = {l->if_previous, l->if_instr};
-	for (size_t i = 0; i < 2; i++) {
-		a = fields[i] < a ? fields[i] : a;
-		b = fields[i] > b ? fields[i] : b;
-	}
-	*lo = a;
-	*hi = b + 8;
+	(void)ctx;
+	uint64_t back = 0;
+	*ok = wread(w, f + w->l->fo_back, &back, 8) == 0;
+	return back;
 }
 
-/* The re-read of check k: on 3.11+ its thread's datastack_top (one iov at
- * *top_iov, returns 1, else 0), and its frames (depth iovs at frame_iov,
- * bytes into scratch at `at`).
- *
- * The top must be read before the frames: a thread that returned below a
- * frame and then pushed new ones over it between the two reads would
- * otherwise show the old frame unchanged and a top above it. */
-static size_t check_iovs(struct pp_walker *w, const struct pp_walk_check *k,
-			 uint8_t *at, uint64_t *top, struct pp_iov *top_iov,
-			 struct pp_iov *frame_iov)
-{
-	uint32_t lo, hi;
-	verify_span(w->l, &lo, &hi);
-	size_t span = hi - lo;
-	for (size_t i = 0; i < k->depth; i++)
-		frame_iov[i] = (struct pp_iov){w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo,
-					       at + i * span, span};
-	if (w->l->if_size == PP_ABSENT)
-		return 0;
-	*top_iov = (struct pp_iov){k->ts_addr + w->l->ts_datastack_top, top, 8};
-	return 1;
-}
-
-/* Did check k's chain still stand in its re-read? See frame_walk.h. */
-static bool judge(const struct pp_walker *w, const struct pp_walk_check *k,
-		  const uint8_t *at, uint64_t top)
+/* Follow the chain from frame f. Returns 0 (wk->end says where it
+ * stopped), 1 when it stopped at a frame that is not executing while the
+ * target runs (its link cannot be trusted: it may lead into the free
+ * list), -1 when out of memory. */
+static int follow_frame_objects(struct pp_walker *w, struct pp_walk *wk, uint64_t f,
+				struct pp_frame_vec *out)
 {
 	const struct py_layout *l = w->l;
-	uint32_t lo, hi;
-	verify_span(l, &lo, &hi);
-	size_t span = hi - lo;
-	for (size_t i = 0; i < k->depth; i++) {
-		const uint8_t *s = at + i * span;
-		size_t abs = k->chain_off + i;
-		if (l->if_size == PP_ABSENT) {
-			if (!frame_alive(w, s, span) ||
-			    !same_frame(w, abs, i == 0, s, span, 0, l->fo_back,
-					l->fo_code, l->fo_lasti, 4))
-				return false;
-			continue;
+	size_t fsz = pp_frame_object_span(l);
+	uint8_t fb[512];
+	if (fsz > sizeof(fb) || fsz == 0)
+		return -1;
+	while (f) {
+		wk->end_addr = f;
+		if (wk->depth == PP_MAX_FRAMES) {
+			wk->end = PP_END_TOO_DEEP;
+			count_beyond(w, wk, f, frame_object_link, NULL);
+			return 0;
 		}
-		uint64_t f = w->chain[abs * C_N + C_ADDR];
-		if (!same_frame(w, abs, i == 0, s, span, lo, l->if_previous,
-				l->if_code, l->if_instr, 8))
-			return false;
-		if (f >= k->cbase && f < k->cend && f + l->if_size > top)
-			return false; /* a dead slot above the thread's stack */
+		int seen = seen_before(&w->seen, f);
+		if (seen < 0)
+			return -1;
+		if (seen) {
+			wk->end = PP_END_LOOP;
+			return 0;
+		}
+		const uint8_t *pf = pre_frame(w, wk, f, fsz);
+		if (pf)
+			memcpy(fb, pf, fsz);
+		else if (pp_mem_read(w->mem, f, fb, fsz) != 0) {
+			wk->end = PP_END_UNREADABLE;
+			return 0;
+		}
+		if (w->frame_type && pp_get_u64(fb, fsz, l->ob_type) != w->frame_type) {
+			wk->end = PP_END_NOT_FRAME;
+			return 0;
+		}
+		if (!pp_frame_object_alive(w, fb, fsz)) {
+			wk->end = PP_END_NOT_EXECUTING;
+			return w->paused ? 0 : 1;
+		}
+		uint64_t code = pp_get_u64(fb, fsz, l->fo_code);
+		int32_t lasti = (int32_t)pp_get_u32(fb, fsz, l->fo_lasti);
+		uint64_t back = pp_get_u64(fb, fsz, l->fo_back);
+		/* f_lasti is a byte offset on 3.8/3.9 and a code-unit index on
+		 * 3.10; -1 means the frame has not started. */
+		int64_t unit = lasti < 0 ? -1 : (l->minor <= 9 ? lasti / 2 : lasti);
+		const struct pp_code_entry *e = pp_code_cache_get(w->codes, w->mem, code);
+		struct pp_chain_frame c = {f, back, code, (uint32_t)lasti,
+					   (uint32_t)(out->n - wk->out_start),
+					   PP_CF_ALIVE | (position_ok(e, unit) ? PP_CF_POSITION_OK : 0),
+					   0};
+		if (push_chain(w, &c) != 0)
+			return -1;
+		wk->depth++;
+		if (emit(w, out, e, unit) != 0)
+			return -1;
+		f = back;
 	}
-	return true;
+	wk->end = PP_END_BOTTOM;
+	wk->end_addr = 0;
+	return 0;
 }
 
-/* Verification reads the chain twice: the tops, every frame, the tops
- * again, every frame again - in one vectored read - and each walk must
- * hold in both (see frame_walk.h on why twice). `extra` reads go last.
- * Returns 0 with ok[i] for checks[i], or a negative errno. */
-#define VERIFY_ROUNDS 2
-
-static int verify_checks(struct pp_walker *w, const struct pp_walk_check *checks,
-			 size_t nchecks, const struct pp_iov *extra, size_t nextra, bool *ok)
+/* Start the walk over: nothing of it is kept. */
+static void restart(struct pp_walker *w, struct pp_walk *wk, struct pp_frame_vec *out)
 {
-	uint32_t lo, hi;
-	verify_span(w->l, &lo, &hi);
-	size_t span = hi - lo, frames = 0;
-	for (size_t i = 0; i < nchecks; i++)
-		frames += checks[i].depth;
-	/* scratch per round: the tops, then every check's frames */
-	size_t per_round = (nchecks * 8 + frames * span + 7) & ~(size_t)7; /* tops stay aligned */
-	size_t niov = VERIFY_ROUNDS * (frames + nchecks) + nextra;
-	if (reserve((void **)&w->scratch, &w->scratch_cap, VERIFY_ROUNDS * per_round) != 0)
-		return -ENOMEM;
-	struct pp_iov *iov = malloc((niov ? niov : 1) * sizeof(*iov));
-	if (!iov)
-		return -ENOMEM;
-	bool have_top = w->l->if_size != PP_ABSENT;
-	size_t phase[2 * VERIFY_ROUNDS], np = 0, n = 0;
-	for (int r = 0; r < VERIFY_ROUNDS; r++) {
-		uint64_t *tops = (uint64_t *)(void *)(w->scratch + r * per_round);
-		uint8_t *at = w->scratch + r * per_round + nchecks * 8;
-		size_t top_at = n;
-		n += have_top ? nchecks : 0;
-		phase[np++] = n; /* the tops first: see check_iovs */
-		for (size_t i = 0; i < nchecks; i++) {
-			tops[i] = 0;
-			check_iovs(w, &checks[i], at, &tops[i],
-				   have_top ? &iov[top_at + i] : NULL, iov + n);
-			n += checks[i].depth;
-			at += checks[i].depth * span;
-		}
-		if (r == VERIFY_ROUNDS - 1)
-			for (size_t i = 0; i < nextra; i++)
-				iov[n++] = extra[i];
-		phase[np++] = n;
-	}
-	int rc = pp_mem_readv_phased(w->mem, iov, phase, np);
-	free(iov);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < nchecks; i++)
-		ok[i] = true;
-	for (int r = 0; r < VERIFY_ROUNDS; r++) {
-		const uint64_t *tops = (const uint64_t *)(const void *)(w->scratch + r * per_round);
-		const uint8_t *at = w->scratch + r * per_round + nchecks * 8;
-		for (size_t i = 0; i < nchecks; i++) {
-			ok[i] = ok[i] && judge(w, &checks[i], at, tops[i]);
-			at += checks[i].depth * span;
-		}
+	w->chain_used = wk->chain_off;
+	out->n = wk->out_start;
+	wk->depth = 0;
+	wk->twinned = true;
+	wk->end = PP_END_BOTTOM;
+	wk->end_addr = 0;
+	seen_clear(&w->seen);
+}
+
+static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uint8_t *ts,
+			      size_t tslen, const struct pp_resume *resume,
+			      struct pp_frame_vec *out)
+{
+	const struct py_layout *l = w->l;
+	wk->bottom_ok = true; /* an executing frame with no caller is a bottom */
+	int rc = follow_frame_objects(w, wk, pp_get_u64(ts, tslen, l->ts_frame), out);
+	if (rc != 1 || !resume)
+		return rc < 0 ? -1 : 0;
+	/* A frame that returned: resume from the innermost frame of the last
+	 * sample's stack that is still executing, and leads to the same
+	 * outermost frame. (The read-ahead copies frames at slightly different
+	 * moments: a frame alive in its copy can have a caller that returned
+	 * in the next one - the next candidate out is tried then.) */
+	size_t fsz = pp_frame_object_span(l);
+	uint8_t fb[512];
+	for (size_t i = 0; i < resume->n && fsz <= sizeof(fb); i++) {
+		uint64_t f = resume->frames[i];
+		if (wread(w, f, fb, fsz) != 0 || !pp_frame_object_alive(w, fb, fsz))
+			continue;
+		restart(w, wk, out);
+		wk->resumed = true;
+		rc = follow_frame_objects(w, wk, f, out);
+		if (rc < 0)
+			return -1;
+		wk->resume_lost = wk->end != PP_END_BOTTOM || !wk->depth ||
+				  w->chain[w->chain_used - 1].addr != resume->outermost;
+		if (!wk->resume_lost)
+			break;
 	}
 	return 0;
 }
 
-/* Re-read one walk's chain now and judge it. */
-static bool verify_now(struct pp_walker *w, const struct pp_walk_check *k)
-{
-	bool ok = false;
-	return verify_checks(w, k, 1, NULL, 0, &ok) == 0 && ok;
-}
-
-bool pp_walker_verify_one(struct pp_walker *w, size_t check)
-{
-	return check < w->nchecks && verify_now(w, &w->checks[check]);
-}
-
-int pp_walker_verify(struct pp_walker *w, const struct pp_iov *extra,
-		     size_t nextra, bool *ok)
-{
-	return verify_checks(w, w->checks, w->nchecks, extra, nextra, ok);
-}
-
-/* Judge walk k against twin `round` of the windows its frames came from
- * (they all had twins) and the top read before it. */
-static bool judge_twin(struct pp_walker *w, const struct pp_walk_check *k, unsigned round)
-{
-	const struct py_layout *l = w->l;
-	uint32_t lo, hi;
-	verify_span(l, &lo, &hi);
-	size_t span = hi - lo;
-	uint64_t top = 0;
-	if (l->if_size != PP_ABSENT) {
-		const struct pp_window *tw = pre_window(w, k->ts_addr + l->ts_datastack_top, 8,
-							PP_WIN_TOP, round);
-		if (!tw)
-			return false;
-		memcpy(&top, tw->buf + (k->ts_addr + l->ts_datastack_top - tw->base), 8);
-	}
-	if (reserve((void **)&w->scratch, &w->scratch_cap, k->depth * span) != 0)
-		return false;
-	for (size_t i = 0; i < k->depth; i++) {
-		uint64_t a = w->chain[(k->chain_off + i) * C_N + C_ADDR] + lo;
-		const struct pp_window *p = pre_window(w, a, span, PP_WIN_DATA, 0);
-		if (!p || !p->twin[round])
-			return false;
-		memcpy(w->scratch + i * span, p->twin[round] + (a - p->base), span);
-	}
-	return judge(w, k, w->scratch, top);
-}
-
-/* The walk just made (depth frames from chain_used) is whole so far:
- * verify it now, or leave a check for pp_walker_verify. Either way it
- * becomes the walker's "last" walk. */
-static bool finish_walk(struct pp_walker *w, uint64_t ts_addr, size_t depth,
-			uint64_t cbase, uint64_t cend)
-{
-	struct pp_walk_check k = {w->chain_used, depth, ts_addr, cbase, cend};
-	w->last_check = -1;
-	if (!w->paused && depth && w->defer_verify && w->walk_twinned) {
-		if (!judge_twin(w, &k, 0) || !judge_twin(w, &k, 1))
-			return false;
-	} else if (!w->paused && depth && !w->defer_verify) {
-		if (!verify_now(w, &k))
-			return false;
-	} else if (!w->paused && depth) {
-		if (w->nchecks == w->checks_cap) {
-			size_t ncap = w->checks_cap ? w->checks_cap * 2 : 16;
-			struct pp_walk_check *nc = realloc(w->checks, ncap * sizeof(*nc));
-			if (!nc)
-				return false;
-			w->checks = nc;
-			w->checks_cap = ncap;
-		}
-		w->checks[w->nchecks] = k;
-		w->last_check = (long)w->nchecks++;
-	}
-	w->last_chain_off = w->chain_used;
-	w->last_depth = depth;
-	w->last_cbase = cbase;
-	w->last_cend = cend;
-	w->chain_used += depth;
-	return true;
-}
-
-static enum pp_walk_status walk_frame_objects(struct pp_walker *w,
-					      uint64_t ts_addr,
-					      const uint8_t *ts, size_t tslen,
-					      struct pp_frame_vec *out)
-{
-	const struct py_layout *l = w->l;
-	size_t fsz = pp_frame_object_span(l);
-	size_t start = out->n;
-	uint8_t fb[512];
-	w->walk_twinned = true;
-	if (fsz > sizeof(fb) || fsz == 0)
-		return PP_WALK_ERROR;
-
-	size_t depth = 0;
-	for (uint64_t f = pp_get_u64(ts, tslen, l->ts_frame); f;) {
-		const uint8_t *pf = pre_frame(w, f, fsz);
-		if (pf)
-			memcpy(fb, pf, fsz);
-		else if (pp_mem_read(w->mem, f, fb, fsz) != 0)
-			goto torn;
-		if (!frame_alive(w, fb, fsz))
-			goto torn;
-		uint64_t code = pp_get_u64(fb, fsz, l->fo_code);
-		const struct pp_code_entry *e = pp_code_cache_get(w->codes, w->mem, code);
-		if (!e)
-			goto torn;
-		int32_t lasti = (int32_t)pp_get_u32(fb, fsz, l->fo_lasti);
-		/* f_lasti is a byte offset on 3.8/3.9 and a code-unit index on
-		 * 3.10; -1 means the frame has not started. */
-		int64_t unit = lasti < 0 ? -1 : (l->minor <= 9 ? lasti / 2 : lasti);
-		if (unit > e->ncodeunits)
-			goto torn;
-		uint64_t back = pp_get_u64(fb, fsz, l->fo_back);
-		if (back == f)
-			goto torn;
-		if (remember(w, depth, f, back, code, (uint32_t)lasti) != 0 ||
-		    pp_frame_vec_push(out, &e->code, line_for(w, e, unit)) != 0)
-			goto torn;
-		depth++;
-		f = back;
-	}
-	/* Unless paused, every frame is re-read in one vectored read: if each
-	 * is still alive, with the same f_back and f_code, the chain we
-	 * reported existed as a whole at that moment. */
-	if (!finish_walk(w, ts_addr, depth, 0, 0))
-		goto torn;
-	return PP_WALK_OK;
-torn:
-	out->n = start;
-	return broken(w);
-}
-
 /* ---- 3.11+: _PyInterpreterFrame chain --------------------------------- */
 
-/* Local copies of stretches of target memory, so that frames living in the
- * same data-stack chunk cost no further reads. */
-#define MAX_WINDOWS 8
-#define MAX_CHUNKS 256
+/* Local copies of stretches of the thread's data stack, so that frames
+ * living in the same chunk cost no further reads. A chunk is read from its
+ * base up to the first (innermost) frame the walk meets in it: its callers
+ * lie below. Bounded in total; past that, frames are read one by one. */
 #define CHUNK_READ_MAX (8u << 20)
+#define WINDOWS_MAX_BYTES (256u << 20)
 
 struct window {
 	uint64_t base;
@@ -463,25 +436,36 @@ struct window {
 
 struct frame_reader {
 	struct pp_walker *w;
-	struct window win[MAX_WINDOWS];
-	size_t nwin;
-	uint64_t chunk_head;  /* the thread's newest chunk */
-	uint64_t chunks[MAX_CHUNKS][2]; /* known chunks: base, size */
-	size_t nchunks;
-	bool chunks_done;     /* walked to the oldest chunk */
-	uint8_t single[128];  /* a frame read on its own */
+	struct pp_walk *wk;
+	struct window *win;
+	size_t nwin, capwin, bytes, hint;
+	uint64_t chunk_head;         /* the thread's newest chunk */
+	uint64_t (*chunks)[2];       /* chunks learnt, newest first: base, size */
+	size_t nchunks, capchunks, chunk_hint;
+	bool chunks_done;            /* walked to the oldest chunk */
+	uint8_t single[128];         /* a frame read on its own */
 };
 
 static void fr_free(struct frame_reader *fr)
 {
 	for (size_t i = 0; i < fr->nwin; i++)
 		free(fr->win[i].buf);
+	free(fr->win);
+	free(fr->chunks);
 }
 
 static int add_window(struct frame_reader *fr, uint64_t base, size_t len)
 {
-	if (fr->nwin == MAX_WINDOWS || len == 0 || len > CHUNK_READ_MAX)
+	if (len == 0 || len > CHUNK_READ_MAX || fr->bytes + len > WINDOWS_MAX_BYTES)
 		return -1;
+	if (fr->nwin == fr->capwin) {
+		size_t ncap = fr->capwin ? fr->capwin * 2 : 8;
+		struct window *n = realloc(fr->win, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		fr->win = n;
+		fr->capwin = ncap;
+	}
 	uint8_t *buf = malloc(len);
 	if (!buf)
 		return -1;
@@ -489,10 +473,8 @@ static int add_window(struct frame_reader *fr, uint64_t base, size_t len)
 		free(buf);
 		return -1;
 	}
-	fr->win[fr->nwin].base = base;
-	fr->win[fr->nwin].len = len;
-	fr->win[fr->nwin].buf = buf;
-	fr->nwin++;
+	fr->win[fr->nwin++] = (struct window){base, len, buf};
+	fr->bytes += len;
 	return 0;
 }
 
@@ -500,23 +482,31 @@ static int add_window(struct frame_reader *fr, uint64_t base, size_t len)
 static int next_chunk(struct frame_reader *fr)
 {
 	const struct py_layout *l = fr->w->l;
-	if (fr->chunks_done || fr->nchunks == MAX_CHUNKS)
-		return -1;
-	uint64_t addr = fr->nchunks == 0 ? fr->chunk_head : 0;
+	uint8_t h[32];
+	if (fr->chunks_done || l->chunk_data > sizeof(h))
+		goto done;
+	uint64_t addr = fr->chunk_head;
 	if (fr->nchunks > 0) {
-		uint8_t h[32];
 		if (wread(fr->w, fr->chunks[fr->nchunks - 1][0], h, l->chunk_data) != 0)
 			goto done;
 		addr = pp_get_u64(h, sizeof(h), l->chunk_previous);
 	}
-	if (!addr)
-		goto done;
-	uint8_t h[32];
-	if (l->chunk_data > sizeof(h) || wread(fr->w, addr, h, l->chunk_data) != 0)
+	if (!addr || wread(fr->w, addr, h, l->chunk_data) != 0)
 		goto done;
 	uint64_t size = pp_get_u64(h, sizeof(h), l->chunk_size);
 	if (size < l->chunk_data || size > CHUNK_READ_MAX)
 		goto done;
+	for (size_t i = 0; i < fr->nchunks; i++)
+		if (fr->chunks[i][0] == addr)
+			goto done; /* the chunk list loops */
+	if (fr->nchunks == fr->capchunks) {
+		size_t ncap = fr->capchunks ? fr->capchunks * 2 : 16;
+		uint64_t(*n)[2] = realloc(fr->chunks, ncap * sizeof(*n));
+		if (!n)
+			goto done;
+		fr->chunks = n;
+		fr->capchunks = ncap;
+	}
 	fr->chunks[fr->nchunks][0] = addr;
 	fr->chunks[fr->nchunks][1] = size;
 	fr->nchunks++;
@@ -526,125 +516,287 @@ done:
 	return -1;
 }
 
-/* The frame header at `f`: from a window, by reading the chunk that holds
- * it up to the frame, or on its own (generator frames live in the heap). */
-static const uint8_t *get_frame(struct frame_reader *fr, uint64_t f)
+/* The chunk holding [f, f+len), learning older chunks as needed: a walk
+ * goes from newer chunks to older ones, so the search starts at the one
+ * that held the last frame. -1 when none does. */
+static long chunk_of(struct frame_reader *fr, uint64_t f, size_t len)
 {
-	size_t fsz = fr->w->l->if_size;
-	for (size_t i = 0; i < fr->nwin; i++) {
+	for (size_t i = fr->chunk_hint;; i++) {
+		if (i == fr->nchunks && next_chunk(fr) != 0)
+			break;
+		if (f >= fr->chunks[i][0] && f - fr->chunks[i][0] + len <= fr->chunks[i][1]) {
+			fr->chunk_hint = i;
+			return (long)i;
+		}
+	}
+	for (size_t i = 0; i < fr->chunk_hint && i < fr->nchunks; i++)
+		if (f >= fr->chunks[i][0] && f - fr->chunks[i][0] + len <= fr->chunks[i][1])
+			return (long)i;
+	return -1;
+}
+
+static const uint8_t *in_windows(struct frame_reader *fr, uint64_t f, size_t fsz)
+{
+	if (fr->hint < fr->nwin) {
+		const struct window *wd = &fr->win[fr->hint];
+		if (f >= wd->base && f - wd->base + fsz <= wd->len)
+			return wd->buf + (f - wd->base);
+	}
+	for (size_t i = fr->nwin; i-- > 0;) { /* the newest window is likeliest */
 		const struct window *wd = &fr->win[i];
 		if (f >= wd->base && f - wd->base + fsz <= wd->len) {
-			fr->w->walk_twinned = false; /* read during the walk */
+			fr->hint = i;
 			return wd->buf + (f - wd->base);
 		}
 	}
-	const uint8_t *p = pre_frame(fr->w, f, fsz);
+	return NULL;
+}
+
+/* The frame header at `f`: from a window, by reading the chunk that holds
+ * it up to the frame, or on its own (generator frames live in the heap,
+ * 3.12+ shims on the C stack). */
+static const uint8_t *get_frame(struct frame_reader *fr, uint64_t f)
+{
+	size_t fsz = fr->w->l->if_size;
+	const uint8_t *p = in_windows(fr, f, fsz);
+	if (p) {
+		fr->wk->twinned = false; /* read during the walk */
+		return p;
+	}
+	p = pre_frame(fr->w, fr->wk, f, fsz);
 	if (p)
 		return p;
-	for (size_t i = 0;; i++) {
-		if (i == fr->nchunks && next_chunk(fr) != 0)
-			break;
-		uint64_t base = fr->chunks[i][0], size = fr->chunks[i][1];
-		if (f >= base && f - base + fsz <= size) {
-			/* Frames below f in this chunk are its callers: one
-			 * read brings them all. */
-			if (add_window(fr, base, (size_t)(f - base + fsz)) == 0)
-				return fr->win[fr->nwin - 1].buf + (f - base);
-			break;
+	long c = chunk_of(fr, f, fsz);
+	if (c >= 0) {
+		uint64_t base = fr->chunks[c][0];
+		/* Frames below f in its chunk are its callers: one read
+		 * brings them all. */
+		if (add_window(fr, base, (size_t)(f - base + fsz)) == 0) {
+			fr->hint = fr->nwin - 1;
+			fr->wk->twinned = false;
+			return fr->win[fr->nwin - 1].buf + (f - base);
 		}
 	}
-	fr->w->walk_twinned = false;
+	fr->wk->twinned = false;
 	if (fsz > sizeof(fr->single) || pp_mem_read(fr->w->mem, f, fr->single, fsz) != 0)
 		return NULL;
 	return fr->single;
 }
 
-static uint64_t current_frame(struct pp_walker *w, const uint8_t *ts, size_t tslen)
+static uint64_t interpreter_frame_link(struct pp_walker *w, void *ctx, uint64_t f, bool *ok)
 {
-	const struct py_layout *l = w->l;
-	uint64_t p = pp_get_u64(ts, tslen, l->ts_frame);
-	if (l->cf_current_frame == PP_ABSENT || !p)
-		return p;
-	/* 3.11/3.12: ts_frame is the _PyCFrame, usually on the C stack. */
-	uint64_t f = 0;
-	if (wread(w, p + l->cf_current_frame, &f, 8) != 0)
-		return UINT64_MAX;
-	return f;
+	const uint8_t *fb = get_frame(ctx, f);
+	*ok = fb != NULL;
+	return fb ? pp_get_u64(fb, w->l->if_size, w->l->if_previous) : 0;
 }
 
-static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
-						   uint64_t ts_addr,
-						   const uint8_t *ts, size_t tslen,
-						   struct pp_frame_vec *out)
+/* The thread's innermost frame pointer; -1 when the _PyCFrame holding it
+ * (3.11/3.12, usually on the C stack) cannot be read. */
+static int current_frame(struct pp_walker *w, const uint8_t *ts, size_t tslen, uint64_t *f,
+			 uint64_t *cframe)
 {
 	const struct py_layout *l = w->l;
-	size_t start = out->n;
-	struct frame_reader fr = {.w = w};
-	w->walk_twinned = true;
-	fr.chunk_head = pp_get_u64(ts, tslen, l->ts_datastack_chunk);
+	*f = pp_get_u64(ts, tslen, l->ts_frame);
+	*cframe = 0;
+	if (l->cf_current_frame == PP_ABSENT || !*f)
+		return 0;
+	*cframe = *f;
+	*f = 0;
+	return wread(w, *cframe + l->cf_current_frame, f, 8);
+}
 
-	uint64_t f = current_frame(w, ts, tslen);
-	if (f == UINT64_MAX)
-		return broken(w);
+/* What an owner value says of a frame on the chain: 0 a frame of the
+ * thread's own (FRAME_OWNED_BY_THREAD is 0 in every version), the
+ * generator and C-stack values from the layout, 2 a frame that has been
+ * copied into a frame object (it has returned: off the live chain), and
+ * anything else no frame at all. */
+enum owner_kind { OWNER_THREAD, OWNER_GENERATOR, OWNER_CSTACK, OWNER_DEAD, OWNER_BAD };
+
+static enum owner_kind owner_kind(const struct py_layout *l, uint8_t owner)
+{
+	if (owner == 0)
+		return OWNER_THREAD;
+	if (owner == l->owner_generator)
+		return OWNER_GENERATOR;
+	if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack)
+		return OWNER_CSTACK;
+	if (owner == 2) /* FRAME_OWNED_BY_FRAME_OBJECT */
+		return OWNER_DEAD;
+	return OWNER_BAD;
+}
+
+/* Follow the chain from frame f (3.11+). Returns 0 (wk->end says where it
+ * stopped), -1 when out of memory. */
+static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
+				     struct frame_reader *fr, uint64_t f, struct pp_frame_vec *out)
+{
+	const struct py_layout *l = w->l;
+	while (f) {
+		wk->end_addr = f;
+		if (wk->depth == PP_MAX_FRAMES) {
+			wk->end = PP_END_TOO_DEEP;
+			count_beyond(w, wk, f, interpreter_frame_link, fr);
+			return 0;
+		}
+		int seen = seen_before(&w->seen, f);
+		if (seen < 0)
+			return -1;
+		if (seen) {
+			wk->end = PP_END_LOOP;
+			return 0;
+		}
+		const uint8_t *fb = get_frame(fr, f);
+		if (!fb) {
+			wk->end = PP_END_UNREADABLE;
+			return 0;
+		}
+		size_t fsz = l->if_size;
+		uint8_t owner = pp_get_u8(fb, fsz, l->if_owner);
+		enum owner_kind kind = owner_kind(l, owner);
+		if (kind == OWNER_BAD) {
+			wk->end = PP_END_NOT_FRAME;
+			return 0;
+		}
+		if (kind == OWNER_DEAD && w->paused) {
+			wk->end = PP_END_NOT_EXECUTING;
+			return 0;
+		}
+		uint64_t prev = pp_get_u64(fb, fsz, l->if_previous);
+		uint64_t code = pp_get_u64(fb, fsz, l->if_code);
+		uint64_t instr = pp_get_u64(fb, fsz, l->if_instr);
+		const struct pp_code_entry *e = kind == OWNER_CSTACK
+			? NULL : pp_code_cache_get(w->codes, w->mem, code);
+		int64_t unit = e ? ((int64_t)(instr - (code + l->co_code_adaptive))) / 2 : 0;
+		struct pp_chain_frame c = {f, prev, code, instr,
+					   (uint32_t)(out->n - wk->out_start),
+					   (kind == OWNER_DEAD ? 0 : PP_CF_ALIVE) |
+					   (position_ok(e, unit) ? PP_CF_POSITION_OK : 0), owner};
+		if (push_chain(w, &c) != 0)
+			return -1;
+		wk->depth++;
+		f = prev;
+		if (kind == OWNER_CSTACK)
+			continue; /* 3.12 C-stack shim / 3.13 entry frame: not Python */
+		/* _PyFrame_IsIncomplete: a frame that has not yet reached its
+		 * first traceable instruction (or the 3.13 __init__ cleanup
+		 * shim) is not part of the Python-visible stack. */
+		if (e && kind != OWNER_GENERATOR && unit >= -1 && unit < e->firsttraceable)
+			continue;
+		if (emit(w, out, e, unit) != 0)
+			return -1;
+	}
+	wk->end = PP_END_BOTTOM;
+	wk->end_addr = 0;
+	/* A thread's outermost frame is its own (3.11), or on 3.12+ the
+	 * C-stack shim its first evaluation pushed; a chain ending in a
+	 * generator frame lost its callers when the generator yielded. */
+	if (wk->depth == 0) {
+		wk->bottom_ok = true;
+	} else {
+		enum owner_kind last = owner_kind(l, w->chain[w->chain_used - 1].owner);
+		wk->bottom_ok = l->owner_cstack != PP_ABSENT ? last == OWNER_CSTACK
+							     : last == OWNER_THREAD;
+	}
+	return 0;
+}
+
+/* Whether frame f can stand for where the thread is now (to resume a walk
+ * from): a frame of the thread's own (not a generator's, which another
+ * thread may run), not returned, and below the data-stack top its thread
+ * state showed. */
+static bool resumable(struct frame_reader *fr, uint64_t f, uint64_t top)
+{
+	const struct py_layout *l = fr->w->l;
+	const uint8_t *fb = get_frame(fr, f);
+	if (!fb)
+		return false;
+	enum owner_kind kind = owner_kind(l, pp_get_u8(fb, l->if_size, l->if_owner));
+	if (kind != OWNER_THREAD && kind != OWNER_CSTACK)
+		return false;
+	for (size_t i = 0; i < fr->nchunks; i++)
+		if (f >= fr->chunks[i][0] && f < fr->chunks[i][0] + fr->chunks[i][1])
+			return i > 0 || (top > f && top - f >= l->if_size);
+	return true;
+}
+
+static int walk_interpreter_frames(struct pp_walker *w, struct pp_walk *wk, const uint8_t *ts,
+				   size_t tslen, const struct pp_resume *resume,
+				   struct pp_frame_vec *out)
+{
+	const struct py_layout *l = w->l;
+	struct frame_reader fr = {.w = w, .wk = wk};
+	int rc = 0;
+	fr.chunk_head = pp_get_u64(ts, tslen, l->ts_datastack_chunk);
 	/* The newest chunk's bounds are needed to verify the walk, even when
 	 * every frame comes from the read-ahead. */
 	if (fr.chunk_head)
 		next_chunk(&fr);
-	size_t steps = 0;
-	while (f) {
-		if (++steps > PP_MAX_FRAMES)
-			goto torn;
-		const uint8_t *fb = get_frame(&fr, f);
-		if (!fb)
-			goto torn;
-		size_t fsz = l->if_size;
-		uint8_t owner = pp_get_u8(fb, fsz, l->if_owner);
-		uint64_t prev = pp_get_u64(fb, fsz, l->if_previous);
-		if (prev == f || owner > 3 ||
-		    remember(w, steps - 1, f, prev, pp_get_u64(fb, fsz, l->if_code),
-			     pp_get_u64(fb, fsz, l->if_instr)) != 0)
-			goto torn;
-		if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack) {
-			/* 3.12 C-stack shim / 3.13 entry frame: not Python. */
-			f = prev;
-			continue;
-		}
-		uint64_t code = pp_get_u64(fb, fsz, l->if_code);
-		const struct pp_code_entry *e = pp_code_cache_get(w->codes, w->mem, code);
-		if (!e)
-			goto torn;
-		uint64_t instr = pp_get_u64(fb, fsz, l->if_instr);
-		int64_t unit = ((int64_t)(instr - (code + l->co_code_adaptive))) / 2;
-		if (unit < -1 || unit > e->ncodeunits)
-			goto torn;
-		/* _PyFrame_IsIncomplete: a frame that has not yet reached its
-		 * first traceable instruction (or the 3.13 __init__ cleanup
-		 * shim) is not part of the Python-visible stack. */
-		if (owner != l->owner_generator && unit < e->firsttraceable) {
-			f = prev;
-			continue;
-		}
-		if (pp_frame_vec_push(out, &e->code, line_for(w, e, unit)) != 0)
-			goto torn;
-		f = prev;
+	uint64_t f, cframe;
+	if (current_frame(w, ts, tslen, &f, &cframe) != 0) {
+		wk->end = PP_END_UNREADABLE;
+		wk->end_addr = cframe;
+	} else {
+		rc = follow_interpreter_frames(w, wk, &fr, f, out);
 	}
-	uint64_t cbase = fr.nchunks ? fr.chunks[0][0] : 0;
-	uint64_t cend = fr.nchunks ? cbase + fr.chunks[0][1] : 0;
-	if (!finish_walk(w, ts_addr, steps, cbase, cend))
-		goto torn;
+	/* A generator that yielded while it was read: resume from the
+	 * innermost frame of the last sample's stack that still stands. */
+	if (rc == 0 && !w->paused && resume && wk->end == PP_END_BOTTOM && !wk->bottom_ok) {
+		uint64_t top = pp_get_u64(ts, tslen, l->ts_datastack_top);
+		for (size_t i = 0; i < resume->n && rc == 0; i++) {
+			if (!resumable(&fr, resume->frames[i], top))
+				continue;
+			restart(w, wk, out);
+			wk->resumed = true;
+			rc = follow_interpreter_frames(w, wk, &fr, resume->frames[i], out);
+			wk->resume_lost = wk->end != PP_END_BOTTOM || !wk->bottom_ok ||
+					  w->chain[w->chain_used - 1].addr != resume->outermost;
+			if (!wk->resume_lost)
+				break;
+		}
+	}
+	if (fr.nchunks) {
+		wk->cbase = fr.chunks[0][0];
+		wk->cend = fr.chunks[0][0] + fr.chunks[0][1];
+	}
 	fr_free(&fr);
-	return PP_WALK_OK;
-torn:
-	fr_free(&fr);
-	out->n = start;
-	return broken(w);
+	return rc;
 }
 
-enum pp_walk_status pp_walk_thread(struct pp_walker *w, uint64_t ts_addr,
-				   const uint8_t *ts, size_t tslen,
-				   struct pp_frame_vec *out)
+void pp_walker_forget_windows(struct pp_walker *w)
 {
-	if (w->l->if_size != PP_ABSENT)
-		return walk_interpreter_frames(w, ts_addr, ts, tslen, out);
-	return walk_frame_objects(w, ts_addr, ts, tslen, out);
+	w->pre = NULL;
+	w->npre = 0;
+	w->ndata = 0;
+}
+
+long pp_walk_thread(struct pp_walker *w, uint64_t ts_addr, const uint8_t *ts, size_t tslen,
+		    const struct pp_resume *resume, struct pp_frame_vec *out)
+{
+	if (w->nwalks == w->walks_cap) {
+		size_t ncap = w->walks_cap ? w->walks_cap * 2 : 16;
+		struct pp_walk *n = realloc(w->walks, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		w->walks = n;
+		w->walks_cap = ncap;
+	}
+	struct pp_walk *wk = &w->walks[w->nwalks];
+	*wk = (struct pp_walk){.ts_addr = ts_addr, .chain_off = w->chain_used,
+			       .out_start = out->n, .twinned = true};
+	seen_clear(&w->seen);
+	size_t chain_before = w->chain_used, out_before = out->n;
+	if (resume && !resume->n)
+		resume = NULL;
+	int rc = w->l->if_size != PP_ABSENT ? walk_interpreter_frames(w, wk, ts, tslen, resume, out)
+					    : walk_frame_objects(w, wk, ts, tslen, resume, out);
+	if (rc != 0) {
+		w->chain_used = chain_before;
+		out->n = out_before;
+		return -1;
+	}
+	wk->nout = out->n - wk->out_start;
+	wk->verified_from = wk->depth; /* nothing verified yet */
+	if (wk->depth == 0)
+		wk->twinned = false;
+	return (long)w->nwalks++;
 }

@@ -1,6 +1,7 @@
 /* str and bytes objects from the target, as UTF-8. */
 #include "pystring.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,8 +82,6 @@ char *pp_read_str(struct pp_mem *m, const struct py_layout *l, uint64_t addr,
 	int kind = (state >> 2) & 7;
 	int compact = (state >> 5) & 1;
 	int ascii = (state >> 6) & 1;
-	if (length > PP_STR_MAX_CHARS)
-		return NULL;
 	if (kind != 1 && kind != 2 && kind != 4)
 		return NULL; /* includes 0: a not-ready legacy (wchar_t) str */
 	if (ascii && kind != 1)
@@ -93,6 +92,38 @@ char *pp_read_str(struct pp_mem *m, const struct py_layout *l, uint64_t addr,
 		data = addr + (ascii ? l->str_ascii_data : l->str_compact_data);
 	else
 		data = pp_get_u64(head, sizeof(head), l->str_legacy_data);
+	bool cut = false;
+	if (length > PP_STR_SHOW_CHARS) {
+		/* A str this long is shown cut short - if it is one: a length
+		 * that is garbage would show whatever follows the object. A
+		 * compact str is NUL-terminated where its length says. */
+		uint32_t term = 1;
+		if (length > (1ull << 40) || (compact && pp_mem_read(m, data + length * (uint64_t)kind,
+								     &term, (size_t)kind) != 0) ||
+		    (compact && term != 0))
+			return NULL;
+		length = PP_STR_SHOW_CHARS;
+		cut = true;
+	}
+	if (cut) {
+		/* the first PP_STR_SHOW_CHARS, then the ellipsis */
+		size_t nb = (size_t)length * (size_t)kind;
+		uint8_t *big = malloc(nb);
+		if (!big || pp_mem_read(m, data, big, nb) != 0) {
+			free(big);
+			return NULL;
+		}
+		char *s = pp_ucs_to_utf8(big, length, kind);
+		free(big);
+		size_t sl = s ? strlen(s) : 0;
+		char *t = s ? realloc(s, sl + 4) : NULL;
+		if (!t) {
+			free(s);
+			return NULL;
+		}
+		memcpy(t + sl, "\xE2\x80\xA6", 4); /* U+2026 */
+		return t;
+	}
 
 	size_t nbytes = (size_t)length * (size_t)kind;
 	uint8_t *buf;

@@ -10,9 +10,14 @@
 #include "layout.h"
 #include "memory.h"
 
-/* Longest string (in code points) or bytes object we will read. */
+/* Longest string (in code points) pp_ucs_to_utf8 converts, and longest
+ * bytes object we will read (a 250,000-line function's line table is
+ * 1.25 MB). */
 #define PP_STR_MAX_CHARS (1u << 16)
-#define PP_BYTES_MAX (1u << 20)
+#define PP_BYTES_MAX (64u << 20)
+/* A str longer than this is read as its first PP_STR_SHOW_CHARS code
+ * points and an ellipsis (U+2026). */
+#define PP_STR_SHOW_CHARS 4096u
 
 /* Encode `n` code units of width `kind` (1 = Latin-1, 2 = UCS-2,
  * 4 = UCS-4) from `data` as UTF-8 into a fresh malloc'd NUL-terminated
@@ -23,7 +28,9 @@ char *pp_ucs_to_utf8(const void *data, size_t n, int kind);
 
 /* Read the str object at `addr`. Returns a malloc'd UTF-8 string, or NULL if
  * the object is unreadable or not a str this version could have made. If
- * `str_type` is non-zero, the object's type must be that address. */
+ * `str_type` is non-zero, the object's type must be that address. A str
+ * longer than PP_STR_SHOW_CHARS comes back cut there, ending in "…"; its
+ * length must be real (a compact str ends in a NUL where it says). */
 char *pp_read_str(struct pp_mem *m, const struct py_layout *l, uint64_t addr,
 		  uint64_t str_type);
 

@@ -54,7 +54,7 @@ const struct pp_quiet_stack *pp_quiet_take(const struct pp_quiet *q, uint64_t ts
 bool pp_quiet_expected(const struct pp_quiet *q, uint64_t ts_addr);
 
 /* One thread of the sample just read: what it was read as (frames, when
- * status was PP_WALK_OK; its OS state, NULL when unknown - one assumed,
+ * it was read whole; its OS state, NULL when unknown - one assumed,
  * as the GIL holder's "running", never says blocked), or that it was
  * taken over. */
 struct pp_quiet_thread_seen {

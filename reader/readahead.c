@@ -207,13 +207,14 @@ static void thread_windows(struct pp_readahead *ra, const struct pp_target *t,
 		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, 1, false);
 	}
 	bool chunked = l->if_size != PP_ABSENT;
-	if (chunked && r->cbase && r->cend > r->cbase) {
+	const struct pp_walk *wk = r->walk >= 0 ? &t->walker.walks[r->walk] : NULL;
+	if (chunked && wk && wk->cbase && wk->cend > wk->cbase) {
 		uint64_t top = pp_get_u64(tsb, l->ts_size, l->ts_datastack_top);
-		top = top > r->cbase && top < r->cend ? top : r->cbase;
-		uint64_t end = reach_of(ra, r->cbase, top) + CHUNK_SLACK;
-		if (end > r->cend)
-			end = r->cend;
-		add_win(wl, r->cbase, (size_t)(end - r->cbase), PP_WIN_DATA, 0, true);
+		top = top > wk->cbase && top < wk->cend ? top : wk->cbase;
+		uint64_t end = reach_of(ra, wk->cbase, top) + CHUNK_SLACK;
+		if (end > wk->cend)
+			end = wk->cend;
+		add_win(wl, wk->cbase, (size_t)(end - wk->cbase), PP_WIN_DATA, 0, true);
 	}
 }
 
@@ -222,11 +223,15 @@ static void thread_windows(struct pp_readahead *ra, const struct pp_target *t,
 static void touch_frames(struct pp_readahead *ra, const struct pp_target *t,
 			 const struct tstate_rec *r)
 {
-	const uint64_t *chain = t->walker.chain;
+	if (r->walk < 0)
+		return;
+	const struct pp_walk *wk = &t->walker.walks[r->walk];
 	bool chunked = t->layout.if_size != PP_ABSENT;
-	for (size_t i = 0; chain && i < r->depth; i++) {
-		uint64_t f = chain[(r->chain_off + i) * PP_CHAIN_N];
-		if (chunked && f >= r->cbase && f < r->cend)
+	/* A deep stack's heap frames are not all worth a window each. */
+	size_t depth = wk->depth < HOT_FRAMES_MAX * 4 ? wk->depth : HOT_FRAMES_MAX * 4;
+	for (size_t i = 0; i < depth; i++) {
+		uint64_t f = t->walker.chain[wk->chain_off + i].addr;
+		if (chunked && f >= wk->cbase && f < wk->cend)
 			continue; /* in the chunk's window */
 		hot_touch(&ra->hot_frames, f, ra->gen);
 	}
@@ -247,9 +252,14 @@ static int learn_codes(struct pp_readahead *ra, const struct pp_target *t,
 	const struct pp_code_entry *last = NULL;
 	for (size_t k = 0; k < s->nts; k++) {
 		const struct tstate_rec *r = &s->ts[k];
-		if (r->taken_over || r->frame_start + r->nframes > t->frames.n)
+		if (r->taken_over || r->walk < 0)
 			continue;
-		for (size_t i = r->frame_start; i < r->frame_start + r->nframes; i++) {
+		const struct pp_walk *wk = &t->walker.walks[r->walk];
+		/* a deep stack names few codes; its first frames say which */
+		size_t n = wk->nout < HOT_CODES_MAX * 16 ? wk->nout : HOT_CODES_MAX * 16;
+		for (size_t i = wk->out_start; i < wk->out_start + n; i++) {
+			if (t->frames.v[i].kind != PP_RF_PYTHON)
+				continue;
 			const struct pp_code_entry *e = pp_code_entry_of(t->frames.v[i].code);
 			if (e != last) /* runs of one code (recursion) are common */
 				hot_touch(&ra->hot_codes, (uint64_t)(uintptr_t)e, ra->gen);
@@ -476,7 +486,7 @@ int pp_readahead_read(struct pp_readahead *ra, struct pp_target *t, struct snaps
 				.order = ri->first_ts + ri->nts - 1 - k, /* list is newest first */
 				.bytes_off = k * l->ts_size,
 				.thread_id = pp_get_u64(b, l->ts_size, l->ts_thread_id),
-				.check = -1,
+				.walk = -1,
 			};
 			if (l->ts_native_thread_id != PP_ABSENT) {
 				r.native_id = pp_get_u64(b, l->ts_size, l->ts_native_thread_id);

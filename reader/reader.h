@@ -49,9 +49,43 @@ struct pp_code {
 	int firstlineno;
 };
 
+/* Where a frame's line is not a line. */
+#define PP_FRAME_LINE_NONE (-1)    /* the interpreter has none for this instruction */
+#define PP_FRAME_LINE_UNKNOWN (-2) /* it could not be read (a broken line table) */
+
+/* A frame of a stack as pyprobe shows it: a Python frame, or a marker
+ * standing where the stack could not be shown as it is. */
+enum pp_rframe_kind {
+	PP_RF_PYTHON = 0,
+	/* Innermost: the frames inside this point moved while they were
+	 * read; the frames outside it held still and are exact. */
+	PP_RF_CHANGING,
+	/* Outermost, where the chain could not be followed further; or in
+	 * place of one frame whose code object could not be read. */
+	PP_RF_UNREADABLE,
+	/* Outermost: frames past the most one walk reads (`count` of them). */
+	PP_RF_NOT_READ,
+};
+
+enum pp_unreadable {
+	PP_UNREAD_MEMORY = 0,    /* "frame memory not readable" */
+	PP_UNREAD_NOT_FRAME,     /* "not a frame" */
+	PP_UNREAD_NOT_CODE,      /* "not a code object" */
+	PP_UNREAD_LOOP,          /* "frame chain loops" */
+	PP_UNREAD_NOT_EXECUTING, /* "frame not executing" */
+};
+/* The text of a reason, as markers show it. */
+const char *pp_unreadable_reason(enum pp_unreadable why);
+
 struct pp_frame {
+	/* PP_RF_PYTHON: its code. A name or file the reader could not
+	 * read is NULL there (shown as "?"). */
 	const struct pp_code *code;
-	int line; /* -1: the interpreter has no line for this instruction */
+	int line;           /* or PP_FRAME_LINE_NONE / _UNKNOWN */
+	uint8_t kind;       /* enum pp_rframe_kind */
+	uint8_t why;        /* PP_RF_UNREADABLE: enum pp_unreadable */
+	bool count_exact;   /* PP_RF_NOT_READ: count is all of them */
+	uint64_t count;     /* PP_RF_NOT_READ */
 };
 
 enum pp_gil_state {
@@ -61,21 +95,29 @@ enum pp_gil_state {
 	PP_GIL_RELEASED, /* neither */
 };
 
-enum pp_walk_status {
-	PP_WALK_OK = 0,
-	PP_WALK_TORN,    /* changed under us; frames are not shown */
-	PP_WALK_ERROR,   /* unreadable (thread exiting, corrupt memory) */
-};
-
+/* One thread's stack in a sample. A running target's stack can move while
+ * it is read; what is shown is only what held still (see docs/record.md):
+ *   whole      every frame, innermost to the thread's outermost
+ *   changing   cut short: the outer frames that held still, then a
+ *              PP_RF_CHANGING marker (innermost)
+ *   unreadable a PP_RF_UNREADABLE / _NOT_READ marker: corrupt memory, a
+ *              looping chain, a stack deeper than one walk reads
+ *   dropped    not even the thread's outermost frame held still (it was
+ *              starting or ending): no frames; counted, never drawn
+ * A stack can be both changing and unreadable (a deep stack whose inner
+ * part moves). */
 struct pp_thread {
 	uint64_t native_id;   /* kernel TID; 0 if it could not be found */
 	uint64_t thread_id;   /* pthread_self(), == threading.get_ident() */
 	int64_t interp_id;    /* innermost interpreter running on it */
 	const char *name;     /* threading.Thread name or NULL */
 	enum pp_gil_state gil;
-	enum pp_walk_status status;
+	bool dropped, changing, unreadable;
+	/* Python frames the first read of it found (changing: more than it
+	 * shows) */
+	uint32_t walked_depth;
 	struct pp_os_state os; /* filled with PP_SAMPLE_OS_STATE */
-	struct pp_frame *frames; /* innermost first */
+	struct pp_frame *frames; /* innermost first, markers included */
 	size_t nframes;
 };
 
@@ -83,7 +125,9 @@ struct pp_sample {
 	uint64_t time_ns;       /* CLOCK_MONOTONIC when the read began */
 	struct pp_thread *threads;
 	size_t nthreads;
-	unsigned torn_retries;  /* walks redone because they were torn */
+	/* Threads read again because nothing of their stack held still (or,
+	 * with PP_SAMPLE_WHOLE, because it moved) */
+	unsigned retries;
 	/* storage, reused across samples */
 	struct pp_frame *frame_pool;
 	size_t frame_pool_cap;
@@ -93,7 +137,10 @@ struct pp_sample {
 enum {
 	PP_SAMPLE_OS_STATE = 1 << 0,  /* read /proc task state + syscall */
 	PP_SAMPLE_PAUSE = 1 << 1,     /* stop all threads around the read */
-	PP_SAMPLE_RETRY_TORN = 1 << 2,/* redo torn walks (a few times) */
+	/* Read a stack that moved again, a few times, to show it whole if
+	 * it holds still long enough (a dump); a recording keeps what held
+	 * still instead. */
+	PP_SAMPLE_WHOLE = 1 << 2,
 	/* Read threading.Thread names afresh. Without it, names come from
 	 * the last read (also made, once, when a thread appears that it did
 	 * not know); a name is valid until the next sample. */

@@ -387,6 +387,7 @@ void pp_target_detach(struct pp_target *t)
 	pp_snapshot_free(t->snap);
 	pp_readahead_free(t->ahead);
 	pp_quiet_free(t->quiet);
+	pp_resume_free(t->resume);
 	free(t->quiet_seen);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);

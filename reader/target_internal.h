@@ -12,6 +12,7 @@
 #include "quiet.h"
 #include "reader.h"
 #include "readahead.h"
+#include "resume.h"
 #include "snapshot.h"
 #include "thread_names.h"
 
@@ -47,6 +48,7 @@ struct pp_target {
 	struct snapshot *snap;      /* sample.c's working state, reused */
 	struct pp_readahead *ahead; /* where the last sample found things */
 	struct pp_quiet *quiet;     /* threads that may not have run since */
+	struct pp_resume_store *resume; /* where each stack stood last time */
 	bool quiet_sample;          /* this sample may take threads over */
 	struct pp_quiet_thread_seen *quiet_seen; /* learn_quiet's, reused */
 	size_t quiet_seen_cap;

@@ -6,18 +6,24 @@
 #include "json_str.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stddef.h>
 
 static void put_frame(const struct pp_dump_frame *f, FILE *out)
 {
-	fputs("{\"function\": ", out);
+	bool marker = f->kind == PP_DUMP_FRAME_MARKER;
+	fprintf(out, "{\"kind\": \"%s\", \"function\": ", marker ? "marker" : "python");
 	pp_json_str(f->function, out);
 	fputs(", \"name\": ", out);
-	pp_json_str(f->name, out);
+	pp_json_str(marker ? NULL : f->name, out);
 	fputs(", \"file\": ", out);
-	pp_json_str(f->file, out);
-	fprintf(out, ", \"line\": %d}", f->line);
+	pp_json_str(marker ? NULL : f->file, out);
+	/* -1: the interpreter has no line there; null: none could be read */
+	if (marker || f->line < -1)
+		fputs(", \"line\": null}", out);
+	else
+		fprintf(out, ", \"line\": %d}", f->line);
 }
 
 static void put_thread(const struct pp_dump_thread *t, FILE *out)
@@ -31,10 +37,8 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 	fputs("      \"syscall\": ", out);
 	pp_json_str(t->syscall, out);
 	fputs(",\n", out);
-	/* Only when set: a consumer that ignores it still gets valid frames,
-	 * and "torn" sits before the frames so a reader sees it first. */
-	if (t->torn)
-		fputs("      \"torn\": true,\n", out);
+	/* Before the frames, so a reader knows what they are first. */
+	fprintf(out, "      \"stack\": \"%s\",\n", pp_dump_stack_name(t->stack));
 	if (t->nframes == 0) {
 		fputs("      \"frames\": []\n    }", out);
 		return;

@@ -101,7 +101,8 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 	fputs(")\n", out);
 
 	if (t->nframes == 0) {
-		fputs(t->torn ? "    (stack changed while it was read; no consistent snapshot)\n"
+		fputs(t->stack == PP_DUMP_STACK_DROPPED
+			      ? "    (stack not shown: it changed faster than it could be read)\n"
 			      : "    (no Python frames)\n",
 		      out);
 		return;
@@ -110,10 +111,16 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 		const struct pp_dump_frame *f = &t->frames[i];
 		fputs("    ", out);
 		put_text(f->function, out);
+		if (f->kind == PP_DUMP_FRAME_MARKER) {
+			fputc('\n', out);
+			continue;
+		}
 		fputs(" (", out);
 		put_text(f->file, out);
 		if (f->line >= 0)
 			fprintf(out, ":%d", f->line);
+		else if (f->line < -1)
+			fputs(":?", out); /* a line that could not be read */
 		fputs(")\n", out);
 	}
 }

@@ -8,6 +8,8 @@ size_t pp_frame_label(const struct pp_view_frame *f, char *buf, size_t size)
 	int n;
 	if (f->kind != PP_FRAME_PYTHON)
 		n = snprintf(buf, size, "%s", f->function);
+	else if (f->line == PP_LINE_UNKNOWN) /* a line that could not be read */
+		n = snprintf(buf, size, "%s (%s:?)", f->function, f->file);
 	else if (f->line < 0)
 		n = snprintf(buf, size, "%s (%s)", f->function, f->file);
 	else

@@ -27,7 +27,12 @@ static int put_stack(const struct pp_profile *p, pp_stack_id leaf, FILE *out)
 		pp_json_str(pp_profile_string(p, fr[i]->function), out);
 		fputs(", \"file\": ", out);
 		pp_json_str(pp_profile_string(p, fr[i]->file), out);
-		fprintf(out, ", \"line\": %d}", (int)fr[i]->line);
+		/* -1: the interpreter has no line there; null: a marker, or a
+		 * line that could not be read */
+		if (fr[i]->kind == PP_FRAME_MARKER || fr[i]->line == PP_LINE_UNKNOWN)
+			fputs(", \"line\": null}", out);
+		else
+			fprintf(out, ", \"line\": %d}", (int)fr[i]->line);
 	}
 	fputc(']', out);
 	free(fr);

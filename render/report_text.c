@@ -24,10 +24,16 @@ static void put_frame(const struct pp_profile *p, const struct pp_pframe *f, FIL
 {
 	fputs("      ", out);
 	pp_text_str(pp_profile_string(p, f->function), 0, out);
+	if (f->kind == PP_FRAME_MARKER) { /* [changing], [unreadable frame: ...] */
+		fputc('\n', out);
+		return;
+	}
 	fputs(" (", out);
 	pp_text_str(pp_profile_string(p, f->file), 0, out);
 	if (f->line >= 0)
 		fprintf(out, ":%d", (int)f->line);
+	else if (f->line == PP_LINE_UNKNOWN)
+		fputs(":?", out);
 	fputs(")\n", out);
 }
 

@@ -609,10 +609,14 @@ static void put_frame(const struct tl *g, const struct pp_pframe *f)
 	FILE *out = g->out;
 	putc('\n', out);
 	put_text(out, pp_profile_string(g->p, f->function), 0);
+	if (f->kind == PP_FRAME_MARKER) /* [changing], [unreadable frame: ...] */
+		return;
 	fputs(" (", out);
 	put_text(out, pp_profile_string(g->p, f->file), 0);
 	if (f->line >= 0)
 		fprintf(out, ":%d", (int)f->line);
+	else if (f->line == PP_LINE_UNKNOWN)
+		fputs(":?", out);
 	putc(')', out);
 }
 

@@ -9,6 +9,7 @@
 #include "../render/render.h"
 #include "cli.h"
 #include "dump_model.h"
+#include "frame_marker.h"
 
 static const char dump_usage[] =
 	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
@@ -18,8 +19,9 @@ static const char dump_usage[] =
 	"\n"
 	"  -p, --pid PID      the Python process to read\n"
 	"  -j, --json         JSON instead of text (schema: docs/dump.md)\n"
-	"  -n, --nonblocking  read while the process runs, without pausing it;\n"
-	"                     stacks that change mid-read are read again\n"
+	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
+	"                     stack that moves while it is read is read again, and\n"
+	"                     if it keeps moving, shown cut short under [changing]\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"By default the process is paused (ptrace) for the few milliseconds the\n"
@@ -50,23 +52,40 @@ static enum pp_dump_os dump_os(enum pp_os_run r)
 	}
 }
 
+static enum pp_dump_stack dump_stack(const struct pp_thread *t)
+{
+	if (t->dropped)
+		return PP_DUMP_STACK_DROPPED;
+	if (t->changing)
+		return PP_DUMP_STACK_CUT_CHANGING;
+	if (t->unreadable)
+		return PP_DUMP_STACK_CUT_UNREADABLE;
+	return PP_DUMP_STACK_WHOLE;
+}
+
 /* The reader's snapshot as the renderers' model. Strings are borrowed from
- * the target handle, which outlives the dump. */
+ * the target handle, which outlives the dump; marker labels are made here,
+ * in `labels` (one slot per marker frame). */
+#define LABEL_MAX 96
+
 static int build_dump(const struct pp_target_info *info, const struct pp_sample *s,
 		      struct pp_dump *d, struct pp_dump_thread **threads_out,
-		      struct pp_dump_frame **frames_out)
+		      struct pp_dump_frame **frames_out, char **labels_out)
 {
-	size_t nf = 0;
+	size_t nf = 0, nm = 0;
 	for (size_t i = 0; i < s->nthreads; i++)
-		nf += s->threads[i].nframes;
+		for (size_t j = 0; j < s->threads[i].nframes; j++, nf++)
+			nm += s->threads[i].frames[j].kind != PP_RF_PYTHON;
 	struct pp_dump_thread *th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
 	struct pp_dump_frame *fr = calloc(nf ? nf : 1, sizeof(*fr));
-	if (!th || !fr) {
+	char *labels = malloc(nm ? nm * LABEL_MAX : 1);
+	if (!th || !fr || !labels) {
 		free(th);
 		free(fr);
+		free(labels);
 		return -1;
 	}
-	size_t k = 0;
+	size_t k = 0, m = 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *t = &s->threads[i];
 		th[i].native_id = t->native_id;
@@ -75,14 +94,23 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 		th[i].gil = dump_gil(t->gil);
 		th[i].os_state = dump_os(t->os.run);
 		th[i].syscall = t->os.in_syscall == 1 ? pp_syscall_name(t->os.syscall_nr) : NULL;
-		th[i].torn = t->status != PP_WALK_OK;
+		th[i].stack = dump_stack(t);
 		th[i].frames = fr + k;
 		th[i].nframes = t->nframes;
 		for (size_t j = 0; j < t->nframes; j++, k++) {
-			fr[k].function = t->frames[j].code->qualname;
-			fr[k].name = t->frames[j].code->name;
-			fr[k].file = t->frames[j].code->filename;
-			fr[k].line = t->frames[j].line;
+			const struct pp_frame *f = &t->frames[j];
+			if (f->kind != PP_RF_PYTHON) {
+				char *label = labels + LABEL_MAX * m++;
+				pp_frame_marker_label(f, label, LABEL_MAX);
+				fr[k] = (struct pp_dump_frame){label, NULL, NULL, -1,
+							       PP_DUMP_FRAME_MARKER};
+				continue;
+			}
+			fr[k].kind = PP_DUMP_FRAME_PYTHON;
+			fr[k].function = f->code->qualname;
+			fr[k].name = f->code->name;
+			fr[k].file = f->code->filename;
+			fr[k].line = f->line;
 		}
 	}
 	d->pid = info->pid;
@@ -94,6 +122,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	d->nthreads = s->nthreads;
 	*threads_out = th;
 	*frames_out = fr;
+	*labels_out = labels;
 	return 0;
 }
 
@@ -144,7 +173,7 @@ int cmd_dump(int argc, char **argv)
 		return (int)err.code;
 	}
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
-			 (nonblocking ? PP_SAMPLE_RETRY_TORN : PP_SAMPLE_PAUSE);
+			 (nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
 	struct pp_sample s = {0};
 	if (pp_target_sample(t, flags, &s, &err) != PP_OK) {
 		pp_die_msg("%s", err.msg);
@@ -156,8 +185,9 @@ int cmd_dump(int argc, char **argv)
 	struct pp_dump d = {0};
 	struct pp_dump_thread *th = NULL;
 	struct pp_dump_frame *fr = NULL;
+	char *labels = NULL;
 	int rc = PP_EXIT_OK;
-	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr) != 0) {
+	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr, &labels) != 0) {
 		pp_die_msg("out of memory");
 		rc = PP_EXIT_IO;
 	} else if ((json ? pp_render_dump_json(&d, stdout) : pp_render_dump_text(&d, stdout)) != 0 ||
@@ -167,6 +197,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	free(th);
 	free(fr);
+	free(labels);
 	pp_sample_free(&s);
 	pp_target_detach(t);
 	return rc;

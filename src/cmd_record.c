@@ -104,9 +104,11 @@ static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_s
 	}
 	if (rs->progress) {
 		double secs = (double)st->elapsed_ns / 1e9;
-		fprintf(stderr, "\r\033[Kpyprobe: %.1f s, %llu samples, %llu torn, %.0f Hz", secs,
-			(unsigned long long)st->samples, (unsigned long long)st->torn,
-			secs > 0 ? (double)st->ticks / secs : 0.0);
+		fprintf(stderr, "\r\033[Kpyprobe: %.1f s, %llu samples, %.0f Hz, %.1f%% cut short",
+			secs, (unsigned long long)st->samples,
+			secs > 0 ? (double)st->ticks / secs : 0.0,
+			st->thread_samples ? 100.0 * (double)st->cut / (double)st->thread_samples
+					   : 0.0);
 		if (rs->subprocesses)
 			fprintf(stderr, ", %zu process%s", st->processes,
 				st->processes == 1 ? "" : "es");
@@ -330,8 +332,12 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 	m->rate_hz = rate;
 	m->start_unix_ns = start_unix;
 	m->duration_ns = st->elapsed_ns;
-	m->samples_dropped = st->torn;
+	m->samples_dropped = st->dropped;
 	m->ticks_missed = st->missed;
+	m->samples_cut = st->cut;
+	m->cut_depth_sum = st->cut_depth_sum;
+	m->cut_walked_sum = st->cut_walked_sum;
+	m->samples_unreadable = st->unreadable;
 }
 
 /* One line of what `pyprobe report` would say: GIL utilisation and
@@ -614,13 +620,22 @@ int cmd_record(int argc, char **argv)
 	if (subprocesses)
 		snprintf(of, sizeof(of), " of %zu process%s", st.processes_seen,
 			 st.processes_seen == 1 ? "" : "es");
+	/* Of the thread samples taken: kept whole, kept cut short (with how
+	 * deep what held still was, of what the first read found), kept with
+	 * an unreadable part, or dropped. */
+	uint64_t taken = st.thread_samples + st.dropped;
+	double per = taken ? 100.0 / (double)taken : 0.0;
 	fprintf(stderr,
-		"pyprobe: %llu samples%s in %.2f s (%.1f Hz), %llu torn (%.2f%%), %llu missed "
-		"ticks (%.2f%%), sampling cost median %.1f µs, p99 %.1f µs; wrote %s\n",
+		"pyprobe: %llu samples%s in %.2f s (%.1f Hz), %llu cut short (%.2f%%, at depth "
+		"%.1f of %.1f on average), %llu unreadable (%.2f%%), %llu dropped (%.2f%%), "
+		"%llu missed ticks (%.2f%%), sampling cost median %.1f µs, p99 %.1f µs; "
+		"wrote %s\n",
 		(unsigned long long)st.samples, of, secs, secs > 0 ? (double)st.ticks / secs : 0.0,
-		(unsigned long long)st.torn,
-		st.thread_samples + st.torn ? 100.0 * (double)st.torn /
-			(double)(st.thread_samples + st.torn) : 0.0,
+		(unsigned long long)st.cut, per * (double)st.cut,
+		st.cut ? (double)st.cut_depth_sum / (double)st.cut : 0.0,
+		st.cut ? (double)st.cut_walked_sum / (double)st.cut : 0.0,
+		(unsigned long long)st.unreadable, per * (double)st.unreadable,
+		(unsigned long long)st.dropped, per * (double)st.dropped,
 		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,
 		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, shown);
 	print_report_summary(p);

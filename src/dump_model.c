@@ -39,3 +39,18 @@ const char *pp_dump_os_name(enum pp_dump_os s)
 	}
 	return "unknown";
 }
+
+const char *pp_dump_stack_name(enum pp_dump_stack s)
+{
+	switch (s) {
+	case PP_DUMP_STACK_CUT_CHANGING:
+		return "cut_changing";
+	case PP_DUMP_STACK_CUT_UNREADABLE:
+		return "cut_unreadable";
+	case PP_DUMP_STACK_DROPPED:
+		return "dropped";
+	case PP_DUMP_STACK_WHOLE:
+		break;
+	}
+	return "whole";
+}

@@ -26,11 +26,29 @@ enum pp_dump_os {
 	PP_DUMP_OS_ZOMBIE,
 };
 
+enum pp_dump_frame_kind {
+	PP_DUMP_FRAME_PYTHON = 0,
+	/* A marker: `function` is its label ("[changing]", "[unreadable
+	 * frame: not a code object]", ...); name and file are NULL. */
+	PP_DUMP_FRAME_MARKER,
+};
+
 struct pp_dump_frame {
-	const char *function; /* qualified name where the version has one */
-	const char *name;     /* bare co_name */
-	const char *file;
-	int line;             /* -1: the interpreter has no line here */
+	const char *function; /* qualified name where the version has one;
+				 NULL: it could not be read */
+	const char *name;     /* bare co_name, or NULL */
+	const char *file;     /* or NULL */
+	int line;             /* -1: the interpreter has no line here;
+				 -2: it could not be read */
+	enum pp_dump_frame_kind kind;
+};
+
+/* How much of a thread's stack is shown (reader.h's pp_thread). */
+enum pp_dump_stack {
+	PP_DUMP_STACK_WHOLE = 0,
+	PP_DUMP_STACK_CUT_CHANGING,   /* moved while read: the outer part */
+	PP_DUMP_STACK_CUT_UNREADABLE, /* part of it could not be read */
+	PP_DUMP_STACK_DROPPED,        /* nothing held still: no frames */
 };
 
 struct pp_dump_thread {
@@ -40,7 +58,7 @@ struct pp_dump_thread {
 	enum pp_dump_gil gil;
 	enum pp_dump_os os_state;
 	const char *syscall;  /* the system call it is blocked in, or NULL */
-	int torn;             /* the stack could not be read consistently */
+	enum pp_dump_stack stack;
 	const struct pp_dump_frame *frames; /* innermost first */
 	size_t nframes;
 };
@@ -56,6 +74,7 @@ struct pp_dump {
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */
+const char *pp_dump_stack_name(enum pp_dump_stack s); /* "whole", "cut_changing", ... */
 const char *pp_dump_os_name(enum pp_dump_os s);    /* "running", ... */
 
 #endif

@@ -15,8 +15,10 @@
  * Above the anchor, frames of the loop's own machinery (Handle._run, the
  * pure-Python Task step, the selector transports) are skipped; the first
  * other frame is the task's coroutine or the callback the loop called, and
- * its presence makes the loop busy. A stall is a run of a loop thread's
- * consecutive busy samples lasting at least the threshold.
+ * its presence makes the loop busy. A stack cut short above the anchor (a
+ * marker there, before any callback) says neither. A stall is a run of a
+ * loop thread's consecutive busy samples lasting at least the threshold;
+ * samples that say neither are passed over, not counted either way.
  *
  * Every stack's state is derived from its parent's (a parent's id is always
  * smaller), so the whole table costs one step per stack.
@@ -34,12 +36,14 @@ enum frame_class {
 	FC_SELECTOR,  /* the loop waiting for I/O */
 	FC_MACHINERY, /* the loop's own code between it and a callback */
 	FC_NEW_PROCESS, /* a forked child starts here: no loop below counts */
+	FC_MARKER,    /* the stack was cut short here */
 };
 
 struct stack_info {
 	uint32_t anchor;    /* depth of the anchor frame, 0: none */
 	bool anchor_py;     /* the anchor is asyncio's _run_once */
 	bool selector;      /* a selectors.py frame above the anchor */
+	bool cut;           /* cut short above the anchor, before a task */
 	uint32_t task;      /* depth of the first frame the loop called, 0: none */
 };
 
@@ -51,6 +55,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 static enum frame_class classify(const struct pp_profile *p, const struct pp_pframe *f)
 {
+	if (f->kind == PP_FRAME_MARKER)
+		return FC_MARKER;
 	if (f->kind != PP_FRAME_PYTHON)
 		return FC_OTHER;
 	const char *file = pp_profile_string(p, f->file);
@@ -97,18 +103,21 @@ static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
 		if (fc == FC_NEW_PROCESS) {
 			in = (struct stack_info){0};
 		} else if (fc == FC_RUN_ONCE) {
-			in = (struct stack_info){st->depth, true, false, 0};
+			in = (struct stack_info){st->depth, true, false, false, 0};
 		} else if (fc == FC_C_ANCHOR && !(in.anchor && in.anchor_py)) {
-			in = (struct stack_info){st->depth, false, false, 0};
-		} else if (in.anchor && !in.task && !in.selector) {
+			in = (struct stack_info){st->depth, false, false, false, 0};
+		} else if (in.anchor && !in.task && !in.selector && !in.cut) {
 			if (fc == FC_SELECTOR)
 				in.selector = true;
+			else if (fc == FC_MARKER)
+				in.cut = true;
 			else if (fc == FC_OTHER)
 				in.task = st->depth;
 		}
 		info[s] = in;
 		if (in.anchor) {
-			r->loop_state[s] = in.task ? PP_LOOP_BUSY : PP_LOOP_WAITING;
+			r->loop_state[s] = in.task ? PP_LOOP_BUSY
+				: in.cut ? PP_LOOP_UNKNOWN : PP_LOOP_WAITING;
 			r->loop_task_depth[s] = in.task;
 		}
 	}
@@ -230,6 +239,8 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 							     : PP_LOOP_NONE;
 		if (ls != PP_LOOP_NONE)
 			r->threads[t].event_loop = true;
+		if (ls == PP_LOOP_UNKNOWN)
+			continue; /* says neither: passed over */
 		struct run *run = &runs[t];
 		if (ls == PP_LOOP_BUSY) {
 			if (!run->open) {

@@ -82,6 +82,9 @@ enum pp_loop_state {
 	PP_LOOP_NONE = 0, /* the stack runs no event loop */
 	PP_LOOP_WAITING,  /* in its selector, or between callbacks */
 	PP_LOOP_BUSY,     /* running a callback or a task's step */
+	/* cut short at the loop: what ran above it moved while it was read
+	 * (a [changing] marker); neither busy nor waiting as far as is known */
+	PP_LOOP_UNKNOWN,
 };
 
 /* One process's GIL (with record --subprocesses a recording holds several). */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cost_histogram.h"
+#include "frame_marker.h"
 
 /* Interned ids of one code object, cached by the reader's stable pointer so
  * a sample costs no string hashing. */
@@ -21,6 +22,8 @@ struct code_ids {
 	pp_frame_id memo_frame; /* UINT32_MAX: none yet */
 };
 
+#define MARKER_SLOTS 8
+
 /* One process's side of the conversion. The code cache is per process:
  * the reader's pointers are stable only for its target's life, and a
  * subprocess can be detached and its memory reused while we record. */
@@ -31,6 +34,8 @@ struct converter {
 	uint32_t pid;
 	pp_str_id cmdline; /* for the `process PID: cmdline` root frame */
 	uint64_t samples;
+	/* the profile frames of [changing] and each [unreadable frame: ...] */
+	pp_frame_id markers[MARKER_SLOTS];
 };
 
 static void converter_free(void *c)
@@ -116,8 +121,10 @@ static struct code_ids *ids_of(struct converter *c, const struct pp_code *code)
 	for (; c->slots[j].code; j = (j + 1) & (c->cap - 1))
 		if (c->slots[j].code == code)
 			return &c->slots[j];
-	struct code_ids e = {code, pp_profile_str(c->p, code->qualname),
-			     pp_profile_str(c->p, code->name), pp_profile_str(c->p, code->filename),
+	/* A name or file the reader could not read is "?". */
+	struct code_ids e = {code, pp_profile_str(c->p, code->qualname ? code->qualname : "?"),
+			     pp_profile_str(c->p, code->name ? code->name : "?"),
+			     pp_profile_str(c->p, code->filename ? code->filename : "?"),
 			     0, UINT32_MAX};
 	if (e.function == UINT32_MAX || e.name == UINT32_MAX || e.file == UINT32_MAX)
 		return NULL;
@@ -148,14 +155,56 @@ static enum pp_sample_os os_of(enum pp_os_run r)
 	}
 }
 
+/* The profile frame of a marker (cached for the fixed labels). */
+static pp_frame_id marker_frame(struct converter *c, const struct pp_frame *f)
+{
+	bool fixed = f->kind != PP_RF_NOT_READ;
+	size_t slot = f->kind == PP_RF_CHANGING ? 0 : 1 + f->why;
+	if (fixed && slot < MARKER_SLOTS && c->markers[slot])
+		return c->markers[slot];
+	char label[96];
+	pp_frame_marker_label(f, label, sizeof label);
+	pp_str_id s = pp_profile_str(c->p, label);
+	if (s == UINT32_MAX)
+		return UINT32_MAX;
+	struct pp_pframe pf = {s, s, 0, PP_LINE_NONE, 0, PP_FRAME_MARKER};
+	pp_frame_id id = pp_profile_frame(c->p, &pf);
+	if (fixed && slot < MARKER_SLOTS && id != UINT32_MAX)
+		c->markers[slot] = id;
+	return id;
+}
+
+static pp_frame_id python_frame(struct converter *c, const struct pp_frame *f)
+{
+	struct code_ids *ids = ids_of(c, f->code);
+	if (!ids)
+		return UINT32_MAX;
+	int line = f->line;
+	if (ids->memo_frame == UINT32_MAX || ids->memo_line != line) {
+		struct pp_pframe pf = {ids->function, ids->name, ids->file, line,
+				       f->code->firstlineno, PP_FRAME_PYTHON};
+		ids->memo_frame = pp_profile_frame(c->p, &pf);
+		ids->memo_line = line;
+	}
+	return ids->memo_frame;
+}
+
+static uint32_t python_frames(const struct pp_thread *th)
+{
+	uint32_t n = 0;
+	for (size_t k = 0; k < th->nframes; k++)
+		n += th->frames[k].kind == PP_RF_PYTHON;
+	return n;
+}
+
 /* Add one snapshot to the profile. -1 when out of memory. */
 static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t t0,
 			struct pp_sampler_stats *st)
 {
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *th = &s->threads[i];
-		if (th->status != PP_WALK_OK) {
-			st->torn++;
+		if (th->dropped) {
+			st->dropped++;
 			continue;
 		}
 		struct pp_pthread pt = {c->pid, th->native_id,
@@ -163,17 +212,9 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 		uint32_t tid = pp_profile_thread(c->p, &pt);
 		pp_stack_id stack = PP_EMPTY_STACK;
 		for (size_t k = th->nframes; k-- > 0;) { /* root first */
-			struct code_ids *ids = ids_of(c, th->frames[k].code);
-			if (!ids)
-				return -1;
-			int line = th->frames[k].line;
-			if (ids->memo_frame == UINT32_MAX || ids->memo_line != line) {
-				struct pp_pframe f = {ids->function, ids->name, ids->file, line,
-						      th->frames[k].code->firstlineno, PP_FRAME_PYTHON};
-				ids->memo_frame = pp_profile_frame(c->p, &f);
-				ids->memo_line = line;
-			}
-			pp_frame_id fid = ids->memo_frame;
+			const struct pp_frame *f = &th->frames[k];
+			pp_frame_id fid = f->kind == PP_RF_PYTHON ? python_frame(c, f)
+								  : marker_frame(c, f);
 			if (fid == UINT32_MAX || tid == UINT32_MAX ||
 			    (stack = pp_profile_stack(c->p, stack, fid)) == UINT32_MAX)
 				return -1;
@@ -183,6 +224,12 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 		if (pp_profile_add_sample(c->p, &ps) != 0)
 			return -1;
 		st->thread_samples++;
+		if (th->changing) {
+			st->cut++;
+			st->cut_depth_sum += python_frames(th);
+			st->cut_walked_sum += th->walked_depth;
+		}
+		st->unreadable += th->unreadable;
 	}
 	return 0;
 }

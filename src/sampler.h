@@ -4,8 +4,10 @@
  * The clock runs on absolute deadlines (CLOCK_MONOTONIC, TIMER_ABSTIME): a
  * sample that overruns its tick skips the ticks it missed and counts them,
  * so there is no drift and no burst of catch-up samples. Each sample is
- * time-stamped. Torn thread reads (non-blocking mode) are dropped and
- * counted, never added.
+ * time-stamped. A thread's stack that moved while it was read (non-blocking
+ * mode) is added cut short: the frames that held still under a
+ * `[changing]` marker; one of which nothing held still is dropped and
+ * counted (reader.h).
  *
  * Every tick samples every process of the set in turn, root first. A
  * subprocess that cannot be read any more (it exited, or exec'd) is dropped
@@ -26,7 +28,11 @@ struct pp_sampler_stats {
 	uint64_t samples;        /* snapshots taken, of all processes */
 	uint64_t ticks;          /* ticks that sampled at least one process */
 	uint64_t thread_samples; /* samples added to the profile */
-	uint64_t torn;           /* thread reads dropped as torn */
+	uint64_t dropped;        /* thread samples left out: nothing held still */
+	uint64_t cut;            /* added cut short: their inner part moved */
+	uint64_t cut_depth_sum;  /* over those: Python frames added */
+	uint64_t cut_walked_sum; /* over those: Python frames the first read found */
+	uint64_t unreadable;     /* added with a part that could not be read */
 	uint64_t missed;         /* ticks skipped after overruns */
 	uint64_t elapsed_ns;
 	uint64_t cost_median_ns, cost_p99_ns; /* one snapshot: a process, all threads */

@@ -82,9 +82,13 @@ THREAD = {
     "native_id": INT, "name": STR_OR_NULL, "interpreter_id": INT,
     "gil": (lambda v: v in GIL_STATES, "one of %s" % sorted(GIL_STATES)),
     "os_state": (lambda v: v in OS_STATES, "one of %s" % sorted(OS_STATES)),
-    "syscall": STR_OR_NULL, "frames": LIST,
+    "syscall": STR_OR_NULL,
+    # a paused dump of these fixtures is whole: nothing moves, nothing is broken
+    "stack": (lambda v: v == "whole", '"whole"'),
+    "frames": LIST,
 }
-FRAME = {"function": STR, "name": STR, "file": STR, "line": INT}
+FRAME = {"kind": (lambda v: v == "python", '"python"'), "function": STR, "name": STR,
+         "file": STR, "line": INT}
 
 
 def check_schema(dump, diffs):

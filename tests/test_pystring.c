@@ -453,6 +453,18 @@ static void check_strings(const struct child *c, struct pp_mem *m,
 		char *py;
 		uint64_t a = str_line(c, fixed[i].name, &py);
 		const char *want = fixed[i].utf8 ? fixed[i].utf8 : py;
+		/* Past PP_STR_SHOW_CHARS code points a str reads as its first
+		 * ones and an ellipsis. */
+		size_t cps = 0, cut = 0;
+		for (const char *p = want; *p; p++)
+			if (((unsigned char)*p & 0xc0) != 0x80 && cps++ == PP_STR_SHOW_CHARS)
+				cut = (size_t)(p - want);
+		if (cut) {
+			char *t = realloc(py, cut + 4);
+			cr_assert_not_null(t);
+			memcpy(t + cut, "\xE2\x80\xA6", 4);
+			want = py = t;
+		}
 		expect_str(m, l, a, str_type, want, fixed[i].name);
 		expect_str(m, l, a, 0, want, fixed[i].name);
 		cr_expect(str_is_compact(m, l, a), "%s should be compact", fixed[i].name);

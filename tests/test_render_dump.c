@@ -19,53 +19,70 @@
 #include "tests/support.h"
 
 static const struct pp_dump_frame main_frames[] = {
-	{"compute", "compute", "app.py", 12},
-	{"main", "main", "app.py", 30},
-	{"<module>", "<module>", "app.py", 34},
+	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON},
+	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON},
+	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_frame worker_frames[] = {
-	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320},
-	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171},
-	{"Worker.run", "run", "/srv/app/workers.py", 58},
-	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045},
-	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002},
+	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON},
+	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON},
+	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON},
+	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON},
+	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_frame gil_waiter_frames[] = {
-	{"parse", "parse", "/srv/app/codec.py", 88},
-	{"Worker.run", "run", "/srv/app/workers.py", 61},
+	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON},
+	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON},
 };
 
 /* A line of -1: the interpreter has no line for the instruction. */
 static const struct pp_dump_frame reader_frames[] = {
-	{"Reader.fill", "fill", "/srv/app/io.py", -1},
-	{"Reader.run", "run", "/srv/app/io.py", 40},
+	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON},
+	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON},
 };
 
 /* Non-ASCII in function names and file names, including a character
  * outside the BMP (U+20000, four UTF-8 bytes). */
 static const struct pp_dump_frame subinterp_frames[] = {
-	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7},
-	{"函数", "函数", "/srv/应用/𠀀.py", 99},
-	{"<module>", "<module>", "/srv/应用/𠀀.py", 1},
+	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON},
+	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON},
+	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_frame stopped_frames[] = {
-	{"handler", "handler", "/srv/app/signals.py", 5},
+	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_frame exiting_frames[] = {
-	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583},
+	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON},
+};
+
+/* Cut short: the outer frames that held still under [changing]. */
+static const struct pp_dump_frame changing_frames[] = {
+	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
+	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON},
+	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON},
+};
+
+/* Unreadable parts: a name that could not be read, a line that could not
+ * be read, a frame whose code object could not be, a chain that loops. */
+static const struct pp_dump_frame broken_frames[] = {
+	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON},
+	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON},
+	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
+	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON},
+	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
 };
 
 static const struct pp_dump_frame disk_frames[] = {
-	{"load", "load", "/srv/app/disk.py", 3},
+	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_frame loop_frames[] = {
-	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468},
-	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898},
+	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON},
+	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON},
 };
 
 static const struct pp_dump_thread fixture_threads[] = {
@@ -91,8 +108,9 @@ static const struct pp_dump_thread fixture_threads[] = {
 	/* holds the GIL while blocked in the kernel: the classic hang */
 	{4260, "hog", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_SLEEPING, "nanosleep", 0,
 	 stopped_frames, 1},
-	/* torn, no frames, nothing known about it */
-	{4256, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, 1, NULL, 0},
+	/* dropped (nothing held still), nothing known about it */
+	{4256, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, PP_DUMP_STACK_DROPPED,
+	 NULL, 0},
 	{4257, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
 	 exiting_frames, 1},
 	/* backslash, tab and a terminal escape in a name; disk without a
@@ -102,9 +120,12 @@ static const struct pp_dump_thread fixture_threads[] = {
 	/* gil unknown falls through to the OS state */
 	{4259, "asyncio-loop", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_SLEEPING, "epoll_wait", 0,
 	 loop_frames, 2},
-	/* torn, but some frames were read: they are shown */
-	{4260, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL, 1,
-	 stopped_frames, 1},
+	/* cut short: what held still, under its marker */
+	{4261, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL,
+	 PP_DUMP_STACK_CUT_CHANGING, changing_frames, 3},
+	/* parts that could not be read */
+	{4262, "broken", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL,
+	 PP_DUMP_STACK_CUT_UNREADABLE, broken_frames, 5},
 };
 
 static const struct pp_dump fixture = {
@@ -214,15 +235,27 @@ Test(render_dump, json_parses_and_means_what_it_says)
 		"assert d['python'] == {'version': '3.11.7', 'executable': '/usr/bin/python3.11',\n"
 		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
 		"t = d['threads']\n"
-		"assert len(t) == 13\n"
-		"keys = ['native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'frames']\n"
+		"assert len(t) == 14\n"
+		"keys = ['native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'stack',\n"
+		"        'frames']\n"
 		"for th in t:\n"
-		"    k = [x for x in th if x != 'torn']\n"
-		"    assert k == keys, k\n"
-		"    assert th.get('torn', True) is True\n"
+		"    assert list(th) == keys, list(th)\n"
 		"    for f in th['frames']:\n"
-		"        assert list(f) == ['function', 'name', 'file', 'line'], list(f)\n"
-		"assert [th.get('torn', False) for th in t].count(True) == 2\n"
+		"        assert list(f) == ['kind', 'function', 'name', 'file', 'line'], list(f)\n"
+		"        if f['kind'] == 'marker':\n"
+		"            assert f['name'] is None and f['file'] is None and f['line'] is None, f\n"
+		"            assert f['function'].startswith('[') and f['function'].endswith(']')\n"
+		"        else:\n"
+		"            assert f['kind'] == 'python', f\n"
+		"st = [th['stack'] for th in t]\n"
+		"assert st.count('dropped') == 1 and st.count('cut_changing') == 1, st\n"
+		"assert st.count('cut_unreadable') == 1 and st.count('whole') == 11, st\n"
+		"assert t[8]['stack'] == 'dropped' and t[8]['frames'] == []\n"
+		"assert t[12]['frames'][0]['function'] == '[changing]'\n"
+		"b = t[13]['frames']\n"
+		"assert b[0]['function'] is None and b[0]['file'] == '/srv/app/ext.py'\n"
+		"assert b[1]['line'] is None and b[3]['file'] is None\n"
+		"assert b[4]['function'] == '[unreadable frame: frame chain loops]'\n"
 		"assert t[3]['name'] == 'io-\"reader\"\\nline2'\n"
 		"assert t[4]['name'] is None and t[4]['frames'] == []\n"
 		"assert t[5]['name'] == 'trabajador-\\u00f1 \\u7ebf\\u7a0b'\n"
@@ -243,7 +276,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
  * subsequence, so the document is still valid JSON. */
 Test(render_dump, json_replaces_invalid_utf8)
 {
-	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1};
+	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON};
 	struct pp_dump_thread th = {7, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
 	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1};

@@ -1,13 +1,22 @@
-/* The frame walker, code cache and string reader over made-up memory.
+/* The frame walker, its verification, the code cache and the string
+ * reader over made-up memory (reader/frame_walk.h, verify.h).
  *
  * For every layout, build a well-formed synthetic thread in a fake address
  * space (a thread state, a chain of frames - frame objects on <=3.10, a
  * data-stack chunk plus a heap generator frame and C-stack shims on 3.11+ -
  * code objects, str objects of every kind, line tables) and check the clean
- * walk is exact. Then corrupt it thousands of ways (random bytes, pointers
- * redirected inside the space, small integers in pointer fields) and check
- * every walk terminates, stays within its bounds, and reports either a
- * complete stack of readable frames or a torn/error status with no frames.
+ * walk is exact, paused and running. Then:
+ *   - corrupt it thousands of ways (random bytes anywhere; pointers
+ *     redirected inside the space; small integers in pointer fields; and
+ *     aimed at what the walker parses: line tables, names, frame links,
+ *     code pointers and positions) and check every walk terminates within
+ *     its bounds and says what it read: frames, markers, where it stopped;
+ *   - move it between the walk and its re-reads (a caller that changed, a
+ *     data-stack top that fell, a generator that yielded, a frame that
+ *     returned) and check only what held still is shown;
+ *   - break it on purpose (loops, garbage code pointers and names, huge
+ *     names, chains past PP_MAX_FRAMES) and check each is shown for what it
+ *     is.
  * Under the ASan/UBSan build this also shows no out-of-bounds access. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -18,6 +27,9 @@
 #include "reader/frame_walk.h"
 #include "reader/layout.h"
 #include "reader/memory.h"
+#include "reader/pystring.h"
+
+#include "reader/verify.h"
 
 #define BASE 0x100000ull
 #define SPAN (1u << 20)
@@ -25,13 +37,14 @@
 
 struct fake {
 	uint8_t *mem;
+	size_t span;
 	uint64_t top; /* bump allocator */
 };
 
 static int fake_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	struct fake *f = ctx;
-	if (addr < BASE || addr - BASE > SPAN || len > SPAN - (addr - BASE))
+	if (addr < BASE || addr - BASE > f->span || len > f->span - (addr - BASE))
 		return -14; /* -EFAULT */
 	memcpy(buf, f->mem + (addr - BASE), len);
 	return 0;
@@ -50,7 +63,7 @@ static uint64_t alloc(struct fake *f, size_t n)
 {
 	uint64_t a = f->top;
 	f->top += (n + 15) & ~(size_t)15;
-	cr_assert_lt(f->top - BASE, SPAN);
+	cr_assert_lt(f->top - BASE, f->span);
 	return a;
 }
 
@@ -225,6 +238,7 @@ static void world_init(struct world *w, int minor)
 	w->l = pp_layout_for(minor);
 	cr_assert_not_null(w->l, "no layout for 3.%d", minor);
 	w->f.mem = calloc(1, SPAN);
+	w->f.span = SPAN;
 	w->f.top = BASE + 0x1000;
 	w->ts = build_thread(&w->f, w->l);
 	w->pristine = malloc(SPAN);
@@ -232,73 +246,274 @@ static void world_init(struct world *w, int minor)
 	pp_mem_init_callback(&w->m, fake_read, &w->f);
 }
 
-static enum pp_walk_status walk(struct world *w, bool checked, bool paused,
-				struct pp_frame_vec *out)
+static void world_free(struct world *w)
+{
+	free(w->f.mem);
+	free(w->pristine);
+}
+
+static uint8_t *at(struct world *w, uint64_t addr)
+{
+	return w->f.mem + (addr - BASE);
+}
+
+static uint64_t get64(struct world *w, uint64_t addr, uint32_t off)
+{
+	uint64_t v;
+	memcpy(&v, at(w, addr) + off, 8);
+	return v;
+}
+
+/* The thread's innermost frame, as its thread state (or _PyCFrame) says. */
+static uint64_t innermost(struct world *w)
+{
+	const struct py_layout *l = w->l;
+	uint64_t f = get64(w, w->ts, l->ts_frame);
+	return l->cf_current_frame != PP_ABSENT ? get64(w, f, l->cf_current_frame) : f;
+}
+
+static void set_innermost(struct world *w, uint64_t f)
+{
+	const struct py_layout *l = w->l;
+	if (l->cf_current_frame != PP_ABSENT)
+		put64(&w->f, get64(w, w->ts, l->ts_frame), l->cf_current_frame, f);
+	else
+		put64(&w->f, w->ts, l->ts_frame, f);
+}
+
+static uint32_t link_off(const struct py_layout *l)
+{
+	return l->if_size != PP_ABSENT ? l->if_previous : l->fo_back;
+}
+
+static uint32_t code_off(const struct py_layout *l)
+{
+	return l->if_size != PP_ABSENT ? l->if_code : l->fo_code;
+}
+
+/* The chain's frames, innermost first (shims included); returns how many. */
+static size_t chain_of(struct world *w, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+	for (uint64_t f = innermost(w); f && n < max; f = get64(w, f, link_off(w->l)))
+		out[n++] = f;
+	return n;
+}
+
+/* The frame running code f<i> (a Python frame, not a shim). */
+static uint64_t frame_of(struct world *w, int i)
+{
+	uint64_t ch[64];
+	size_t n = chain_of(w, ch, 64), k = 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct py_layout *l = w->l;
+		if (l->owner_cstack != PP_ABSENT && at(w, ch[j])[l->if_owner] == l->owner_cstack)
+			continue;
+		if ((int)k++ == i)
+			return ch[j];
+	}
+	cr_assert_fail("no frame %d", i);
+	return 0;
+}
+
+/* A walker over w with a fresh code cache. */
+struct walking {
+	struct pp_code_cache *cc;
+	struct pp_walker wk;
+	struct pp_frame_vec out;
+};
+
+static void walking_init(struct walking *k, struct world *w, bool checked, bool paused)
 {
 	struct pp_code_types types = {0};
 	if (checked)
 		types = (struct pp_code_types){CODE_TYPE, STR_TYPE, BYTES_TYPE};
-	struct pp_code_cache *cc = pp_code_cache_new(w->l, &types);
-	cr_assert_not_null(cc);
-	struct pp_walker wk = {
-		.mem = &w->m, .l = w->l, .codes = cc,
-		.frame_type = checked ? FRAME_TYPE : 0, .paused = paused,
-	};
-	uint8_t ts[1024];
-	memcpy(ts, w->f.mem + (w->ts - BASE), w->l->ts_size);
-	out->n = 0;
-	enum pp_walk_status st = pp_walk_thread(&wk, w->ts, ts, w->l->ts_size, out);
-	cr_assert(st == PP_WALK_OK || st == PP_WALK_TORN || st == PP_WALK_ERROR);
-	if (st != PP_WALK_OK)
-		cr_assert_eq(out->n, 0, "a failed walk left %zu frames behind", out->n);
-	cr_assert_leq(out->n, PP_MAX_FRAMES);
-	for (size_t i = 0; i < out->n; i++) {
-		const struct pp_code *c = out->v[i].code;
-		cr_assert(c && c->name && c->filename && c->qualname);
-		cr_assert_lt(strlen(c->name), 4u * 65536 + 1);
-	}
-	/* The cache owns the strings: check them before freeing it. */
-	pp_walker_free(&wk);
-	pp_code_cache_free(cc);
-	return st;
+	k->cc = pp_code_cache_new(w->l, &types);
+	cr_assert_not_null(k->cc);
+	k->wk = (struct pp_walker){.mem = &w->m, .l = w->l, .codes = k->cc,
+				   .frame_type = checked ? FRAME_TYPE : 0, .paused = paused};
+	k->out = (struct pp_frame_vec){0};
 }
+
+static void walking_free(struct walking *k)
+{
+	free(k->out.v);
+	pp_walker_free(&k->wk);
+	pp_code_cache_free(k->cc);
+}
+
+/* Walk w's thread (windows: the read-ahead, or NULL). */
+static struct pp_walk *walk_only(struct walking *k, struct world *w, const struct pp_window *win,
+				 size_t nwin, const struct pp_resume *resume)
+{
+	uint8_t ts[1024];
+	memcpy(ts, at(w, w->ts), w->l->ts_size);
+	pp_walker_begin_sample(&k->wk, win, nwin);
+	k->out.n = 0;
+	long i = pp_walk_thread(&k->wk, w->ts, ts, w->l->ts_size, resume, &k->out);
+	cr_assert_geq(i, 0, "out of memory?");
+	return &k->wk.walks[i];
+}
+
+static void judge(struct walking *k, struct pp_walk *wk)
+{
+	if (k->wk.paused) {
+		pp_verify_paused(&k->wk, wk);
+	} else {
+		size_t idx = (size_t)(wk - k->wk.walks);
+		pp_verify_read(&k->wk, &idx, 1, NULL, 0);
+	}
+}
+
+/* Walk and judge: against w's memory as it is now, or as it was read
+ * when paused. */
+static struct pp_walk *walk(struct walking *k, struct world *w, const struct pp_resume *resume)
+{
+	struct pp_walk *wk = walk_only(k, w, NULL, 0, resume);
+	judge(k, wk);
+	return wk;
+}
+
+/* The output frames shown (from the first one inside what held still). */
+static size_t shown_from(const struct walking *k, const struct pp_walk *wk)
+{
+	return wk->verified_from < wk->depth ? k->wk.chain[wk->chain_off + wk->verified_from].out_at
+					     : 0;
+}
+
+static bool whole(const struct walking *k, const struct pp_walk *wk)
+{
+	return wk->end == PP_END_BOTTOM && pp_walk_shown(wk) && shown_from(k, wk) == 0 &&
+	       !wk->resumed;
+}
+
+/* What every walk must be, whatever memory it read. */
+static void check_walk(const struct walking *k, const struct pp_walk *wk)
+{
+	cr_assert_leq(wk->depth, PP_MAX_FRAMES);
+	cr_assert_leq(wk->nout, wk->depth, "one output frame per chain frame at most");
+	cr_assert_leq(wk->verified_from, wk->depth + 1);
+	cr_assert_eq(k->out.n, wk->out_start + wk->nout);
+	uint32_t last = 0;
+	for (size_t i = 0; i < wk->depth; i++) {
+		const struct pp_chain_frame *c = &k->wk.chain[wk->chain_off + i];
+		cr_assert(c->out_at >= last && c->out_at <= wk->nout, "out_at out of order");
+		last = c->out_at;
+		if (i + 1 < wk->depth)
+			cr_assert_eq(c->link, k->wk.chain[wk->chain_off + i + 1].addr,
+				     "the chain is what its links say");
+	}
+	if (wk->end == PP_END_BOTTOM && wk->depth)
+		cr_assert_eq(k->wk.chain[wk->chain_off + wk->depth - 1].link, 0);
+	for (size_t i = 0; i < wk->nout; i++) {
+		const struct pp_frame *f = &k->out.v[wk->out_start + i];
+		if (f->kind != PP_RF_PYTHON) {
+			cr_assert(f->kind == PP_RF_UNREADABLE && f->why == PP_UNREAD_NOT_CODE,
+				  "a walk's own markers stand for unreadable code objects");
+			continue;
+		}
+		const struct pp_code *c = f->code;
+		cr_assert_not_null(c);
+		const char *s[] = {c->name, c->qualname, c->filename};
+		for (int j = 0; j < 3; j++)
+			cr_assert(!s[j] || strlen(s[j]) <= 4 * PP_STR_SHOW_CHARS + 3);
+		cr_assert(f->line >= -2);
+	}
+}
+
+/* ---- a clean thread ------------------------------------------------------- */
 
 static void check_clean(int minor)
 {
 	struct world w;
 	world_init(&w, minor);
-	for (int mode = 0; mode < 4; mode++) {
-		struct pp_frame_vec out = {0};
-		struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
-		struct pp_code_cache *cc = pp_code_cache_new(w.l, &types);
-		struct pp_walker wk = {.mem = &w.m, .l = w.l, .codes = cc,
-				       .frame_type = FRAME_TYPE, .paused = mode & 1};
-		uint8_t ts[1024];
-		memcpy(ts, w.f.mem + (w.ts - BASE), w.l->ts_size);
-		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, w.l->ts_size, &out), PP_WALK_OK,
-			     "3.%d %s walk failed", minor, (mode & 1) ? "paused" : "running");
-		cr_assert_eq(out.n, NFRAMES, "3.%d: %zu frames, want %d", minor, out.n, NFRAMES);
+	for (int mode = 0; mode < 2; mode++) {
+		struct walking k;
+		walking_init(&k, &w, true, mode);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert(whole(&k, wk) && wk->verified_from == 0 && wk->bottom_ok,
+			  "3.%d %s: not whole (end %d, verified from %zu of %zu)", minor,
+			  mode ? "paused" : "running", wk->end, wk->verified_from, wk->depth);
+		cr_assert_eq(k.out.n, NFRAMES, "3.%d: %zu frames, want %d", minor, k.out.n, NFRAMES);
 		for (int i = 0; i < NFRAMES; i++) {
+			const struct pp_frame *f = &k.out.v[i];
 			char want[40];
+			cr_assert_eq(f->kind, PP_RF_PYTHON);
 			snprintf(want, sizeof(want), "f%d", i);
-			cr_assert_str_eq(out.v[i].code->name, want);
+			cr_assert_str_eq(f->code->name, want);
 			if (w.l->co_qualname != PP_ABSENT) {
 				snprintf(want, sizeof(want), "C.f%d", i);
-				cr_assert_str_eq(out.v[i].code->qualname, want);
+				cr_assert_str_eq(f->code->qualname, want);
 			}
-			cr_assert_str_eq(out.v[i].code->filename, "/app/mod.py");
-			cr_assert_eq(out.v[i].line, 100 + i, "3.%d frame %d line %d",
-				     minor, i, out.v[i].line);
+			cr_assert_str_eq(f->code->filename, "/app/mod.py");
+			cr_assert_eq(f->line, 100 + i, "3.%d frame %d line %d", minor, i, f->line);
 		}
-		free(out.v);
-		pp_walker_free(&wk);
-		pp_code_cache_free(cc);
+		walking_free(&k);
 	}
-	free(w.f.mem);
-	free(w.pristine);
+	world_free(&w);
 }
 
-static void corrupt(struct world *w, int how)
+/* ---- corrupted threads -------------------------------------------------------- */
+
+/* Corruption aimed at what the walker parses. */
+static void corrupt_targeted(struct world *w, int how)
+{
+	const struct py_layout *l = w->l;
+	uint64_t f = frame_of(w, (int)(rnd() % NFRAMES));
+	uint64_t code = get64(w, f, code_off(l));
+	uint64_t ch[64] = {0};
+	size_t n = chain_of(w, ch, 64);
+	if (!n)
+		n = 1;
+	uint64_t junk[] = {0, 8, 0x10, rnd(), BASE + (rnd() % (w->f.top - BASE)), f, ch[rnd() % n],
+			   STR_TYPE, code};
+	uint64_t v = junk[rnd() % (sizeof(junk) / sizeof(junk[0]))];
+	switch (how) {
+	case 0: /* a frame's link */
+		put64(&w->f, f, link_off(l), v);
+		break;
+	case 1: /* a frame's code */
+		put64(&w->f, f, code_off(l), v);
+		break;
+	case 2: /* a frame's position */
+		if (l->if_size != PP_ABSENT)
+			put64(&w->f, f, l->if_instr, rnd() % 2 ? v : code + l->co_code_adaptive +
+							       (rnd() % 4096) - 2048);
+		else
+			put32(&w->f, f, l->fo_lasti, (uint32_t)rnd());
+		break;
+	case 3: { /* a name, a file name, a line table pointer */
+		uint32_t fields[] = {l->co_name, l->co_filename, l->co_linetable, l->co_qualname};
+		uint32_t off = fields[rnd() % 4];
+		if (off != PP_ABSENT)
+			put64(&w->f, code, off, v);
+		break;
+	}
+	case 4: { /* a str's length, state or characters */
+		uint64_t s = get64(w, code, rnd() % 2 ? l->co_name : l->co_filename);
+		uint32_t offs[] = {l->str_length, l->str_state, l->str_ascii_data,
+				   l->str_compact_data};
+		uint32_t off = offs[rnd() % 4];
+		uint64_t x = rnd() % 3 == 0 ? rnd() : rnd() % 70000;
+		put(&w->f, s, off, &x, rnd() % 2 ? 8 : 1);
+		break;
+	}
+	default: { /* a line table's size or bytes */
+		uint64_t t = get64(w, code, l->co_linetable);
+		if (rnd() % 3 == 0) {
+			put64(&w->f, t, l->bytes_size, rnd() % 3 ? rnd() % 4096 : rnd());
+		} else {
+			for (int i = 0; i < 8; i++)
+				put8(&w->f, t, l->bytes_sval + (uint32_t)(rnd() % 80), (uint8_t)rnd());
+		}
+		break;
+	}
+	}
+}
+
+/* Corruption anywhere. */
+static void corrupt_anywhere(struct world *w, int how)
 {
 	size_t used = (size_t)(w->f.top - BASE);
 	int k = 1 + (int)(rnd() % 8);
@@ -327,25 +542,29 @@ static void fuzz(int minor, int rounds)
 {
 	struct world w;
 	world_init(&w, minor);
-	size_t ok = 0, failed = 0;
+	size_t whole_n = 0, other = 0;
 	for (int r = 0; r < rounds; r++) {
 		memcpy(w.f.mem, w.pristine, SPAN);
-		corrupt(&w, r % 4);
-		struct pp_frame_vec out = {0};
-		if (walk(&w, (r / 4) % 2, (r / 8) % 2, &out) == PP_WALK_OK)
-			ok++;
+		if (r % 2)
+			corrupt_targeted(&w, (r / 2) % 6);
 		else
-			failed++;
-		free(out.v);
+			corrupt_anywhere(&w, (r / 2) % 4);
+		struct walking k;
+		walking_init(&k, &w, (r / 12) % 2, (r / 24) % 2);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		if (whole(&k, wk))
+			whole_n++;
+		else
+			other++;
+		walking_free(&k);
 	}
 	/* Both outcomes must occur, or the corruption never reached the
 	 * walker's checks (or broke everything at the first read). */
-	cr_assert_gt(ok, 0);
-	cr_assert_gt(failed, 0);
-	cr_log_info("3.%d: %d corrupted walks: %zu complete, %zu rejected", minor,
-		    rounds, ok, failed);
-	free(w.f.mem);
-	free(w.pristine);
+	cr_assert_gt(whole_n, 0);
+	cr_assert_gt(other, 0);
+	cr_log_info("3.%d: %d corrupted walks: %zu whole, %zu not", minor, rounds, whole_n, other);
+	world_free(&w);
 }
 
 #define VERSION_TESTS(minor)                                           \
@@ -353,7 +572,7 @@ static void fuzz(int minor, int rounds)
 	Test(walker_fuzz, corrupted_3_##minor, .timeout = 240)         \
 	{                                                              \
 		rng_state = 0x9E3779B97F4A7C15ull ^ (uint64_t)(minor); \
-		fuzz(minor, 3000);                                     \
+		fuzz(minor, 4000);                                     \
 	}
 
 VERSION_TESTS(8)
@@ -363,64 +582,185 @@ VERSION_TESTS(11)
 VERSION_TESTS(12)
 VERSION_TESTS(13)
 
-/* A chain that loops must end with an error, not spin or show frames. */
-Test(walker_fuzz, cyclic_chains)
+/* ---- broken on purpose: shown for what it is ---------------------------------- */
+
+/* A chain that loops ends where it loops, at once, and all that was read
+ * is shown, paused or running (it held still): unreadable, not moving. */
+Test(walker, loops_end_at_once)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		uint64_t ch[64] = {0};
+		size_t n = chain_of(&w, ch, 64);
+		cr_assert_gt(n, 4);
+		put64(&w.f, ch[n - 1], link_off(w.l), ch[3]); /* the outermost leads back in */
+		for (int paused = 0; paused < 2; paused++) {
+			struct walking k;
+			walking_init(&k, &w, true, paused);
+			struct pp_walk *wk = walk(&k, &w, NULL);
+			check_walk(&k, wk);
+			cr_assert_eq(wk->end, PP_END_LOOP, "3.%d", minor);
+			cr_assert_eq(wk->depth, n, "3.%d: every frame once", minor);
+			cr_assert_eq(wk->end_addr, ch[3]);
+			cr_assert_eq(wk->verified_from, 0, "3.%d %s: all of it is shown", minor,
+				     paused ? "paused" : "running");
+			walking_free(&k);
+		}
+		world_free(&w);
+	}
+}
+
+/* A frame whose code pointer is garbage is an unreadable frame in its
+ * place; a name, a file, a line table that cannot be read are "?"; the
+ * rest of the stack is whole. */
+Test(walker, unreadable_parts_keep_the_rest)
 {
 	for (int minor = 8; minor <= 13; minor++) {
 		struct world w;
 		world_init(&w, minor);
 		const struct py_layout *l = w.l;
-		/* Point the outermost frame back at the innermost. */
-		uint8_t ts[1024];
-		memcpy(ts, w.f.mem + (w.ts - BASE), l->ts_size);
-		uint64_t inner = pp_get_u64(ts, l->ts_size, l->ts_frame);
-		if (l->cf_current_frame != PP_ABSENT)
-			memcpy(&inner, w.f.mem + (inner - BASE) + l->cf_current_frame, 8);
-		uint64_t f = inner, last = inner;
-		uint32_t link = l->if_size != PP_ABSENT ? l->if_previous : l->fo_back;
-		for (;;) {
-			uint64_t next;
-			memcpy(&next, w.f.mem + (f - BASE) + link, 8);
-			if (!next)
-				break;
-			last = f = next;
+		put64(&w.f, frame_of(&w, 3), code_off(l), 0x10);
+		uint64_t c7 = get64(&w, frame_of(&w, 7), code_off(l));
+		put64(&w.f, c7, l->co_qualname != PP_ABSENT ? l->co_qualname : l->co_name, 0x18);
+		uint64_t c9 = get64(&w, frame_of(&w, 9), code_off(l));
+		put64(&w.f, c9, l->co_filename, BYTES_TYPE); /* not a str */
+		uint64_t c11 = get64(&w, frame_of(&w, 11), code_off(l));
+		put64(&w.f, c11, l->co_linetable, 0x20);
+		for (int paused = 0; paused < 2; paused++) {
+			struct walking k;
+			walking_init(&k, &w, true, paused);
+			struct pp_walk *wk = walk(&k, &w, NULL);
+			check_walk(&k, wk);
+			cr_assert(whole(&k, wk), "3.%d: not whole", minor);
+			cr_assert_eq(k.out.n, NFRAMES);
+			const struct pp_frame *f = k.out.v;
+			cr_assert(f[3].kind == PP_RF_UNREADABLE && f[3].why == PP_UNREAD_NOT_CODE);
+			cr_assert_null(f[7].code->qualname, "3.%d", minor);
+			cr_assert_str_eq(f[7].code->filename, "/app/mod.py");
+			cr_assert_eq(f[7].line, 107);
+			cr_assert_null(f[9].code->filename);
+			cr_assert_eq(f[9].line, 109);
+			cr_assert_eq(f[11].line, PP_FRAME_LINE_UNKNOWN);
+			cr_assert_str_eq(f[11].code->filename, "/app/mod.py");
+			cr_assert_str_eq(f[12].code->name, "f12");
+			walking_free(&k);
 		}
-		memcpy(w.f.mem + (last - BASE) + link, &inner, 8);
-		struct pp_frame_vec out = {0};
-		enum pp_walk_status st = walk(&w, true, true, &out);
-		cr_assert_neq(st, PP_WALK_OK, "3.%d: a cyclic chain was accepted", minor);
-		free(out.v);
-		free(w.f.mem);
-		free(w.pristine);
+		world_free(&w);
 	}
 }
 
-/* 3.11+: a current-frame pointer read just before the thread returned
- * points at a dead slot above the live top of its data stack. Walking on
- * would splice dead frames onto newer ones; it must be rejected (the
- * paused walk has no such race and is not checked). */
-Test(walker_fuzz, dead_slot_above_stack_top)
+/* A name past PP_STR_SHOW_CHARS is cut there, with an ellipsis; a length
+ * that is garbage (the str does not end where it says) is not read. */
+Test(walker, long_names_are_cut_and_said_so)
 {
-	for (int minor = 11; minor <= 13; minor++) {
+	for (int minor = 8; minor <= 13; minor++) {
 		struct world w;
 		world_init(&w, minor);
 		const struct py_layout *l = w.l;
-		uint8_t *ts = w.f.mem + (w.ts - BASE);
-		uint64_t top;
-		memcpy(&top, ts + l->ts_datastack_top, 8);
-		/* The thread returned from its innermost frames: the live top
-		 * drops below them while their bytes stay in place. */
-		top -= 2 * (l->if_size + 32);
-		memcpy(ts + l->ts_datastack_top, &top, 8);
-		struct pp_frame_vec out = {0};
-		cr_assert_eq(walk(&w, true, false, &out), PP_WALK_TORN,
-			     "3.%d: a walk from a dead slot was accepted", minor);
-		cr_assert_eq(walk(&w, true, true, &out), PP_WALK_OK);
-		free(out.v);
-		free(w.f.mem);
-		free(w.pristine);
+		char *big = malloc(5001);
+		memset(big, 'q', 5000);
+		big[5000] = '\0';
+		uint64_t s = make_str(&w.f, l, big, 1);
+		free(big);
+		uint64_t c2 = get64(&w, frame_of(&w, 2), code_off(l));
+		put64(&w.f, c2, l->co_name, s);
+		if (l->co_qualname != PP_ABSENT)
+			put64(&w.f, c2, l->co_qualname, s);
+		uint64_t bogus = make_str(&w.f, l, "short", 1);
+		put64(&w.f, bogus, l->str_length, 1ull << 50);
+		uint64_t c4 = get64(&w, frame_of(&w, 4), code_off(l));
+		put64(&w.f, c4, l->co_filename, bogus);
+		struct walking k;
+		walking_init(&k, &w, true, true);
+		walk(&k, &w, NULL);
+		const char *n = k.out.v[2].code->name;
+		cr_assert_eq(strlen(n), PP_STR_SHOW_CHARS + 3, "3.%d: %zu bytes", minor, strlen(n));
+		cr_assert_str_eq(n + PP_STR_SHOW_CHARS, "\xE2\x80\xA6");
+		cr_assert_null(k.out.v[4].code->filename);
+		cr_assert_str_eq(k.out.v[4].code->name, "f4");
+		walking_free(&k);
+		world_free(&w);
 	}
 }
+
+/* A chain deeper than PP_MAX_FRAMES: the innermost PP_MAX_FRAMES are read
+ * and shown, the rest counted, in time linear in depth. */
+static void check_deep(int minor)
+{
+	const struct py_layout *l = pp_layout_for(minor);
+	const size_t extra = 1000, nframes = PP_MAX_FRAMES + extra;
+	struct world w = {.l = l};
+	size_t fsz = l->if_size != PP_ABSENT ? l->if_size + 32 : l->fo_size;
+	w.f.span = (nframes + 4096) * ((fsz + 15) & ~(size_t)15) + (8u << 20);
+	w.f.mem = calloc(1, w.f.span);
+	cr_assert_not_null(w.f.mem);
+	w.f.top = BASE + 0x1000;
+	pp_mem_init_callback(&w.m, fake_read, &w.f);
+	uint64_t code = make_code(&w.f, l, 0, 40);
+	w.ts = alloc(&w.f, l->ts_size);
+	uint64_t prev = 0;
+	if (l->if_size == PP_ABSENT) {
+		for (size_t i = 0; i < nframes; i++) {
+			uint64_t fr = alloc(&w.f, l->fo_size);
+			put64(&w.f, fr, l->ob_refcnt, 1);
+			put64(&w.f, fr, l->ob_type, FRAME_TYPE);
+			put64(&w.f, fr, l->fo_back, prev);
+			put64(&w.f, fr, l->fo_code, code);
+			put32(&w.f, fr, l->fo_lasti, l->minor <= 9 ? 2 : 1); /* unit 1 */
+			put8(&w.f, fr, l->fo_state, l->minor <= 9 ? 1 : 0);
+			prev = fr;
+		}
+		put64(&w.f, w.ts, l->ts_frame, prev);
+	} else {
+		/* 1 MB chunks, as a deep recursion fills them */
+		const size_t chunk_bytes = 1u << 20;
+		uint64_t chunk = 0, slot = 0, end = 0;
+		for (size_t i = 0; i < nframes; i++) {
+			if (slot + l->if_size + 32 > end) {
+				uint64_t c = alloc(&w.f, chunk_bytes);
+				put64(&w.f, c, l->chunk_previous, chunk);
+				put64(&w.f, c, l->chunk_size, chunk_bytes);
+				chunk = c;
+				slot = c + l->chunk_data;
+				end = c + chunk_bytes;
+			}
+			bool shim = l->owner_cstack != PP_ABSENT && i == 0;
+			put64(&w.f, slot, l->if_previous, prev);
+			put64(&w.f, slot, l->if_code, shim ? NONE_OBJ : code);
+			put64(&w.f, slot, l->if_instr, code + l->co_code_adaptive + 2);
+			put8(&w.f, slot, l->if_owner, shim ? (uint8_t)l->owner_cstack : 0);
+			prev = slot;
+			slot += l->if_size + 32;
+		}
+		put64(&w.f, w.ts, l->ts_datastack_chunk, chunk);
+		put64(&w.f, w.ts, l->ts_datastack_top, slot);
+		if (l->cf_current_frame != PP_ABSENT) {
+			uint64_t cframe = alloc(&w.f, 64);
+			put64(&w.f, cframe, l->cf_current_frame, prev);
+			put64(&w.f, w.ts, l->ts_frame, cframe);
+		} else {
+			put64(&w.f, w.ts, l->ts_frame, prev);
+		}
+	}
+	for (int paused = 0; paused < 2; paused++) {
+		struct walking k;
+		walking_init(&k, &w, true, paused);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		cr_assert_eq(wk->end, PP_END_TOO_DEEP, "3.%d: end %d", minor, wk->end);
+		cr_assert_eq(wk->depth, PP_MAX_FRAMES);
+		cr_assert(wk->beyond_exact && wk->beyond == extra, "3.%d: %llu beyond", minor,
+			  (unsigned long long)wk->beyond);
+		cr_assert_eq(wk->verified_from, 0, "3.%d: what was read is shown", minor);
+		cr_assert_eq(k.out.n, PP_MAX_FRAMES);
+		cr_assert_eq(k.out.v[PP_MAX_FRAMES - 1].line, 101);
+		walking_free(&k);
+	}
+	free(w.f.mem);
+}
+
+Test(walker, deep_chains_3_10, .timeout = 120) { check_deep(10); }
+Test(walker, deep_chains_3_12, .timeout = 120) { check_deep(12); }
 
 /* A code object freed and its address reused by another: the cache must
  * notice at the end of the snapshot (pp_code_cache_validate), retire the
@@ -431,55 +771,155 @@ Test(walker, reused_code_address_is_noticed)
 		struct world w;
 		world_init(&w, minor);
 		const struct py_layout *l = w.l;
-		struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
-		struct pp_code_cache *cc = pp_code_cache_new(l, &types);
-		struct pp_walker wk = {.mem = &w.m, .l = l, .codes = cc,
-				       .frame_type = FRAME_TYPE, .paused = true};
-		uint8_t ts[1024];
-		memcpy(ts, w.f.mem + (w.ts - BASE), l->ts_size);
-		struct pp_frame_vec out = {0};
-		pp_code_cache_new_epoch(cc);
-		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
-		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 0, "fresh entries are valid");
-		const struct pp_code *old = out.v[0].code;
+		struct walking k;
+		walking_init(&k, &w, true, true);
+		pp_code_cache_new_epoch(k.cc);
+		walk(&k, &w, NULL);
+		cr_assert_eq(pp_code_cache_validate(k.cc, &w.m), 0, "fresh entries are valid");
+		const struct pp_code *old = k.out.v[0].code;
 		cr_assert_str_eq(old->name, "f0");
 
 		/* The innermost frame's code object now holds another function:
 		 * same address, new name string. */
-		uint64_t code;
-		if (l->if_size != PP_ABSENT) {
-			uint64_t f;
-			if (l->cf_current_frame != PP_ABSENT)
-				memcpy(&f, w.f.mem + (pp_get_u64(ts, l->ts_size, l->ts_frame) - BASE) +
-					   l->cf_current_frame, 8);
-			else
-				f = pp_get_u64(ts, l->ts_size, l->ts_frame);
-			memcpy(&code, w.f.mem + (f - BASE) + l->if_code, 8);
-		} else {
-			uint64_t f = pp_get_u64(ts, l->ts_size, l->ts_frame);
-			memcpy(&code, w.f.mem + (f - BASE) + l->fo_code, 8);
-		}
+		uint64_t code = get64(&w, frame_of(&w, 0), code_off(l));
 		uint64_t fresh = make_str(&w.f, l, "reborn", 1);
 		put64(&w.f, code, l->co_name, fresh);
 		if (l->co_qualname != PP_ABSENT)
 			put64(&w.f, code, l->co_qualname, fresh);
 
-		pp_code_cache_new_epoch(cc);
-		out.n = 0;
-		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
-		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 1, "3.%d: stale entry missed", minor);
+		pp_code_cache_new_epoch(k.cc);
+		walk(&k, &w, NULL);
+		cr_assert_eq(pp_code_cache_validate(k.cc, &w.m), 1, "3.%d: stale entry missed", minor);
 		cr_assert_str_eq(old->name, "f0", "a retired entry must stay readable");
-		pp_code_cache_new_epoch(cc);
-		out.n = 0;
-		cr_assert_eq(pp_walk_thread(&wk, w.ts, ts, l->ts_size, &out), PP_WALK_OK);
-		cr_assert_str_eq(out.v[0].code->name, "reborn");
-		cr_assert_neq(out.v[0].code, old, "a new entry, not the retired one");
-		cr_assert_eq(pp_code_cache_validate(cc, &w.m), 0);
-		free(out.v);
-		pp_walker_free(&wk);
-		pp_code_cache_free(cc);
-		free(w.f.mem);
-		free(w.pristine);
+		pp_code_cache_new_epoch(k.cc);
+		walk(&k, &w, NULL);
+		cr_assert_str_eq(k.out.v[0].code->name, "reborn");
+		cr_assert_neq(k.out.v[0].code, old, "a new entry, not the retired one");
+		cr_assert_eq(pp_code_cache_validate(k.cc, &w.m), 0);
+		walking_free(&k);
+		world_free(&w);
+	}
+}
+
+/* ---- moving: only what held still is shown -------------------------------------- */
+
+/* A caller whose code changed between the walk and the re-read did not
+ * hold still: neither it nor anything inside it is shown. One whose
+ * position moved on is the last shown. */
+Test(walker, only_what_held_still_is_shown)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t ch[64] = {0};
+		cr_assert_gt(chain_of(&w, ch, 64), 8);
+		for (int what = 0; what < 2; what++) {
+			struct walking k;
+			walking_init(&k, &w, true, false);
+			struct pp_walk *wk = walk_only(&k, &w, NULL, 0, NULL);
+			/* the target moves on before the re-read */
+			size_t moved = 7;
+			if (what == 0) {
+				uint64_t c = get64(&w, ch[moved], code_off(l));
+				put64(&w.f, ch[moved], code_off(l), c + 16);
+			} else if (l->if_size != PP_ABSENT) {
+				put64(&w.f, ch[moved], l->if_instr, get64(&w, ch[moved], l->if_instr) + 2);
+			} else {
+				put32(&w.f, ch[moved], l->fo_lasti, 77);
+			}
+			judge(&k, wk);
+			check_walk(&k, wk);
+			cr_assert_eq(wk->verified_from, what == 0 ? moved + 1 : moved,
+				     "3.%d, %s moved: verified from %zu", minor,
+				     what == 0 ? "a code" : "a position", wk->verified_from);
+			cr_assert(pp_walk_shown(wk) && shown_from(&k, wk) > 0);
+			memcpy(w.f.mem, w.pristine, SPAN);
+			walking_free(&k);
+		}
+		world_free(&w);
+	}
+}
+
+/* 3.11+: a current-frame pointer read just before the thread returned
+ * points at dead slots above the live top of its data stack: they are not
+ * shown, what is below the top is (paused, nothing moves: all of it). */
+Test(walker, dead_slots_above_the_top_are_not_shown)
+{
+	for (int minor = 11; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t top = get64(&w, w.ts, l->ts_datastack_top);
+		top -= 2 * (l->if_size + 32); /* the two innermost frames returned */
+		put64(&w.f, w.ts, l->ts_datastack_top, top);
+		for (int paused = 0; paused < 2; paused++) {
+			struct walking k;
+			walking_init(&k, &w, true, paused);
+			struct pp_walk *wk = walk(&k, &w, NULL);
+			check_walk(&k, wk);
+			cr_assert_eq(wk->verified_from, paused ? 0 : 2, "3.%d", minor);
+			walking_free(&k);
+		}
+		world_free(&w);
+	}
+}
+
+/* A stack read while it moved resumes from where it stood at the last
+ * sample: 3.11+, a generator that yielded (its link cleared, the frames
+ * inside it returned); <=3.10, an innermost frame that returned (its link
+ * now leads into the free list). Without that knowledge nothing of it is
+ * shown; with it, the frames from the first that still stands, cut short
+ * above. A resumed walk that ends anywhere else is not shown. */
+Test(walker, resumes_where_the_stack_stood)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t before[64] = {0};
+		size_t n = chain_of(&w, before, 64);
+		cr_assert_gt(n, 8);
+		struct pp_resume resume = {before, n < PP_RESUME_FRAMES ? n : PP_RESUME_FRAMES,
+					   before[n - 1]};
+		int first_shown;
+		if (l->if_size != PP_ABSENT) {
+			/* f5 is the generator: it yielded, f0..f4 returned */
+			uint64_t gen = frame_of(&w, 5), f4 = frame_of(&w, 4);
+			put64(&w.f, gen, l->if_previous, 0);
+			set_innermost(&w, gen);
+			put64(&w.f, w.ts, l->ts_datastack_top, f4);
+			first_shown = 6;
+		} else {
+			/* f0 returned to the free list, which its link now leads to */
+			uint64_t f0 = frame_of(&w, 0), freed = alloc(&w.f, l->fo_size);
+			put64(&w.f, freed, l->ob_refcnt, 1);
+			put64(&w.f, freed, l->ob_type, FRAME_TYPE);
+			put8(&w.f, freed, l->fo_state, l->minor <= 9 ? 0 : 1);
+			put8(&w.f, f0, l->fo_state, l->minor <= 9 ? 0 : 1);
+			put64(&w.f, f0, l->fo_back, freed);
+			first_shown = 1;
+		}
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert(!pp_walk_shown(wk), "3.%d: shown without knowing where it stood", minor);
+		wk = walk(&k, &w, &resume);
+		check_walk(&k, wk);
+		cr_assert(wk->resumed && !wk->resume_lost && pp_walk_shown(wk), "3.%d", minor);
+		cr_assert_eq(wk->verified_from, 0);
+		size_t from = shown_from(&k, wk);
+		char want[8];
+		snprintf(want, sizeof want, "f%d", first_shown);
+		cr_assert_str_eq(k.out.v[wk->out_start + from].code->name, want);
+		cr_assert_eq(wk->nout - from, (size_t)(NFRAMES - first_shown));
+		/* where it stood, a thread ended in another outermost frame */
+		resume.outermost = before[0];
+		wk = walk(&k, &w, &resume);
+		cr_assert(wk->resume_lost && !pp_walk_shown(wk), "3.%d", minor);
+		walking_free(&k);
+		world_free(&w);
 	}
 }
 
@@ -490,9 +930,8 @@ struct twin_walk {
 	uint8_t *buf, *twin[2];
 	uint64_t top[2];
 	struct pp_window win[3];
-	struct pp_code_cache *cc;
-	struct pp_walker wk;
-	struct pp_frame_vec out;
+	size_t nwin;
+	struct walking k;
 };
 
 /* The whole fake space read ahead (and, if `twinned`, read twice again),
@@ -514,104 +953,79 @@ static void twin_setup(struct twin_walk *t, int minor, bool twinned)
 					 PP_WIN_DATA, 0};
 	if (l->if_size != PP_ABSENT) {
 		for (unsigned r = 0; r < 2; r++) {
-			memcpy(&t->top[r], t->w.f.mem + (t->w.ts - BASE) + l->ts_datastack_top, 8);
+			memcpy(&t->top[r], at(&t->w, t->w.ts) + l->ts_datastack_top, 8);
 			t->win[n++] = (struct pp_window){t->w.ts + l->ts_datastack_top, 8,
 							 (const uint8_t *)&t->top[r], {NULL, NULL},
 							 PP_WIN_TOP, r};
 		}
 	}
-	struct pp_code_types types = {CODE_TYPE, STR_TYPE, BYTES_TYPE};
-	t->cc = pp_code_cache_new(l, &types);
-	t->wk = (struct pp_walker){.mem = &t->w.m, .l = l, .codes = t->cc,
-				   .frame_type = FRAME_TYPE, .defer_verify = true,
-				   .pre = t->win, .npre = n};
+	t->nwin = n;
+	walking_init(&t->k, &t->w, true, false);
 }
 
-static enum pp_walk_status twin_walk(struct twin_walk *t)
+static struct pp_walk *twin_walk(struct twin_walk *t)
 {
-	const struct py_layout *l = t->w.l;
-	uint8_t ts[1024];
-	memcpy(ts, t->w.f.mem + (t->w.ts - BASE), l->ts_size);
-	pp_walker_begin_sample(&t->wk);
-	t->out.n = 0;
-	return pp_walk_thread(&t->wk, t->w.ts, ts, l->ts_size, &t->out);
+	return walk_only(&t->k, &t->w, t->win, t->nwin, NULL);
 }
 
 static void twin_free(struct twin_walk *t)
 {
-	free(t->out.v);
-	pp_walker_free(&t->wk);
-	pp_code_cache_free(t->cc);
+	walking_free(&t->k);
 	free(t->buf);
 	free(t->twin[0]);
 	free(t->twin[1]);
-	free(t->w.f.mem);
-	free(t->w.pristine);
+	world_free(&t->w);
 }
 
-/* Frame `depth`'s code pointer, changed in `mem` (a copy of the space). */
+/* Chain frame `depth`'s code pointer, changed in `mem` (a copy of the
+ * space). */
 static void bend_code(struct twin_walk *t, uint8_t *mem, size_t depth)
 {
 	const struct py_layout *l = t->w.l;
-	uint64_t f = t->wk.chain[depth * PP_CHAIN_N];
-	uint32_t off = l->if_size != PP_ABSENT ? l->if_code : l->fo_code;
+	uint64_t f = t->k.wk.chain[depth].addr;
 	uint64_t code;
-	memcpy(&code, mem + (f - BASE) + off, 8);
+	memcpy(&code, mem + (f - BASE) + code_off(l), 8);
 	code += 16;
-	memcpy(mem + (f - BASE) + off, &code, 8);
+	memcpy(mem + (f - BASE) + code_off(l), &code, 8);
 }
 
-/* A walk inside twinned windows is judged on the spot, with no check left
- * over; a caller that changed between the copy and either twin, or
- * (3.11+) a top that fell below the frames before either, is torn. */
+/* A walk inside twinned windows is judged from them, with no read: a
+ * caller that changed between the copy and either twin, or (3.11+) a top
+ * that fell below frames before either, cuts the stack short there. */
 Test(walker, twins_verify_without_a_read)
 {
 	for (int minor = 8; minor <= 13; minor++) {
 		struct twin_walk t;
 		twin_setup(&t, minor, true);
-		cr_assert_eq(twin_walk(&t), PP_WALK_OK, "3.%d: clean twinned walk", minor);
-		cr_assert_eq(t.out.n, NFRAMES);
-		cr_assert_eq(t.wk.nchecks, 0, "3.%d: a twinned walk left a check", minor);
-		cr_assert_eq(t.wk.last_check, -1);
+		struct pp_walk *wk = twin_walk(&t);
+		cr_assert(wk->twinned, "3.%d: every frame came with twins", minor);
+		uint64_t reads = t.w.m.syscalls;
+		cr_assert(pp_verify_twinned(&t.k.wk, wk));
+		cr_assert(whole(&t.k, wk), "3.%d: clean twinned walk", minor);
+		cr_assert_eq(t.k.out.n, NFRAMES);
+		cr_assert_eq(t.w.m.syscalls, reads, "judged without a read");
 
 		for (int r = 0; r < 2; r++) {
+			wk = twin_walk(&t);
 			bend_code(&t, t.twin[r], 5);
-			cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
-				     "3.%d: a caller that changed in twin %d was accepted", minor, r);
-			cr_assert_eq(t.out.n, 0);
+			cr_assert(pp_verify_twinned(&t.k.wk, wk));
+			cr_assert_eq(wk->verified_from, 6,
+				     "3.%d: a caller that changed in twin %d was shown", minor, r);
 			memcpy(t.twin[r], t.buf, SPAN);
-			cr_assert_eq(twin_walk(&t), PP_WALK_OK);
 			if (t.w.l->if_size == PP_ABSENT)
 				continue;
 			uint64_t keep = t.top[r];
 			t.top[r] -= 2 * (t.w.l->if_size + 32);
-			cr_assert_eq(twin_walk(&t), PP_WALK_TORN,
-				     "3.%d: frames above top %d were accepted", minor, r);
+			wk = twin_walk(&t);
+			cr_assert(pp_verify_twinned(&t.k.wk, wk));
+			cr_assert_eq(wk->verified_from, 2,
+				     "3.%d: frames above top %d were shown", minor, r);
 			t.top[r] = keep;
 		}
-		twin_free(&t);
-	}
-}
-
-/* Without twins the walk leaves a check, and pp_walker_verify judges it
- * against the target as it is by then. */
-Test(walker, deferred_checks_see_later_changes)
-{
-	for (int minor = 8; minor <= 13; minor++) {
-		struct twin_walk t;
-		twin_setup(&t, minor, false);
-		cr_assert_eq(twin_walk(&t), PP_WALK_OK, "3.%d", minor);
-		cr_assert_eq(t.wk.nchecks, 1, "3.%d: no deferred check", minor);
-		bool ok[1] = {false};
-		cr_assert_eq(pp_walker_verify(&t.wk, NULL, 0, ok), 0);
-		cr_assert(ok[0], "3.%d: an unchanged chain failed its check", minor);
-		cr_assert(pp_walker_verify_one(&t.wk, 0));
-
-		bend_code(&t, t.w.f.mem, 7); /* the target moves on */
-		ok[0] = true;
-		cr_assert_eq(pp_walker_verify(&t.wk, NULL, 0, ok), 0);
-		cr_assert(!ok[0], "3.%d: a changed caller passed its check", minor);
-		cr_assert(!pp_walker_verify_one(&t.wk, 0));
+		/* without twins: nothing judged from the windows */
+		t.win[0].twin[0] = t.win[0].twin[1] = NULL;
+		wk = twin_walk(&t);
+		cr_assert(!wk->twinned && !pp_verify_twinned(&t.k.wk, wk));
 		twin_free(&t);
 	}
 }

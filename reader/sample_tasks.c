@@ -1,0 +1,115 @@
+/* The task-states phase: what the kernel says each thread is doing
+ * (running, sleeping, in which system call), from /proc. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "target_internal.h"
+
+static int reserve_os(struct snapshot *s, size_t n)
+{
+	if (n <= s->oscap)
+		return 0;
+	struct os_rec *o = realloc(s->os, n * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	s->os = o;
+	s->oscap = n;
+	return 0;
+}
+
+/* Every task of the process (listing /proc/PID/task). */
+int pp_read_task_states(struct pp_target *t, struct snapshot *s)
+{
+	int *tids = NULL;
+	size_t n = 0;
+	int rc = pp_os_list_tasks(t->info.pid, &tids, &n);
+	if (rc)
+		return rc;
+	if (reserve_os(s, n ? n : 1) != 0) {
+		free(tids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->os[i].tid = tids[i];
+		pp_os_reader_read(t->os, tids[i], &s->os[i].st);
+	}
+	s->nos = n;
+	free(tids);
+	return 0;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+	int x = ((const struct os_rec *)a)->tid, y = ((const struct os_rec *)b)->tid;
+	return (x > y) - (x < y);
+}
+
+/* Only the tasks that run Python: no listing, a pread or two each. */
+void pp_read_thread_task_states(struct pp_target *t, struct snapshot *s, bool fast)
+{
+	s->nos = 0;
+	if (reserve_os(s, s->nts ? s->nts : 1) != 0)
+		return;
+	/* one OS thread can have thread states in several interpreters */
+	bool several = s->ninterps > 1;
+	for (size_t i = 0; i < s->nts; i++) {
+		int tid = (int)s->ts[i].native_id;
+		bool seen = tid <= 0;
+		for (size_t k = 0; several && !seen && k < s->nos; k++)
+			seen = s->os[k].tid == tid;
+		if (seen)
+			continue; /* one OS thread in several interpreters */
+		s->os[s->nos].tid = tid;
+		if (s->ts[i].taken_over) { /* it has not run: it is as it was */
+			s->os[s->nos++].st = s->ts[i].quiet_os;
+			continue;
+		}
+		/* The GIL's holder is running Python (or blocking everyone
+		 * else): its state decides nothing the sampler keeps, so the
+		 * fast path does not read it. */
+		if (fast && s->interps[s->ts[i].interp].gil_holder == s->ts[i].addr) {
+			s->os[s->nos].st = (struct pp_os_state){.run = PP_OS_RUNNING};
+		} else if (fast)
+			pp_os_reader_read_fast(t->os, tid, &s->os[s->nos].st);
+		else
+			pp_os_reader_read(t->os, tid, &s->os[s->nos].st);
+		s->nos++;
+	}
+	qsort(s->os, s->nos, sizeof(*s->os), by_tid); /* for os_of */
+}
+
+/* While paused, every thread reads as stopped ('t'), but its syscall file
+ * still says what it was blocked in - at the same moment as the GIL read.
+ * Take the syscall from the paused read; from the earlier read keep only
+ * what our stop hides: disk wait versus sleep, zombies, and a stop that
+ * was there before ours (SIGSTOP, a debugger): that thread is stopped,
+ * whatever system call it was in when it was. */
+void pp_merge_paused_task_states(struct pp_target *t, struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nos; i++) {
+		struct pp_os_state now, *before = &s->os[i].st;
+		if (pp_os_reader_read(t->os, s->os[i].tid, &now) != 0 || now.in_syscall < 0)
+			continue;
+		enum pp_os_run run = before->run;
+		if (run != PP_OS_ZOMBIE && run != PP_OS_UNKNOWN && run != PP_OS_STOPPED) {
+			if (now.in_syscall == 1)
+				run = run == PP_OS_DISK ? PP_OS_DISK : PP_OS_SLEEPING;
+			else
+				run = PP_OS_RUNNING;
+		}
+		*before = now;
+		before->run = run;
+	}
+}
+
+/* s->os is sorted by tid: a listing comes sorted, the threads' own
+ * states are sorted once read. */
+const struct pp_os_state *pp_task_state_of(const struct snapshot *s, uint64_t tid)
+{
+	if (!s->nos || tid > INT32_MAX)
+		return NULL;
+	struct os_rec key = {.tid = (int)tid};
+	const struct os_rec *r = bsearch(&key, s->os, s->nos, sizeof(key), by_tid);
+	return r ? &r->st : NULL;
+}
+

@@ -278,13 +278,16 @@ static void count_beyond(struct pp_walker *w, struct pp_walk *wk, uint64_t f,
 
 /* ---- 3.8 - 3.10: PyFrameObject chain ---------------------------------- */
 
-bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t len)
+bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t len,
+			   bool innermost)
 {
 	const struct py_layout *l = w->l;
 	if ((int64_t)pp_get_u64(fb, len, l->ob_refcnt) <= 0)
-		return false;
+		return false; /* freed: on a free list, or kept for reuse */
 	if (w->frame_type && pp_get_u64(fb, len, l->ob_type) != w->frame_type)
 		return false;
+	if (innermost)
+		return true;
 	int8_t state = (int8_t)pp_get_u8(fb, len, l->fo_state);
 	if (l->minor <= 9)
 		return state == 1; /* f_executing */
@@ -347,7 +350,7 @@ static int follow_frame_objects(struct pp_walker *w, struct pp_walk *wk, uint64_
 			wk->end = PP_END_NOT_FRAME;
 			return 0;
 		}
-		if (!pp_frame_object_alive(w, fb, fsz)) {
+		if (!pp_frame_object_alive(w, fb, fsz, wk->depth == 0 && !wk->resumed)) {
 			wk->end = PP_END_NOT_EXECUTING;
 			return w->paused ? 0 : 1;
 		}
@@ -404,7 +407,7 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 	uint8_t fb[512];
 	for (size_t i = 0; i < resume->n && fsz <= sizeof(fb); i++) {
 		uint64_t f = resume->frames[i];
-		if (wread(w, f, fb, fsz) != 0 || !pp_frame_object_alive(w, fb, fsz))
+		if (wread(w, f, fb, fsz) != 0 || !pp_frame_object_alive(w, fb, fsz, false))
 			continue;
 		restart(w, wk, out);
 		wk->resumed = true;

@@ -194,7 +194,11 @@ const struct pp_window *pp_walker_top_window(const struct pp_walker *w, uint64_t
 					     unsigned round);
 
 /* <=3.10: whether the frame object bytes fb (pp_frame_object_span) are
- * a live, executing frame. */
-bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t len);
+ * a live, executing frame. The innermost frame of a thread may also be one
+ * its thread is entering or leaving (the evaluation loop sets the thread's
+ * frame before marking it executing, and clears the mark before going back
+ * to the caller): referenced, of the frame type, not executing. */
+bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t len,
+			   bool innermost);
 
 #endif

@@ -74,7 +74,8 @@ static size_t held_in(const struct pp_walker *w, const struct pp_walk *wk, const
 		if (!(c->flags & PP_CF_ALIVE) || pp_get_u64(b, span, link) != c->link ||
 		    pp_get_u64(b, span, code) != c->code)
 			break;
-		if (objects ? !pp_frame_object_alive(w, b, span) : above_top(l, wk, c->addr, top))
+		if (objects ? !pp_frame_object_alive(w, b, span, i == 0 && !wk->resumed)
+			    : above_top(l, wk, c->addr, top))
 			break;
 		uint64_t now = objects ? pp_get_u32(b, span, instr) : pp_get_u64(b, span, instr);
 		if (now != c->instr) {

@@ -891,11 +891,13 @@ Test(walker, resumes_where_the_stack_stood)
 			put64(&w.f, w.ts, l->ts_datastack_top, f4);
 			first_shown = 6;
 		} else {
-			/* f0 returned to the free list, which its link now leads to */
+			/* f0 returned and was freed onto the free list, which its
+			 * link now leads to */
 			uint64_t f0 = frame_of(&w, 0), freed = alloc(&w.f, l->fo_size);
-			put64(&w.f, freed, l->ob_refcnt, 1);
+			put64(&w.f, freed, l->ob_refcnt, 0);
 			put64(&w.f, freed, l->ob_type, FRAME_TYPE);
 			put8(&w.f, freed, l->fo_state, l->minor <= 9 ? 0 : 1);
+			put64(&w.f, f0, l->ob_refcnt, 0);
 			put8(&w.f, f0, l->fo_state, l->minor <= 9 ? 0 : 1);
 			put64(&w.f, f0, l->fo_back, freed);
 			first_shown = 1;
@@ -1027,5 +1029,30 @@ Test(walker, twins_verify_without_a_read)
 		wk = twin_walk(&t);
 		cr_assert(!wk->twinned && !pp_verify_twinned(&t.k.wk, wk));
 		twin_free(&t);
+	}
+}
+
+/* <=3.10: a thread paused while its evaluation loop enters or leaves its
+ * innermost frame has that frame current but not executing; it is part of
+ * the stack (a frame further out that is not executing is not). */
+Test(walker, innermost_frame_entered_or_left)
+{
+	for (int minor = 8; minor <= 10; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		put8(&w.f, frame_of(&w, 0), l->fo_state, l->minor <= 9 ? 0 : (uint8_t)-2);
+		struct walking k;
+		walking_init(&k, &w, true, true);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		cr_assert(whole(&k, wk) && k.out.n == NFRAMES, "3.%d", minor);
+		walking_free(&k);
+		put8(&w.f, frame_of(&w, 3), l->fo_state, l->minor <= 9 ? 0 : 1);
+		walking_init(&k, &w, true, true);
+		wk = walk(&k, &w, NULL);
+		cr_assert_eq(wk->end, PP_END_NOT_EXECUTING, "3.%d", minor);
+		cr_assert_eq(wk->depth, 3);
+		walking_free(&k);
+		world_free(&w);
 	}
 }

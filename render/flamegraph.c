@@ -56,13 +56,16 @@ enum family {
 	FAM_PROCESS,
 	FAM_THREAD,
 	FAM_GILWAIT,
-	FAM_MARKER,  /* any other marker ("[GIL released]") */
+	FAM_MARKER,  /* any other GIL marker ("[GIL released]") */
+	FAM_CHANGING,   /* [changing]: the stack moved inside the frame below */
+	FAM_UNREADABLE, /* [unreadable frame: ...], [N more frames not read] */
 	FAM_COUNT,
 };
 
 static const char *const family_name[FAM_COUNT] = {
 	"your code", "standard library", "third-party", "all",
 	"process", "thread", "waiting for GIL", "GIL released",
+	"changing (cut short)", "unreadable",
 };
 
 /* A distinct label: what the graph merges by, like flamegraph.pl merging
@@ -263,7 +266,13 @@ static enum family family_of(const struct pp_view_frame *f)
 	case PP_FRAME_THREAD: return FAM_THREAD;
 	case PP_FRAME_PROCESS: return FAM_PROCESS;
 	case PP_FRAME_MARKER:
-		return strcmp(f->function, "[waiting for GIL]") == 0 ? FAM_GILWAIT : FAM_MARKER;
+		if (strcmp(f->function, "[waiting for GIL]") == 0)
+			return FAM_GILWAIT;
+		if (strcmp(f->function, PP_MARK_CHANGING) == 0)
+			return FAM_CHANGING;
+		if (strcmp(f->function, "[GIL released]") == 0)
+			return FAM_MARKER;
+		return FAM_UNREADABLE;
 	case PP_FRAME_PYTHON: break;
 	}
 	const char *file = f->file ? f->file : "";
@@ -296,6 +305,8 @@ static struct rgb colour(enum family fam, const char *name)
 	case FAM_PROCESS: return (struct rgb){160, 160, 168};
 	case FAM_THREAD: return (struct rgb){184, 184, 190};
 	case FAM_GILWAIT: return (struct rgb){214, 39, 40};
+	case FAM_CHANGING: return (struct rgb){228, 228, 228};
+	case FAM_UNREADABLE: return (struct rgb){196, 150, 206};
 	case FAM_MARKER:
 	case FAM_COUNT: break;
 	}
@@ -773,8 +784,9 @@ static uint32_t drawn_depth(const struct fg *g, uint64_t total)
 
 static void put_legend(FILE *out, const int *seen, int64_t y)
 {
-	static const enum family order[] = {FAM_USER,    FAM_STDLIB,  FAM_THIRD,  FAM_PROCESS,
-					    FAM_THREAD,  FAM_GILWAIT, FAM_MARKER};
+	static const enum family order[] = {FAM_USER,    FAM_STDLIB,  FAM_THIRD,    FAM_PROCESS,
+					    FAM_THREAD,  FAM_GILWAIT, FAM_MARKER,   FAM_CHANGING,
+					    FAM_UNREADABLE};
 	int64_t x10 = PAD_X * 10;
 	fprintf(out, "<g id=\"legend\">");
 	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {

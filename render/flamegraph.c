@@ -305,7 +305,7 @@ static struct rgb colour(enum family fam, const char *name)
 	case FAM_PROCESS: return (struct rgb){160, 160, 168};
 	case FAM_THREAD: return (struct rgb){184, 184, 190};
 	case FAM_GILWAIT: return (struct rgb){214, 39, 40};
-	case FAM_CHANGING: return (struct rgb){228, 228, 228};
+	case FAM_CHANGING: return (struct rgb){176, 176, 176};
 	case FAM_UNREADABLE: return (struct rgb){196, 150, 206};
 	case FAM_MARKER:
 	case FAM_COUNT: break;

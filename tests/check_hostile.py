@@ -101,7 +101,7 @@ def expected(mode, fixture):
 # --- rendering the expectation as each format shows it -----------------------
 
 def text_line(fr):
-    if fr["kind"] == "marker":
+    if fr.get("kind") == "marker":
         return fr["function"]
     s = "%s (%s" % (fr["function"] if fr["function"] is not None else "?",
                     fr["file"] if fr["file"] is not None else "?")

@@ -9,6 +9,13 @@ static size_t put_utf8(char *o, uint32_t c)
 {
 	if ((c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
 		c = 0xFFFD; /* lone surrogates and garbage: keep output valid */
+	if (c == 0) {
+		/* A NUL byte would end the C string: U+0000 takes the
+		 * two-byte form instead (see pystring.h). */
+		o[0] = (char)0xC0;
+		o[1] = (char)0x80;
+		return 2;
+	}
 	if (c < 0x80) {
 		o[0] = (char)c;
 		return 1;
@@ -148,10 +155,11 @@ char *pp_read_str(struct pp_mem *m, const struct py_layout *l, uint64_t addr,
 	}
 	if (ascii) {
 		/* ASCII is UTF-8 already, but the memory may lie: anything
-		 * above 0x7F would be invalid, so route it through the
-		 * encoder, which handles every byte value. */
+		 * above 0x7F would be invalid, and a NUL would end the
+		 * string early, so route those through the encoder, which
+		 * handles every byte value. */
 		for (size_t i = 0; i < nbytes; i++)
-			if (buf[i] & 0x80)
+			if (buf[i] == 0 || (buf[i] & 0x80))
 				return pp_ucs_to_utf8(buf, length, 1);
 		char *s = malloc(nbytes + 1);
 		if (!s)

@@ -1,5 +1,12 @@
 /* CPython str and bytes objects, read from the target and turned into
  * NUL-terminated UTF-8 owned by the caller.
+ *
+ * A str can hold U+0000 (a code object made with co_name="a\x00b"), and a
+ * C string cannot: U+0000 is written as the two bytes C0 80, as Java's
+ * "modified UTF-8" does. That sequence is never well-formed UTF-8, so it
+ * cannot stand for anything else; the renderers show it as the NUL
+ * character (render/utf8.h), and every other layer passes it through
+ * like any other bytes. A NUL byte never appears inside a string.
  */
 #ifndef PYPROBE_READER_PYSTRING_H
 #define PYPROBE_READER_PYSTRING_H
@@ -21,8 +28,8 @@
 
 /* Encode `n` code units of width `kind` (1 = Latin-1, 2 = UCS-2,
  * 4 = UCS-4) from `data` as UTF-8 into a fresh malloc'd NUL-terminated
- * string. Code points that are not valid scalar values (surrogates, values
- * above U+10FFFF) become U+FFFD. Returns NULL only on a bad kind or when out
+ * string. U+0000 becomes C0 80 (above); code points that are not valid
+ * scalar values (surrogates, values above U+10FFFF) become U+FFFD. Returns NULL only on a bad kind or when out
  * of memory. */
 char *pp_ucs_to_utf8(const void *data, size_t n, int kind);
 

@@ -10,6 +10,7 @@
 #include "render.h"
 #include "frame_label.h"
 #include "stack_set.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,8 +50,9 @@ static int sbuf_reserve(struct sbuf *b, size_t more)
 /* Appends the frame's label. The format has two separators, ';' between
  * frames and the newline between stacks, and no escape: a ';' in a label
  * (a file name can hold one) becomes ':', and every control character
- * (newline, tab, ESC, DEL, ...) becomes '?', so one sample stays one line
- * of the right depth. Other bytes, UTF-8 or not, pass through. */
+ * (newline, tab, ESC, DEL, ..., and U+0000, the bytes C0 80 - utf8.h)
+ * becomes '?', so one sample stays one line of the right depth. Other
+ * bytes, UTF-8 or not, pass through. */
 static int append_label(struct sbuf *b, const struct pp_view_frame *f)
 {
 	size_t need = pp_frame_label(f, b->s + b->len, b->cap - b->len);
@@ -59,14 +61,21 @@ static int append_label(struct sbuf *b, const struct pp_view_frame *f)
 			return -1;
 		pp_frame_label(f, b->s + b->len, b->cap - b->len);
 	}
-	for (size_t i = b->len; i < b->len + need; i++) {
-		unsigned char c = (unsigned char)b->s[i];
-		if (c == ';')
-			b->s[i] = ':';
-		else if (c < 0x20 || c == 0x7f)
-			b->s[i] = '?';
+	unsigned char *u = (unsigned char *)b->s;
+	size_t o = b->len, end = b->len + need;
+	for (size_t i = b->len; i < end; i++) {
+		unsigned char c = u[i];
+		if (pp_utf8_is_nul(u + i, end - i)) {
+			c = '?';
+			i++; /* two bytes, one character */
+		} else if (c == ';') {
+			c = ':';
+		} else if (c < 0x20 || c == 0x7f) {
+			c = '?';
+		}
+		u[o++] = c;
 	}
-	b->len += need;
+	b->len = o;
 	return 0;
 }
 

@@ -45,8 +45,14 @@ void pp_json_str(const char *s, FILE *out)
 				fprintf(out, "\\u%04x", c);
 				break;
 			}
-			if (pp_utf8_next(p, (size_t)(end - p), &n) < 0) {
+			long cp = pp_utf8_next(p, (size_t)(end - p), &n);
+			if (cp < 0) {
 				fputs("\xef\xbf\xbd", out); /* U+FFFD */
+				p += n;
+				continue;
+			}
+			if (cp == 0) { /* C0 80: U+0000 */
+				fputs("\\u0000", out);
 				p += n;
 				continue;
 			}

@@ -5,7 +5,8 @@
 #include <stdio.h>
 
 /* Writes s as a quoted JSON string, or `null` when s is NULL. Quote,
- * backslash and control characters are escaped; UTF-8 passes through;
+ * backslash and control characters are escaped, and so is U+0000 (the
+ * bytes C0 80, see utf8.h): `\u0000`; UTF-8 passes through;
  * bytes that are not well-formed UTF-8 become U+FFFD, one per maximal
  * ill-formed subsequence (as Python's decode("utf-8", "replace")), so the
  * document always stays valid. Write errors are left on the stream. */

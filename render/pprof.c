@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "render.h"
+#include "utf8.h"
 
 /* Field numbers, from profile.proto. */
 enum {
@@ -115,6 +116,30 @@ static void pb_len(struct pb *b, unsigned field, const void *p, size_t n)
 	pb_tag(b, field, WIRE_LEN);
 	pb_varint(b, n);
 	pb_bytes(b, p, n);
+}
+
+/* A string of the profile. U+0000 is the bytes C0 80 there (utf8.h), for
+ * C strings' sake; a protobuf string has a length, so it gets its NUL
+ * back: readers see the name the target had, as with every other control
+ * character, which pprof strings carry as they are. */
+static void pb_text(struct pb *b, unsigned field, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), nuls = 0;
+	for (size_t i = 0; i < len; i++)
+		if (pp_utf8_is_nul(u + i, len - i))
+			nuls++, i++;
+	pb_tag(b, field, WIRE_LEN);
+	pb_varint(b, len - nuls);
+	size_t from = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!pp_utf8_is_nul(u + i, len - i))
+			continue;
+		pb_bytes(b, u + from, i - from);
+		pb_bytes(b, "", 1);
+		from = ++i + 1;
+	}
+	pb_bytes(b, u + from, len - from);
 }
 
 /* Append sub as field of b, and empty sub for the next message. */
@@ -398,7 +423,7 @@ static int encode(struct enc *e, const struct pp_view *v, struct pb *b)
 	}
 
 	for (size_t i = 0; i < e->nstr; i++)
-		pb_len(b, PROFILE_STRING_TABLE, e->str[i], strlen(e->str[i]));
+		pb_text(b, PROFILE_STRING_TABLE, e->str[i]);
 
 	pb_int(b, PROFILE_TIME_NANOS, (int64_t)m->start_unix_ns);
 	pb_int(b, PROFILE_DURATION_NANOS, (int64_t)m->duration_ns);

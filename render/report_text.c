@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "text_str.h"
+#include "utf8.h"
 
 #define SHOWN_FRAMES 6 /* of a holder's stack; a stall shows down to its task */
 
@@ -54,8 +55,8 @@ static void put_stack(const struct pp_profile *p, pp_stack_id leaf, size_t max, 
 		fprintf(out, "      ... %zu outer frame%s\n", n - max, n - max == 1 ? "" : "s");
 }
 
-/* "TID name" for the table's first column: control bytes made '?', cut to
- * fit on a character boundary. */
+/* "TID name" for the table's first column: control bytes (and U+0000, the
+ * bytes C0 80 - utf8.h) made '?', cut to fit on a character boundary. */
 static void thread_label(const struct pp_report_thread *t, char *buf, size_t size)
 {
 	int k = snprintf(buf, size, "%" PRIu64 " ", t->native_id);
@@ -68,8 +69,14 @@ static void thread_label(const struct pp_report_thread *t, char *buf, size_t siz
 	if (c[len])
 		while (len > 0 && (c[len] & 0xc0) == 0x80)
 			len--;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
+		if (pp_utf8_is_nul(c + i, len - i)) {
+			buf[n++] = '?';
+			i++;
+			continue;
+		}
 		buf[n++] = c[i] < 0x20 || c[i] == 0x7f ? '?' : (char)c[i];
+	}
 	buf[n] = '\0';
 }
 

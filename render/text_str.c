@@ -1,11 +1,19 @@
 /* Strings from a target in plain-text output, made harmless. */
 #include "text_str.h"
 
+#include <string.h>
+
+#include "utf8.h"
+
 void pp_text_str(const char *s, int quoted, FILE *out)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	for (; *p; p++) {
 		unsigned char c = *p;
-		if (quoted && (c == '"' || c == '\\')) {
+		if (pp_utf8_is_nul(p, (size_t)(end - p))) {
+			fputs("\\x00", out); /* U+0000, as the C0 controls */
+			p++;
+		} else if (quoted && (c == '"' || c == '\\')) {
 			fputc('\\', out);
 			fputc(c, out);
 		} else if (c == '\n') {

@@ -10,6 +10,10 @@ long pp_utf8_next(const unsigned char *s, size_t len, size_t *n)
 	*n = 1;
 	if (c < 0x80)
 		return c;
+	if (pp_utf8_is_nul(s, len)) {
+		*n = 2;
+		return 0;
+	}
 	if (c >= 0xC2 && c <= 0xDF) {
 		need = 1;
 		cp = c & 0x1F;

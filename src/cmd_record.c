@@ -76,11 +76,55 @@ struct record_state {
 	int write_failed;
 	/* What the metadata of each block flushed needs. */
 	struct pp_profile *p;
-	const struct pp_process_set *set;
+	struct pp_process_set *set;
 	int pid;
 	unsigned rate;
 	uint64_t start_unix;
+	uint64_t start_mono; /* when sampling began, for the exec notes */
 };
+
+/* One line for each exec of the root seen since the last call: followed
+ * into a new Python, or not (which ends the recording without
+ * --subprocesses). Names come from the target: made safe for a terminal.
+ * Each line is made whole first and written at once: standard error is
+ * unbuffered, and a launched command writes to it too. */
+static void print_exec_notes(struct record_state *rs)
+{
+	struct pp_exec_event ev;
+	while (pp_process_set_next_exec(rs->set, &ev)) {
+		char *line = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&line, &len);
+		if (!f)
+			return;
+		double exec_s = ev.exec_ns > rs->start_mono
+					? (double)(ev.exec_ns - rs->start_mono) / 1e9 : 0.0;
+		double at_s = ev.at_ns > rs->start_mono
+				      ? (double)(ev.at_ns - rs->start_mono) / 1e9 : 0.0;
+		fprintf(f, "%spyprobe: process %d exec'd ", rs->progress ? "\r\033[K" : "", ev.pid);
+		pp_text_str(ev.cmdline, 0, f);
+		switch (ev.outcome) {
+		case PP_EXEC_FOLLOWED:
+			fprintf(f, "; recording it from %.2f s\n", at_s);
+			break;
+		case PP_EXEC_LOST:
+			fprintf(f, " at %.2f s, which pyprobe cannot record (", exec_s);
+			pp_text_str(ev.why, 0, f);
+			fputs(rs->subprocesses ? "); its Python subprocesses are still recorded\n"
+					       : "); the profile holds what came before\n", f);
+			break;
+		case PP_EXEC_UNREAD:
+			fprintf(f, " at %.2f s; the recording ended before pyprobe could read it (",
+				exec_s);
+			pp_text_str(ev.why, 0, f);
+			fputs(")\n", f);
+			break;
+		}
+		if (fclose(f) == 0)
+			fputs(line, stderr);
+		free(line);
+	}
+}
 
 static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, int pid,
 		      unsigned rate, const struct pp_sampler_stats *st, uint64_t start_unix);
@@ -90,6 +134,7 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_stats *st)
 {
 	struct record_state *rs = ctx;
+	print_exec_notes(rs);
 	if (rs->rec && st->elapsed_ns - rs->last_flush_ns >= 1000000000ull) {
 		rs->last_flush_ns = st->elapsed_ns;
 		/* Each block says how long the recording has lasted so far
@@ -582,7 +627,10 @@ int cmd_record(int argc, char **argv)
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
 	};
 	struct pp_sampler_stats st;
+	rs.start_mono = mono_ns();
 	enum pp_err e = pp_sampler_run(set, p, &so, &st, &err);
+	pp_process_set_end(set);
+	print_exec_notes(&rs);
 	if (rs.progress)
 		fputs("\r\033[K", stderr);
 	fill_meta(p, set, pid, (unsigned)rate, &st, start_unix);
@@ -595,8 +643,12 @@ int cmd_record(int argc, char **argv)
 		goto done;
 	}
 
-	/* Write what we have, whatever ended the recording. */
+	/* Write what we have, whatever ended the recording. A target that
+	 * exec'd into another Python is two programs: each under its own
+	 * root, as with --subprocesses. */
 	ro.title = title;
+	if (pp_profile_several_programs(p))
+		ro.view.processes = true;
 	int werr = 0;
 	if (rs.rec) {
 		werr = rs.write_failed ? rs.write_failed

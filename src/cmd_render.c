@@ -121,13 +121,11 @@ int cmd_render(int argc, char **argv)
 		free(owned);
 		return PP_EXIT_IO;
 	}
-	/* A recording of several processes (record --subprocesses) keeps its
-	 * `process PID: cmdline` root frames, as record drew them. */
-	size_t nthreads = 0;
-	const struct pp_pthread *threads = pp_profile_threads(p, &nthreads);
-	for (size_t i = 1; i < nthreads; i++)
-		if (threads[i].pid != threads[0].pid)
-			ro.view.processes = true;
+	/* A recording of several processes (record --subprocesses), or of
+	 * one that exec'd, keeps its `process PID: cmdline` root frames, as
+	 * record drew them. */
+	if (pp_profile_several_programs(p))
+		ro.view.processes = true;
 	int rc = PP_EXIT_OK;
 	const char *shown = to_stdout ? "standard output" : output;
 	FILE *out = to_stdout ? stdout : fopen(output, "w");

@@ -20,6 +20,14 @@
  * machine). A launched root gets as long as record waits for it. */
 #define TRY_NS 1000000000ull
 #define TRY_ROOT_NS 30000000000ull
+/* A root that exec'd while attached: the new program is tried every
+ * EXEC_RETRY_NS for EXEC_TRY_NS - the grace a launched command that is not
+ * Python gets too - counted again from each further exec. */
+#define EXEC_TRY_NS 3000000000ull
+#define EXEC_RETRY_NS 10000000ull
+/* Exec events kept for the caller: a root that execs more often than the
+ * caller looks loses the notes past these, not the recording. */
+#define EVENTS_MAX 16
 
 /* What tells a process apart from an earlier one with the same pid (start
  * time) and from itself before an exec (where its code and stack were
@@ -37,9 +45,13 @@ enum state {
 struct known {
 	int pid;
 	enum state state;
-	struct identity id;
+	struct identity id; /* of the program attached, or found */
 	uint64_t try_until; /* PENDING: give up after this */
 	bool found;         /* by the scan under way */
+	/* The root only: the program attached exec'd, and what becomes of
+	 * the new one is to be told (an event); tried every EXEC_RETRY_NS. */
+	bool execd;
+	uint64_t exec_ns, next_try;
 };
 
 struct pp_process_set {
@@ -59,6 +71,13 @@ struct pp_process_set {
 	char *cmdline;
 	struct identity cmdline_id;
 	char version[32];
+	uint64_t next_root_check; /* without follow: the root's identity */
+	struct pp_exec_event events[EVENTS_MAX];
+	size_t nevents;
+	/* A root being tried after an exec: its command line and why it
+	 * cannot be read, as last seen (it may exit before it is told). */
+	char *exec_cmdline;
+	char exec_why[sizeof(((struct pp_error *)0)->msg)];
 };
 
 static uint64_t now_ns(void)
@@ -92,9 +111,13 @@ static char *read_proc(const char *path, size_t *len)
 	return s;
 }
 
-/* /proc/PID/stat: ppid and identity. -1 if the process is gone or a zombie
- * (nothing left to read). */
-static int read_stat(int pid, int *ppid, struct identity *id)
+/* PF_EXITING in /proc/PID/stat's flags: the process is on its way out
+ * (include/linux/sched.h; stable since 2.6). */
+#define PF_EXITING 0x4ull
+
+/* /proc/PID/stat: ppid and identity, and whether it is exiting. -1 if the
+ * process is gone or a zombie (nothing left to read). */
+static int read_stat_ex(int pid, int *ppid, struct identity *id, bool *exiting)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -119,11 +142,18 @@ static int read_stat(int pid, int *ppid, struct identity *id)
 		if (field > 28) {
 			*ppid = (int)f[4];
 			*id = (struct identity){f[22], f[26], f[28]};
+			if (exiting)
+				*exiting = (f[9] & PF_EXITING) != 0;
 			rc = 0;
 		}
 	}
 	free(s);
 	return rc;
+}
+
+static int read_stat(int pid, int *ppid, struct identity *id)
+{
+	return read_stat_ex(pid, ppid, id, NULL);
 }
 
 static int same_identity(const struct identity *a, const struct identity *b)
@@ -314,7 +344,16 @@ void pp_process_set_free(struct pp_process_set *s)
 	free(s->procs);
 	free(s->known);
 	free(s->cmdline);
+	free(s->exec_cmdline);
 	free(s);
+}
+
+static struct known *find_known(struct pp_process_set *s, int pid)
+{
+	for (size_t i = 0; i < s->nknown; i++)
+		if (s->known[i].pid == pid)
+			return &s->known[i];
+	return NULL;
 }
 
 static int add_proc(struct pp_process_set *s, struct pp_target *t, bool root)
@@ -331,6 +370,14 @@ static int add_proc(struct pp_process_set *s, struct pp_target *t, bool root)
 	}
 	s->nprocs++;
 	s->seen++;
+	/* The identity of the program attached: what an exec is told from
+	 * (the one found before may be of the program before an exec, or of
+	 * pyprobe's own fork of a command). */
+	struct known *k = find_known(s, p.pid);
+	int ppid;
+	struct identity id;
+	if (k && read_stat(p.pid, &ppid, &id) == 0)
+		k->id = id;
 	if (root) {
 		/* What the reader read with the program it attached (see
 		 * pp_process_attach); refresh re-reads it if the root execs. */
@@ -352,14 +399,6 @@ int pp_process_set_add_root(struct pp_process_set *s, struct pp_target *t)
 	s->known[0].state = ATTACHED;
 	s->root_err = (struct pp_error){0};
 	return 0;
-}
-
-static struct known *find_known(struct pp_process_set *s, int pid)
-{
-	for (size_t i = 0; i < s->nknown; i++)
-		if (s->known[i].pid == pid)
-			return &s->known[i];
-	return NULL;
 }
 
 /* Detach procs[i]; gone: it exited (for the root: the recording ends). */
@@ -386,6 +425,96 @@ static void detach_pid(struct pp_process_set *s, int pid)
 		}
 }
 
+/* "python3.12 app.py" of "/usr/bin/python3.12 app.py", cut to fit
+ * between characters, into buf. */
+static void short_cmdline(const char *cmd, char *buf, size_t size)
+{
+	const char *args = strchr(cmd, ' ');
+	const char *end0 = args ? args : cmd + strlen(cmd);
+	for (const char *c = cmd; c < end0; c++)
+		if (*c == '/' && c + 1 < end0)
+			cmd = c + 1;
+	size_t n = strlen(cmd);
+	if (n < size) {
+		memcpy(buf, cmd, n + 1);
+		return;
+	}
+	n = size - 4;
+	while (n > 0 && ((unsigned char)cmd[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(buf, cmd, n);
+	memcpy(buf + n, "...", 4);
+}
+
+/* What became of the root after its exec (outcome), told once: the root
+ * is no longer "execd". */
+static void push_event(struct pp_process_set *s, enum pp_exec_outcome outcome,
+		       const char *cmdline, uint64_t now)
+{
+	struct known *k = &s->known[0];
+	if (!k->execd)
+		return;
+	k->execd = false;
+	if (s->nevents == EVENTS_MAX)
+		return;
+	struct pp_exec_event *e = &s->events[s->nevents++];
+	*e = (struct pp_exec_event){.outcome = outcome, .pid = k->pid, .exec_ns = k->exec_ns,
+				    .at_ns = now};
+	if (!cmdline || !*cmdline)
+		cmdline = s->exec_cmdline;
+	short_cmdline(cmdline && *cmdline ? cmdline : "?", e->cmdline, sizeof(e->cmdline));
+	if (outcome != PP_EXEC_FOLLOWED)
+		snprintf(e->why, sizeof(e->why), "%s",
+			 s->exec_why[0] ? s->exec_why : "it exited before it could be read");
+}
+
+/* The root, tried after its exec, cannot be: remember what it runs and
+ * why, for the event. */
+static void exec_attempt_failed(struct pp_process_set *s, const struct pp_error *err)
+{
+	char *c = pp_proc_cmdline(s->root_pid);
+	if (c && *c) {
+		free(s->exec_cmdline);
+		s->exec_cmdline = c;
+	} else {
+		free(c);
+	}
+	if (err->code != PP_ERR_GONE)
+		snprintf(s->exec_why, sizeof(s->exec_why), "%s", err->msg);
+}
+
+/* The root exited (or is on its way out): the recording ends; told when
+ * it was being tried after an exec. */
+static void exec_root_exited(struct pp_process_set *s, uint64_t now)
+{
+	push_event(s, PP_EXEC_LOST, NULL, now);
+	s->root_gone = true;
+}
+
+/* k's process exec'd (or the pid was reused): a new program, identity id,
+ * perhaps Python now, perhaps no longer. What was attached of the old one
+ * goes; the new one is tried. When the root was attached, what becomes of
+ * it is told (an event), and sooner than a scan would. */
+static void exec_seen(struct pp_process_set *s, struct known *k, const struct identity *id,
+		      uint64_t now)
+{
+	bool root = k == &s->known[0];
+	if (k->state == ATTACHED) {
+		detach_pid(s, k->pid);
+		if (root) {
+			k->execd = true;
+			k->exec_ns = now;
+			free(s->exec_cmdline);
+			s->exec_cmdline = NULL;
+			s->exec_why[0] = '\0';
+		}
+	}
+	k->state = PENDING;
+	k->id = *id;
+	k->next_try = now;
+	k->try_until = now + (k->execd ? EXEC_TRY_NS : root ? TRY_ROOT_NS : TRY_NS);
+}
+
 /* A process found this scan, with its identity now. */
 static void note(struct pp_process_set *s, int pid, const struct identity *id, uint64_t now)
 {
@@ -397,13 +526,7 @@ static void note(struct pp_process_set *s, int pid, const struct identity *id, u
 		*k = (struct known){.pid = pid, .state = PENDING, .id = *id,
 				    .try_until = now + TRY_NS};
 	} else if (!same_identity(&k->id, id)) {
-		/* It exec'd (or the pid was reused): a new program, perhaps
-		 * Python now, perhaps no longer. */
-		if (k->state == ATTACHED)
-			detach_pid(s, pid);
-		k->state = PENDING;
-		k->id = *id;
-		k->try_until = now + (k == &s->known[0] ? TRY_ROOT_NS : TRY_NS);
+		exec_seen(s, k, id, now);
 	}
 	k->found = true;
 }
@@ -416,35 +539,98 @@ static void try_attach(struct pp_process_set *s, struct known *k, uint64_t now)
 	enum pp_err e = pp_process_attach(k->pid, &t, &err);
 	if (root)
 		s->root_err = err;
+	k->next_try = now + EXEC_RETRY_NS;
 	if (e == PP_OK) {
 		if (add_proc(s, t, root) != 0) {
 			pp_target_detach(t);
 			return; /* out of memory: tried again next scan */
 		}
 		k->state = ATTACHED;
-	} else if (e == PP_ERR_GONE || now >= k->try_until) {
+		if (root)
+			push_event(s, PP_EXEC_FOLLOWED, pp_target_get_info(t)->cmdline, now);
+		return;
+	}
+	if (root && k->execd)
+		exec_attempt_failed(s, &err);
+	if (e == PP_ERR_GONE) {
+		/* It exited. The root's end ends the recording (found at the
+		 * next refresh; at once, and told, after an exec). */
+		if (root && k->execd)
+			exec_root_exited(s, now);
 		k->state = IGNORED;
+	} else if (now >= k->try_until || (root && k->execd && e == PP_ERR_PERM)) {
+		/* Not a Python we can read, and not becoming one; or the
+		 * program it became cannot be read by us (set-uid). Without
+		 * follow, that was all there was to record. */
+		k->state = IGNORED;
+		if (root && k->execd) {
+			push_event(s, PP_EXEC_LOST, NULL, now);
+			if (!s->follow)
+				s->root_gone = true;
+		}
+	}
+}
+
+/* Without follow, the root alone: every SCAN_INTERVAL_NS, whether it still
+ * runs the program attached - an exec mostly shows first as reads that
+ * fail (pp_process_set_execd), but not always: the new program may map
+ * memory where the old one had it. After an exec, the new program is tried
+ * every EXEC_RETRY_NS. */
+static void refresh_root_alone(struct pp_process_set *s, uint64_t now)
+{
+	struct known *k = &s->known[0];
+	bool pending = k->state == PENDING;
+	if (pending && !k->execd)
+		return; /* not attached yet: the caller attaches the root */
+	if (pending ? now < k->next_try : now < s->next_root_check)
+		return;
+	s->next_root_check = now + SCAN_INTERVAL_NS;
+	int ppid;
+	struct identity id;
+	bool exiting = false;
+	if (read_stat_ex(s->root_pid, &ppid, &id, &exiting) != 0 || exiting ||
+	    id.starttime != k->id.starttime) {
+		/* Gone (or a zombie, or its pid reused). Attached, the
+		 * sampler's reads fail and tell; after an exec, only this. */
+		if (pending)
+			exec_root_exited(s, now);
+		return;
+	}
+	if (!same_identity(&k->id, &id))
+		exec_seen(s, k, &id, now);
+	if (k->state == PENDING) {
+		try_attach(s, k, now);
+		if (k->state == IGNORED)
+			s->root_gone = true; /* exited, or lost (an event) */
 	}
 }
 
 void pp_process_set_refresh(struct pp_process_set *s, bool now_flag)
 {
-	if (!s->follow || s->root_gone)
+	if (s->root_gone)
 		return;
 	uint64_t now = now_ns();
+	if (!s->follow) {
+		refresh_root_alone(s, now);
+		return;
+	}
 	bool scan = now >= s->next_scan;
-	/* Asked to hurry (a launched command we wait for): the root is tried
-	 * at once, its descendants still at the scan's pace - on a kernel
-	 * without children files a scan reads all of /proc. */
-	if (!scan && !(now_flag && s->known[0].state == PENDING))
+	/* Asked to hurry (a launched command we wait for), or a root that
+	 * exec'd: the root is tried at once, its descendants still at the
+	 * scan's pace - on a kernel without children files a scan reads all
+	 * of /proc. */
+	const struct known *r = &s->known[0];
+	bool root_due = r->state == PENDING && (now_flag || (r->execd && now >= r->next_try));
+	if (!scan && !root_due)
 		return;
 
 	/* The root: gone (which ends the recording), or exec'd. */
 	int ppid;
 	struct identity id;
-	if (read_stat(s->root_pid, &ppid, &id) != 0 ||
+	bool exiting = false;
+	if (read_stat_ex(s->root_pid, &ppid, &id, &exiting) != 0 || exiting ||
 	    (s->known[0].id.starttime && id.starttime != s->known[0].id.starttime)) {
-		s->root_gone = true;
+		exec_root_exited(s, now); /* told if it exec'd */
 		return;
 	}
 	note(s, s->root_pid, &id, now);
@@ -519,6 +705,51 @@ void pp_process_set_drop(struct pp_process_set *s, size_t i)
 {
 	if (i < s->nprocs)
 		remove_proc(s, i, true);
+}
+
+bool pp_process_set_execd(struct pp_process_set *s, size_t i)
+{
+	if (i >= s->nprocs)
+		return false;
+	/* It lives on as another program when /proc/PID/stat says so: the
+	 * same start time, its code and stack somewhere else - and not on
+	 * its way out, when its memory is gone and reads as moved too. */
+	struct known *k = find_known(s, s->procs[i].pid);
+	int ppid;
+	struct identity id;
+	bool exiting = false;
+	if (!k || read_stat_ex(k->pid, &ppid, &id, &exiting) != 0 || exiting ||
+	    id.starttime != k->id.starttime || same_identity(&id, &k->id))
+		return false;
+	exec_seen(s, k, &id, now_ns());
+	return true;
+}
+
+bool pp_process_set_next_exec(struct pp_process_set *s, struct pp_exec_event *ev)
+{
+	if (!s->nevents)
+		return false;
+	*ev = s->events[0];
+	memmove(s->events, s->events + 1, (s->nevents - 1) * sizeof(*s->events));
+	s->nevents--;
+	return true;
+}
+
+void pp_process_set_end(struct pp_process_set *s)
+{
+	struct known *k = &s->known[0];
+	int ppid;
+	struct identity id;
+	bool exiting = false;
+	if (k->state != PENDING || !k->execd)
+		return;
+	if (read_stat_ex(k->pid, &ppid, &id, &exiting) != 0 || exiting) {
+		push_event(s, PP_EXEC_LOST, NULL, now_ns()); /* it exited meanwhile */
+		return;
+	}
+	char *cmd = pp_proc_cmdline(k->pid);
+	push_event(s, PP_EXEC_UNREAD, cmd, now_ns());
+	free(cmd);
 }
 
 bool pp_process_set_root_gone(const struct pp_process_set *s)

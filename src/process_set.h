@@ -14,7 +14,15 @@
  * itself before an exec, by its start time and its address-space layout.
  *
  * The sampler iterates over the attached processes (root first when it is
- * attached) and drops the ones whose reads fail: they exited, or exec'd.
+ * attached) and drops the ones whose reads fail: they exited - unless they
+ * exec'd (pp_process_set_execd). A process that execs is detached and its
+ * new program tried like a new process: recorded on when it is a Python
+ * pyprobe reads, as a new program (its command line labels its samples).
+ * For the root this is also told (pp_process_set_next_exec): it is tried
+ * every 10 ms for 3 s (again from any further exec), and without follow a
+ * root whose new program cannot be read ends the recording. Without follow
+ * the root's identity is also checked every 100 ms: an exec does not
+ * always make reads fail.
  */
 #ifndef PYPROBE_PROCESS_SET_H
 #define PYPROBE_PROCESS_SET_H
@@ -65,7 +73,8 @@ int pp_process_set_add_root(struct pp_process_set *s, struct pp_target *t);
 
 /* With follow: try the root if it is not attached yet, and look for new
  * descendants - when the last look was 100 ms ago or more, or at once with
- * now set. Without follow: nothing. */
+ * now set. Without follow: whether the root exec'd, and then its new
+ * program (above). */
 void pp_process_set_refresh(struct pp_process_set *s, bool now);
 
 /* The attached processes, root first when it is one of them. */
@@ -75,7 +84,34 @@ struct pp_process *pp_process_set_at(struct pp_process_set *s, size_t i);
  * process moves to i. Its pid is not attached again unless it execs. */
 void pp_process_set_drop(struct pp_process_set *s, size_t i);
 
-/* The root exited (found by refresh, or dropped while attached). */
+/* Whether the reads of process i failed because it exec'd: then the set
+ * detaches it and tries its new program (as above); false: it did not,
+ * nothing changed (it exited, or cannot be read: drop it, or end). */
+bool pp_process_set_execd(struct pp_process_set *s, size_t i);
+
+/* What became of a root that exec'd while attached, for a one-line note:
+ * only the root's, as subprocesses come, go and exec quietly. */
+enum pp_exec_outcome {
+	PP_EXEC_FOLLOWED, /* a Python pyprobe reads: attached, recorded on */
+	PP_EXEC_LOST,     /* not one (within the grace), or not readable by us:
+			     without follow, the recording ends (root gone) */
+	PP_EXEC_UNREAD,   /* the recording ended while it was still tried */
+};
+struct pp_exec_event {
+	enum pp_exec_outcome outcome;
+	int pid;
+	uint64_t exec_ns, at_ns; /* CLOCK_MONOTONIC: exec seen; outcome */
+	char cmdline[200];       /* the new program's, its directory left out,
+				    cut with "..." */
+	char why[512];           /* LOST, UNREAD: the reader's reason */
+};
+/* The oldest event not taken yet, into *ev; false when there is none. */
+bool pp_process_set_next_exec(struct pp_process_set *s, struct pp_exec_event *ev);
+/* The recording ends: a root still tried after an exec is an UNREAD event. */
+void pp_process_set_end(struct pp_process_set *s);
+
+/* The root exited (found by refresh, or dropped while attached), or, without
+ * follow, exec'd into something that cannot be recorded. */
 bool pp_process_set_root_gone(const struct pp_process_set *s);
 /* Why the root could not be attached: its last attach error (PP_OK when it
  * is attached or was never tried). */

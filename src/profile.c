@@ -284,6 +284,15 @@ const struct pp_pthread *pp_profile_threads(const struct pp_profile *p, size_t *
 	*n = p->nthreads;
 	return p->threads;
 }
+bool pp_profile_several_programs(const struct pp_profile *p)
+{
+	for (size_t i = 1; i < p->nthreads; i++)
+		if (p->threads[i].pid != p->threads[0].pid ||
+		    p->threads[i].cmdline != p->threads[0].cmdline)
+			return true;
+	return false;
+}
+
 const struct pp_psample *pp_profile_samples(const struct pp_profile *p, size_t *n)
 {
 	*n = p->nsamples;

@@ -134,6 +134,12 @@ pp_stack_id pp_profile_stack(struct pp_profile *p, pp_stack_id parent, pp_frame_
 uint32_t pp_profile_thread(struct pp_profile *p, const struct pp_pthread *t);
 int pp_profile_add_sample(struct pp_profile *p, const struct pp_psample *s);
 
+/* Whether the profile holds more than one program: threads of several
+ * processes (record --subprocesses), or of one process under several
+ * command lines (record followed it through an exec). Outputs of such a
+ * profile put each program under its own `process PID: cmdline` root. */
+bool pp_profile_several_programs(const struct pp_profile *p);
+
 /* Metadata, writable. */
 struct pp_profile_meta *pp_profile_meta(struct pp_profile *p);
 const struct pp_profile_meta *pp_profile_meta_c(const struct pp_profile *p);

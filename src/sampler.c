@@ -326,6 +326,9 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 			if (e == PP_OK) {
 				sampled = 1;
 				i++;
+			} else if (pp_process_set_execd(set, i)) {
+				/* It exec'd: detached, its new program
+				 * tried by the set (process_set.h). */
 			} else if (!pr->root) {
 				/* A subprocess exited (or exec'd, or became
 				 * unreadable): its samples stay, it goes. */
@@ -359,6 +362,10 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		if (o->back_to_back) {
 			if (after >= end)
 				break;
+			if (!sampled) { /* nothing attached: no busy loop */
+				struct timespec ms1 = {0, 1000000L};
+				nanosleep(&ms1, NULL);
+			}
 			continue;
 		}
 		/* Next deadline; ticks we overran are skipped, and counted. */

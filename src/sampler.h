@@ -10,8 +10,10 @@
  * counted (reader.h).
  *
  * Every tick samples every process of the set in turn, root first. A
- * subprocess that cannot be read any more (it exited, or exec'd) is dropped
- * and its samples kept; the recording ends when the root exits.
+ * subprocess that cannot be read any more (it exited) is dropped and its
+ * samples kept; the recording ends when the root exits. A process that
+ * exec'd, the root too, is left to the set, which records its new program
+ * if it is a Python it can read (process_set.h).
  */
 #ifndef PYPROBE_SAMPLER_H
 #define PYPROBE_SAMPLER_H

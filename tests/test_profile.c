@@ -186,3 +186,33 @@ Test(profile, a_thread_is_its_tid_under_its_latest_name)
 	pp_view_free(v);
 	pp_profile_free(p);
 }
+
+/* One program, or several: processes (--subprocesses), or one process
+ * under two command lines (it exec'd). Names alone do not count. */
+Test(profile, several_programs)
+{
+	struct pp_profile *p = pp_profile_new();
+	cr_assert_not_null(p);
+	cr_expect_not(pp_profile_several_programs(p), "empty");
+	pp_str_id py38 = pp_profile_str(p, "python3.8 app.py");
+	struct pp_pthread a = {10, 10, pp_profile_str(p, "MainThread"), py38};
+	struct pp_pthread b = {10, 11, 0, py38};
+	struct pp_pthread renamed = {10, 11, pp_profile_str(p, "worker"), py38};
+	pp_profile_thread(p, &a);
+	pp_profile_thread(p, &b);
+	pp_profile_thread(p, &renamed);
+	cr_expect_not(pp_profile_several_programs(p), "one process, threads and names");
+	struct pp_pthread execd = {10, 10, pp_profile_str(p, "MainThread"),
+				   pp_profile_str(p, "python3.12 app.py")};
+	pp_profile_thread(p, &execd);
+	cr_expect(pp_profile_several_programs(p), "one pid, two command lines");
+	pp_profile_free(p);
+
+	p = pp_profile_new();
+	struct pp_pthread child = {20, 20, 0, pp_profile_str(p, "python3.8 app.py")};
+	a.cmdline = child.cmdline;
+	pp_profile_thread(p, &a);
+	pp_profile_thread(p, &child);
+	cr_expect(pp_profile_several_programs(p), "two pids");
+	pp_profile_free(p);
+}

@@ -85,6 +85,25 @@ Test(ucs_to_utf8, empty)
 	check_utf8(d, 0, 4, "");
 }
 
+/* U+0000 inside a str: the two bytes C0 80, so that the C string keeps
+ * what follows (a NUL byte would end it there). */
+Test(ucs_to_utf8, nul_is_c0_80_in_every_kind)
+{
+	const uint8_t l1[] = {'a', 0, 0xE9, 0, 0};
+	check_utf8(l1, 5, 1, "a\xc0\x80\xc3\xa9\xc0\x80\xc0\x80");
+	const uint16_t u2[] = {0, 0x51FD, 0, 'z'};
+	check_utf8(u2, 4, 2, "\xc0\x80\xe5\x87\xbd\xc0\x80z");
+	const uint32_t u4[] = {0x20000, 0, 'q', 0};
+	check_utf8(u4, 4, 4, "\xf0\xa0\x80\x80\xc0\x80q\xc0\x80");
+	/* nothing but NULs: still the whole length */
+	const uint32_t only[] = {0, 0, 0};
+	char *s = pp_ucs_to_utf8(only, 3, 4);
+	cr_assert_not_null(s);
+	cr_expect_eq(strlen(s), 6);
+	cr_expect_str_eq(s, "\xc0\x80\xc0\x80\xc0\x80");
+	free(s);
+}
+
 Test(ucs_to_utf8, bad_kind)
 {
 	const uint32_t d[2] = {'a', 'b'};
@@ -180,6 +199,10 @@ static const char SCRIPT[] =
 	"  'long1': 'x' * 5000,\n"
 	"  'long2': '\\u51fd\\u6570' * 300 + 'end',\n"
 	"  'long4': '\\U0001F600' * 70,\n"
+	"  'nul_ascii': 'a\\x00b\\x00',\n"
+	"  'nul_latin1': '\\x00\\u00e9\\x00',\n"
+	"  'nul_ucs2': '\\u51fd\\x00\\u6570',\n"
+	"  'nul_ucs4': '\\U00020000\\x00' * 50,\n"
 	"}\n"
 	"for k, v in S.items():\n"
 	"    out('str', k, id(v), hx(v))\n"
@@ -431,6 +454,12 @@ static void expect_str(struct pp_mem *m, const struct py_layout *l, uint64_t a,
 	free(s);
 }
 
+#define NUL_UCS4_10 "\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80" \
+	"\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80" \
+	"\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80\xf0\xa0\x80\x80\xc0\x80" \
+	"\xf0\xa0\x80\x80\xc0\x80"
+#define NUL_UCS4 NUL_UCS4_10 NUL_UCS4_10 NUL_UCS4_10 NUL_UCS4_10 NUL_UCS4_10
+
 static void check_strings(const struct child *c, struct pp_mem *m,
 			  const struct py_layout *l, uint64_t str_type,
 			  uint64_t int_type)
@@ -448,6 +477,12 @@ static void check_strings(const struct child *c, struct pp_mem *m,
 		{"long1", NULL},
 		{"long2", NULL},
 		{"long4", NULL},
+		/* U+0000 as C0 80, in each kind of compact str; the long
+		 * one is read apart from its header */
+		{"nul_ascii", "a\xc0\x80" "b\xc0\x80"},
+		{"nul_latin1", "\xc0\x80\xc3\xa9\xc0\x80"},
+		{"nul_ucs2", "\xe5\x87\xbd\xc0\x80\xe6\x95\xb0"},
+		{"nul_ucs4", NUL_UCS4},
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		char *py;

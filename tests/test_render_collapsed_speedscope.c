@@ -393,6 +393,42 @@ Test(render_speedscope, names_and_threads)
 	pp_profile_free(p);
 }
 
+/* A profile whose names hold U+0000, as the reader gives it: the bytes
+ * C0 80 (reader/pystring.h). Stack: main -> Q\0R.a\0b in /tmp/x\0y.py. */
+static struct pp_profile *nul_fixture(void)
+{
+	struct pp_profile *p = pp_profile_new();
+	cr_assert_not_null(p);
+	pp_profile_meta(p)->rate_hz = 100;
+	uint32_t t = thread(p, 42, 42, "M\xc0\x80T", "python3 x.py");
+	pp_frame_id f[] = {tb_py(p, "main", "x.py", 1),
+			   tb_py(p, "Q\xc0\x80R.a\xc0\x80" "b", "/tmp/x\xc0\x80y.py", 7)};
+	struct pp_psample s = {1, t, tb_stack(p, f, 2), PP_SGIL_HELD, PP_SOS_RUNNING};
+	cr_assert_eq(pp_profile_add_sample(p, &s), 0);
+	return p;
+}
+
+/* Collapsed has no escape: U+0000 becomes '?' like the other control
+ * characters (one '?' for its two bytes); speedscope's JSON has \u0000.
+ * Neither cuts the name at it. */
+Test(render_collapsed_speedscope, nul_in_names)
+{
+	struct pp_profile *p = nul_fixture();
+	struct pp_render_opts o = {.view = {.threads = true}};
+	size_t len;
+	char *text = render(pp_render_collapsed, p, &o, &len);
+	cr_assert_str_eq(text, "thread 42 \"M?T\";main (x.py:1);Q?R.a?b (/tmp/x?y.py:7) 1\n");
+	free(text);
+
+	char *json = render(pp_render_speedscope, p, &o, &len);
+	cr_assert_not_null(strstr(json, "{\"name\": \"Q\\u0000R.a\\u0000b\", "
+					"\"file\": \"/tmp/x\\u0000y.py\", \"line\": 7}"), "%s", json);
+	cr_assert_not_null(strstr(json, "\"name\": \"thread 42 \\\"M\\u0000T\\\"\""), "%s", json);
+	cr_assert_null(memchr(json, 0xC0, len), "C0 80 left in the JSON");
+	free(json);
+	pp_profile_free(p);
+}
+
 /* Nothing recorded, or nothing kept: no collapsed lines; a speedscope
  * file that still opens, with one empty profile. */
 Test(render_collapsed_speedscope, empty)

@@ -323,6 +323,51 @@ Test(render_dump, json_control_chars)
 	free(json);
 }
 
+/* U+0000 in a name reaches the renderers as the bytes C0 80 (the reader's
+ * modified UTF-8): text shows it as `\x00`, JSON as `\u0000`, and neither
+ * cuts the name there. A lone C0 or a C0 followed by anything else is
+ * still ill-formed. */
+Test(render_dump, nul_in_names_is_escaped)
+{
+	struct pp_dump_frame fr[] = {
+		{.function = "Q\xc0\x80R.a\xc0\x80" "b", .name = "a\xc0\x80" "b",
+		 .file = "/tmp/x\xc0\x80y.py", .line = 3},
+		{.function = "\xc0\x80\xc0\x80", .name = "end\xc0\x80", .file = "\xc0" "A", .line = 4},
+	};
+	struct pp_dump_thread th = {.native_id = 7, .name = "t\xc0\x80\"n",
+				    .gil = PP_DUMP_GIL_HELD, .os_state = PP_DUMP_OS_RUNNING,
+				    .frames = fr, .nframes = 2};
+	struct pp_dump d = {.pid = 1, .cmdline = "python3 app.py", .version = "3.12.1",
+			    .threads = &th, .nthreads = 1};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert_not_null(strstr(text, "\"t\\x00\\\"n\""), "%s", text);
+	cr_assert_not_null(strstr(text, "Q\\x00R.a\\x00b (/tmp/x\\x00y.py:3)"), "%s", text);
+	cr_assert_not_null(strstr(text, "\\x00\\x00 (\xc0" "A:4)"), "%s", text);
+	cr_assert_null(memchr(text, '\0', len), "a NUL byte in the text");
+	free(text);
+
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_not_null(strstr(json, "\"t\\u0000\\\"n\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"Q\\u0000R.a\\u0000b\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"a\\u0000b\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"/tmp/x\\u0000y.py\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"\\u0000\\u0000\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"end\\u0000\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"\xef\xbf\xbd" "A\""), "%s", json);
+	static const char script[] =
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+		"t = d['threads'][0]\n"
+		"assert t['name'] == 't\\x00\"n', t['name']\n"
+		"f = t['frames'][0]\n"
+		"assert (f['function'], f['name'], f['file']) == "
+		"('Q\\x00R.a\\x00b', 'a\\x00b', '/tmp/x\\x00y.py'), f\n"
+		"assert t['frames'][1]['function'] == '\\x00\\x00'\n";
+	cr_assert_eq(python_check(json, len, script), 0, "%s", json);
+	free(json);
+}
+
 /* Without a shared libpython the Python line names only the executable;
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)

@@ -296,6 +296,31 @@ Test(render_flamegraph, escapes_and_passes_utf8_through)
 	pp_profile_free(p);
 }
 
+/* U+0000 in names (the bytes C0 80, reader/pystring.h) is a control
+ * character like the others: XML cannot hold it, so it is left out, and
+ * the rest of the name is kept. */
+Test(render_flamegraph, nul_in_names_is_left_out_like_other_controls)
+{
+	struct pp_profile *p = pp_profile_new();
+	cr_assert_not_null(p);
+	pp_profile_meta(p)->rate_hz = 100;
+	struct pp_pthread th = {42, 42, pp_profile_str(p, "M\xc0\x80T"),
+				pp_profile_str(p, "python3 x.py")};
+	uint32_t t = pp_profile_thread(p, &th);
+	pp_frame_id f[] = {tb_py(p, "main", "x.py", 1),
+			   tb_py(p, "Q\xc0\x80R.a\xc0\x80" "b", "/tmp/x\xc0\x80y.py", 7)};
+	uint64_t at = 0;
+	add(p, &at, t, tb_stack(p, f, 2), PP_SGIL_HELD, PP_SOS_RUNNING, 3);
+	size_t len;
+	char *svg = render(p, &golden_opts, &len);
+	cr_assert_not_null(strstr(svg, "<title>QR.ab (/tmp/xy.py:7)"), "%.4000s", svg);
+	cr_assert_not_null(strstr(svg, "thread 42 &quot;MT&quot;"));
+	cr_assert_null(memchr(svg, 0xC0, len), "C0 80 left in the SVG");
+	cr_assert_eq(python_check(svg, len, parses, ""), 0);
+	free(svg);
+	pp_profile_free(p);
+}
+
 Test(render_flamegraph, colours_by_package)
 {
 	struct pp_profile *p = fixture();

@@ -243,6 +243,33 @@ Test(render_pprof, decodes_with_threads)
 	cr_assert_null(strstr(out, "\"line\": -1"));
 }
 
+/* U+0000 in names (the bytes C0 80 in the profile, reader/pystring.h):
+ * pprof strings have a length, so they carry the real NUL, as they carry
+ * every other character of the target's names. */
+Test(render_pprof, nul_in_names)
+{
+	struct pp_profile *p = pp_profile_new();
+	cr_assert_not_null(p);
+	pp_profile_meta(p)->rate_hz = 100;
+	struct pp_pthread th = {42, 42, pp_profile_str(p, "M\xc0\x80T"),
+				pp_profile_str(p, "python3 x.py")};
+	uint32_t t = pp_profile_thread(p, &th);
+	pp_stack_id st = push(p, PP_EMPTY_STACK,
+			      frame(p, "Q\xc0\x80R.a\xc0\x80" "b", "a\xc0\x80" "b",
+				    "/tmp/x\xc0\x80y.py\xc0\x80", 7, 5));
+	struct pp_psample s = {1, t, st, PP_SGIL_HELD, PP_SOS_RUNNING};
+	cr_assert_eq(pp_profile_add_sample(p, &s), 0);
+	render_to(p, (struct pp_view_opts){.threads = true}, "pprof-nul.pb.gz");
+	pp_profile_free(p);
+
+	static char out[1 << 16];
+	decode("pprof-nul.pb.gz", out, sizeof out);
+	has(out, "\"name\": \"Q\\u0000R.a\\u0000b\", \"system_name\": \"a\\u0000b\", "
+		 "\"filename\": \"/tmp/x\\u0000y.py\\u0000\", \"start_line\": 5}");
+	has(out, "\"str\": \"42 \\\"M\\u0000T\\\"\"");
+	has(out, "\"bad_string_indexes\": [],");
+}
+
 Test(render_pprof, processes_markers_idle_nolineno)
 {
 	struct pp_profile *p = fixture();

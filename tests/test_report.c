@@ -441,6 +441,32 @@ Test(report, processes_and_unborn_threads)
 	pp_profile_free(p);
 }
 
+/* U+0000 in names (the bytes C0 80, reader/pystring.h): `\x00` where text
+ * escapes, '?' in the table's thread column, `\u0000` in JSON. */
+Test(report, nul_in_names)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t t = thread(p, 101, "M\xc0\x80T");
+	pp_stack_id s = TB_STACK(p, tb_py(p, "a\xc0\x80" "b", "/tmp/x\xc0\x80y.py", 3));
+	for (uint64_t i = 0; i < 4; i++)
+		add(p, i * 10, t, s, PP_SGIL_HELD, PP_SOS_RUNNING);
+	pp_profile_meta(p)->duration_ns = 40 * MS;
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "101 M?T "), "%s", buf);
+	cr_assert(strstr(buf, "\"name\": \"M\\u0000T\""), "%s", buf);
+	cr_assert_null(memchr(buf, 0xC0, len), "C0 80 left in: %s", buf);
+	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
 /* Threads are ordered by process, then first appearance - not by thread
  * id - and every row finds its thread, renamed or not. */
 Test(report, thread_order_and_rows)

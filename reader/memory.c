@@ -196,6 +196,18 @@ static int merge_room(struct pp_mem *m, size_t n)
 	return 0;
 }
 
+static int by_addr(const void *a, const void *b, void *ctx)
+{
+	const struct pp_iov *iov = ctx;
+	uint64_t x = iov[*(const uint32_t *)a].addr, y = iov[*(const uint32_t *)b].addr;
+	return x < y ? -1 : x > y;
+}
+
+/* Past this many ranges a phase is sorted with qsort: insertion sort is
+ * quadratic, and a deep stack's frames (a hundred thousand) are not in
+ * order. */
+#define INSERTION_MAX 64
+
 int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 			const size_t *phase_end, size_t nphases)
 {
@@ -213,15 +225,22 @@ int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 		size_t end_i = phase_end[ph];
 		if (end_i < start || end_i > n)
 			return -EINVAL;
-		/* Insertion sort by address within the phase: n is tens, and
+		/* Sort by address within the phase: mostly tens of ranges,
 		 * mostly in order already. */
-		for (size_t i = start; i < end_i; i++) {
-			size_t j = i;
-			while (j > start && iov[ms->order[j - 1]].addr > iov[i].addr) {
-				ms->order[j] = ms->order[j - 1];
-				j--;
+		if (end_i - start > INSERTION_MAX) {
+			for (size_t i = start; i < end_i; i++)
+				ms->order[i] = (uint32_t)i;
+			qsort_r(ms->order + start, end_i - start, sizeof(*ms->order), by_addr,
+				(void *)iov);
+		} else {
+			for (size_t i = start; i < end_i; i++) {
+				size_t j = i;
+				while (j > start && iov[ms->order[j - 1]].addr > iov[i].addr) {
+					ms->order[j] = ms->order[j - 1];
+					j--;
+				}
+				ms->order[j] = (uint32_t)i;
 			}
-			ms->order[j] = (uint32_t)i;
 		}
 		size_t first_range = nr;
 		uint64_t end = 0;
@@ -247,8 +266,10 @@ int pp_mem_readv_phased(struct pp_mem *m, const struct pp_iov *iov,
 		}
 		start = end_i;
 	}
+	/* Merged, the gaps between many scattered ranges (a deep stack of
+	 * heap frames) can add up past the cap: read them as they are. */
 	if (total > PP_MEM_MAX_READ)
-		return -E2BIG;
+		return pp_mem_readv(m, iov, n);
 	/* Only merged ranges go through the bounce buffer. */
 	size_t bounce = 0;
 	for (size_t r = 0; r < nr; r++)

@@ -25,7 +25,7 @@
 #define FILE_HDR_SIZE 16u
 #define FILE_HDR_MAX 4096u
 #define FMT_MAJOR 1u
-#define FMT_MINOR 0u
+#define FMT_MINOR 1u
 
 #define BLOCK_MAGIC "PPBK"
 #define BLOCK_HDR_SIZE 16u
@@ -153,6 +153,10 @@ struct pp_recording_writer {
 	size_t done[NTABLES]; /* entries of each table already in the file */
 	struct pp_profile_meta meta;
 	int meta_done;        /* meta written and equal to `meta` */
+	/* The finished flag of the metadata written: 0 in every block while
+	 * recording, 1 in the block pp_recording_close writes last, whatever
+	 * the profile's own meta says (the writer alone knows it ended). */
+	uint8_t finishing;
 	struct buf raw, rec, out;
 };
 
@@ -197,7 +201,9 @@ static int same_meta(const struct pp_profile_meta *a, const struct pp_profile_me
 	       a->python_version == b->python_version && a->pid == b->pid &&
 	       a->rate_hz == b->rate_hz && a->start_unix_ns == b->start_unix_ns &&
 	       a->duration_ns == b->duration_ns && a->samples_dropped == b->samples_dropped &&
-	       a->ticks_missed == b->ticks_missed;
+	       a->ticks_missed == b->ticks_missed && a->samples_cut == b->samples_cut &&
+	       a->cut_depth_sum == b->cut_depth_sum && a->cut_walked_sum == b->cut_walked_sum &&
+	       a->samples_unreadable == b->samples_unreadable && a->finished == b->finished;
 }
 
 static void put_meta(struct buf *b, const struct pp_profile_meta *m)
@@ -211,6 +217,12 @@ static void put_meta(struct buf *b, const struct pp_profile_meta *m)
 	put_varint(b, m->duration_ns);
 	put_varint(b, m->samples_dropped);
 	put_varint(b, m->ticks_missed);
+	/* 1.1 */
+	put_varint(b, m->samples_cut);
+	put_varint(b, m->cut_depth_sum);
+	put_varint(b, m->cut_walked_sum);
+	put_varint(b, m->samples_unreadable);
+	put_varint(b, m->finished);
 }
 
 /* Encode entries [*next, n) of table t into w->rec until the block is
@@ -361,7 +373,9 @@ int pp_recording_flush(struct pp_recording_writer *w, const struct pp_profile *p
 		}
 		fresh |= n[t] > w->done[t];
 	}
-	const struct pp_profile_meta *m = pp_profile_meta_c(p);
+	struct pp_profile_meta mm = *pp_profile_meta_c(p);
+	mm.finished = w->finishing;
+	const struct pp_profile_meta *m = &mm;
 	if (!fresh && w->meta_done && same_meta(m, &w->meta))
 		return 0;
 
@@ -424,6 +438,9 @@ int pp_recording_close(struct pp_recording_writer *w, const struct pp_profile *p
 		errno = EINVAL;
 		return -1;
 	}
+	/* The last block says the recording ended here: a file without it
+	 * was cut short, even at a block boundary. */
+	w->finishing = 1;
 	int rc = p ? pp_recording_flush(w, p) : 0;
 	int e = errno;
 	if (close(w->fd) != 0 && rc == 0) {
@@ -446,6 +463,9 @@ struct loader {
 	char *err;
 	size_t errlen;
 	unsigned block; /* 1-based, for messages */
+	unsigned minor; /* the file's minor version */
+	/* The block loaded last carried metadata saying finished (1.1). */
+	int finished;
 	uint64_t off;   /* file offset of the block being read */
 	uint8_t *comp, *raw;
 	size_t compcap;
@@ -732,17 +752,30 @@ static int load_meta(struct loader *l, struct cur *c)
 	    get_varint(c, &m.duration_ns) || get_varint(c, &m.samples_dropped) ||
 	    get_varint(c, &m.ticks_missed))
 		return corrupt(l, "metadata: bad field");
+	/* 1.1 appended these; a 1.0 file has none (and whatever follows its
+	 * fields is skipped, as a 1.0 reader skips it). */
+	uint64_t fin = 0;
+	if (l->minor >= 1 &&
+	    (get_varint(c, &m.samples_cut) || get_varint(c, &m.cut_depth_sum) ||
+	     get_varint(c, &m.cut_walked_sum) || get_varint(c, &m.samples_unreadable) ||
+	     get_varint(c, &fin)))
+		return corrupt(l, "metadata: bad field");
+	if (fin > 1)
+		return corrupt(l, "metadata: finished is %llu, not 0 or 1", (unsigned long long)fin);
+	m.finished = (uint8_t)fin;
 	if (check_str(l, "the metadata", m.title) || check_str(l, "the metadata", m.cmdline) ||
 	    check_str(l, "the metadata", m.python_version))
 		return -1;
 	/* Fields a newer minor version appends are ignored. */
 	*pp_profile_meta(l->p) = m;
+	l->finished = m.finished;
 	return 0;
 }
 
 static int load_payload(struct loader *l, const uint8_t *d, size_t n)
 {
 	struct cur c = {d, d + n};
+	l->finished = 0; /* only a block with the final metadata ends a recording */
 	uint64_t prev = 0;
 	while (c.p < c.end) {
 		uint64_t tag, len;
@@ -865,6 +898,7 @@ static int load_header(struct loader *l)
 		return fail(l, "recording format version %u.%u is not supported (this pyprobe "
 			       "reads %u.%u)",
 			    major, minor, FMT_MAJOR, FMT_MINOR);
+	l->minor = minor;
 	if ((size_t)k < sizeof h)
 		return 0;
 	uint32_t size = get_le32(h + 12);
@@ -920,6 +954,11 @@ struct pp_profile *pp_recording_load(const char *path, int *truncated, char *err
 		pp_profile_free(l.p);
 		return NULL;
 	}
+	/* 1.1 writers end a recording with a block that says so: without
+	 * it, the file was cut short, even at a block boundary. (A 1.0 file
+	 * never says; it is cut short only when cut inside a block.) */
+	if (l.minor >= 1 && !l.finished)
+		trunc = 1;
 	if (truncated)
 		*truncated = trunc;
 	return l.p;

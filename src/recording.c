@@ -35,8 +35,20 @@
 #define BLOCK_RAW_SOFT (8u << 20)
 /* ...so with one record of at most this size the cap is never reached. */
 #define STRING_MAX (64u << 20)
-/* Deflate never compresses better than about 1032:1. */
-#define DEFLATE_RATIO 1040u
+/* No block inflates to more than this many times its compressed size
+ * (plus RATIO_SLACK bytes, for tiny blocks). Deflate alone would allow
+ * about 1032:1, and a file of all-alike records at that ratio makes a
+ * profile a thousand times the file's size (a 1 MB file: 200 million
+ * samples). pyprobe's own blocks stay far below: their most compressible
+ * content, idle threads sampled tick after tick, repeats a whole tick at
+ * a distance of one tick, and deflate spends about 16 bits per 258 bytes
+ * copied from that far: about 125:1 at best (measured: 52:1 with 50 idle
+ * threads at -r max, 75:1 with 500; see bench/README.md). So this cap
+ * takes twice the best pyprobe's writer (1.0 as well) can do, and costs
+ * an adversary twice the memory of a real recording of the same size at
+ * most. The writer makes sure of it (write_block). */
+#define RATIO_MAX 256u
+#define RATIO_SLACK 64u
 
 enum section {
 	SEC_STRINGS = 1,
@@ -282,6 +294,25 @@ static int put_records(struct pp_recording_writer *w, const struct pp_profile *p
 	return 0;
 }
 
+/* Deflate in[0..n) into out (room for compressBound(n)); *outlen: the
+ * compressed size. 0, or -1. */
+static int deflate_all(const uint8_t *in, size_t n, uint8_t *out, uLongf *outlen, int strategy)
+{
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, 8, strategy) != Z_OK)
+		return -1;
+	static const uint8_t none;
+	z.next_in = (Bytef *)(uintptr_t)(n ? in : &none);
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)*outlen;
+	int r = deflate(&z, Z_FINISH);
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return r == Z_STREAM_END ? 0 : -1;
+}
+
 /* Compress w->raw and append it as one block. */
 static int write_block(struct pp_recording_writer *w)
 {
@@ -296,10 +327,20 @@ static int write_block(struct pp_recording_writer *w)
 		return -1;
 	}
 	uLongf clen = bound;
-	if (compress2(w->out.p + BLOCK_HDR_SIZE, &clen, w->raw.p ? w->raw.p : (const Bytef *)"",
-		      (uLong)w->raw.n, Z_DEFAULT_COMPRESSION) != Z_OK) {
+	uint8_t *z = w->out.p + BLOCK_HDR_SIZE;
+	if (deflate_all(w->raw.p, w->raw.n, z, &clen, Z_DEFAULT_STRATEGY) != 0) {
 		errno = ENOMEM;
 		return -1;
+	}
+	/* Never a block a reader refuses (RATIO_MAX): pyprobe's own data
+	 * does not come near it, but a profile made by other means might.
+	 * Without matches deflate spends at least a bit per byte (8:1). */
+	if ((uint64_t)w->raw.n > (uint64_t)clen * RATIO_MAX + RATIO_SLACK) {
+		clen = bound;
+		if (deflate_all(w->raw.p, w->raw.n, z, &clen, Z_HUFFMAN_ONLY) != 0) {
+			errno = ENOMEM;
+			return -1;
+		}
 	}
 	uint8_t *h = w->out.p;
 	memcpy(h, BLOCK_MAGIC, 4);
@@ -845,8 +886,13 @@ static int load_block(struct loader *l, int *truncated)
 	if (rlen > BLOCK_RAW_MAX)
 		return corrupt(l, "%u bytes uncompressed, over the %u MiB cap", rlen,
 			       BLOCK_RAW_MAX >> 20);
-	if (clen > compressBound(rlen) || (uint64_t)rlen > (uint64_t)clen * DEFLATE_RATIO + 64)
+	if (clen > compressBound(rlen))
 		return corrupt(l, "%u bytes cannot hold %u compressed ones", clen, rlen);
+	/* Checked before anything is read or allocated: what a block can
+	 * cost is bounded by its real size. */
+	if ((uint64_t)rlen > (uint64_t)clen * RATIO_MAX + RATIO_SLACK)
+		return corrupt(l, "%u bytes claim to inflate to %u, over the %u:1 cap (no "
+			       "pyprobe writes that)", clen, rlen, RATIO_MAX);
 	int r = read_comp(l, clen);
 	if (r <= 0) {
 		*truncated = r == 0;

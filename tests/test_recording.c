@@ -683,6 +683,12 @@ Test(recording, inconsistent_content_is_corrupt)
 		{"NUL in a string", "NUL", {1, 5, (uint8_t)nstr, 1, 2, 'a', 0}, 7},
 		{"string past its section", "length past", {1, 5, (uint8_t)nstr, 1, 9, 'a', 'b'}, 7},
 		{"absurd count", "cannot fit", {1, 7, (uint8_t)nstr, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}, 9},
+		/* huge claimed counts cost nothing: checked against the bytes */
+		{"2^35 samples in 5 bytes", "cannot fit",
+		 {5, 11, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0, 0, 0}, 13},
+		{"2^63 threads", "cannot fit",
+		 {4, 14, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 1, 0}, 16},
+		{"a count one past the bytes", "cannot fit", {5, 7, 0, 2, 0, 0, 0, 0, 0}, 9},
 		{"leftover bytes", "left over", {1, 5, (uint8_t)nstr, 1, 1, 'a', 'b'}, 7},
 		/* frames (2): function, name, file, line, first, kind */
 		{"frame names an undefined string", "refers to string",
@@ -908,7 +914,7 @@ Test(recording, framing_errors)
 	set_le32(work_buf + b1 + 8, 200u << 20); /* from a few hundred bytes */
 	write_all(bad, work_buf, n);
 	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
-	cr_assert(strstr(err, "cannot hold"), "%s", err);
+	cr_assert(strstr(err, "over the 256:1 cap"), "%s", err);
 	memcpy(work_buf, file_buf, n);
 	set_le32(work_buf + b1 + 4, 0xfffffff0u);
 	write_all(bad, work_buf, n);
@@ -1018,7 +1024,7 @@ Test(recording, random_inputs)
 	rng_state = 12345;
 	for (int iter = 0; iter < 4000; iter++) {
 		size_t m;
-		int kind = iter % 4;
+		int kind = iter % 5;
 		if (kind == 0) { /* random bytes, sometimes behind a valid header */
 			m = (size_t)(rnd() % 400);
 			for (size_t i = 0; i < m; i++)
@@ -1056,6 +1062,23 @@ Test(recording, random_inputs)
 				b.len[k] = len;
 			}
 			m = pack(&b, work_buf, sizeof work_buf, NULL);
+		} else if (kind == 4) { /* a short pattern repeated: ratios near the cap */
+			memcpy(b.hdr, real.hdr, 16);
+			b.n = 1;
+			uint8_t pat[16];
+			size_t pl = 1 + (size_t)(rnd() % sizeof pat);
+			for (size_t i = 0; i < pl; i++)
+				pat[i] = (uint8_t)(rnd() % 3 ? rnd() % 4 : rnd());
+			size_t len = 4 + (size_t)(rnd() % (MAXPAY - 4));
+			/* a samples or unknown section over the rest */
+			b.pay[0][0] = rnd() % 2 ? 5 : 9;
+			b.pay[0][1] = 0xff;
+			b.pay[0][2] = 0xff;
+			b.pay[0][3] = 0x01;
+			for (size_t i = 4; i < len; i++)
+				b.pay[0][i] = pat[i % pl];
+			b.len[0] = len;
+			m = pack(&b, work_buf, sizeof work_buf, NULL);
 		} else { /* a real recording with a few bytes of a payload smashed */
 			memcpy(&b, &real, sizeof b);
 			int k = (int)(rnd() % (uint64_t)b.n);
@@ -1077,6 +1100,184 @@ Test(recording, random_inputs)
 	}
 	cr_assert_gt(loaded, 0);
 	pp_profile_free(s.p);
+}
+
+/* ---- decompression bombs ------------------------------------------------- */
+
+/* A file header of version 1.minor. */
+static size_t put_header(uint8_t *f, unsigned minor)
+{
+	memcpy(f, "\x89PYPROBE", 8);
+	f[8] = 1;
+	f[9] = 0;
+	f[10] = (uint8_t)minor;
+	f[11] = 0;
+	set_le32(f + 12, 16);
+	return 16;
+}
+
+/* Append a block of payload pay[0..n) deflated at `level` to f (capacity
+ * cap) at *off; its compressed length. */
+static size_t put_block(uint8_t *f, size_t cap, size_t *off, const uint8_t *pay, size_t n,
+			int level)
+{
+	uLongf clen = (uLongf)(cap - *off - 16);
+	cr_assert_eq(compress2(f + *off + 16, &clen, pay, (uLong)n, level), Z_OK);
+	memcpy(f + *off, "PPBK", 4);
+	set_le32(f + *off + 4, (uint32_t)clen);
+	set_le32(f + *off + 8, (uint32_t)n);
+	set_le32(f + *off + 12, (uint32_t)crc32(0, f + *off + 16, (uInt)clen));
+	*off += 16 + clen;
+	return clen;
+}
+
+/* A payload: a thread (when first == 0), then `count` samples of thread 0
+ * at time 0 on the empty stack, states unknown - five zero bytes each, the
+ * most compressible records there are - then, when extra > 0, a section a
+ * newer minor version might add (skipped) of `extra` random bytes. */
+static size_t bomb_payload(uint8_t *pay, size_t cap, uint64_t first, size_t count, size_t extra)
+{
+	size_t n = 0;
+	uint8_t body[32];
+	size_t bl;
+	if (first == 0) {
+		bl = 0;
+		body[bl++] = 0; /* first id */
+		body[bl++] = 1; /* count */
+		body[bl++] = 1; /* pid */
+		body[bl++] = 1; /* native id */
+		body[bl++] = 0; /* name */
+		body[bl++] = 0; /* cmdline */
+		pay[n++] = 4;
+		pay[n++] = (uint8_t)bl;
+		memcpy(pay + n, body, bl);
+		n += bl;
+	}
+	bl = put_var(body, first);
+	bl += put_var(body + bl, count);
+	n += put_var(pay + n, 5);
+	n += put_var(pay + n, bl + 5 * (uint64_t)count);
+	memcpy(pay + n, body, bl);
+	n += bl;
+	cr_assert_leq(n + 5 * count + extra + 16, cap);
+	memset(pay + n, 0, 5 * count);
+	n += 5 * count;
+	if (extra) {
+		n += put_var(pay + n, 9);
+		n += put_var(pay + n, extra);
+		for (size_t i = 0; i < extra; i++)
+			pay[n++] = (uint8_t)rnd();
+	}
+	return n;
+}
+
+#define BOMB_SAMPLES (3u << 20) /* 15 MiB of samples per block */
+static uint8_t bomb_pay[5 * BOMB_SAMPLES + 4096];
+static uint8_t bomb_file[1 << 20];
+
+/* The issue's crafted file, small: blocks of all-zero samples inflate
+ * about 1000:1. Refused as corrupt from the block header alone (nothing is
+ * inflated), in any version, in any block; the whole file, not a part. */
+Test(recording, a_decompression_bomb_is_refused)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "bomb.pyprobe");
+	for (unsigned minor = 0; minor <= 1; minor++) {
+		for (int after_good = 0; after_good <= 1; after_good++) {
+			size_t off = put_header(bomb_file, minor);
+			uint64_t first = 0;
+			if (after_good) { /* a block of 100 samples first, ratio ~20:1 */
+				size_t n = bomb_payload(bomb_pay, sizeof bomb_pay, 0, 100, 0);
+				put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, n, 9);
+				first = 100;
+			}
+			size_t n = bomb_payload(bomb_pay, sizeof bomb_pay, first, BOMB_SAMPLES, 0);
+			size_t clen = put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, n, 9);
+			cr_assert_gt(n / clen, 900, "a bomb: %zu -> %zu", n, clen);
+			write_all(path, bomb_file, off);
+			int trunc = -1;
+			cr_assert_null(pp_recording_load(path, &trunc, err, sizeof err),
+				       "1.%u: %zu samples loaded from %zu bytes", minor,
+				       (size_t)BOMB_SAMPLES, off);
+			char want[64];
+			snprintf(want, sizeof want, "corrupt recording: block %d", 1 + after_good);
+			cr_assert(strstr(err, want) && strstr(err, "over the 256:1 cap"), "%s", err);
+		}
+	}
+}
+
+/* Write cap.pyprobe: one block of ~1 MiB of zero samples and `k` random
+ * bytes in a section a 1.1 reader skips, which set its ratio. */
+static void cap_file(const char *path, size_t k, size_t *raw, size_t *comp)
+{
+	rng_state = 77; /* the same bytes for the same k */
+	size_t off = put_header(bomb_file, 1);
+	*raw = bomb_payload(bomb_pay, sizeof bomb_pay, 0, 200000, k);
+	*comp = put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, *raw, 9);
+	write_all(path, bomb_file, off);
+}
+
+/* The cap is exact: a block that inflates 256:1 (plus 64 bytes) loads, one
+ * that inflates a byte more does not. */
+Test(recording, the_inflate_cap_is_exact)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "cap.pyprobe");
+	size_t lo = 0, hi = 65536, raw, comp; /* random bytes: lo over the cap, hi within */
+	cap_file(path, lo, &raw, &comp);
+	cr_assert_gt(raw, comp * 256 + 64);
+	cap_file(path, hi, &raw, &comp);
+	cr_assert_leq(raw, comp * 256 + 64);
+	while (hi - lo > 1) {
+		size_t k = (lo + hi) / 2;
+		cap_file(path, k, &raw, &comp);
+		*(raw <= comp * 256 + 64 ? &hi : &lo) = k;
+	}
+	cap_file(path, hi, &raw, &comp);
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%zu -> %zu bytes: %s", raw, comp, err);
+	struct counts c = counts_of(q);
+	cr_assert_eq(c.n, 200000);
+	cr_assert_eq(c.t, 1);
+	cr_assert_eq(trunc, 1, "no metadata saying finished");
+	pp_profile_free(q);
+	cap_file(path, lo, &raw, &comp);
+	cr_assert_null(pp_recording_load(path, &trunc, err, sizeof err), "%zu -> %zu", raw, comp);
+	cr_assert(strstr(err, "over the 256:1 cap"), "%s", err);
+}
+
+/* The writer never writes what the reader refuses: a profile that would
+ * compress 1000:1 (not one pyprobe's sampler makes) is written so that it
+ * inflates 256:1 at most, and loads. */
+Test(recording, the_writer_keeps_within_the_inflate_cap)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "dense.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_pthread th = {1, 1, 0, 0};
+	cr_assert_eq(pp_profile_thread(p, &th), 0);
+	struct pp_psample x = {0, 0, PP_EMPTY_STACK, 0, 0};
+	for (int i = 0; i < 1000000; i++)
+		cr_assert_eq(pp_profile_add_sample(p, &x), 0);
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	cr_assert_eq(pp_recording_close(w, p), 0, "%s", strerror(errno));
+	size_t n = read_all(path, bomb_pay, sizeof bomb_pay);
+	int blocks = 0;
+	for (size_t o = 16; o + 16 <= n; o += 16 + le32(bomb_pay + o + 4), blocks++) {
+		uint64_t c = le32(bomb_pay + o + 4), r = le32(bomb_pay + o + 8);
+		cr_assert_leq(r, c * 256 + 64, "block %d: %llu -> %llu", blocks + 1,
+			      (unsigned long long)r, (unsigned long long)c);
+	}
+	cr_assert_geq(blocks, 1);
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	pp_profile_free(q);
+	pp_profile_free(p);
 }
 
 /* ---- the 1.0 fixture: files already written must keep loading ---------- */

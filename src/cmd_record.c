@@ -179,6 +179,7 @@ static pid_t launch(char **argv, int stdout_to_stderr, int *exec_errno)
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL); /* ignored by pyprobe (main.c), not by it */
 		close(fds[0]);
 		if (stdout_to_stderr)
 			dup2(2, 1);
@@ -515,12 +516,12 @@ int cmd_record(int argc, char **argv)
 	if (fmt == PP_FMT_NONE)
 		fmt = PP_FMT_FLAMEGRAPH;
 
-	/* Open the output now: a path we cannot write fails before we
+	/* Create the output now: a path we cannot write fails before we
 	 * sample anything, not after an hour of recording. */
 	struct record_state rs = {.progress = !no_progress && isatty(2),
 				  .subprocesses = subprocesses};
 	char *owned_output = NULL;
-	FILE *out = NULL;
+	struct pp_output *o = NULL;
 	pid_t child = -1;
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
@@ -548,22 +549,16 @@ int cmd_record(int argc, char **argv)
 		rc = PP_EXIT_IO;
 		goto done;
 	}
-	/* -o -: standard output, through a descriptor of our own so that
-	 * closing it works as for a file. */
+	/* Under a temporary name until there is something to show (see
+	 * output.h): a record that fails leaves no file, nor an empty one.
+	 * A recording is streamed through a descriptor of its own. */
 	int to_stdout = pp_output_is_stdout(output);
 	const char *shown = to_stdout ? "standard output" : output;
-	int fd = to_stdout ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
-	if (to_stdout && fd < 0) {
-		/* errno says why */
-	} else if (fmt == PP_FMT_RAW) {
-		rs.rec = to_stdout ? pp_recording_create_fd(fd) : pp_recording_create(output);
-	} else if (!(out = to_stdout ? fdopen(fd, "w") : fopen(output, "w")) && fd >= 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-	}
-	if (!rs.rec && !out) {
-		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
+	int fd;
+	if (!(o = pp_output_create(output)) ||
+	    (fmt == PP_FMT_RAW && ((fd = fcntl(pp_output_fd(o), F_DUPFD_CLOEXEC, 3)) < 0 ||
+				   !(rs.rec = pp_recording_create_fd(fd))))) {
+		pp_die_msg("cannot write %s: %s%s", shown, strerror(errno), pp_write_advice(errno));
 		rc = PP_EXIT_IO;
 		goto done;
 	}
@@ -626,6 +621,13 @@ int cmd_record(int argc, char **argv)
 		.duration_s = duration, .blocking = blocking,
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
 	};
+	/* A recording takes its name now: killed from here on, pyprobe
+	 * leaves every block it wrote there. */
+	if (rs.rec && pp_output_publish(o) != 0) {
+		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
+		rc = PP_EXIT_IO;
+		goto done;
+	}
 	struct pp_sampler_stats st;
 	rs.start_mono = mono_ns();
 	enum pp_err e = pp_sampler_run(set, p, &so, &st, &err);
@@ -651,18 +653,32 @@ int cmd_record(int argc, char **argv)
 		ro.view.processes = true;
 	int werr = 0;
 	if (rs.rec) {
-		werr = rs.write_failed ? rs.write_failed
-		       : pp_recording_close(rs.rec, p) != 0 ? errno : 0;
+		/* After a failed write the file was cut back to its last
+		 * complete block: it stays so (it says it was cut short). */
+		werr = rs.write_failed;
+		if (pp_recording_close(rs.rec, werr ? NULL : p) != 0 && !werr)
+			werr = errno;
 		rs.rec = NULL;
 	} else {
-		if (pp_format_write(fmt, p, &ro, out) != 0 || fflush(out) != 0)
+		FILE *out = pp_output_stream(o);
+		if (!out || pp_format_write(fmt, p, &ro, out) != 0)
 			werr = errno ? errno : EIO;
-		if (fclose(out) != 0 && !werr)
+	}
+	/* A file that could not be written whole is removed; a recording
+	 * keeps what it holds. */
+	struct pp_output *done_o = o;
+	o = NULL;
+	if (!werr || fmt == PP_FMT_RAW) {
+		if (pp_output_commit(done_o) != 0 && !werr)
 			werr = errno;
-		out = NULL;
+	} else {
+		pp_output_discard(done_o);
 	}
 	if (werr) {
-		pp_die_msg("cannot write %s: %s", shown, strerror(werr));
+		pp_die_msg("cannot write %s: %s%s%s", shown, strerror(werr), pp_write_advice(werr),
+			   fmt == PP_FMT_RAW && !to_stdout
+				   ? "; it keeps what was recorded up to its last complete block"
+				   : "");
 		rc = PP_EXIT_IO;
 		goto done;
 	}
@@ -703,10 +719,10 @@ int cmd_record(int argc, char **argv)
 		rc = (int)e;
 	}
 done:
+	/* Nothing came of it (no target, no samples): no file. */
 	if (rs.rec)
-		pp_recording_close(rs.rec, p);
-	if (out)
-		fclose(out);
+		pp_recording_close(rs.rec, NULL);
+	pp_output_discard(o);
 	if (child > 0) {
 		/* Reap a command that has ended. One still running after we were
 		 * told to stop keeps running: we only stopped watching it. */

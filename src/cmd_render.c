@@ -127,14 +127,17 @@ int cmd_render(int argc, char **argv)
 	if (pp_profile_several_programs(p))
 		ro.view.processes = true;
 	int rc = PP_EXIT_OK;
+	/* Complete or not there: a failed write leaves no cut-off file (and
+	 * the file of that name, if any, as it was). */
 	const char *shown = to_stdout ? "standard output" : output;
-	FILE *out = to_stdout ? stdout : fopen(output, "w");
-	if (!out || pp_format_write(fmt, p, &ro, out) != 0 || fflush(out) != 0) {
-		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
+	struct pp_output *o = pp_output_create(output);
+	FILE *out = o ? pp_output_stream(o) : NULL;
+	if (!out || pp_format_write(fmt, p, &ro, out) != 0) {
+		pp_die_msg("cannot write %s: %s%s", shown, strerror(errno), pp_write_advice(errno));
+		pp_output_discard(o);
 		rc = PP_EXIT_IO;
-	}
-	if (out && fclose(out) != 0 && rc == PP_EXIT_OK) {
-		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
+	} else if (pp_output_commit(o) != 0) {
+		pp_die_msg("cannot write %s: %s%s", shown, strerror(errno), pp_write_advice(errno));
 		rc = PP_EXIT_IO;
 	}
 	if (rc == PP_EXIT_OK && truncated)

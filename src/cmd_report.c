@@ -48,16 +48,6 @@ static bool is_input(const char *path, const char *input)
 	       in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino;
 }
 
-static int close_output(FILE *f, const char *shown, int rc)
-{
-	if (f != stdout ? fclose(f) != 0 : fflush(f) != 0) {
-		if (rc == PP_EXIT_OK)
-			pp_die_msg("cannot write %s: %s", shown, strerror(errno));
-		return PP_EXIT_IO;
-	}
-	return rc;
-}
-
 static bool parse_ms(const char *s, uint64_t *ns)
 {
 	char *end;
@@ -125,13 +115,17 @@ int cmd_report(int argc, char **argv)
 	bool timeline = output && ends_with(output, ".svg");
 	if (output && ends_with(output, ".json"))
 		json = true;
-	/* The output is opened before anything is read: a bad -o fails first. */
-	FILE *out = NULL;
+	/* The output is created before anything is read: a bad -o fails
+	 * first. Complete or not there: under a temporary name until the
+	 * report is written, removed if it cannot be. */
 	if (output && is_input(output, input))
 		return pp_usage_error("report", "the output %s is the recording %s itself; give "
 				      "another -o", output, input);
-	if (output && !(out = fopen(output, "w"))) {
-		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+	struct pp_output *o = NULL;
+	FILE *out = NULL;
+	if (output && (!(o = pp_output_create(output)) || !(out = pp_output_stream(o)))) {
+		pp_die_msg("cannot write %s: %s%s", output, strerror(errno), pp_write_advice(errno));
+		pp_output_discard(o);
 		return PP_EXIT_IO;
 	}
 	char err[256] = "";
@@ -139,8 +133,7 @@ int cmd_report(int argc, char **argv)
 	struct pp_profile *p = pp_recording_load(input, &truncated, err, sizeof(err));
 	if (!p) {
 		pp_die_msg("cannot read %s: %s", input, err);
-		if (out)
-			fclose(out);
+		pp_output_discard(o);
 		return PP_EXIT_IO;
 	}
 	struct pp_report *r = pp_report_new(p, &ro);
@@ -151,27 +144,36 @@ int cmd_report(int argc, char **argv)
 		goto done;
 	}
 	if (timeline && pp_render_timeline(p, r, ro.stall_threshold_ns, out) != 0) {
-		pp_die_msg("cannot write %s: %s", output, strerror(errno));
+		pp_die_msg("cannot write %s: %s%s", output, strerror(errno), pp_write_advice(errno));
 		rc = PP_EXIT_IO;
 	}
 	FILE *text = out && !timeline ? out : stdout;
 	const char *shown = text == stdout ? "standard output" : output;
+	/* (printed even when the timeline could not be written) */
 	if ((json ? pp_render_report_json(p, r, ro.stall_threshold_ns, text)
 		  : pp_render_report_text(p, r, ro.stall_threshold_ns, text)) != 0 &&
 	    rc == PP_EXIT_OK) {
-		pp_die_msg("cannot write %s: %s", shown, strerror(errno));
+		pp_die_msg("cannot write %s: %s%s", shown, strerror(errno), pp_write_advice(errno));
 		rc = PP_EXIT_IO;
 	}
-	if (out && out != text)
-		rc = close_output(out, output, rc);
-	rc = close_output(text, shown, rc);
-	out = NULL;
+	if (rc == PP_EXIT_OK && text == stdout && fflush(stdout) != 0) {
+		pp_die_msg("cannot write standard output: %s", strerror(errno));
+		rc = PP_EXIT_IO;
+	}
+	if (o && rc == PP_EXIT_OK) {
+		struct pp_output *c = o;
+		o = NULL;
+		if (pp_output_commit(c) != 0) {
+			pp_die_msg("cannot write %s: %s%s", output, strerror(errno),
+				   pp_write_advice(errno));
+			rc = PP_EXIT_IO;
+		}
+	}
 	if (rc == PP_EXIT_OK && truncated)
 		pp_die_msg("%s was cut short (the recording was interrupted); reported what it "
 			   "holds", input);
 done:
-	if (out)
-		fclose(out);
+	pp_output_discard(o);
 	pp_report_free(r);
 	pp_profile_free(p);
 	return rc;

@@ -1,4 +1,5 @@
 /* pyprobe: the command dispatcher. Each command parses its own options. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,11 @@ static const struct command *find(const char *name)
 
 int main(int argc, char **argv)
 {
+	/* Over a file size limit (ulimit -f) a write fails with EFBIG, which
+	 * pyprobe reports like any write error and recovers from (a recording
+	 * keeps its last complete block), instead of being killed without a
+	 * word by SIGXFSZ. A command `record` starts gets the default back. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return PP_EXIT_USAGE;

@@ -2,7 +2,13 @@
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const struct {
 	const char *name, *ext;
@@ -69,4 +75,220 @@ int pp_format_write(enum pp_format f, const struct pp_profile *p,
 bool pp_output_is_stdout(const char *path)
 {
 	return path && !strcmp(path, "-");
+}
+
+/* ---- output files ------------------------------------------------------- */
+
+struct pp_output {
+	int fd;
+	FILE *f;         /* over fd, once asked for */
+	char *name;      /* for messages */
+	char *final;     /* where the file goes (a link's target); NULL: in place */
+	char *tmp;       /* its temporary name until renamed; NULL: in place, or published */
+	bool published;  /* renamed into place while still being written */
+};
+
+/* `.BASE.XXXXXX` next to `path`, unused: 0 and its open descriptor, or
+ * -1 with errno. */
+static int create_temp(const char *path, char **tmp)
+{
+	static unsigned counter;
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	const char *base = path + dirlen;
+	/* room for the dot and the suffix within a file name's 255 bytes */
+	int baselen = strlen(base) > 200 ? 200 : (int)strlen(base);
+	static const char digits[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	for (int tries = 0; tries < 100; tries++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^
+			     (uint64_t)getpid() << 20 ^ (uint64_t)++counter * 0xbf58476d1ce4e5b9ull;
+		char suffix[7];
+		for (int i = 0; i < 6; i++, r /= 62)
+			suffix[i] = digits[r % 62];
+		suffix[6] = '\0';
+		char *t;
+		if (asprintf(&t, "%.*s.%.*s.%s", (int)dirlen, path, baselen, base, suffix) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		/* 0666 less the umask, as for any file pyprobe creates */
+		int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0) {
+			*tmp = t;
+			return fd;
+		}
+		int e = errno;
+		free(t);
+		errno = e;
+		if (e != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* Open `path` itself for writing (truncated). */
+static int open_in_place(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+}
+
+struct pp_output *pp_output_create(const char *path)
+{
+	struct pp_output *o = calloc(1, sizeof(*o));
+	if (!o || !(o->name = strdup(pp_output_is_stdout(path) ? "standard output" : path))) {
+		free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	o->fd = -1;
+	struct stat st, lst;
+	if (!*path) {
+		errno = ENOENT;
+	} else if (pp_output_is_stdout(path)) {
+		/* a descriptor of our own, so that closing it works as for
+		 * a file and leaves standard output open */
+		o->fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	} else if (stat(path, &st) != 0) {
+		if (errno != ENOENT)
+			goto fail;
+		if (lstat(path, &lst) == 0) /* a dangling link: create its target */
+			o->fd = open_in_place(path);
+		else if (!(o->final = strdup(path)))
+			errno = ENOMEM;
+		else
+			o->fd = create_temp(path, &o->tmp);
+	} else if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+	} else if (!S_ISREG(st.st_mode)) { /* /dev/null, a FIFO, a terminal */
+		o->fd = open_in_place(path);
+	} else {
+		/* an existing file: replaced once the new one is complete,
+		 * through the link if it is one */
+		o->final = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) ? realpath(path, NULL)
+									 : strdup(path);
+		if (!o->final)
+			goto fail;
+		o->fd = create_temp(o->final, &o->tmp);
+		if (o->fd >= 0) {
+			/* it keeps the mode (and, for root, the owner) it had */
+			if (fchmod(o->fd, st.st_mode & 07777) != 0) {
+				/* not worth failing for */
+			}
+			if (geteuid() == 0 && fchown(o->fd, st.st_uid, st.st_gid) != 0) {
+				/* likewise */
+			}
+		} else if (errno == EACCES && access(o->final, W_OK) == 0) {
+			/* a writable file in a directory we cannot add to:
+			 * written in place, as it can only be */
+			free(o->final);
+			o->final = NULL;
+			o->fd = open_in_place(path);
+		}
+	}
+	if (o->fd >= 0)
+		return o;
+fail:;
+	int e = errno ? errno : EIO;
+	free(o->name);
+	free(o->final);
+	free(o->tmp);
+	free(o);
+	errno = e;
+	return NULL;
+}
+
+int pp_output_fd(const struct pp_output *o)
+{
+	return o->fd;
+}
+
+FILE *pp_output_stream(struct pp_output *o)
+{
+	if (!o->f)
+		o->f = fdopen(o->fd, "w");
+	return o->f;
+}
+
+const char *pp_output_name(const struct pp_output *o)
+{
+	return o->name;
+}
+
+int pp_output_publish(struct pp_output *o)
+{
+	if (!o->tmp)
+		return 0;
+	if (rename(o->tmp, o->final) != 0)
+		return -1;
+	free(o->tmp);
+	o->tmp = NULL;
+	o->published = true;
+	return 0;
+}
+
+/* Close o's descriptor (through its stream if it has one). 0, or -1. */
+static int close_output(struct pp_output *o)
+{
+	int rc = o->f ? fclose(o->f) : close(o->fd);
+	o->f = NULL;
+	o->fd = -1;
+	return rc == 0 ? 0 : -1;
+}
+
+static void free_output(struct pp_output *o)
+{
+	free(o->name);
+	free(o->final);
+	free(o->tmp);
+	free(o);
+}
+
+int pp_output_commit(struct pp_output *o)
+{
+	int e = 0;
+	if (o->f && (fflush(o->f) != 0 || ferror(o->f)))
+		e = errno ? errno : EIO;
+	/* On disk before it takes the name: a crash right after the
+	 * rename must not leave an empty file there. */
+	if (!e && o->final && fsync(o->fd) != 0)
+		e = errno;
+	if (close_output(o) != 0 && !e)
+		e = errno;
+	if (!e && o->tmp && rename(o->tmp, o->final) != 0)
+		e = errno;
+	if (e && o->tmp)
+		unlink(o->tmp);
+	free_output(o);
+	errno = e;
+	return e ? -1 : 0;
+}
+
+void pp_output_discard(struct pp_output *o)
+{
+	if (!o)
+		return;
+	int e = errno;
+	close_output(o);
+	if (o->tmp)
+		unlink(o->tmp);
+	else if (o->published)
+		unlink(o->final);
+	free_output(o);
+	errno = e;
+}
+
+const char *pp_write_advice(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return "; free some space, or write elsewhere (-o)";
+	case EFBIG:
+		return "; the file size limit (`ulimit -f`) is too small for it";
+	default:
+		return "";
+	}
 }

@@ -25,7 +25,7 @@
 #define FILE_HDR_SIZE 16u
 #define FILE_HDR_MAX 4096u
 #define FMT_MAJOR 1u
-#define FMT_MINOR 0u
+#define FMT_MINOR 1u
 
 #define BLOCK_MAGIC "PPBK"
 #define BLOCK_HDR_SIZE 16u
@@ -35,8 +35,20 @@
 #define BLOCK_RAW_SOFT (8u << 20)
 /* ...so with one record of at most this size the cap is never reached. */
 #define STRING_MAX (64u << 20)
-/* Deflate never compresses better than about 1032:1. */
-#define DEFLATE_RATIO 1040u
+/* No block inflates to more than this many times its compressed size
+ * (plus RATIO_SLACK bytes, for tiny blocks). Deflate alone would allow
+ * about 1032:1, and a file of all-alike records at that ratio makes a
+ * profile a thousand times the file's size (a 1 MB file: 200 million
+ * samples). pyprobe's own blocks stay far below: their most compressible
+ * content, idle threads sampled tick after tick, repeats a whole tick at
+ * a distance of one tick, and deflate spends about 16 bits per 258 bytes
+ * copied from that far: about 125:1 at best (measured: 52:1 with 50 idle
+ * threads at -r max, 75:1 with 500; see bench/README.md). So this cap
+ * takes twice the best pyprobe's writer (1.0 as well) can do, and costs
+ * an adversary twice the memory of a real recording of the same size at
+ * most. The writer makes sure of it (write_block). */
+#define RATIO_MAX 256u
+#define RATIO_SLACK 64u
 
 enum section {
 	SEC_STRINGS = 1,
@@ -153,6 +165,10 @@ struct pp_recording_writer {
 	size_t done[NTABLES]; /* entries of each table already in the file */
 	struct pp_profile_meta meta;
 	int meta_done;        /* meta written and equal to `meta` */
+	/* The finished flag of the metadata written: 0 in every block while
+	 * recording, 1 in the block pp_recording_close writes last, whatever
+	 * the profile's own meta says (the writer alone knows it ended). */
+	uint8_t finishing;
 	struct buf raw, rec, out;
 };
 
@@ -197,7 +213,9 @@ static int same_meta(const struct pp_profile_meta *a, const struct pp_profile_me
 	       a->python_version == b->python_version && a->pid == b->pid &&
 	       a->rate_hz == b->rate_hz && a->start_unix_ns == b->start_unix_ns &&
 	       a->duration_ns == b->duration_ns && a->samples_dropped == b->samples_dropped &&
-	       a->ticks_missed == b->ticks_missed;
+	       a->ticks_missed == b->ticks_missed && a->samples_cut == b->samples_cut &&
+	       a->cut_depth_sum == b->cut_depth_sum && a->cut_walked_sum == b->cut_walked_sum &&
+	       a->samples_unreadable == b->samples_unreadable && a->finished == b->finished;
 }
 
 static void put_meta(struct buf *b, const struct pp_profile_meta *m)
@@ -211,6 +229,12 @@ static void put_meta(struct buf *b, const struct pp_profile_meta *m)
 	put_varint(b, m->duration_ns);
 	put_varint(b, m->samples_dropped);
 	put_varint(b, m->ticks_missed);
+	/* 1.1 */
+	put_varint(b, m->samples_cut);
+	put_varint(b, m->cut_depth_sum);
+	put_varint(b, m->cut_walked_sum);
+	put_varint(b, m->samples_unreadable);
+	put_varint(b, m->finished);
 }
 
 /* Encode entries [*next, n) of table t into w->rec until the block is
@@ -270,6 +294,25 @@ static int put_records(struct pp_recording_writer *w, const struct pp_profile *p
 	return 0;
 }
 
+/* Deflate in[0..n) into out (room for compressBound(n)); *outlen: the
+ * compressed size. 0, or -1. */
+static int deflate_all(const uint8_t *in, size_t n, uint8_t *out, uLongf *outlen, int strategy)
+{
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, 8, strategy) != Z_OK)
+		return -1;
+	static const uint8_t none;
+	z.next_in = (Bytef *)(uintptr_t)(n ? in : &none);
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)*outlen;
+	int r = deflate(&z, Z_FINISH);
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return r == Z_STREAM_END ? 0 : -1;
+}
+
 /* Compress w->raw and append it as one block. */
 static int write_block(struct pp_recording_writer *w)
 {
@@ -284,10 +327,20 @@ static int write_block(struct pp_recording_writer *w)
 		return -1;
 	}
 	uLongf clen = bound;
-	if (compress2(w->out.p + BLOCK_HDR_SIZE, &clen, w->raw.p ? w->raw.p : (const Bytef *)"",
-		      (uLong)w->raw.n, Z_DEFAULT_COMPRESSION) != Z_OK) {
+	uint8_t *z = w->out.p + BLOCK_HDR_SIZE;
+	if (deflate_all(w->raw.p, w->raw.n, z, &clen, Z_DEFAULT_STRATEGY) != 0) {
 		errno = ENOMEM;
 		return -1;
+	}
+	/* Never a block a reader refuses (RATIO_MAX): pyprobe's own data
+	 * does not come near it, but a profile made by other means might.
+	 * Without matches deflate spends at least a bit per byte (8:1). */
+	if ((uint64_t)w->raw.n > (uint64_t)clen * RATIO_MAX + RATIO_SLACK) {
+		clen = bound;
+		if (deflate_all(w->raw.p, w->raw.n, z, &clen, Z_HUFFMAN_ONLY) != 0) {
+			errno = ENOMEM;
+			return -1;
+		}
 	}
 	uint8_t *h = w->out.p;
 	memcpy(h, BLOCK_MAGIC, 4);
@@ -361,7 +414,9 @@ int pp_recording_flush(struct pp_recording_writer *w, const struct pp_profile *p
 		}
 		fresh |= n[t] > w->done[t];
 	}
-	const struct pp_profile_meta *m = pp_profile_meta_c(p);
+	struct pp_profile_meta mm = *pp_profile_meta_c(p);
+	mm.finished = w->finishing;
+	const struct pp_profile_meta *m = &mm;
 	if (!fresh && w->meta_done && same_meta(m, &w->meta))
 		return 0;
 
@@ -424,6 +479,9 @@ int pp_recording_close(struct pp_recording_writer *w, const struct pp_profile *p
 		errno = EINVAL;
 		return -1;
 	}
+	/* The last block says the recording ended here: a file without it
+	 * was cut short, even at a block boundary. */
+	w->finishing = 1;
 	int rc = p ? pp_recording_flush(w, p) : 0;
 	int e = errno;
 	if (close(w->fd) != 0 && rc == 0) {
@@ -446,6 +504,9 @@ struct loader {
 	char *err;
 	size_t errlen;
 	unsigned block; /* 1-based, for messages */
+	unsigned minor; /* the file's minor version */
+	/* The block loaded last carried metadata saying finished (1.1). */
+	int finished;
 	uint64_t off;   /* file offset of the block being read */
 	uint8_t *comp, *raw;
 	size_t compcap;
@@ -732,17 +793,30 @@ static int load_meta(struct loader *l, struct cur *c)
 	    get_varint(c, &m.duration_ns) || get_varint(c, &m.samples_dropped) ||
 	    get_varint(c, &m.ticks_missed))
 		return corrupt(l, "metadata: bad field");
+	/* 1.1 appended these; a 1.0 file has none (and whatever follows its
+	 * fields is skipped, as a 1.0 reader skips it). */
+	uint64_t fin = 0;
+	if (l->minor >= 1 &&
+	    (get_varint(c, &m.samples_cut) || get_varint(c, &m.cut_depth_sum) ||
+	     get_varint(c, &m.cut_walked_sum) || get_varint(c, &m.samples_unreadable) ||
+	     get_varint(c, &fin)))
+		return corrupt(l, "metadata: bad field");
+	if (fin > 1)
+		return corrupt(l, "metadata: finished is %llu, not 0 or 1", (unsigned long long)fin);
+	m.finished = (uint8_t)fin;
 	if (check_str(l, "the metadata", m.title) || check_str(l, "the metadata", m.cmdline) ||
 	    check_str(l, "the metadata", m.python_version))
 		return -1;
 	/* Fields a newer minor version appends are ignored. */
 	*pp_profile_meta(l->p) = m;
+	l->finished = m.finished;
 	return 0;
 }
 
 static int load_payload(struct loader *l, const uint8_t *d, size_t n)
 {
 	struct cur c = {d, d + n};
+	l->finished = 0; /* only a block with the final metadata ends a recording */
 	uint64_t prev = 0;
 	while (c.p < c.end) {
 		uint64_t tag, len;
@@ -812,8 +886,13 @@ static int load_block(struct loader *l, int *truncated)
 	if (rlen > BLOCK_RAW_MAX)
 		return corrupt(l, "%u bytes uncompressed, over the %u MiB cap", rlen,
 			       BLOCK_RAW_MAX >> 20);
-	if (clen > compressBound(rlen) || (uint64_t)rlen > (uint64_t)clen * DEFLATE_RATIO + 64)
+	if (clen > compressBound(rlen))
 		return corrupt(l, "%u bytes cannot hold %u compressed ones", clen, rlen);
+	/* Checked before anything is read or allocated: what a block can
+	 * cost is bounded by its real size. */
+	if ((uint64_t)rlen > (uint64_t)clen * RATIO_MAX + RATIO_SLACK)
+		return corrupt(l, "%u bytes claim to inflate to %u, over the %u:1 cap (no "
+			       "pyprobe writes that)", clen, rlen, RATIO_MAX);
 	int r = read_comp(l, clen);
 	if (r <= 0) {
 		*truncated = r == 0;
@@ -865,6 +944,7 @@ static int load_header(struct loader *l)
 		return fail(l, "recording format version %u.%u is not supported (this pyprobe "
 			       "reads %u.%u)",
 			    major, minor, FMT_MAJOR, FMT_MINOR);
+	l->minor = minor;
 	if ((size_t)k < sizeof h)
 		return 0;
 	uint32_t size = get_le32(h + 12);
@@ -920,6 +1000,11 @@ struct pp_profile *pp_recording_load(const char *path, int *truncated, char *err
 		pp_profile_free(l.p);
 		return NULL;
 	}
+	/* 1.1 writers end a recording with a block that says so: without
+	 * it, the file was cut short, even at a block boundary. (A 1.0 file
+	 * never says; it is cut short only when cut inside a block.) */
+	if (l.minor >= 1 && !l.finished)
+		trunc = 1;
 	if (truncated)
 		*truncated = trunc;
 	return l.p;

@@ -208,6 +208,8 @@ Test(record, formats_by_extension_and_render)
 	char *args[] = {"render", raw, "-o", again, NULL};
 	run(&r, args);
 	cr_assert_eq(exit_code(&r), 0, "render failed:\n%s", r.err);
+	/* record ended it normally: its last block says finished */
+	cr_assert_null(strstr(r.err, "cut short"), "%s", r.err);
 	/* Different runs: compare shapes, not counts. Both must be collapsed
 	 * stacks ("... COUNT" lines) naming the fixture's functions. */
 	char a[65536], b[65536];
@@ -429,6 +431,8 @@ Test(record, killed_recording_keeps_its_duration)
 	char *args[] = {"render", out, "-o", svg, NULL};
 	run(&r, args);
 	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	/* even cut at a block boundary, it says it was cut short (1.1) */
+	cr_assert(strstr(r.err, "was cut short"), "%s", r.err);
 	static char buf[1 << 20];
 	ts_read_file(svg, buf, sizeof buf);
 	const char *sub = strstr(buf, "id=\"subtitle\"");

@@ -103,6 +103,11 @@ static void assert_meta_eq(const struct pp_profile_meta *a, const struct pp_prof
 	cr_assert_eq(a->duration_ns, b->duration_ns);
 	cr_assert_eq(a->samples_dropped, b->samples_dropped);
 	cr_assert_eq(a->ticks_missed, b->ticks_missed);
+	cr_assert_eq(a->samples_cut, b->samples_cut);
+	cr_assert_eq(a->cut_depth_sum, b->cut_depth_sum);
+	cr_assert_eq(a->cut_walked_sum, b->cut_walked_sum);
+	cr_assert_eq(a->samples_unreadable, b->samples_unreadable);
+	/* not `finished`: the writer sets it, not the profile */
 }
 
 /* Every table of `got` equals the first entries of the same table of
@@ -272,6 +277,12 @@ static void grow_profile(struct pp_profile *p, int round, int nsamples, int maxd
 	m->duration_ns = (uint64_t)round * 1000000000ull;
 	m->samples_dropped = (uint64_t)round * 3;
 	m->ticks_missed = round == 7 ? UINT64_MAX : (uint64_t)round;
+	m->samples_cut = (uint64_t)round * 5;
+	m->cut_depth_sum = (uint64_t)round * 5 * 17;
+	m->cut_walked_sum = round == 9 ? UINT64_MAX : (uint64_t)round * 5 * 23;
+	m->samples_unreadable = (uint64_t)round % 3;
+	/* what the profile says is not what the writer writes */
+	m->finished = (uint8_t)(round % 2);
 }
 
 /* A recording's blocks, decompressed, for tests that rewrite payloads
@@ -397,13 +408,15 @@ Test(recording, round_trip_through_many_flushes)
 		cr_assert_eq(pp_recording_flush(w, p), 0);
 		cr_assert_gt(file_size(path), last, "each flush appends a block");
 		last = file_size(path);
-		/* the file on disk is always a complete recording */
+		/* the file on disk is always a complete recording, not
+		 * finished yet: cut short if the writer died now */
 		if (round % 4 == 1) {
 			char err[256];
 			int trunc = -1;
 			struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
 			cr_assert_not_null(q, "%s", err);
-			cr_assert_eq(trunc, 0);
+			cr_assert_eq(trunc, 1);
+			cr_assert_eq(pp_profile_meta_c(q)->finished, 0);
 			assert_prefix(p, q, 1);
 			assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
 			pp_profile_free(q);
@@ -428,6 +441,7 @@ Test(recording, round_trip_through_many_flushes)
 	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
 	cr_assert_not_null(q, "%s", err);
 	cr_assert_eq(trunc, 0);
+	cr_assert_eq(pp_profile_meta_c(q)->finished, 1);
 	assert_prefix(p, q, 1);
 	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
 	assert_consistent(q);
@@ -537,7 +551,11 @@ Test(recording, truncated_at_every_byte_loads_a_prefix_of_blocks)
 		} else {
 			cr_assert(counts_eq(counts_of(q), s.c[k]), "cut at %zu: blocks 1..%d", len, k);
 			assert_meta_eq(pp_profile_meta_c(q), &s.m[k]);
-			cr_assert_eq(trunc, (long)len != s.ends[k], "cut at %zu", len);
+			/* cut short: inside a block, or at the end of one
+			 * before the last (which alone says finished) */
+			int whole = (long)len == s.ends[SMALL_FLUSHES];
+			cr_assert_eq(trunc, !whole, "cut at %zu", len);
+			cr_assert_eq(pp_profile_meta_c(q)->finished, k == SMALL_FLUSHES);
 		}
 		assert_prefix(s.p, q, 0);
 		pp_profile_free(q);
@@ -605,7 +623,8 @@ Test(recording, bit_flips_in_every_payload_with_valid_checksums)
 				struct pp_profile *q = load_any(bad, &trunc, err, sizeof err);
 				if (q) {
 					loaded++;
-					cr_assert_eq(trunc, 0);
+					/* a flip of the finished flag says cut short */
+					cr_assert_eq(trunc, !pp_profile_meta_c(q)->finished);
 					pp_profile_free(q);
 				} else {
 					failed++;
@@ -664,6 +683,12 @@ Test(recording, inconsistent_content_is_corrupt)
 		{"NUL in a string", "NUL", {1, 5, (uint8_t)nstr, 1, 2, 'a', 0}, 7},
 		{"string past its section", "length past", {1, 5, (uint8_t)nstr, 1, 9, 'a', 'b'}, 7},
 		{"absurd count", "cannot fit", {1, 7, (uint8_t)nstr, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}, 9},
+		/* huge claimed counts cost nothing: checked against the bytes */
+		{"2^35 samples in 5 bytes", "cannot fit",
+		 {5, 11, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0, 0, 0}, 13},
+		{"2^63 threads", "cannot fit",
+		 {4, 14, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 1, 0}, 16},
+		{"a count one past the bytes", "cannot fit", {5, 7, 0, 2, 0, 0, 0, 0, 0}, 9},
 		{"leftover bytes", "left over", {1, 5, (uint8_t)nstr, 1, 1, 'a', 'b'}, 7},
 		/* frames (2): function, name, file, line, first, kind */
 		{"frame names an undefined string", "refers to string",
@@ -680,15 +705,21 @@ Test(recording, inconsistent_content_is_corrupt)
 		{"thread names an undefined string", "refers to string", {4, 6, 0, 1, 1, 1, 0x7f, 0}, 8},
 		{"sample of an undefined thread", "refers to thread", {5, 7, 0, 1, 0, 0, 0, 0, 0}, 9},
 		/* sections */
-		{"sections out of order", "after section", {6, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 13},
+		{"sections out of order", "after section",
+		 {6, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 18},
 		{"section past the block", "bad section header", {1, 40, 0}, 3},
 		{"overlong varint", "bad section header",
 		 {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, 12},
 		{"varint over 64 bits", "bad section header",
 		 {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}, 11},
 		{"metadata names an undefined string", "refers to string",
-		 {6, 9, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0}, 11},
+		 {6, 14, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 16},
 		{"metadata cut short", "metadata", {6, 3, 0, 0, 0}, 5},
+		/* 1.1: five more fields, the last 0 or 1 */
+		{"1.1 metadata without its fields", "metadata: bad field",
+		 {6, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 11},
+		{"finished is neither 0 nor 1", "finished is 2",
+		 {6, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 16},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		memcpy(pay, cases[i].bytes, cases[i].len);
@@ -803,7 +834,7 @@ Test(recording, framing_errors)
 	work_buf[10] = 5;
 	write_all(bad, work_buf, n);
 	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
-	cr_assert(strstr(err, "2.5") && strstr(err, "1.0") && strstr(err, "newer"), "%s", err);
+	cr_assert(strstr(err, "2.5") && strstr(err, "(1.1)") && strstr(err, "newer"), "%s", err);
 	work_buf[8] = 1;
 	write_all(bad, work_buf, n);
 	q = pp_recording_load(bad, &trunc, err, sizeof err);
@@ -883,7 +914,7 @@ Test(recording, framing_errors)
 	set_le32(work_buf + b1 + 8, 200u << 20); /* from a few hundred bytes */
 	write_all(bad, work_buf, n);
 	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
-	cr_assert(strstr(err, "cannot hold"), "%s", err);
+	cr_assert(strstr(err, "over the 256:1 cap"), "%s", err);
 	memcpy(work_buf, file_buf, n);
 	set_le32(work_buf + b1 + 4, 0xfffffff0u);
 	write_all(bad, work_buf, n);
@@ -963,7 +994,7 @@ Test(recording, a_failed_write_keeps_the_file_valid_and_can_be_retried)
 	int trunc = -1;
 	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
 	cr_assert_not_null(q, "%s", err);
-	cr_assert_eq(trunc, 0);
+	cr_assert_eq(trunc, 1, "not finished");
 	cr_assert(counts_eq(counts_of(q), c1));
 	pp_profile_free(q);
 
@@ -993,7 +1024,7 @@ Test(recording, random_inputs)
 	rng_state = 12345;
 	for (int iter = 0; iter < 4000; iter++) {
 		size_t m;
-		int kind = iter % 4;
+		int kind = iter % 5;
 		if (kind == 0) { /* random bytes, sometimes behind a valid header */
 			m = (size_t)(rnd() % 400);
 			for (size_t i = 0; i < m; i++)
@@ -1031,6 +1062,23 @@ Test(recording, random_inputs)
 				b.len[k] = len;
 			}
 			m = pack(&b, work_buf, sizeof work_buf, NULL);
+		} else if (kind == 4) { /* a short pattern repeated: ratios near the cap */
+			memcpy(b.hdr, real.hdr, 16);
+			b.n = 1;
+			uint8_t pat[16];
+			size_t pl = 1 + (size_t)(rnd() % sizeof pat);
+			for (size_t i = 0; i < pl; i++)
+				pat[i] = (uint8_t)(rnd() % 3 ? rnd() % 4 : rnd());
+			size_t len = 4 + (size_t)(rnd() % (MAXPAY - 4));
+			/* a samples or unknown section over the rest */
+			b.pay[0][0] = rnd() % 2 ? 5 : 9;
+			b.pay[0][1] = 0xff;
+			b.pay[0][2] = 0xff;
+			b.pay[0][3] = 0x01;
+			for (size_t i = 4; i < len; i++)
+				b.pay[0][i] = pat[i % pl];
+			b.len[0] = len;
+			m = pack(&b, work_buf, sizeof work_buf, NULL);
 		} else { /* a real recording with a few bytes of a payload smashed */
 			memcpy(&b, &real, sizeof b);
 			int k = (int)(rnd() % (uint64_t)b.n);
@@ -1052,6 +1100,184 @@ Test(recording, random_inputs)
 	}
 	cr_assert_gt(loaded, 0);
 	pp_profile_free(s.p);
+}
+
+/* ---- decompression bombs ------------------------------------------------- */
+
+/* A file header of version 1.minor. */
+static size_t put_header(uint8_t *f, unsigned minor)
+{
+	memcpy(f, "\x89PYPROBE", 8);
+	f[8] = 1;
+	f[9] = 0;
+	f[10] = (uint8_t)minor;
+	f[11] = 0;
+	set_le32(f + 12, 16);
+	return 16;
+}
+
+/* Append a block of payload pay[0..n) deflated at `level` to f (capacity
+ * cap) at *off; its compressed length. */
+static size_t put_block(uint8_t *f, size_t cap, size_t *off, const uint8_t *pay, size_t n,
+			int level)
+{
+	uLongf clen = (uLongf)(cap - *off - 16);
+	cr_assert_eq(compress2(f + *off + 16, &clen, pay, (uLong)n, level), Z_OK);
+	memcpy(f + *off, "PPBK", 4);
+	set_le32(f + *off + 4, (uint32_t)clen);
+	set_le32(f + *off + 8, (uint32_t)n);
+	set_le32(f + *off + 12, (uint32_t)crc32(0, f + *off + 16, (uInt)clen));
+	*off += 16 + clen;
+	return clen;
+}
+
+/* A payload: a thread (when first == 0), then `count` samples of thread 0
+ * at time 0 on the empty stack, states unknown - five zero bytes each, the
+ * most compressible records there are - then, when extra > 0, a section a
+ * newer minor version might add (skipped) of `extra` random bytes. */
+static size_t bomb_payload(uint8_t *pay, size_t cap, uint64_t first, size_t count, size_t extra)
+{
+	size_t n = 0;
+	uint8_t body[32];
+	size_t bl;
+	if (first == 0) {
+		bl = 0;
+		body[bl++] = 0; /* first id */
+		body[bl++] = 1; /* count */
+		body[bl++] = 1; /* pid */
+		body[bl++] = 1; /* native id */
+		body[bl++] = 0; /* name */
+		body[bl++] = 0; /* cmdline */
+		pay[n++] = 4;
+		pay[n++] = (uint8_t)bl;
+		memcpy(pay + n, body, bl);
+		n += bl;
+	}
+	bl = put_var(body, first);
+	bl += put_var(body + bl, count);
+	n += put_var(pay + n, 5);
+	n += put_var(pay + n, bl + 5 * (uint64_t)count);
+	memcpy(pay + n, body, bl);
+	n += bl;
+	cr_assert_leq(n + 5 * count + extra + 16, cap);
+	memset(pay + n, 0, 5 * count);
+	n += 5 * count;
+	if (extra) {
+		n += put_var(pay + n, 9);
+		n += put_var(pay + n, extra);
+		for (size_t i = 0; i < extra; i++)
+			pay[n++] = (uint8_t)rnd();
+	}
+	return n;
+}
+
+#define BOMB_SAMPLES (3u << 20) /* 15 MiB of samples per block */
+static uint8_t bomb_pay[5 * BOMB_SAMPLES + 4096];
+static uint8_t bomb_file[1 << 20];
+
+/* The issue's crafted file, small: blocks of all-zero samples inflate
+ * about 1000:1. Refused as corrupt from the block header alone (nothing is
+ * inflated), in any version, in any block; the whole file, not a part. */
+Test(recording, a_decompression_bomb_is_refused)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "bomb.pyprobe");
+	for (unsigned minor = 0; minor <= 1; minor++) {
+		for (int after_good = 0; after_good <= 1; after_good++) {
+			size_t off = put_header(bomb_file, minor);
+			uint64_t first = 0;
+			if (after_good) { /* a block of 100 samples first, ratio ~20:1 */
+				size_t n = bomb_payload(bomb_pay, sizeof bomb_pay, 0, 100, 0);
+				put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, n, 9);
+				first = 100;
+			}
+			size_t n = bomb_payload(bomb_pay, sizeof bomb_pay, first, BOMB_SAMPLES, 0);
+			size_t clen = put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, n, 9);
+			cr_assert_gt(n / clen, 900, "a bomb: %zu -> %zu", n, clen);
+			write_all(path, bomb_file, off);
+			int trunc = -1;
+			cr_assert_null(pp_recording_load(path, &trunc, err, sizeof err),
+				       "1.%u: %zu samples loaded from %zu bytes", minor,
+				       (size_t)BOMB_SAMPLES, off);
+			char want[64];
+			snprintf(want, sizeof want, "corrupt recording: block %d", 1 + after_good);
+			cr_assert(strstr(err, want) && strstr(err, "over the 256:1 cap"), "%s", err);
+		}
+	}
+}
+
+/* Write cap.pyprobe: one block of ~1 MiB of zero samples and `k` random
+ * bytes in a section a 1.1 reader skips, which set its ratio. */
+static void cap_file(const char *path, size_t k, size_t *raw, size_t *comp)
+{
+	rng_state = 77; /* the same bytes for the same k */
+	size_t off = put_header(bomb_file, 1);
+	*raw = bomb_payload(bomb_pay, sizeof bomb_pay, 0, 200000, k);
+	*comp = put_block(bomb_file, sizeof bomb_file, &off, bomb_pay, *raw, 9);
+	write_all(path, bomb_file, off);
+}
+
+/* The cap is exact: a block that inflates 256:1 (plus 64 bytes) loads, one
+ * that inflates a byte more does not. */
+Test(recording, the_inflate_cap_is_exact)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "cap.pyprobe");
+	size_t lo = 0, hi = 65536, raw, comp; /* random bytes: lo over the cap, hi within */
+	cap_file(path, lo, &raw, &comp);
+	cr_assert_gt(raw, comp * 256 + 64);
+	cap_file(path, hi, &raw, &comp);
+	cr_assert_leq(raw, comp * 256 + 64);
+	while (hi - lo > 1) {
+		size_t k = (lo + hi) / 2;
+		cap_file(path, k, &raw, &comp);
+		*(raw <= comp * 256 + 64 ? &hi : &lo) = k;
+	}
+	cap_file(path, hi, &raw, &comp);
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%zu -> %zu bytes: %s", raw, comp, err);
+	struct counts c = counts_of(q);
+	cr_assert_eq(c.n, 200000);
+	cr_assert_eq(c.t, 1);
+	cr_assert_eq(trunc, 1, "no metadata saying finished");
+	pp_profile_free(q);
+	cap_file(path, lo, &raw, &comp);
+	cr_assert_null(pp_recording_load(path, &trunc, err, sizeof err), "%zu -> %zu", raw, comp);
+	cr_assert(strstr(err, "over the 256:1 cap"), "%s", err);
+}
+
+/* The writer never writes what the reader refuses: a profile that would
+ * compress 1000:1 (not one pyprobe's sampler makes) is written so that it
+ * inflates 256:1 at most, and loads. */
+Test(recording, the_writer_keeps_within_the_inflate_cap)
+{
+	char path[128], err[256];
+	path_in(path, sizeof path, "dense.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_pthread th = {1, 1, 0, 0};
+	cr_assert_eq(pp_profile_thread(p, &th), 0);
+	struct pp_psample x = {0, 0, PP_EMPTY_STACK, 0, 0};
+	for (int i = 0; i < 1000000; i++)
+		cr_assert_eq(pp_profile_add_sample(p, &x), 0);
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	cr_assert_eq(pp_recording_close(w, p), 0, "%s", strerror(errno));
+	size_t n = read_all(path, bomb_pay, sizeof bomb_pay);
+	int blocks = 0;
+	for (size_t o = 16; o + 16 <= n; o += 16 + le32(bomb_pay + o + 4), blocks++) {
+		uint64_t c = le32(bomb_pay + o + 4), r = le32(bomb_pay + o + 8);
+		cr_assert_leq(r, c * 256 + 64, "block %d: %llu -> %llu", blocks + 1,
+			      (unsigned long long)r, (unsigned long long)c);
+	}
+	cr_assert_geq(blocks, 1);
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	assert_prefix(p, q, 1);
+	pp_profile_free(q);
+	pp_profile_free(p);
 }
 
 /* ---- the 1.0 fixture: files already written must keep loading ---------- */
@@ -1105,26 +1331,47 @@ static void fixture_stage(struct pp_profile *p, int stage)
 	}
 }
 
-Test(recording, the_1_0_fixture_loads)
+/* The 1.1 fixture: the same profile, with the 1.1 counters set (stage by
+ * stage, as a recording's running values are), written by the 1.1 writer
+ * and closed (so its last block says finished). */
+static void fixture_stage_1_1(struct pp_profile *p, int stage)
+{
+	fixture_stage(p, stage);
+	struct pp_profile_meta *m = pp_profile_meta(p);
+	switch (stage) {
+	case 0:
+		m->samples_cut = 1;
+		m->cut_depth_sum = 7;
+		m->cut_walked_sum = 9;
+		break;
+	case 1:
+		m->samples_cut = 3;
+		m->cut_depth_sum = 20;
+		m->cut_walked_sum = 31;
+		m->samples_unreadable = 2;
+		break;
+	default:
+		m->title = pp_profile_str(p, "fixture « 1.1 »");
+		m->samples_cut = 4;
+		m->cut_depth_sum = 1ull << 40;
+		m->cut_walked_sum = UINT64_MAX;
+		m->samples_unreadable = 5;
+		break;
+	}
+}
+
+static void fixture_path(char *path, size_t n, const char *name)
 {
 	const char *root = getenv("PYPROBE_SOURCE_ROOT");
 	if (!root)
 		cr_skip_test("PYPROBE_SOURCE_ROOT not set");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/fixtures/recordings/v1.0.pyprobe", root);
-	struct pp_profile *p = pp_profile_new();
-	if (getenv("PYPROBE_REGEN_FIXTURES")) {
-		struct pp_recording_writer *w = pp_recording_create(path);
-		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
-		for (int stage = 0; stage < 3; stage++) {
-			fixture_stage(p, stage);
-			cr_assert_eq(pp_recording_flush(w, p), 0);
-		}
-		cr_assert_eq(pp_recording_close(w, p), 0);
-	} else {
-		for (int stage = 0; stage < 3; stage++)
-			fixture_stage(p, stage);
-	}
+	snprintf(path, n, "%s/fixtures/recordings/%s", root, name);
+}
+
+/* Load a fixture: it must hold exactly `p`, and say finished or not. */
+static void check_fixture(const char *path, const struct pp_profile *p, int finished,
+			  const char *title)
+{
 	char err[256];
 	int trunc = -1;
 	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
@@ -1132,7 +1379,141 @@ Test(recording, the_1_0_fixture_loads)
 	cr_assert_eq(trunc, 0);
 	assert_prefix(p, q, 1);
 	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
-	cr_assert_str_eq(pp_profile_string(q, pp_profile_meta_c(q)->title), "fixture « 1.0 »");
+	cr_assert_eq(pp_profile_meta_c(q)->finished, finished);
+	cr_assert_str_eq(pp_profile_string(q, pp_profile_meta_c(q)->title), title);
+	pp_profile_free(q);
+}
+
+/* The end of every block of a recording file (after its 16-byte header). */
+static int block_ends(const uint8_t *f, size_t n, long *ends, int max)
+{
+	int k = 0;
+	for (size_t off = 16; off + 16 <= n && k < max; k++) {
+		off += 16 + le32(f + off + 4);
+		ends[k] = (long)off;
+	}
+	return k;
+}
+
+/* A file already written is never rewritten: the writer writes 1.1 now,
+ * so 1.0 is checked against the profile it holds, and only the newest
+ * fixture can be regenerated. */
+Test(recording, the_1_0_fixture_loads)
+{
+	char path[4096], cut[128];
+	fixture_path(path, sizeof path, "v1.0.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	for (int stage = 0; stage < 3; stage++)
+		fixture_stage(p, stage);
+	check_fixture(path, p, 0, "fixture « 1.0 »"); /* 1.1 counters: 0 */
+
+	/* 1.0 never says it finished: cut at a block boundary it is not
+	 * cut short (nothing says so); inside a block it is */
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	long ends[8];
+	int nb = block_ends(file_buf, n, ends, 8);
+	cr_assert_eq(nb, 3);
+	path_in(cut, sizeof cut, "v1.0-cut.pyprobe");
+	for (int k = 0; k < nb; k++) {
+		for (int in = 0; in < 2; in++) {
+			write_all(cut, file_buf, (size_t)ends[k] - (size_t)in);
+			char err[256];
+			int trunc = -1;
+			struct pp_profile *q = pp_recording_load(cut, &trunc, err, sizeof err);
+			cr_assert_not_null(q, "%s", err);
+			cr_assert_eq(trunc, in, "cut %s block %d", in ? "inside" : "after", k + 1);
+			cr_assert_eq(pp_profile_meta_c(q)->finished, 0);
+			pp_profile_free(q);
+		}
+	}
+	pp_profile_free(p);
+}
+
+Test(recording, the_1_1_fixture_loads)
+{
+	char path[4096], cut[128];
+	fixture_path(path, sizeof path, "v1.1.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	if (getenv("PYPROBE_REGEN_FIXTURES")) {
+		struct pp_recording_writer *w = pp_recording_create(path);
+		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
+		for (int stage = 0; stage < 3; stage++) {
+			fixture_stage_1_1(p, stage);
+			cr_assert_eq(pp_recording_flush(w, p), 0);
+		}
+		cr_assert_eq(pp_recording_close(w, p), 0);
+	} else {
+		for (int stage = 0; stage < 3; stage++)
+			fixture_stage_1_1(p, stage);
+	}
+	check_fixture(path, p, 1, "fixture « 1.1 »");
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	cr_assert_eq(le32(file_buf + 8), 1u << 16 | 1u, "version 1.1 (u16 1, u16 1)");
+
+	/* three blocks while recording, and the one the close wrote (no
+	 * new entries: the metadata, finished); without it, cut short */
+	long ends[8];
+	int nb = block_ends(file_buf, n, ends, 8);
+	cr_assert_eq(nb, 4);
+	path_in(cut, sizeof cut, "v1.1-cut.pyprobe");
+	write_all(cut, file_buf, (size_t)ends[2]);
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(cut, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1, "a 1.1 file without its finishing block is cut short");
+	cr_assert_eq(pp_profile_meta_c(q)->finished, 0);
+	assert_prefix(p, q, 1);
+	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+/* The writer says finished only in the block pp_recording_close writes,
+ * whatever the profile's own flag; a close with nothing new still writes
+ * it; a failed close leaves the file cut short. */
+Test(recording, finished_only_after_close)
+{
+	char path[128];
+	path_in(path, sizeof path, "fin.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	uint64_t t = 0;
+	grow_profile(p, 1, 20, 4, &t);
+	pp_profile_meta(p)->finished = 1; /* not the writer's to believe */
+	cr_assert_eq(pp_recording_flush(w, p), 0);
+	long before = file_size(path);
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	cr_assert_eq(pp_profile_meta_c(q)->finished, 0);
+	pp_profile_free(q);
+
+	cr_assert_eq(pp_recording_close(w, p), 0);
+	cr_assert_gt(file_size(path), before, "the close writes a block");
+	q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	cr_assert_eq(pp_profile_meta_c(q)->finished, 1);
+	assert_prefix(p, q, 1);
+	pp_profile_free(q);
+
+	/* a header alone (killed before the first block): cut short */
+	struct pp_recording_writer *w2 = pp_recording_create(path);
+	cr_assert_not_null(w2);
+	q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
+	pp_profile_free(q);
+	/* closed without a profile (given up after a write error): no
+	 * finishing block, still cut short */
+	cr_assert_eq(pp_recording_close(w2, NULL), 0);
+	q = pp_recording_load(path, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 1);
 	pp_profile_free(q);
 	pp_profile_free(p);
 }

@@ -809,7 +809,9 @@ static void put_legend(FILE *out, const int *seen, int64_t y)
 	fputs("</g>\n", out);
 }
 
-/* "cmdline · Python 3.x · 12.34 s · N samples (of M) at R Hz" */
+/* "cmdline · Python 3.x · 12.34 s · N samples (of M) at R Hz", and
+ * " · P% cut short" when stacks moved while they were read: [changing]
+ * boxes then stand for time spent inside the frame under them. */
 static char *default_subtitle(const struct pp_profile *p, size_t kept)
 {
 	const struct pp_profile_meta *m = pp_profile_meta_c(p);
@@ -844,6 +846,9 @@ static char *default_subtitle(const struct pp_profile *p, size_t kept)
 		fprintf(f, " (of %zu)", total);
 	if (m->rate_hz)
 		fprintf(f, " at %" PRIu32 " Hz", m->rate_hz);
+	if (m->samples_cut && total)
+		fprintf(f, " \xC2\xB7 %.1f%% cut short",
+			100.0 * (double)m->samples_cut / (double)(total + m->samples_dropped));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

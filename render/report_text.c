@@ -94,8 +94,16 @@ static void put_header(const struct pp_profile *p, const struct pp_report *r, FI
 	fprintf(out, " (pid %" PRIu32 ", Python %s)\n", m->pid,
 		*pp_profile_string(p, m->python_version) ? pp_profile_string(p, m->python_version)
 							   : "?");
-	fprintf(out, "%.2f s at %" PRIu32 " Hz, %" PRIu64 " thread samples\n\n",
+	fprintf(out, "%.2f s at %" PRIu32 " Hz, %" PRIu64 " thread samples",
 		(double)r->duration_ns / 1e9, m->rate_hz, r->samples);
+	/* Stacks that moved while read are drawn cut short (their loop,
+	 * if any, counts as neither busy nor waiting); dropped ones are not
+	 * among the samples. */
+	if (m->samples_cut)
+		fprintf(out, ", %" PRIu64 " cut short", m->samples_cut);
+	if (m->samples_dropped)
+		fprintf(out, ", %" PRIu64 " dropped", m->samples_dropped);
+	fputs("\n\n", out);
 }
 
 static void put_gil(const struct pp_profile *p, const struct pp_report *r, FILE *out)

@@ -254,21 +254,41 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 	}
 	t->layout = *l;
 	snprintf(t->info.layout_source, sizeof(t->info.layout_source), "static table");
-	if (v.minor >= 13) {
-		uint8_t block[1024];
-		bool read = pp_mem_read(&t->mem, t->runtime, block, sizeof(block)) == 0;
+	if (l->do_size != PP_ABSENT) {
+		/* 3.13+ publish their offsets: use them, or refuse the target.
+		 * A block pyprobe does not know (a pre-release, a patched
+		 * build) is never read with a guessed layout. */
+		uint8_t block[2048];
+		_Static_assert(sizeof(block) >= 888, "room for 3.15's block");
+		size_t want = pp_debug_offsets_max_size();
+		want = want < sizeof(block) ? want : sizeof(block);
+		rc = pp_mem_read(&t->mem, t->runtime, block, want);
+		if (rc) {
+			pp_elf_close(elf);
+			return proc_error(t, rc, "memory", err);
+		}
 		/* A free-threaded build has no GIL and lays objects out
 		 * otherwise: say so rather than read it with the wrong table. */
-		if (read && pp_debug_offsets_free_threaded(block, sizeof(block)) == 1) {
+		if (pp_debug_offsets_free_threaded(block, want) == 1) {
 			pp_elf_close(elf);
 			return pp_set_error(err, PP_ERR_NOT_PYTHON,
 				"process %d runs a free-threaded build of Python %s (no GIL), "
 				"which pyprobe does not support; profile it under the default "
 				"build of the same version", t->info.pid, v.str);
 		}
-		if (read && pp_layout_apply_debug_offsets(&t->layout, block, sizeof(block)) == 0)
-			snprintf(t->info.layout_source, sizeof(t->info.layout_source),
-				 "_Py_DebugOffsets");
+		char why[200];
+		if (pp_layout_apply_debug_offsets(&t->layout, block, want, why,
+						  sizeof(why)) != PP_DO_OK) {
+			pp_elf_close(elf);
+			return pp_set_error(err, PP_ERR_NOT_PYTHON,
+				"process %d runs Python %s, but %s: a pre-release or patched "
+				"build, which pyprobe does not read with a guessed layout "
+				"(supported: release builds of 3.%d to 3.%d)", t->info.pid,
+				v.str, why, pp_supported_minors[0],
+				pp_supported_minors[pp_n_supported_minors - 1]);
+		}
+		snprintf(t->info.layout_source, sizeof(t->info.layout_source),
+			 "_Py_DebugOffsets");
 	}
 
 	t->types.code = symbol_or_zero(elf, bias, "PyCode_Type");

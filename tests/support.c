@@ -141,6 +141,12 @@ const char *ts_pyenv_python(const char *version, char *buf, size_t n)
 	return buf;
 }
 
+const char *ts_sid_root(void)
+{
+	const char *r = getenv("PYPROBE_SID_ROOT");
+	return r && *r ? r : "/var/lib/pyprobe/sid";
+}
+
 /* The whole file, NUL-terminated; NULL if it cannot be opened. */
 static char *slurp(const char *path, size_t *len)
 {

@@ -40,6 +40,11 @@ const char *ts_pyenv_python(const char *version, char *buf, size_t n);
  * python3.11); skips the test when there is none. */
 const char *ts_any_python(char *buf, size_t n);
 
+/* The Debian sid root that tools/install-deps builds ($PYPROBE_SID_ROOT,
+ * default /var/lib/pyprobe/sid): Debian's 3.13, 3.14, 3.15 and debug
+ * builds, run with chroot. */
+const char *ts_sid_root(void);
+
 /* Compare got[0..len) with fixtures/golden/NAME (first rewriting that file
  * from got when PYPROBE_UPDATE_GOLDEN is set). On a difference, or a golden
  * file missing, got is written to NAME.actual in the working directory (for

@@ -572,6 +572,29 @@ static uint64_t current_frame(struct pp_walker *w, const uint8_t *ts, size_t tsl
 	return f;
 }
 
+/* The highest FRAME_OWNED_BY_* value of the version: a frame with a higher
+ * owner is not a frame (3.12/3.13: CSTACK 3; 3.14: CSTACK 4 after
+ * INTERPRETER 3; 3.15: INTERPRETER 3). */
+static uint32_t max_owner(const struct py_layout *l)
+{
+	uint32_t max = 3;
+	if (l->owner_cstack != PP_ABSENT && l->owner_cstack > max)
+		max = l->owner_cstack;
+	if (l->owner_interpreter != PP_ABSENT && l->owner_interpreter > max)
+		max = l->owner_interpreter;
+	return max;
+}
+
+/* Frames that are not Python's own: 3.12/3.13's C-stack shim and entry
+ * frame (CSTACK), 3.14+'s interpreter-owned entry and base frames and
+ * anything above (_PyFrame_IsIncomplete says the same). */
+static bool not_python(const struct py_layout *l, uint8_t owner)
+{
+	if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack)
+		return true;
+	return l->owner_interpreter != PP_ABSENT && owner >= l->owner_interpreter;
+}
+
 static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 						   uint64_t ts_addr,
 						   const uint8_t *ts, size_t tslen,
@@ -591,6 +614,9 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 	if (fr.chunk_head)
 		next_chunk(&fr);
 	size_t steps = 0;
+	const uint32_t owner_max = max_owner(l);
+	/* 3.14+: f_executable is a tagged _PyStackRef. */
+	const uint64_t code_mask = ~(uint64_t)l->if_code_tag_bits;
 	while (f) {
 		if (++steps > PP_MAX_FRAMES)
 			goto torn;
@@ -600,16 +626,15 @@ static enum pp_walk_status walk_interpreter_frames(struct pp_walker *w,
 		size_t fsz = l->if_size;
 		uint8_t owner = pp_get_u8(fb, fsz, l->if_owner);
 		uint64_t prev = pp_get_u64(fb, fsz, l->if_previous);
-		if (prev == f || owner > 3 ||
+		if (prev == f || owner > owner_max ||
 		    remember(w, steps - 1, f, prev, pp_get_u64(fb, fsz, l->if_code),
 			     pp_get_u64(fb, fsz, l->if_instr)) != 0)
 			goto torn;
-		if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack) {
-			/* 3.12 C-stack shim / 3.13 entry frame: not Python. */
+		if (not_python(l, owner)) {
 			f = prev;
 			continue;
 		}
-		uint64_t code = pp_get_u64(fb, fsz, l->if_code);
+		uint64_t code = pp_get_u64(fb, fsz, l->if_code) & code_mask;
 		const struct pp_code_entry *e = pp_code_cache_get(w->codes, w->mem, code);
 		if (!e)
 			goto torn;

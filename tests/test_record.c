@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,65 @@ Test(record, formats_by_extension_and_render)
 	cr_assert(strstr(a, "alpha (") && strstr(a, "split.py:"), "rendered:\n%.2000s", a);
 	cr_assert(strstr(b, "alpha (") && strstr(b, "split.py:"), "direct:\n%.2000s", b);
 }
+
+/* Every record option and every format against Debian's 3.13, 3.14 and
+ * 3.15 in the sid root (the pyenv interpreters have their own tests of
+ * each): a short recording of split.py each, which must succeed and name
+ * the fixture's functions - the option's own semantics are tested above
+ * and in the other record tests. */
+static void every_option_on(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	char fixture[PATH_MAX];
+	ts_python_source(&py, "fixtures/record/split.py", fixture, sizeof fixture);
+	static const char *const options[][3] = {
+		{"-f", "collapsed", NULL}, {"-f", "flamegraph", NULL},
+		{"-f", "speedscope", NULL}, {"-f", "pprof", NULL}, {"-f", "raw", NULL},
+		{"--threads", NULL}, {"--idle", NULL}, {"--gil", NULL},
+		{"--gil-markers", NULL}, {"--nolineno", NULL}, {"--blocking", NULL},
+		{"-r", "max", NULL}, {"-r", "1000", NULL}, {"--subprocesses", NULL},
+	};
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		char out[PATH_MAX], name[96];
+		snprintf(name, sizeof name, "options-%s-%zu", py.label, i);
+		path_in(out, sizeof out, name);
+		unlink(out);
+		char *args[32] = {"record", "-d", "1.5", "--no-progress", "-o", out};
+		size_t n = 6;
+		bool has_format = false;
+		for (size_t k = 0; options[i][k]; k++) {
+			has_format |= !strcmp(options[i][k], "-f");
+			args[n++] = (char *)options[i][k];
+		}
+		if (!has_format) {
+			args[n++] = "-f";
+			args[n++] = "collapsed";
+		}
+		args[n++] = "--";
+		ts_python_argv(&py, args, &n, 28);
+		args[n++] = fixture;
+		args[n++] = "2";
+		args[n] = NULL;
+		struct run r;
+		run(&r, args);
+		cr_assert_eq(exit_code(&r), 0, "%s: record %s %s failed:\n%s", py.label,
+			     options[i][0], options[i][1] ? options[i][1] : "", r.err);
+		cr_assert_gt(file_size(out), 100, "%s: record %s wrote (nearly) nothing",
+			     py.label, options[i][0]);
+		if (!has_format) {
+			static char text[1 << 20];
+			ts_read_file(out, text, sizeof text);
+			cr_assert(strstr(text, "alpha") && strstr(text, "split.py"),
+				  "%s: record %s %s: no samples of the fixture:\n%.2000s",
+				  py.label, options[i][0], options[i][1] ? options[i][1] : "", text);
+		}
+	}
+}
+
+Test(record, every_option_and_format_sid_3_13) { every_option_on("sid-3.13"); }
+Test(record, every_option_and_format_sid_3_14) { every_option_on("sid-3.14"); }
+Test(record, every_option_and_format_sid_3_15) { every_option_on("sid-3.15"); }
 
 /* ---- stopping ------------------------------------------------------------ */
 

@@ -7,6 +7,8 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 struct pp_elf {
@@ -128,6 +130,18 @@ int pp_elf_section_bytes(const struct pp_elf *e, const char *name, void *buf,
 		len = data->d_size;
 	memcpy(buf, data->d_buf, len);
 	return (int)len;
+}
+
+int pp_elf_identity(const struct pp_elf *e, unsigned *dev_major,
+		    unsigned *dev_minor, uint64_t *inode)
+{
+	struct stat st;
+	if (fstat(e->fd, &st) != 0)
+		return -errno;
+	*dev_major = major(st.st_dev);
+	*dev_minor = minor(st.st_dev);
+	*inode = (uint64_t)st.st_ino;
+	return 0;
 }
 
 uint64_t pp_elf_load_bias(const struct pp_elf *e, const struct pp_map *first)

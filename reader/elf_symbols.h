@@ -24,6 +24,9 @@ int pp_elf_section(const struct pp_elf *e, const char *name, uint64_t *addr,
 /* Read up to `len` bytes of a section's file contents (not for NOBITS). */
 int pp_elf_section_bytes(const struct pp_elf *e, const char *name,
 			 void *buf, uint64_t len);
+/* The opened file's identity (fstat): 0, or a negative errno. */
+int pp_elf_identity(const struct pp_elf *e, unsigned *dev_major,
+		    unsigned *dev_minor, uint64_t *inode);
 /* ET_EXEC: 0. ET_DYN: where its first mapping (file offset 0) starts, less
  * the first PT_LOAD's aligned p_vaddr. `first` is that mapping. */
 uint64_t pp_elf_load_bias(const struct pp_elf *e, const struct pp_map *first);

@@ -443,6 +443,7 @@ struct frame_reader {
 	struct window *win;
 	size_t nwin, capwin, bytes, hint;
 	uint64_t chunk_head;         /* the thread's newest chunk */
+	uint64_t base_frame;         /* 3.15+: where a whole chain ends */
 	uint64_t (*chunks)[2];       /* chunks learnt, newest first: base, size */
 	size_t nchunks, capchunks, chunk_hint;
 	bool chunks_done;            /* walked to the oldest chunk */
@@ -610,10 +611,12 @@ static int current_frame(struct pp_walker *w, const uint8_t *ts, size_t tslen, u
 
 /* What an owner value says of a frame on the chain: 0 a frame of the
  * thread's own (FRAME_OWNED_BY_THREAD is 0 in every version), the
- * generator and C-stack values from the layout, 2 a frame that has been
- * copied into a frame object (it has returned: off the live chain), and
- * anything else no frame at all. */
-enum owner_kind { OWNER_THREAD, OWNER_GENERATOR, OWNER_CSTACK, OWNER_DEAD, OWNER_BAD };
+ * generator value from the layout, 2 a frame that has been copied into a
+ * frame object (it has returned: off the live chain); the C-stack shims and
+ * entry frames of 3.12/3.13 (CSTACK) and the interpreter's own frames of
+ * 3.14+ (INTERPRETER and up: entry and base frames) are links of the chain
+ * but not Python; anything else is no frame at all. */
+enum owner_kind { OWNER_THREAD, OWNER_GENERATOR, OWNER_ENTRY, OWNER_DEAD, OWNER_BAD };
 
 static enum owner_kind owner_kind(const struct py_layout *l, uint8_t owner)
 {
@@ -621,10 +624,19 @@ static enum owner_kind owner_kind(const struct py_layout *l, uint8_t owner)
 		return OWNER_THREAD;
 	if (owner == l->owner_generator)
 		return OWNER_GENERATOR;
-	if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack)
-		return OWNER_CSTACK;
 	if (owner == 2) /* FRAME_OWNED_BY_FRAME_OBJECT */
 		return OWNER_DEAD;
+	uint32_t max = 3; /* the highest owner value of the version */
+	if (l->owner_cstack != PP_ABSENT && l->owner_cstack > max)
+		max = l->owner_cstack;
+	if (l->owner_interpreter != PP_ABSENT && l->owner_interpreter > max)
+		max = l->owner_interpreter;
+	if (owner > max)
+		return OWNER_BAD;
+	if (l->owner_cstack != PP_ABSENT && owner == l->owner_cstack)
+		return OWNER_ENTRY;
+	if (l->owner_interpreter != PP_ABSENT && owner >= l->owner_interpreter)
+		return OWNER_ENTRY;
 	return OWNER_BAD;
 }
 
@@ -665,12 +677,15 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 			return 0;
 		}
 		uint64_t prev = pp_get_u64(fb, fsz, l->if_previous);
-		uint64_t code = pp_get_u64(fb, fsz, l->if_code);
+		/* 3.14+: f_executable is a tagged reference; the chain keeps it
+		 * as read (re-reads compare it), the lookup untags it */
+		uint64_t tagged = pp_get_u64(fb, fsz, l->if_code);
+		uint64_t code = tagged & ~(uint64_t)l->if_code_tag_bits;
 		uint64_t instr = pp_get_u64(fb, fsz, l->if_instr);
-		const struct pp_code_entry *e = kind == OWNER_CSTACK
+		const struct pp_code_entry *e = kind == OWNER_ENTRY
 			? NULL : pp_code_cache_get(w->codes, w->mem, code);
 		int64_t unit = e ? ((int64_t)(instr - (code + l->co_code_adaptive))) / 2 : 0;
-		struct pp_chain_frame c = {f, prev, code, instr,
+		struct pp_chain_frame c = {f, prev, tagged, instr,
 					   (uint32_t)(out->n - wk->out_start),
 					   (kind == OWNER_DEAD ? 0 : PP_CF_ALIVE) |
 					   (position_ok(e, unit) ? PP_CF_POSITION_OK : 0), owner};
@@ -678,8 +693,8 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 			return -1;
 		wk->depth++;
 		f = prev;
-		if (kind == OWNER_CSTACK)
-			continue; /* 3.12 C-stack shim / 3.13 entry frame: not Python */
+		if (kind == OWNER_ENTRY)
+			continue; /* a C-stack shim, an entry or base frame: not Python */
 		/* _PyFrame_IsIncomplete: a frame that has not yet reached its
 		 * first traceable instruction (or the 3.13 __init__ cleanup
 		 * shim) is not part of the Python-visible stack. */
@@ -690,15 +705,21 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 	}
 	wk->end = PP_END_BOTTOM;
 	wk->end_addr = 0;
-	/* A thread's outermost frame is its own (3.11), or on 3.12+ the
-	 * C-stack shim its first evaluation pushed; a chain ending in a
-	 * generator frame lost its callers when the generator yielded. */
+	/* A thread's outermost frame is its own (3.11), on 3.12-3.14 the
+	 * entry frame its first evaluation pushed, on 3.15 the base frame in
+	 * its thread state; a chain ending in a generator frame lost its
+	 * callers when the generator yielded. */
 	if (wk->depth == 0) {
 		wk->bottom_ok = true;
 	} else {
-		enum owner_kind last = owner_kind(l, w->chain[w->chain_used - 1].owner);
-		wk->bottom_ok = l->owner_cstack != PP_ABSENT ? last == OWNER_CSTACK
-							     : last == OWNER_THREAD;
+		const struct pp_chain_frame *last = &w->chain[w->chain_used - 1];
+		enum owner_kind k = owner_kind(l, last->owner);
+		if (l->ts_base_frame != PP_ABSENT)
+			wk->bottom_ok = last->addr == fr->base_frame;
+		else if (l->owner_cstack != PP_ABSENT || l->owner_interpreter != PP_ABSENT)
+			wk->bottom_ok = k == OWNER_ENTRY;
+		else
+			wk->bottom_ok = k == OWNER_THREAD;
 	}
 	return 0;
 }
@@ -714,7 +735,7 @@ static bool resumable(struct frame_reader *fr, uint64_t f, uint64_t top)
 	if (!fb)
 		return false;
 	enum owner_kind kind = owner_kind(l, pp_get_u8(fb, l->if_size, l->if_owner));
-	if (kind != OWNER_THREAD && kind != OWNER_CSTACK)
+	if (kind != OWNER_THREAD && kind != OWNER_ENTRY)
 		return false;
 	for (size_t i = 0; i < fr->nchunks; i++)
 		if (f >= fr->chunks[i][0] && f < fr->chunks[i][0] + fr->chunks[i][1])
@@ -730,6 +751,8 @@ static int walk_interpreter_frames(struct pp_walker *w, struct pp_walk *wk, cons
 	struct frame_reader fr = {.w = w, .wk = wk};
 	int rc = 0;
 	fr.chunk_head = pp_get_u64(ts, tslen, l->ts_datastack_chunk);
+	if (l->ts_base_frame != PP_ABSENT)
+		fr.base_frame = pp_get_u64(ts, tslen, l->ts_base_frame);
 	/* The newest chunk's bounds are needed to verify the walk, even when
 	 * every frame comes from the read-ahead. */
 	if (fr.chunk_head)

@@ -3,9 +3,9 @@
  * This is data, not code: reader/layouts.c holds one `struct py_layout` per
  * supported minor version, generated and verified by tools/layout-probe
  * against the installed headers of each real interpreter (see
- * tools/README.md). 3.13 carries _Py_DebugOffsets at the start of
+ * tools/README.md). 3.13+ carry _Py_DebugOffsets at the start of
  * _PyRuntime; pp_layout_apply_debug_offsets() overlays what the target
- * publishes onto the static table.
+ * publishes onto the static table, and refuses a block it does not know.
  *
  * Every field is a byte offset (or a size) on x86_64. A field the version
  * does not have is PP_ABSENT; code tests for that rather than for version
@@ -26,6 +26,12 @@ struct py_layout {
 	uint32_t rt_interpreters_head; /* interpreters.head */
 	uint32_t rt_main_thread;       /* main_thread (pthread_t) */
 	uint32_t rt_gil;               /* ceval.gil, embedded (3.8-3.11) */
+	uint32_t rt_finalizing;        /* _finalizing: its distance from the
+	                                  debug offsets' end says how big the
+	                                  target's block is (3.13+) */
+
+	/* _Py_DebugOffsets (3.13+) */
+	uint32_t do_size;              /* sizeof(_Py_DebugOffsets) */
 
 	/* PyInterpreterState */
 	uint32_t is_next;
@@ -39,19 +45,25 @@ struct py_layout {
 	uint32_t gil_locked;
 	uint32_t gil_size;
 
-	/* PyThreadState (and _PyThreadStateImpl on 3.13) */
-	uint32_t ts_size;            /* bytes worth reading in one go */
+	/* PyThreadState (and _PyThreadStateImpl, which wraps it, from 3.13) */
+	uint32_t ts_size;            /* sizeof(PyThreadState): read in one go;
+	                                _PyThreadStateImpl members lie past it
+	                                and are read on their own */
 	uint32_t ts_next;
 	uint32_t ts_interp;
 	uint32_t ts_frame;           /* frame (<=3.10), cframe (3.11/3.12),
-	                                current_frame (3.13) */
+	                                current_frame (3.13+) */
 	uint32_t ts_thread_id;       /* pthread_self() */
 	uint32_t ts_native_thread_id;/* gettid(), 3.11+ */
 	uint32_t ts_datastack_chunk; /* 3.11+ */
 	uint32_t ts_datastack_top;   /* first free slot of the chunk, 3.11+ */
 	uint32_t ts_status;          /* _status bitfield word, 3.12+ */
-	uint32_t ts_state;           /* attached/detached, 3.13 */
-	uint32_t ts_asyncio_running_loop; /* _PyThreadStateImpl, 3.13 */
+	uint32_t ts_state;           /* attached/detached, 3.13+ */
+	uint32_t ts_asyncio_running_loop; /* _PyThreadStateImpl, 3.13+ */
+	uint32_t ts_base_frame;      /* 3.15+: base_frame, a pointer to the
+	                                thread's bottom frame (a sentinel in
+	                                _PyThreadStateImpl): a chain read whole
+	                                ends on it */
 
 	/* _PyCFrame (3.11/3.12) */
 	uint32_t cf_current_frame;
@@ -71,13 +83,20 @@ struct py_layout {
 
 	/* _PyInterpreterFrame (3.11+) */
 	uint32_t if_size;
-	uint32_t if_code;     /* f_code / f_executable */
+	uint32_t if_code;     /* f_code / f_executable (3.14+: a _PyStackRef,
+	                         see if_code_tag_bits) */
 	uint32_t if_previous;
-	uint32_t if_instr;    /* prev_instr (3.11/3.12), instr_ptr (3.13) */
+	uint32_t if_instr;    /* prev_instr (3.11/3.12), instr_ptr (3.13+) */
 	uint32_t if_owner;    /* char */
 	uint32_t if_is_entry; /* 3.11 only */
+	uint32_t if_code_tag_bits; /* low bits of if_code that are tags, not
+	                              address: clear them before use (3.14+:
+	                              Py_TAG_BITS; 0 before) */
 	uint32_t owner_generator; /* FRAME_OWNED_BY_GENERATOR value */
-	uint32_t owner_cstack;    /* FRAME_OWNED_BY_CSTACK value, 3.12+ */
+	uint32_t owner_cstack;    /* FRAME_OWNED_BY_CSTACK value, 3.12-3.14 */
+	uint32_t owner_interpreter; /* FRAME_OWNED_BY_INTERPRETER, 3.14+: it
+	                               and every owner above it are not Python
+	                               frames */
 
 	/* PyCodeObject */
 	uint32_t co_size;        /* bytes worth reading: covers every field */
@@ -145,15 +164,31 @@ const struct py_layout *pp_layout_for(int minor);
 extern const int pp_supported_minors[];
 extern const size_t pp_n_supported_minors;
 
+/* What pp_layout_apply_debug_offsets made of a block. */
+enum pp_do_status {
+	PP_DO_OK = 0,
+	PP_DO_NONE,          /* no "xdebugpy" cookie */
+	PP_DO_VERSION,       /* a version whose block pyprobe does not know */
+	PP_DO_FREE_THREADED, /* a free-threaded build (other layouts) */
+	PP_DO_SIZE,          /* a block of another size than the version's */
+	PP_DO_BAD_VALUE,     /* an entry no real struct could have */
+};
+
 /* 3.13+: `block` is the first `len` bytes of _PyRuntime (starting with the
- * "xdebugpy" cookie). Copy every offset the block publishes over `out`
- * (which starts as the static table). Returns 0, or -1 if the block is not
- * a debug-offsets block this code understands (then `out` is unchanged). */
-int pp_layout_apply_debug_offsets(struct py_layout *out, const uint8_t *block,
-				  size_t len);
+ * "xdebugpy" cookie). If it is the block of out->minor that pyprobe knows
+ * (its shape, its size as the target's own offsets imply it, plausible
+ * values), copy every offset it publishes over `out` (which starts as the
+ * static table) and return PP_DO_OK. Otherwise `out` is unchanged, and
+ * `why` (when not NULL) says in words what is wrong, to follow "process N
+ * runs Python X: ". */
+enum pp_do_status pp_layout_apply_debug_offsets(struct py_layout *out,
+						const uint8_t *block, size_t len,
+						char *why, size_t whylen);
 /* Whether the debug-offsets block says the build is free-threaded
  * (python3.13t: no GIL, and other layouts): 1 yes, 0 no, -1 when `block`
  * is no debug-offsets block. */
 int pp_debug_offsets_free_threaded(const uint8_t *block, size_t len);
+/* The largest block of any version pyprobe knows: how much to read. */
+size_t pp_debug_offsets_max_size(void);
 
 #endif

@@ -142,7 +142,7 @@ static int location_table_line(const uint8_t *t, size_t len, int firstlineno,
 int pp_linetable_line(int minor, const uint8_t *table, size_t len,
 		      int firstlineno, int64_t unit)
 {
-	if (minor < 8 || minor > 13)
+	if (minor < 8 || minor > 15)
 		return -1;
 	if (unit < 0)
 		return firstlineno;

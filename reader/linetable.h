@@ -1,12 +1,13 @@
 /* Instruction position -> source line, for every supported version's table.
  *
  * `table` is the raw bytes of the code object's co_lnotab (3.8/3.9) or
- * co_linetable (3.10+). `unit` is the position of the instruction in CODE
- * UNITS (2-byte words), as the walker has it:
+ * co_linetable (3.10+; 3.11 to 3.15 share one format). `unit` is the
+ * position of the instruction in CODE UNITS (2-byte words), as the walker
+ * has it:
  *   3.8/3.9   f_lasti / 2 (f_lasti is a byte offset there)
  *   3.10      f_lasti (already in code units)
  *   3.11/3.12 prev_instr - first code unit
- *   3.13      instr_ptr  - first code unit
+ *   3.13+     instr_ptr  - first code unit
  * A negative unit (frame not started) yields firstlineno.
  *
  * Returns the line, or -1 where CPython itself has no line for that

@@ -42,6 +42,12 @@ int pp_maps_parse(const char *text, size_t len, struct pp_maps *out)
 		m.start = s;
 		m.end = e;
 		m.offset = off;
+		m.inode = inode;
+		unsigned dmaj, dmin;
+		if (sscanf(dev, "%x:%x", &dmaj, &dmin) == 2) {
+			m.dev_major = dmaj;
+			m.dev_minor = dmin;
+		}
 		memcpy(m.perms, perms, 4);
 		m.perms[4] = '\0';
 		if (pathpos > 0 && line[pathpos]) {

@@ -7,8 +7,15 @@
 
 struct pp_map {
 	uint64_t start, end, offset;
+	unsigned dev_major, dev_minor; /* of the mapped file's filesystem */
+	uint64_t inode;                /* 0 for anonymous mappings */
 	char perms[5];
-	char *path; /* NULL for anonymous mappings */
+	/* NULL for anonymous mappings. The kernel writes it as seen from the
+	 * root of whoever reads the maps (pyprobe): from a target in a chroot
+	 * we can see, it is our path to the file; from one whose root lies in
+	 * a mount namespace we cannot see (a container), it is the target's
+	 * own path. The inode tells which (see reader/target.c). */
+	char *path;
 };
 
 struct pp_maps {

@@ -185,8 +185,13 @@ static int read_keys(const struct pp_objreader *r, uint64_t keys,
 		if (log2 > MAX_LOG2_SIZE || kind > DICT_KEYS_SPLIT)
 			return -EINVAL;
 		/* CPython derives one from the other; disagreement means we
-		 * are not looking at a keys object. */
-		if (log2ib != log2 + index_log2_width(log2))
+		 * are not looking at a keys object. The exception is the
+		 * shared empty-keys singleton (Py_EMPTY_KEYS, the only table of
+		 * one slot): later patch releases (3.13.18, 3.14, 3.15) give it
+		 * 8 index bytes, log2 3, where 3.13.0 had 0; it holds nothing. */
+		bool empty_singleton = log2 == 0 && log2ib <= 3 &&
+				       pp_get_u64(h, hl, l->dk_nentries) == 0;
+		if (log2ib != log2 + index_log2_width(log2) && !empty_singleton)
 			return -EINVAL;
 		slots = 1ull << log2;
 		index_bytes = 1ull << log2ib;

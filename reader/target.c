@@ -75,27 +75,84 @@ int pp_tracer_error(int pid, struct pp_error *err)
 
 
 
-/* Open a file the target has mapped, as the target sees it: it may live in
- * another mount namespace, or have been deleted or replaced on disk since
- * (a package upgrade under a running service) - then only the mapping
- * itself, /proc/PID/map_files/START-END, still has the right bytes. */
-static int open_target_elf(int pid, const char *path, const struct pp_map *first,
-			   struct pp_elf **out)
+/* How surely an opened file is the one a mapping shows. */
+enum same_file { NOT_SAME, SAME_INODE, SAME_FILE };
+
+static enum same_file same_file(const struct pp_elf *e, const struct pp_map *m)
 {
-	char buf[4200];
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", pid, path);
-	int rc = pp_elf_open(buf, out);
-	if (rc == 0)
-		return 0;
-	if (pp_elf_open(path, out) == 0)
-		return 0;
-	if (first) {
-		snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx", pid,
-			 (unsigned long long)first->start, (unsigned long long)first->end);
-		if (pp_elf_open(buf, out) == 0)
-			return 0;
+	unsigned maj, min;
+	uint64_t ino;
+	if (!m || !m->inode)
+		return SAME_INODE; /* nothing to tell by: take what opened */
+	if (pp_elf_identity(e, &maj, &min, &ino) != 0 || ino != m->inode)
+		return NOT_SAME;
+	/* overlayfs (containers) reports its own device for a file whose
+	 * mapping shows the layer's: the inode alone then has to do. */
+	return maj == m->dev_major && min == m->dev_minor ? SAME_FILE : SAME_INODE;
+}
+
+/* Open a file the target has mapped. Its path in /proc/PID/maps is the
+ * kernel's view from OUR root: from a target in a chroot we can see it is
+ * our path to the file; from one whose files lie in a mount namespace we
+ * cannot see (a container; a chroot set up inside `unshare --mount`) it is
+ * the path from the target's own namespace, under which we may well have
+ * a different file of the same name (the host's own libpython). So each
+ * way in is tried, and the first whose inode is the mapping's wins:
+ *   /proc/PID/exe               the executable itself, whatever its name;
+ *   /proc/PID/root/PATH         the target's root and mounts;
+ *   PATH                        ours;
+ *   /proc/PID/map_files/S-E     the mapping itself (needs CAP_SYS_ADMIN;
+ *                               the one way to a file deleted or replaced
+ *                               on disk since, by a package upgrade).
+ * A file under the target's root whose inode differs (overlayfs with
+ * xino) is taken if nothing better opens; one under ours never is. */
+static int open_target_elf(int pid, const char *path, const struct pp_map *first,
+			   bool is_exe, struct pp_elf **out)
+{
+	enum { EXE, ROOT, OURS, MAP_FILES, N };
+	char buf[N][4200];
+	snprintf(buf[EXE], sizeof(buf[EXE]), "/proc/%d/exe", pid);
+	snprintf(buf[ROOT], sizeof(buf[ROOT]), "/proc/%d/root%s", pid, path);
+	snprintf(buf[OURS], sizeof(buf[OURS]), "%s", path);
+	if (first)
+		snprintf(buf[MAP_FILES], sizeof(buf[MAP_FILES]), "/proc/%d/map_files/%llx-%llx",
+			 pid, (unsigned long long)first->start, (unsigned long long)first->end);
+	struct pp_elf *best = NULL, *fallback = NULL;
+	enum same_file best_match = NOT_SAME;
+	int rc_root = 0, rc_any = 0;
+	for (int i = 0; i < N && best_match != SAME_FILE; i++) {
+		if ((i == EXE && !is_exe) || (i == MAP_FILES && !first))
+			continue;
+		struct pp_elf *e = NULL;
+		int rc = pp_elf_open(buf[i], &e);
+		if (rc) {
+			if (i == ROOT)
+				rc_root = rc;
+			if (!rc_any || rc_any == -ENOENT)
+				rc_any = rc;
+			continue;
+		}
+		enum same_file m = same_file(e, first);
+		if (m > best_match) {
+			pp_elf_close(best);
+			best = e;
+			best_match = m;
+		} else if (m == NOT_SAME && i == ROOT && !fallback) {
+			fallback = e;
+		} else {
+			pp_elf_close(e);
+		}
 	}
-	return rc;
+	if (best) {
+		pp_elf_close(fallback);
+		*out = best;
+		return 0;
+	}
+	if (fallback) {
+		*out = fallback;
+		return 0;
+	}
+	return rc_root ? rc_root : rc_any ? rc_any : -ENOENT;
 }
 
 static void add_supported(char *buf, size_t len)
@@ -175,7 +232,7 @@ static enum pp_err open_interpreter_elf(struct pp_target *t, const struct pp_map
 		}
 		const struct pp_map *first = pp_maps_first_of(maps, p);
 		struct pp_elf *e = NULL;
-		int rc = open_target_elf(t->info.pid, p, first, &e);
+		int rc = open_target_elf(t->info.pid, p, first, i == maps->n, &e);
 		if (rc) {
 			if (!first_rc)
 				first_rc = rc;
@@ -254,21 +311,41 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 	}
 	t->layout = *l;
 	snprintf(t->info.layout_source, sizeof(t->info.layout_source), "static table");
-	if (v.minor >= 13) {
-		uint8_t block[1024];
-		bool read = pp_mem_read(&t->mem, t->runtime, block, sizeof(block)) == 0;
+	if (l->do_size != PP_ABSENT) {
+		/* 3.13+ publish their offsets: use them, or refuse the target.
+		 * A block pyprobe does not know (a pre-release, a patched
+		 * build) is never read with a guessed layout. */
+		uint8_t block[2048];
+		_Static_assert(sizeof(block) >= 888, "room for 3.15's block");
+		size_t want = pp_debug_offsets_max_size();
+		want = want < sizeof(block) ? want : sizeof(block);
+		rc = pp_mem_read(&t->mem, t->runtime, block, want);
+		if (rc) {
+			pp_elf_close(elf);
+			return proc_error(t, rc, "memory", err);
+		}
 		/* A free-threaded build has no GIL and lays objects out
 		 * otherwise: say so rather than read it with the wrong table. */
-		if (read && pp_debug_offsets_free_threaded(block, sizeof(block)) == 1) {
+		if (pp_debug_offsets_free_threaded(block, want) == 1) {
 			pp_elf_close(elf);
 			return pp_set_error(err, PP_ERR_NOT_PYTHON,
 				"process %d runs a free-threaded build of Python %s (no GIL), "
 				"which pyprobe does not support; profile it under the default "
 				"build of the same version", t->info.pid, v.str);
 		}
-		if (read && pp_layout_apply_debug_offsets(&t->layout, block, sizeof(block)) == 0)
-			snprintf(t->info.layout_source, sizeof(t->info.layout_source),
-				 "_Py_DebugOffsets");
+		char why[200];
+		if (pp_layout_apply_debug_offsets(&t->layout, block, want, why,
+						  sizeof(why)) != PP_DO_OK) {
+			pp_elf_close(elf);
+			return pp_set_error(err, PP_ERR_NOT_PYTHON,
+				"process %d runs Python %s, but %s: a pre-release or patched "
+				"build, which pyprobe does not read with a guessed layout "
+				"(supported: release builds of 3.%d to 3.%d)", t->info.pid,
+				v.str, why, pp_supported_minors[0],
+				pp_supported_minors[pp_n_supported_minors - 1]);
+		}
+		snprintf(t->info.layout_source, sizeof(t->info.layout_source),
+			 "_Py_DebugOffsets");
 	}
 
 	t->types.code = symbol_or_zero(elf, bias, "PyCode_Type");

@@ -10,7 +10,7 @@
 static const char usage[] =
 	"usage: pyprobe <command> [options]\n"
 	"\n"
-	"pyprobe reads a running CPython process (3.8 to 3.13) from the outside:\n"
+	"pyprobe reads a running CPython process (3.8 to 3.15) from the outside:\n"
 	"it never runs code in it and never writes to its memory.\n"
 	"\n"
 	"commands:\n"

@@ -2,8 +2,9 @@
 """Check non-blocking dumps of fixtures/dump/churn.py against the grammar
 every real stack of that program follows (see the fixture's docstring).
 
-Usage: check_churn.py PYPROBE PYTHON CHURN_PY [DUMPS [record]]
-Starts CHURN_PY with PYTHON, takes DUMPS (default 60) non-blocking dumps,
+Usage: check_churn.py [--root ROOT] PYPROBE PYTHON CHURN_PY [DUMPS [record]]
+Starts CHURN_PY with PYTHON (with --root: `chroot ROOT PYTHON`, and
+CHURN_PY, a file inside ROOT, is run by the name it has in there), takes DUMPS (default 60) non-blocking dumps,
 and exits 0 if every shown stack is well-formed and enough of them were
 deep; prints the first bad stack otherwise. A stack that moved while it
 was read is shown cut short: a `[changing]` marker over the outer frames
@@ -22,10 +23,22 @@ import subprocess
 import sys
 import time
 
-pyprobe, python, src_path = sys.argv[1:4]
-ndumps = int(sys.argv[4]) if len(sys.argv) > 4 else 60
-record = len(sys.argv) > 5 and sys.argv[5] == "record"
-lines = open(src_path, encoding="utf-8").read().splitlines()
+argv = sys.argv[1:]
+root = None
+if argv[:1] == ["--root"]:
+    root, argv = argv[1], argv[2:]
+pyprobe, python, host_path = argv[0:3]
+ndumps = int(argv[3]) if len(argv) > 3 else 60
+record = len(argv) > 4 and argv[4] == "record"
+lines = open(host_path, encoding="utf-8").read().splitlines()
+# The fixture's name for itself, which its frames carry.
+src_path = host_path
+if root:
+    import os
+    rel = os.path.relpath(os.path.realpath(host_path), os.path.realpath(root))
+    if rel.startswith(".."):
+        sys.exit(f"{host_path} is not inside {root}")
+    src_path = "/" + rel
 REC_LINE = next(i + 1 for i, l in enumerate(lines) if "# REC_LINE" in l)
 LEAF_LINE = next(i + 1 for i, l in enumerate(lines) if "# LEAF_LINE" in l)
 DRIVER_LINE = next(i + 1 for i, l in enumerate(lines) if "# DRIVER_LINE" in l)
@@ -78,7 +91,8 @@ def record_stacks(pid):
         os.unlink(out)
 
 
-target = subprocess.Popen([python, "-B", src_path], stdout=subprocess.PIPE)
+command = ["chroot", root, python] if root else [python]
+target = subprocess.Popen(command + ["-B", src_path], stdout=subprocess.PIPE)
 try:
     if target.stdout.readline().strip() != b"ready":
         sys.exit("churn fixture did not start")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare `pyprobe dump --json` output with a fixture's truth file.
 
-usage: compare_dump.py [--min-threads N] [--no-state-checks] TRUTH.json DUMP.json
+usage: compare_dump.py [--min-threads N] [--no-state-checks] [--root ROOT] TRUTH.json DUMP.json
 
 TRUTH.json is written by fixtures/dump/threads.py from the interpreter's own
 sys._current_frames(); DUMP.json is pyprobe's stdout. Exit 0 when they agree,
@@ -11,7 +11,9 @@ cannot be read at all. Runs on any Python 3.8+.
 What "agree" means:
   * the dump follows the schema of the contract (every key present, every
     value of the right type, gil/os_state from their fixed sets);
-  * pid, python version, executable and libpython are the target's;
+  * pid, python version, executable and libpython are the target's (with
+    --root, the target ran chrooted in ROOT: the truth names its files from
+    inside, pyprobe as the kernel shows them to us, ROOT/...);
   * exactly one thread has native_id == pid, and it is "MainThread";
   * the dump has the same set of native ids as the truth (the truth already
     leaves out its reporter thread, which has exited by dump time), no
@@ -111,10 +113,15 @@ def check_schema(dump, diffs):
     return ok
 
 
+ROOT = "/"
+
+
 def same_path(a, b):
+    """a: a path as pyprobe names it; b: as the target does."""
     if a is None or b is None:
         return a is b
-    return os.path.realpath(a) == os.path.realpath(b)
+    return os.path.realpath(a) in (os.path.realpath(b),
+                                   os.path.realpath(ROOT + "/" + b.lstrip("/")))
 
 
 def fmt_frame(f):
@@ -249,6 +256,9 @@ def main(argv):
             state_checks = False
         elif opt == "--min-threads" and args:
             min_threads = int(args.pop(0))
+        elif opt == "--root" and args:
+            global ROOT
+            ROOT = args.pop(0)
         else:
             args = []
             break

@@ -1,6 +1,6 @@
 """Emit line-table test cases, with CPython itself as the oracle.
 
-Run by each interpreter under test (3.8 to 3.13). For every code object of a
+Run by each interpreter under test (3.8 to 3.15). For every code object of a
 set of stdlib sources plus crafted sources, it prints one record:
 
     <minor> <firstlineno> <nunits> <table-hex or -> <runs> <name>

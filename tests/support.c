@@ -5,8 +5,10 @@
 #include <criterion/hooks.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,150 @@ const char *ts_pyenv_python(const char *version, char *buf, size_t n)
 		*dot = '\0';
 	snprintf(buf, n, "%s/versions/%s/bin/python%s", root, version, minor);
 	return buf;
+}
+
+const char *ts_sid_root(void)
+{
+	const char *r = getenv("PYPROBE_SID_ROOT");
+	return r && *r ? r : "/var/lib/pyprobe/sid";
+}
+
+void ts_python_get(const char *spec, struct ts_python *py)
+{
+	memset(py, 0, sizeof *py);
+	if (!strncmp(spec, "sid-", 4)) {
+		const char *root = ts_sid_root();
+		snprintf(py->label, sizeof py->label, "%s", spec);
+		snprintf(py->root, sizeof py->root, "%s", root);
+		snprintf(py->cmd, sizeof py->cmd, "python%s", spec + 4);
+		snprintf(py->path, sizeof py->path, "%.4000s/usr/bin/%s", root, py->cmd);
+		if (access(py->path, X_OK) != 0)
+			cr_skip_test("%s: no %s (tools/install-deps builds the sid root)",
+				     spec, py->path);
+		char proc[PATH_MAX];
+		snprintf(proc, sizeof proc, "%.4000s/proc/self", root);
+		if (geteuid() != 0)
+			cr_skip_test("%s: running it in the sid root needs root (chroot)", spec);
+		if (access(proc, F_OK) != 0)
+			cr_skip_test("%s: no /proc in the sid root %s (tools/install-deps "
+				     "mounts it)", spec, root);
+		py->argv[0] = "chroot";
+		py->argv[1] = py->root;
+		py->argv[2] = py->cmd;
+		return;
+	}
+	if (!strcmp(spec, "debian")) {
+		snprintf(py->label, sizeof py->label, "debian-3.11");
+		snprintf(py->path, sizeof py->path, "/usr/bin/python3.11");
+	} else {
+		snprintf(py->label, sizeof py->label, "%s", spec);
+		ts_pyenv_python(spec, py->path, sizeof py->path);
+	}
+	if (access(py->path, X_OK) != 0)
+		cr_skip_test("python %s not installed at %s", py->label, py->path);
+	py->argv[0] = py->path;
+}
+
+void ts_python_argv(const struct ts_python *py, char **argv, size_t *n, size_t cap)
+{
+	for (size_t i = 0; py->argv[i]; i++) {
+		cr_assert_lt(*n + 1, cap, "argv too long");
+		argv[(*n)++] = py->argv[i];
+	}
+}
+
+void ts_python_scratch(const struct ts_python *py, const char *rel, char *out, size_t n)
+{
+	int w;
+	if (py->root[0]) {
+		w = snprintf(out, n, "%s/tmp/pyprobe-tests/%s", py->root, rel);
+	} else {
+		const char *b = getenv("PYPROBE_BUILD_ROOT");
+		w = snprintf(out, n, "%s/tests/%s", b && *b ? b : "/tmp/pyprobe-tests", rel);
+	}
+	cr_assert(w > 0 && (size_t)w < n, "path too long: %s", out);
+	ts_mkdir_p(out);
+}
+
+const char *ts_python_path(const struct ts_python *py, const char *host, char *out, size_t n)
+{
+	size_t rl = strlen(py->root);
+	if (rl) {
+		cr_assert(!strncmp(host, py->root, rl) && host[rl] == '/',
+			  "%s is not inside the root %s its target runs in", host, py->root);
+		host += rl;
+	}
+	int w = snprintf(out, n, "%s", host);
+	cr_assert(w > 0 && (size_t)w < n, "path too long: %s", host);
+	return out;
+}
+
+/* The stamp of the files copied into a root: their names, sizes and
+ * modification times, hashed order-independently. */
+static uint64_t g_stamp;
+static bool g_stamp_py_only; /* tests/: only the Python scripts are copied */
+
+static int stamp_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag != FTW_F)
+		return 0;
+	size_t len = strlen(path);
+	bool py = len > 3 && !strcmp(path + len - 3, ".py");
+	if ((len > 3 && !strcmp(path + len - 4, ".pyc")) || (g_stamp_py_only && !py))
+		return 0;
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = path; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	uint64_t v[3] = {(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec,
+			 (uint64_t)st->st_mtim.tv_nsec};
+	for (int i = 0; i < 3; i++)
+		h = (h ^ v[i]) * 1099511628211ull;
+	g_stamp += h ^ (h >> 29);
+	return 0;
+}
+
+const char *ts_python_source(const struct ts_python *py, const char *rel, char *out, size_t n)
+{
+	const char *src = ts_source_root();
+	int w;
+	if (!py->root[0]) {
+		w = snprintf(out, n, "%s/%s", src, rel);
+		cr_assert(w > 0 && (size_t)w < n, "path too long: %s", rel);
+		return out;
+	}
+	/* A copy per version of the files, so that tests running side by side
+	 * share it and an edited fixture is never run from a stale copy. */
+	static char dir_in[128], done_for[PATH_MAX];
+	if (strcmp(done_for, py->root) != 0) {
+		char path[PATH_MAX];
+		g_stamp = 0;
+		snprintf(path, sizeof path, "%.4000s/fixtures", src);
+		g_stamp_py_only = false;
+		cr_assert_eq(nftw(path, stamp_one, 16, FTW_PHYS), 0, "cannot list %s", path);
+		snprintf(path, sizeof path, "%.4000s/tests", src);
+		g_stamp_py_only = true;
+		cr_assert_eq(nftw(path, stamp_one, 1, FTW_PHYS), 0, "cannot list %s", path);
+		snprintf(dir_in, sizeof dir_in, "/tmp/pyprobe-src/%016llx",
+			 (unsigned long long)g_stamp);
+		char final[PATH_MAX], cmd[4 * PATH_MAX];
+		snprintf(final, sizeof final, "%.3900s%s", py->root, dir_in);
+		if (access(final, F_OK) != 0) {
+			/* Made aside and renamed into place: whoever renames
+			 * first wins, and nobody sees a half copy. */
+			snprintf(cmd, sizeof cmd,
+				 "set -e; t='%s.%d'; rm -rf \"$t\"; mkdir -p \"$t/tests\"; "
+				 "cp -r '%s/fixtures' \"$t/\"; cp '%s'/tests/*.py \"$t/tests/\"; "
+				 "mv -T \"$t\" '%s' 2>/dev/null || rm -rf \"$t\"",
+				 final, (int)getpid(), src, src, final);
+			cr_assert_eq(system(cmd), 0, "cannot copy the fixtures into %s", final);
+		}
+		cr_assert_eq(access(final, F_OK), 0, "no %s", final);
+		snprintf(done_for, sizeof done_for, "%s", py->root);
+	}
+	w = snprintf(out, n, "%s/%s", dir_in, rel);
+	cr_assert(w > 0 && (size_t)w < n, "path too long: %s", rel);
+	return out;
 }
 
 /* The whole file, NUL-terminated; NULL if it cannot be opened. */

@@ -40,6 +40,41 @@ const char *ts_pyenv_python(const char *version, char *buf, size_t n);
  * python3.11); skips the test when there is none. */
 const char *ts_any_python(char *buf, size_t n);
 
+/* The Debian sid root that tools/install-deps builds ($PYPROBE_SID_ROOT,
+ * default /var/lib/pyprobe/sid): Debian's 3.13, 3.14, 3.15 and debug
+ * builds, run with chroot. */
+const char *ts_sid_root(void);
+
+/* An interpreter the integration tests start targets with. */
+struct ts_python {
+	char label[32];      /* "3.11.7", "debian-3.11", "sid-3.14" */
+	char path[4096];     /* the interpreter file, as we see it */
+	char root[4096];     /* the root it runs in (sid); "" for ours */
+	char *argv[4];       /* its command's first words, NULL-ended:
+	                        {path} or {"chroot", root, "python3.14"} */
+	char cmd[32];        /* "python3.14" inside the root */
+};
+/* spec: "3.11.7" (pyenv's), "debian" (Debian's static /usr/bin/python3.11)
+ * or "sid-3.13", "sid-3.14", "sid-3.15", "sid-3.14d" (the sid root's,
+ * through chroot, which needs root). Skips the test, naming what is
+ * missing, when the interpreter cannot be run here. */
+void ts_python_get(const char *spec, struct ts_python *py);
+/* Append py's command words to argv[*n...], at most cap entries in all. */
+void ts_python_argv(const struct ts_python *py, char **argv, size_t *n, size_t cap);
+/* A scratch directory (made if missing) for a test's files that the target
+ * writes or reads as well: $PYPROBE_BUILD_ROOT/tests/REL for our own
+ * interpreters, ROOT/tmp/pyprobe-tests/REL for a sid one. */
+void ts_python_scratch(const struct ts_python *py, const char *rel, char *out, size_t n);
+/* The target's name for `host`, a path of ours (for a sid target it must
+ * lie inside the root). */
+const char *ts_python_path(const struct ts_python *py, const char *host, char *out,
+			   size_t n);
+/* A file of the source tree (e.g. "fixtures/dump/threads.py") as the
+ * target sees it: for a sid target, in a copy of fixtures/ and the tests'
+ * Python scripts made in the root once per version of those files. */
+const char *ts_python_source(const struct ts_python *py, const char *rel, char *out,
+			     size_t n);
+
 /* Compare got[0..len) with fixtures/golden/NAME (first rewriting that file
  * from got when PYPROBE_UPDATE_GOLDEN is set). On a difference, or a golden
  * file missing, got is written to NAME.actual in the working directory (for

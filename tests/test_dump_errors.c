@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,128 @@ static void check_unsupported(const char *version, const char *named)
 		  named, r.err);
 	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, "--json", NULL);
 	assert_error(&r, 5);
+}
+
+/* ---- _Py_DebugOffsets pyprobe does not know ------------------------------
+
+ * Debian's python3.X from the sid root, copied and patched in its
+ * .PyRuntime section (the static initializer of _PyRuntime, which starts
+ * with the debug offsets; the interpreter itself never reads them) so that
+ * it looks like a build pyprobe does not know: a 3.16 alpha, or a patched
+ * build whose block grew by one entry. pyprobe must refuse it by name with
+ * exit 5, never read it with a guessed layout. */
+
+/* The file offset of ELF section `name` in `path`, from readelf; -1 if none. */
+static long section_offset(const char *path, const char *name)
+{
+	char cmd[PATH_MAX + 64];
+	fmt(cmd, sizeof cmd, "readelf -SW '%s' 2>/dev/null", path);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	char line[512];
+	long off = -1;
+	while (fgets(line, sizeof line, p)) {
+		char sec[64];
+		unsigned long addr, o;
+		char *b = strchr(line, ']');
+		if (b && sscanf(b + 1, " %63s %*s %lx %lx", sec, &addr, &o) == 3 &&
+		    !strcmp(sec, name))
+			off = (long)o;
+	}
+	pclose(p);
+	return off;
+}
+
+static void patch_u64(const char *path, long at, uint64_t (*change)(uint64_t))
+{
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	uint64_t v;
+	cr_assert_eq(pread(fd, &v, 8, at), 8);
+	v = change(v);
+	cr_assert_eq(pwrite(fd, &v, 8, at), 8);
+	close(fd);
+}
+
+static uint64_t to_3_16_alpha(uint64_t v) { (void)v; return 0x031000a1; }
+static uint64_t grown_by_8(uint64_t v) { return v + 8; }
+
+/* chroot ROOT <copy of python3.X, patched at .PyRuntime+at> -c ...: exit 5
+ * from dump and record, naming `named`. */
+static void check_patched(const char *minor, long at, uint64_t (*change)(uint64_t),
+			  const char *named)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to chroot into the sid root");
+	const char *root = ts_sid_root();
+	char python[PATH_MAX];
+	fmt(python, sizeof python, "%s/usr/bin/python%s", root, minor);
+	if (access(python, X_OK) != 0)
+		cr_skip_test("Debian python%s not in the sid root %s (tools/install-deps)",
+			     minor, root);
+	if (system("command -v readelf >/dev/null") != 0)
+		cr_skip_test("readelf (binutils) not installed");
+
+	/* The copy lives in the root, where the chrooted process finds it. */
+	char dir_in[128], dir[PATH_MAX], copy[PATH_MAX], copy_in[256], cmd[3 * PATH_MAX];
+	fmt(dir_in, sizeof dir_in, "/tmp/pyprobe-patched-%d", (int)getpid());
+	fmt(dir, sizeof dir, "%s%s", root, dir_in);
+	fmt(copy_in, sizeof copy_in, "%s/python%s", dir_in, minor);
+	fmt(copy, sizeof copy, "%s%s", root, copy_in);
+	ts_mkdir_p(dir);
+	fmt(cmd, sizeof cmd, "cp '%s' '%s'", python, copy);
+	cr_assert_eq(system(cmd), 0);
+	long sec = section_offset(copy, ".PyRuntime");
+	cr_assert_gt(sec, 0, "%s has no .PyRuntime section", copy);
+	patch_u64(copy, sec + at, change);
+
+	char ready_in[300], ready[PATH_MAX];
+	fmt(ready_in, sizeof ready_in, "%s/ready", dir_in);
+	fmt(ready, sizeof ready, "%s%s", root, ready_in);
+	char *argv[] = { "chroot", (char *)root, copy_in, "-c",
+			 "import sys, time\nopen(sys.argv[1], 'w').close()\ntime.sleep(1000)\n",
+			 ready_in, NULL };
+	pid_t pid = spawn(argv, NULL, NULL, 1);
+	cr_assert(pid > 0, "fork: %s", strerror(errno));
+	double deadline = ts_now_s() + READY_TIMEOUT_S;
+	while (access(ready, F_OK) != 0) {
+		int status;
+		cr_assert(waitpid(pid, &status, WNOHANG) != pid,
+			  "the patched python%s exited (status 0x%x)", minor, status);
+		cr_assert(ts_now_s() < deadline, "the patched python%s never became ready", minor);
+		ts_sleep_ms(20);
+	}
+	char pidbuf[32];
+	fmt(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	struct result r;
+	run_pyprobe(&r, 0, "dump", "--pid", pidbuf, NULL);
+	assert_error(&r, 5);
+	cr_assert(strstr(r.err, named), "message does not say '%s':\n%s", named, r.err);
+	run_pyprobe(&r, 0, "record", "--pid", pidbuf, "-d", "1", "-o", "/dev/null",
+		    "-f", "collapsed", NULL);
+	assert_error(&r, 5);
+	cr_assert(strstr(r.err, named), "record: message does not say '%s':\n%s", named, r.err);
+	fmt(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* debug_offsets.version is the entry at 8; runtime_state.finalizing, which
+ * moves with the block's size, the one at 32 (3.13 to 3.15 alike). */
+Test(dump_errors, debug_offsets_of_a_3_16_alpha_is_5)
+{
+	check_patched("3.14", 8, to_3_16_alpha, "3.16.0a1, which pyprobe does not support");
+}
+Test(dump_errors, debug_offsets_block_grown_3_14_is_5)
+{
+	check_patched("3.14", 32, grown_by_8, "block is 768 bytes by its own offsets, where 3.14's is 760");
+}
+Test(dump_errors, debug_offsets_block_grown_3_15_is_5)
+{
+	check_patched("3.15", 32, grown_by_8, "block is 896 bytes by its own offsets, where 3.15's is 888");
+}
+Test(dump_errors, debug_offsets_block_grown_3_13_is_5)
+{
+	check_patched("3.13", 32, grown_by_8, "block is 592 bytes by its own offsets, where 3.13's is 584");
 }
 
 Test(dump_errors, python_2_7_is_5) { check_unsupported("2.7.18", "2.7"); }

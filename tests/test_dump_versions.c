@@ -251,8 +251,9 @@ static void run_pyprobe_dump(const struct run_dir *rd, pid_t pid, const char *na
 	assert_clean_exit(ts_wait_bounded(child, PYPROBE_TIMEOUT_S), what, err);
 }
 
-/* compare_dump.py TRUTH <name>.out, with python3 from PATH. */
-static void compare_with_truth(const struct run_dir *rd, const char *name)
+/* compare_dump.py TRUTH <name>.out, with python3 from PATH; `root`: the
+ * root the target runs in (its paths are under it here), or "". */
+static void compare_with_truth(const struct run_dir *rd, const char *name, const char *root)
 {
 	char script[PATH_MAX], dump[PATH_MAX + 64], out[PATH_MAX + 64];
 	char minth[16], base[PATH_MAX];
@@ -261,8 +262,8 @@ static void compare_with_truth(const struct run_dir *rd, const char *name)
 	snprintf(dump, sizeof dump, "%s.out", base);
 	snprintf(out, sizeof out, "%s.compare", base);
 	snprintf(minth, sizeof minth, "%d", MIN_TRUTH_THREADS);
-	char *argv[] = { "python3", script, "--min-threads", minth,
-			 (char *)rd->truth, dump, NULL };
+	char *argv[] = { "python3", script, "--min-threads", minth, "--root",
+			 (char *)(root[0] ? root : "/"), (char *)rd->truth, dump, NULL };
 	pid_t child = ts_spawn(argv, out, out, 0);
 	cr_assert(child > 0, "fork: %s", strerror(errno));
 	int status = ts_wait_bounded(child, 60);
@@ -273,28 +274,34 @@ static void compare_with_truth(const struct run_dir *rd, const char *name)
 	}
 }
 
-static void check_interpreter(const char *label, const char *python)
+static void check_interpreter(const char *spec)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("python %s not installed at %s", label, python);
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	const char *label = py.label;
 
 	struct run_dir rd;
-	const char *build = getenv("PYPROBE_BUILD_ROOT");
-	snprintf(rd.dir, sizeof rd.dir, "%s/tests/dump_versions/%s",
-		 build && *build ? build : "/tmp/pyprobe-tests", label);
-	ts_mkdir_p(rd.dir);
+	char rel[64];
+	snprintf(rel, sizeof rel, "dump_versions/%s", label);
+	ts_python_scratch(&py, rel, rd.dir, sizeof rd.dir);
 	snprintf(rd.truth, sizeof rd.truth, "%s/truth.json", rd.dir);
 	/* A stale truth file from an earlier run would be "found" at once. */
 	unlink(rd.truth);
 
-	char fixture[PATH_MAX], log[PATH_MAX + 32];
-	snprintf(fixture, sizeof fixture, "%s/fixtures/dump/threads.py", ts_source_root());
+	char fixture[PATH_MAX], truth_arg[PATH_MAX], log[PATH_MAX + 32];
+	ts_python_source(&py, "fixtures/dump/threads.py", fixture, sizeof fixture);
+	ts_python_path(&py, rd.truth, truth_arg, sizeof truth_arg);
 	path_in(log, sizeof log, &rd, "fixture.log");
 	/* -X utf8: non-ASCII file and function names decode the same whatever
 	 * the locale; -E -s: no PYTHON* variables or user site from the
 	 * environment; -B: no __pycache__ in the source tree. */
-	char *argv[] = { (char *)python, "-X", "utf8", "-E", "-s", "-B", fixture,
-			 rd.truth, NULL };
+	char *argv[16];
+	size_t n = 0;
+	ts_python_argv(&py, argv, &n, 16);
+	const char *args[] = { "-X", "utf8", "-E", "-s", "-B", fixture, truth_arg, NULL };
+	for (size_t i = 0; args[i]; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
 	g_fixture = ts_spawn(argv, log, log, 1);
 	cr_assert(g_fixture > 0, "fork: %s", strerror(errno));
 	pid_t pid = g_fixture;
@@ -339,11 +346,11 @@ static void check_interpreter(const char *label, const char *python)
 
 	run_pyprobe_dump(&rd, pid, "dump-blocking", "--json", NULL);
 	assert_target_running(pid, "pyprobe dump --json");
-	compare_with_truth(&rd, "dump-blocking");
+	compare_with_truth(&rd, "dump-blocking", py.root);
 
 	run_pyprobe_dump(&rd, pid, "dump-nonblocking", "--json", "--nonblocking");
 	assert_target_running(pid, "pyprobe dump --json --nonblocking");
-	compare_with_truth(&rd, "dump-nonblocking");
+	compare_with_truth(&rd, "dump-nonblocking", py.root);
 
 	run_pyprobe_dump(&rd, pid, "dump-text", NULL, NULL);
 	assert_target_running(pid, "pyprobe dump");
@@ -371,32 +378,19 @@ static void check_interpreter(const char *label, const char *python)
 		  want, text);
 }
 
-static void check_pyenv(const char *version)
-{
-	const char *root = getenv("PYENV_ROOT");
-	if (!root || !*root)
-		root = "/root/.pyenv";
-	char minor[16], python[PATH_MAX];
-	/* "3.10.13" -> "3.10" */
-	snprintf(minor, sizeof minor, "%s", version);
-	char *dot = strchr(minor, '.');
-	dot = dot ? strchr(dot + 1, '.') : NULL;
-	if (dot)
-		*dot = '\0';
-	snprintf(python, sizeof python, "%s/versions/%s/bin/python%s", root,
-		 version, minor);
-	check_interpreter(version, python);
-}
-
-Test(dump_versions, python_3_8) { check_pyenv("3.8.18"); }
-Test(dump_versions, python_3_9) { check_pyenv("3.9.18"); }
-Test(dump_versions, python_3_10) { check_pyenv("3.10.13"); }
-Test(dump_versions, python_3_11) { check_pyenv("3.11.7"); }
-Test(dump_versions, python_3_12) { check_pyenv("3.12.1"); }
-Test(dump_versions, python_3_13) { check_pyenv("3.13.0"); }
+Test(dump_versions, python_3_8) { check_interpreter("3.8.18"); }
+Test(dump_versions, python_3_9) { check_interpreter("3.9.18"); }
+Test(dump_versions, python_3_10) { check_interpreter("3.10.13"); }
+Test(dump_versions, python_3_11) { check_interpreter("3.11.7"); }
+Test(dump_versions, python_3_12) { check_interpreter("3.12.1"); }
+Test(dump_versions, python_3_13) { check_interpreter("3.13.0"); }
 
 /* Debian's build: static libpython, stripped, non-PIE. */
-Test(dump_versions, debian_python_3_11)
-{
-	check_interpreter("debian-3.11", "/usr/bin/python3.11");
-}
+Test(dump_versions, debian_python_3_11) { check_interpreter("debian"); }
+
+/* Debian sid's builds, chrooted into the sid root (static, stripped,
+ * non-PIE too); the debug build 3.14d as well. */
+Test(dump_versions, sid_python_3_13) { check_interpreter("sid-3.13"); }
+Test(dump_versions, sid_python_3_14) { check_interpreter("sid-3.14"); }
+Test(dump_versions, sid_python_3_15) { check_interpreter("sid-3.15"); }
+Test(dump_versions, sid_python_3_14d) { check_interpreter("sid-3.14d"); }

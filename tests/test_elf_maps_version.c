@@ -149,6 +149,11 @@ Test(maps, parses_every_kind_of_line)
 	cr_assert_eq(m.v[3].offset, 0x100000);
 	cr_assert_str_eq(m.v[4].path, "/tmp/updt/python3.11 (deleted)");
 	cr_assert_str_eq(m.v[5].path, "[heap]");
+	/* Which file it is: what pyprobe checks a file it opens against. */
+	cr_assert_eq(m.v[2].dev_major, 0xfe);
+	cr_assert_eq(m.v[2].dev_minor, 0x01);
+	cr_assert_eq(m.v[2].inode, 42);
+	cr_assert_eq(m.v[5].inode, 0);
 
 	const struct pp_map *lib = pp_maps_first_of(&m, "/opt/my app/lib/libpython3.12.so.1.0");
 	cr_assert_eq(lib, &m.v[2], "the first (lowest) mapping of it");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "reader/linetable.h"
+#include "support.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -149,20 +150,23 @@ static void check_record(char *line, int want_minor, struct cmp_stats *st)
 	free(table);
 }
 
-static void check_interpreter(const char *python, int minor,
-			      const char *version)
+/* Runs tests/gen_linetable_cases.py under `python` (a shell word list:
+ * the interpreter, or `chroot ROOT python3.X`), `script` being its path as
+ * that interpreter sees it (NULL: the source tree's). */
+static void check_command(const char *python, const char *script, int minor,
+			  const char *version)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("python %s not installed at %s", version, python);
-
 	const char *src = getenv("PYPROBE_SOURCE_ROOT");
 
 	cr_assert(src != NULL, "PYPROBE_SOURCE_ROOT is not set (run via meson test)");
 
 	char *cmd;
 
-	cr_assert(asprintf(&cmd, "'%s' '%s/tests/gen_linetable_cases.py'",
-			   python, src) > 0);
+	if (script)
+		cr_assert(asprintf(&cmd, "%s '%s'", python, script) > 0);
+	else
+		cr_assert(asprintf(&cmd, "%s '%s/tests/gen_linetable_cases.py'",
+				   python, src) > 0);
 	FILE *p = popen(cmd, "r");
 
 	cr_assert(p != NULL, "popen(%s): %s", cmd, strerror(errno));
@@ -179,7 +183,7 @@ static void check_interpreter(const char *python, int minor,
 	int status = pclose(p);
 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "generator failed under %s (status %d): %s", python, status,
+		  "generator failed under %s (status %d): %s", version, status,
 		  cmd);
 	free(cmd);
 
@@ -205,6 +209,28 @@ static void check_interpreter(const char *python, int minor,
 		cr_assert_eq(st.noline, 0, "-1 from %s", python);
 }
 
+static void check_interpreter(const char *python, int minor,
+			      const char *version)
+{
+	if (access(python, X_OK) != 0)
+		cr_skip_test("python %s not installed at %s", version, python);
+	char quoted[4200];
+	snprintf(quoted, sizeof quoted, "'%s'", python);
+	check_command(quoted, NULL, minor, version);
+}
+
+/* Debian sid's build, chrooted into the sid root. */
+static void check_sid(int minor)
+{
+	char spec[16], script[4096], cmd[8400];
+	snprintf(spec, sizeof spec, "sid-3.%d", minor);
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	ts_python_source(&py, "tests/gen_linetable_cases.py", script, sizeof script);
+	snprintf(cmd, sizeof cmd, "chroot '%s' %s", py.root, py.cmd);
+	check_command(cmd, script, minor, py.label);
+}
+
 static void check_pyenv(int minor, const char *version)
 {
 	const char *root = getenv("PYENV_ROOT");
@@ -224,6 +250,10 @@ Test(linetable, cpython_3_11, .timeout = 120) { check_pyenv(11, "3.11.7"); }
 Test(linetable, cpython_3_12, .timeout = 120) { check_pyenv(12, "3.12.1"); }
 Test(linetable, cpython_3_13, .timeout = 120) { check_pyenv(13, "3.13.0"); }
 
+Test(linetable, cpython_sid_3_13, .timeout = 120) { check_sid(13); }
+Test(linetable, cpython_sid_3_14, .timeout = 120) { check_sid(14); }
+Test(linetable, cpython_sid_3_15, .timeout = 120) { check_sid(15); }
+
 /* Debian's stripped build of 3.11, a separate binary with its own stdlib. */
 Test(linetable, cpython_3_11_debian, .timeout = 120)
 {
@@ -232,13 +262,13 @@ Test(linetable, cpython_3_11_debian, .timeout = 120)
 
 /* ---- hand-made tables ------------------------------------------------- */
 
-static const int minors[] = { 8, 9, 10, 11, 12, 13 };
+static const int minors[] = { 8, 9, 10, 11, 12, 13, 14, 15 };
 #define NMINORS (sizeof minors / sizeof minors[0])
 
 Test(linetable, unknown_minor_and_negative_unit)
 {
 	static const uint8_t t[] = { 2, 1, 4, 1 };
-	static const int unknown[] = { -1, 0, 6, 7, 14, 99 };
+	static const int unknown[] = { -1, 0, 6, 7, 16, 99 };
 
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
 		cr_expect_eq(line_of(unknown[i], t, sizeof t, 10, 0), -1);
@@ -316,7 +346,7 @@ Test(linetable, location_table_3_11)
 		0x80 | 7, 0x12,			/* units 7-14: short form */
 	};
 
-	for (int m = 11; m <= 13; m++) {
+	for (int m = 11; m <= 15; m++) {
 		cr_expect_eq(line_of(m, t, sizeof t, 300, 0), 303);
 		cr_expect_eq(line_of(m, t, sizeof t, 300, 1), 303);
 		cr_expect_eq(line_of(m, t, sizeof t, 300, 2), -1);
@@ -354,7 +384,7 @@ Test(linetable, location_table_truncated)
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		for (int m = 11; m <= 13; m++)
+		for (int m = 11; m <= 15; m++)
 			cr_expect_eq(line_of(m, cases[i].bytes, cases[i].len, 10,
 					     cases[i].unit), cases[i].want,
 				     "case %zu on 3.%d", i, m);
@@ -368,7 +398,7 @@ Test(linetable, location_table_endless_varint)
 
 	memset(t, 0x7f, sizeof t);
 	t[0] = 0xe8 | 7;
-	for (int m = 11; m <= 13; m++)
+	for (int m = 11; m <= 15; m++)
 		for (int64_t u = 0; u < 10; u++)
 			(void)line_of(m, t, sizeof t, 1, u);
 	/* Long-form deltas that add up beyond int must not overflow. */
@@ -382,7 +412,7 @@ Test(linetable, location_table_endless_varint)
 		big[i + 4] = 0x7f;
 		big[i + 5] = 0x3f;
 	}
-	for (int m = 11; m <= 13; m++)
+	for (int m = 11; m <= 15; m++)
 		(void)line_of(m, big, sizeof big, INT32_MAX, 199);
 }
 
@@ -438,12 +468,12 @@ Test(linetable, random_tables_stay_in_bounds)
 		uint8_t *t = dup_exact(buf, len);
 		int first = (int)(rng() % 3) == 0 ? INT32_MAX : (int)(rng() % 1000);
 
-		for (int mi = 5; mi <= 15; mi++) {
+		for (int mi = 5; mi <= 17; mi++) {
 			for (int k = 0; k < 8; k++) {
 				int64_t u = random_unit();
 				int got = pp_linetable_line(mi, t, len, first, u);
 
-				if (mi < 8 || mi > 13)
+				if (mi < 8 || mi > 15)
 					cr_assert_eq(got, -1);
 				else if (u < 0)
 					cr_assert_eq(got, first);

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support.h"
 #include "layout.h"
 #include "memory.h"
 #include "pyobject.h"
@@ -322,8 +323,18 @@ static void child_stop(struct child *c)
 	c->n = 0;
 }
 
-static void child_start(struct child *c, const char *exe)
+/* Starts `argv` (an interpreter command) with -I -c SCRIPT appended. */
+static void child_start(struct child *c, char *const cmd[])
 {
+	const char *exe = cmd[0];
+	char *argv[8];
+	size_t n = 0;
+	for (; cmd[n] && n < 4; n++)
+		argv[n] = cmd[n];
+	argv[n++] = "-I";
+	argv[n++] = "-c";
+	argv[n++] = (char *)SCRIPT;
+	argv[n] = NULL;
 	int in[2], out[2];
 	memset(c, 0, sizeof(*c));
 	c->to = -1;
@@ -336,7 +347,7 @@ static void child_start(struct child *c, const char *exe)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
-		execl(exe, exe, "-I", "-c", SCRIPT, (char *)NULL);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -837,12 +848,14 @@ static void check_threads(const struct child *c, const struct pp_objreader *r)
 	cr_expect_eq(names.n, 0);
 }
 
-static void check_interpreter(int minor, const char *exe)
+/* The static table against the live objects of `cmd` (the interpreter's
+ * command words): strings, ints, dicts, managed dicts, thread names. */
+static void check_command(int minor, char *const cmd[], const char *exe)
 {
 	const struct py_layout *l = pp_layout_for(minor);
 	cr_assert_not_null(l, "no layout for 3.%d", minor);
 	struct child c;
-	child_start(&c, exe);
+	child_start(&c, cmd);
 	cr_assert_eq(word_u64(field(&c, "minor", 0), 0), (uint64_t)minor,
 		     "%s is not 3.%d", exe, minor);
 
@@ -872,6 +885,20 @@ static void check_interpreter(int minor, const char *exe)
 	child_stop(&c);
 }
 
+static void check_interpreter(int minor, const char *exe)
+{
+	char *cmd[] = {(char *)exe, NULL};
+	check_command(minor, cmd, exe);
+}
+
+/* Debian sid's builds in the sid root; the debug ones share the tables. */
+static void check_sid(const char *spec, int minor)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	check_command(minor, py.argv, py.label);
+}
+
 static void check_pyenv(const char *version)
 {
 	const char *root = getenv("PYENV_ROOT");
@@ -892,6 +919,12 @@ Test(live, py310, .timeout = 300) { check_pyenv("3.10.13"); }
 Test(live, py311, .timeout = 300) { check_pyenv("3.11.7"); }
 Test(live, py312, .timeout = 300) { check_pyenv("3.12.1"); }
 Test(live, py313, .timeout = 300) { check_pyenv("3.13.0"); }
+
+Test(live, sid_py313, .timeout = 300) { check_sid("sid-3.13", 13); }
+Test(live, sid_py314, .timeout = 300) { check_sid("sid-3.14", 14); }
+Test(live, sid_py315, .timeout = 300) { check_sid("sid-3.15", 15); }
+Test(live, sid_py314d, .timeout = 300) { check_sid("sid-3.14d", 14); }
+Test(live, sid_py315d, .timeout = 300) { check_sid("sid-3.15d", 15); }
 
 Test(live, debian_py311, .timeout = 300)
 {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,26 +82,34 @@ static int exit_code(const struct run *r)
 /* ---- accuracy ------------------------------------------------------------- */
 
 /* Record fixtures/record/NAME.py (which writes the split it measured
- * itself) at 200 Hz with FLAG, and compare the profile's split with it. */
-static void split_of(const char *python, const char *name, const char *flag)
+ * itself) at 200 Hz with FLAG under the interpreter `spec`, and compare the
+ * profile's split with it. */
+static void split_of(const char *spec, const char *name, const char *flag)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("python not installed at %s", python);
-	char out[PATH_MAX], fixture[PATH_MAX], checker[PATH_MAX], truth[PATH_MAX], base[128];
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	char out[PATH_MAX], fixture[PATH_MAX], checker[PATH_MAX], truth[PATH_MAX];
+	char truth_arg[PATH_MAX], base[128], dir[PATH_MAX];
 	/* files of their own, should tests ever run side by side */
-	unsigned long h = 5381;
-	for (const char *c = python; *c; c++)
-		h = h * 33 + (unsigned char)*c;
-	snprintf(base, sizeof base, "%s-%lx.txt", name, h);
+	snprintf(base, sizeof base, "%s-%s.txt", name, py.label);
 	path_in(out, sizeof out, base);
-	snprintf(base, sizeof base, "%s-%lx.truth", name, h);
-	path_in(truth, sizeof truth, base);
+	/* The truth is the target's to write: where it can. */
+	ts_python_scratch(&py, "record", dir, sizeof dir);
+	int w = snprintf(truth, sizeof truth, "%.3000s/%s-%s.truth", dir, name, py.label);
+	cr_assert(w > 0 && (size_t)w < sizeof truth);
 	unlink(truth);
-	snprintf(fixture, sizeof fixture, "%s/fixtures/record/%s.py", ts_source_root(), name);
+	ts_python_path(&py, truth, truth_arg, sizeof truth_arg);
+	snprintf(base, sizeof base, "fixtures/record/%s.py", name);
+	ts_python_source(&py, base, fixture, sizeof fixture);
 	snprintf(checker, sizeof checker, "%s/tests/check_split.py", ts_source_root());
 	struct run r;
-	char *args[] = {"record", "-r", "200", (char *)flag, "-o", out, "--", (char *)python, fixture,
-			"4", truth, NULL};
+	char *args[24] = {"record", "-r", "200", (char *)flag, "-o", out, "--"};
+	size_t n = 7;
+	ts_python_argv(&py, args, &n, 24);
+	args[n++] = fixture;
+	args[n++] = "4";
+	args[n++] = truth_arg;
+	args[n] = NULL;
 	run(&r, args);
 	cr_assert_eq(exit_code(&r), 0, "record failed:\n%s", r.err);
 	cr_assert(strstr(r.err, "sampling cost median") && strstr(r.err, "µs, p99"),
@@ -112,18 +121,20 @@ static void split_of(const char *python, const char *name, const char *flag)
 	 * clock would show. */
 	char *check[] = {"python3", checker, out, "6", truth, NULL};
 	char res[PATH_MAX];
-	snprintf(base, sizeof base, "%s-%lx.check", name, h);
+	snprintf(base, sizeof base, "%s-%s.check", name, py.label);
 	path_in(res, sizeof res, base);
 	int st = ts_wait_bounded(ts_spawn(check, res, res, 0), 60);
 	char buf[2048];
 	ts_read_file(res, buf, sizeof buf);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "%s: the profile's split is off the target's own by more than 6 points:\n%s", python, buf);
-	cr_log_info("%s: %s", python, buf);
+		  "%s: the profile's split is off the target's own by more than 6 points:\n%s",
+		  py.label, buf);
+	cr_log_info("%s: %s", py.label, buf);
 }
 
 /* The samples split as the target measured itself, on each interpreter
- * ("3.x.y": pyenv's; "debian": Debian's static /usr/bin/python3.11):
+ * ("3.x.y": pyenv's; "debian": Debian's static /usr/bin/python3.11;
+ * "sid-3.x": Debian sid's, in the sid root):
  * - split.py: 50/30/20 of CPU time in three functions;
  * - idle_split.py: a thread blocked nearly all the time, in three functions
  *   in turn, whose stack is taken over from sample to sample while it has
@@ -131,18 +142,10 @@ static void split_of(const char *python, const char *name, const char *flag)
  *   stale stack would pile the samples into one function;
  * - idle_churn.py: short-lived idle threads, each joined before the next
  *   starts in the memory it left, none given the stack of the one before. */
-static void split_on(const char *version, const char *fixture, const char *flag)
-{
-	char buf[512];
-	split_of(strcmp(version, "debian") ? ts_pyenv_python(version, buf, sizeof buf)
-					   : "/usr/bin/python3.11",
-		 fixture, flag);
-}
-
 #define VERSION(tag, version)                                                            \
-	Test(record, split_##tag) { split_on(version, "split", "--no-progress"); }       \
-	Test(record, idle_split_##tag) { split_on(version, "idle_split", "--idle"); }    \
-	Test(record, idle_churn_##tag) { split_on(version, "idle_churn", "--idle"); }
+	Test(record, split_##tag) { split_of(version, "split", "--no-progress"); }       \
+	Test(record, idle_split_##tag) { split_of(version, "idle_split", "--idle"); }    \
+	Test(record, idle_churn_##tag) { split_of(version, "idle_churn", "--idle"); }
 
 VERSION(3_8, "3.8.18")
 VERSION(3_9, "3.9.18")
@@ -151,6 +154,9 @@ VERSION(3_11, "3.11.7")
 VERSION(3_12, "3.12.1")
 VERSION(3_13, "3.13.0")
 VERSION(debian_3_11, "debian")
+VERSION(sid_3_13, "sid-3.13")
+VERSION(sid_3_14, "sid-3.14")
+VERSION(sid_3_15, "sid-3.15")
 
 /* ---- formats ------------------------------------------------------------- */
 
@@ -218,6 +224,65 @@ Test(record, formats_by_extension_and_render)
 	cr_assert(strstr(a, "alpha (") && strstr(a, "split.py:"), "rendered:\n%.2000s", a);
 	cr_assert(strstr(b, "alpha (") && strstr(b, "split.py:"), "direct:\n%.2000s", b);
 }
+
+/* Every record option and every format against Debian's 3.13, 3.14 and
+ * 3.15 in the sid root (the pyenv interpreters have their own tests of
+ * each): a short recording of split.py each, which must succeed and name
+ * the fixture's functions - the option's own semantics are tested above
+ * and in the other record tests. */
+static void every_option_on(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	char fixture[PATH_MAX];
+	ts_python_source(&py, "fixtures/record/split.py", fixture, sizeof fixture);
+	static const char *const options[][3] = {
+		{"-f", "collapsed", NULL}, {"-f", "flamegraph", NULL},
+		{"-f", "speedscope", NULL}, {"-f", "pprof", NULL}, {"-f", "raw", NULL},
+		{"--threads", NULL}, {"--idle", NULL}, {"--gil", NULL},
+		{"--gil-markers", NULL}, {"--nolineno", NULL}, {"--blocking", NULL},
+		{"-r", "max", NULL}, {"-r", "1000", NULL}, {"--subprocesses", NULL},
+	};
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		char out[PATH_MAX], name[96];
+		snprintf(name, sizeof name, "options-%s-%zu", py.label, i);
+		path_in(out, sizeof out, name);
+		unlink(out);
+		char *args[32] = {"record", "-d", "1.5", "--no-progress", "-o", out};
+		size_t n = 6;
+		bool has_format = false;
+		for (size_t k = 0; options[i][k]; k++) {
+			has_format |= !strcmp(options[i][k], "-f");
+			args[n++] = (char *)options[i][k];
+		}
+		if (!has_format) {
+			args[n++] = "-f";
+			args[n++] = "collapsed";
+		}
+		args[n++] = "--";
+		ts_python_argv(&py, args, &n, 28);
+		args[n++] = fixture;
+		args[n++] = "2";
+		args[n] = NULL;
+		struct run r;
+		run(&r, args);
+		cr_assert_eq(exit_code(&r), 0, "%s: record %s %s failed:\n%s", py.label,
+			     options[i][0], options[i][1] ? options[i][1] : "", r.err);
+		cr_assert_gt(file_size(out), 100, "%s: record %s wrote (nearly) nothing",
+			     py.label, options[i][0]);
+		if (!has_format) {
+			static char text[1 << 20];
+			ts_read_file(out, text, sizeof text);
+			cr_assert(strstr(text, "alpha") && strstr(text, "split.py"),
+				  "%s: record %s %s: no samples of the fixture:\n%.2000s",
+				  py.label, options[i][0], options[i][1] ? options[i][1] : "", text);
+		}
+	}
+}
+
+Test(record, every_option_and_format_sid_3_13) { every_option_on("sid-3.13"); }
+Test(record, every_option_and_format_sid_3_14) { every_option_on("sid-3.14"); }
+Test(record, every_option_and_format_sid_3_15) { every_option_on("sid-3.15"); }
 
 /* ---- stopping ------------------------------------------------------------ */
 

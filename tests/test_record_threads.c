@@ -23,11 +23,12 @@ struct label {
  * fixtures/record/FIXTURE ARG ARG (DIR per test and interpreter); skips
  * when the interpreter is missing, fails when record does; the collapsed
  * profile is opened for reading. */
-static FILE *record_threads(const char *python, const char *label, const char *test,
-			    bool idle, const char *fixture, char *arg1, char *arg2)
+static FILE *record_threads(const char *spec, const char *test, bool idle,
+			    const char *fixture, char *arg1, char *arg2)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("%s not installed at %s", label, python);
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	const char *label = py.label;
 	const char *b = getenv("PYPROBE_BUILD_ROOT");
 	char dir[PATH_MAX], out[PATH_MAX + 32], err[PATH_MAX + 32], path[PATH_MAX];
 	snprintf(dir, sizeof dir, "%.3000s/tests/record_threads/%s%s",
@@ -35,14 +36,16 @@ static FILE *record_threads(const char *python, const char *label, const char *t
 	ts_mkdir_p(dir);
 	snprintf(out, sizeof out, "%s/threads.txt", dir);
 	snprintf(err, sizeof err, "%s/run.err", dir);
-	snprintf(path, sizeof path, "%s/fixtures/record/%s", ts_source_root(), fixture);
-	char *argv[16] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads",
+	char rel[128];
+	snprintf(rel, sizeof rel, "fixtures/record/%s", fixture);
+	ts_python_source(&py, rel, path, sizeof path);
+	char *argv[20] = {(char *)ts_pyprobe(), "record", "-r", "500", "--threads",
 			  "--no-progress", "-o", out};
 	size_t n = 8;
 	if (idle)
 		argv[n++] = "--idle";
 	argv[n++] = "--";
-	argv[n++] = (char *)python;
+	ts_python_argv(&py, argv, &n, 16);
 	argv[n++] = path;
 	argv[n++] = arg1;
 	argv[n++] = arg2; /* NULL ends argv when there is none */
@@ -57,9 +60,10 @@ static FILE *record_threads(const char *python, const char *label, const char *t
 	return f;
 }
 
-static void check_names(const char *python, const char *label)
+static void check_names(const char *spec)
 {
-	FILE *f = record_threads(python, label, "", true, "late_threads.py", "2", NULL);
+	const char *label = spec;
+	FILE *f = record_threads(spec, "", true, "late_threads.py", "2", NULL);
 	struct label seen[64];
 	size_t nseen = 0;
 	int named_busy = 0, named_sleeper = 0;
@@ -99,9 +103,10 @@ static void check_names(const char *python, const char *label)
 /* Threads started one after another reuse each other's ident; each must
  * still be named as itself: one name per thread id, one thread id per
  * name (each job runs 40 ms: sampled ~20 times at 500 Hz). */
-static void check_successive(const char *python, const char *label)
+static void check_successive(const char *spec)
 {
-	FILE *f = record_threads(python, label, "successive-", false, "successive_threads.py",
+	const char *label = spec;
+	FILE *f = record_threads(spec, "successive-", false, "successive_threads.py",
 				 "30", "40");
 	struct { char tid[32], name[64]; } seen[256];
 	size_t nseen = 0, jobs = 0;
@@ -132,30 +137,16 @@ static void check_successive(const char *python, const char *label)
 	cr_assert_geq(jobs, 20, "%s: only %zu of 30 job threads seen by name", label, jobs);
 }
 
-#define VERSION(tag, version)                                            \
-	Test(record_threads, same_name_in_every_sample_##tag)            \
-	{                                                                \
-		char buf[512];                                           \
-		check_names(ts_pyenv_python(version, buf, sizeof buf), version); \
-	}                                                                \
-	Test(record_threads, successive_threads_named_##tag)             \
-	{                                                                \
-		char buf[512];                                           \
-		check_successive(ts_pyenv_python(version, buf, sizeof buf), version); \
-	}
+#define VERSION(tag, version)                                                             \
+	Test(record_threads, same_name_in_every_sample_##tag) { check_names(version); }   \
+	Test(record_threads, successive_threads_named_##tag) { check_successive(version); }
 
 VERSION(3_8, "3.8.18")
 VERSION(3_10, "3.10.13")
 VERSION(3_11, "3.11.7")
 VERSION(3_12, "3.12.1")
 VERSION(3_13, "3.13.0")
-
-Test(record_threads, same_name_in_every_sample_debian_3_11)
-{
-	check_names("/usr/bin/python3.11", "debian-3.11");
-}
-
-Test(record_threads, successive_threads_named_debian_3_11)
-{
-	check_successive("/usr/bin/python3.11", "debian-3.11");
-}
+VERSION(debian_3_11, "debian")
+VERSION(sid_3_13, "sid-3.13")
+VERSION(sid_3_14, "sid-3.14")
+VERSION(sid_3_15, "sid-3.15")

@@ -14,21 +14,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support.h"
+
 /* 100 dumps per interpreter: every version has shown a malformed stack
  * within that many when a check was missing (3.11+ took 60-150 for the
  * dead-slot splice). */
 #define DUMPS "100"
 
 /* mode: NULL for dumps, "record" for a recording */
-static void check(const char *python, const char *mode)
+static void check(const char *spec, const char *mode)
 {
-	if (access(python, X_OK) != 0)
-		cr_skip_test("python not installed at %s", python);
-	const char *bin = getenv("PYPROBE"), *src = getenv("PYPROBE_SOURCE_ROOT");
-	cr_assert(bin && src, "run through meson test (PYPROBE, PYPROBE_SOURCE_ROOT)");
-	char checker[4096], fixture[4096];
-	snprintf(checker, sizeof(checker), "%s/tests/check_churn.py", src);
-	snprintf(fixture, sizeof(fixture), "%s/fixtures/dump/churn.py", src);
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	const char *bin = ts_pyprobe();
+	char checker[4096], fixture[4096], host_fixture[4096];
+	snprintf(checker, sizeof(checker), "%s/tests/check_churn.py", ts_source_root());
+	ts_python_source(&py, "fixtures/dump/churn.py", fixture, sizeof fixture);
+	/* The checker reads the fixture's source too, from our side. */
+	snprintf(host_fixture, sizeof host_fixture, "%.2000s%.2000s", py.root, fixture);
 	pid_t p = fork();
 	cr_assert_geq(p, 0);
 	if (p == 0) {
@@ -37,35 +40,32 @@ static void check(const char *python, const char *mode)
 		 * other integration test. */
 		if (!mode)
 			setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-		execlp("python3", "python3", checker, bin, python, fixture,
-		       mode ? "0" : DUMPS, mode, (char *)NULL);
+		if (py.root[0])
+			execlp("python3", "python3", checker, "--root", py.root, bin, py.cmd,
+			       host_fixture, mode ? "0" : DUMPS, mode, (char *)NULL);
+		else
+			execlp("python3", "python3", checker, bin, py.path, fixture,
+			       mode ? "0" : DUMPS, mode, (char *)NULL);
 		_exit(127);
 	}
 	int st;
 	cr_assert_eq(waitpid(p, &st, 0), p);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "%s: a malformed stack was %s (see the checker's output)", python,
+		  "%s: a malformed stack was %s (see the checker's output)", py.label,
 		  mode ? "recorded" : "shown");
 }
 
-static const char *pyenv(const char *rel)
-{
-	static char buf[8][512];
-	static int k;
-	const char *root = getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv";
-	char *b = buf[k++ % 8];
-	snprintf(b, 512, "%s/versions/%s", root, rel);
-	return b;
-}
-
-#define VERSIONS(suite, mode, secs)                                                              \
-	Test(suite, python_3_8, .timeout = secs) { check(pyenv("3.8.18/bin/python3.8"), mode); }     \
-	Test(suite, python_3_9, .timeout = secs) { check(pyenv("3.9.18/bin/python3.9"), mode); }     \
-	Test(suite, python_3_10, .timeout = secs) { check(pyenv("3.10.13/bin/python3.10"), mode); }  \
-	Test(suite, python_3_11, .timeout = secs) { check(pyenv("3.11.7/bin/python3.11"), mode); }   \
-	Test(suite, python_3_12, .timeout = secs) { check(pyenv("3.12.1/bin/python3.12"), mode); }   \
-	Test(suite, python_3_13, .timeout = secs) { check(pyenv("3.13.0/bin/python3.13"), mode); }   \
-	Test(suite, debian_python_3_11, .timeout = secs) { check("/usr/bin/python3.11", mode); }
+#define VERSIONS(suite, mode, secs)                                                     \
+	Test(suite, python_3_8, .timeout = secs) { check("3.8.18", mode); }             \
+	Test(suite, python_3_9, .timeout = secs) { check("3.9.18", mode); }             \
+	Test(suite, python_3_10, .timeout = secs) { check("3.10.13", mode); }           \
+	Test(suite, python_3_11, .timeout = secs) { check("3.11.7", mode); }            \
+	Test(suite, python_3_12, .timeout = secs) { check("3.12.1", mode); }            \
+	Test(suite, python_3_13, .timeout = secs) { check("3.13.0", mode); }            \
+	Test(suite, debian_python_3_11, .timeout = secs) { check("debian", mode); }     \
+	Test(suite, sid_python_3_13, .timeout = secs) { check("sid-3.13", mode); }      \
+	Test(suite, sid_python_3_14, .timeout = secs) { check("sid-3.14", mode); }      \
+	Test(suite, sid_python_3_15, .timeout = secs) { check("sid-3.15", mode); }
 
 VERSIONS(dump_torn, NULL, 300)
 VERSIONS(record_torn, "record", 120)

@@ -34,8 +34,11 @@
  */
 #include <Python.h>
 
-#if PY_MAJOR_VERSION != 3 || PY_MINOR_VERSION < 8 || PY_MINOR_VERSION > 13
-#error "layout_probe knows CPython 3.8 to 3.13"
+#if PY_MAJOR_VERSION != 3 || PY_MINOR_VERSION < 8 || PY_MINOR_VERSION > 15
+#error "layout_probe knows CPython 3.8 to 3.15"
+#endif
+#ifdef Py_GIL_DISABLED
+#error "layout_probe describes default (GIL) builds; pyprobe refuses free-threaded ones"
 #endif
 
 #if PY_MINOR_VERSION <= 10
@@ -61,6 +64,10 @@
 #endif
 #if PY_MINOR_VERSION >= 13
 #include "internal/pycore_tstate.h" /* _PyThreadStateImpl */
+#endif
+#if PY_MINOR_VERSION >= 14
+#include "internal/pycore_debug_offsets.h" /* _Py_DebugOffsets, own header now */
+#include "internal/pycore_stackref.h"      /* Py_TAG_BITS */
 #endif
 
 #include <errno.h>
@@ -167,6 +174,18 @@ static size_t collect(struct field *f)
 #else
 	f[n++] = (struct field)ABSENT(rt_gil); /* per interpreter from 3.12 */
 #endif
+#if PY_MINOR_VERSION == 8
+	f[n++] = (struct field)OFF(rt_finalizing, _PyRuntimeState, finalizing);
+#else
+	f[n++] = (struct field)OFF(rt_finalizing, _PyRuntimeState, _finalizing);
+#endif
+
+	/* _Py_DebugOffsets */
+#if PY_MINOR_VERSION >= 13
+	f[n++] = (struct field)SIZE(do_size, _Py_DebugOffsets);
+#else
+	f[n++] = (struct field)ABSENT(do_size);
+#endif
 
 	/* PyInterpreterState */
 	f[n++] = (struct field)OFF(is_next, PyInterpreterState, next);
@@ -189,13 +208,10 @@ static size_t collect(struct field *f)
 	f[n++] = (struct field)OFF(gil_locked, struct _gil_runtime_state, locked);
 	f[n++] = (struct field)SIZE(gil_size, struct _gil_runtime_state);
 
-	/* PyThreadState */
-#if PY_MINOR_VERSION >= 13
-	/* Every 3.13 thread state is allocated as the larger private struct. */
-	f[n++] = (struct field)SIZE(ts_size, _PyThreadStateImpl);
-#else
+	/* PyThreadState. From 3.13 every thread state is allocated as the
+	 * larger _PyThreadStateImpl; its own members (3.15's run past 1 KB)
+	 * are not read with the rest. */
 	f[n++] = (struct field)SIZE(ts_size, PyThreadState);
-#endif
 	f[n++] = (struct field)OFF(ts_next, PyThreadState, next);
 	f[n++] = (struct field)OFF(ts_interp, PyThreadState, interp);
 #if PY_MINOR_VERSION <= 10
@@ -226,6 +242,11 @@ static size_t collect(struct field *f)
 #else
 	f[n++] = (struct field)ABSENT(ts_state);
 	f[n++] = (struct field)ABSENT(ts_asyncio_running_loop);
+#endif
+#if PY_MINOR_VERSION >= 15
+	f[n++] = (struct field)OFF(ts_base_frame, PyThreadState, base_frame);
+#else
+	f[n++] = (struct field)ABSENT(ts_base_frame);
 #endif
 
 	/* _PyCFrame */
@@ -288,11 +309,24 @@ static size_t collect(struct field *f)
 #else
 	f[n++] = (struct field)ABSENT(if_is_entry);
 #endif
+#if PY_MINOR_VERSION >= 14
+	/* f_executable is a _PyStackRef: an object address with tag bits. */
+	f[n++] = (struct field)MACRO(if_code_tag_bits, Py_TAG_BITS);
+#else
+	/* A plain PyObject* / PyCodeObject*. */
+	f[n++] = (struct field)FIXED(if_code_tag_bits, 0);
+#endif
 	f[n++] = (struct field)ENUMV(owner_generator, FRAME_OWNED_BY_GENERATOR);
-#if PY_MINOR_VERSION >= 12
+#if PY_MINOR_VERSION >= 12 && PY_MINOR_VERSION <= 14
+	/* 3.12/3.13: 3; 3.14: 4, after INTERPRETER; gone in 3.15. */
 	f[n++] = (struct field)ENUMV(owner_cstack, FRAME_OWNED_BY_CSTACK);
 #else
 	f[n++] = (struct field)ABSENT(owner_cstack);
+#endif
+#if PY_MINOR_VERSION >= 14
+	f[n++] = (struct field)ENUMV(owner_interpreter, FRAME_OWNED_BY_INTERPRETER);
+#else
+	f[n++] = (struct field)ABSENT(owner_interpreter);
 #endif
 #else
 	f[n++] = (struct field)ABSENT(if_size);
@@ -301,8 +335,10 @@ static size_t collect(struct field *f)
 	f[n++] = (struct field)ABSENT(if_instr);
 	f[n++] = (struct field)ABSENT(if_owner);
 	f[n++] = (struct field)ABSENT(if_is_entry);
+	f[n++] = (struct field)FIXED(if_code_tag_bits, 0);
 	f[n++] = (struct field)ABSENT(owner_generator);
 	f[n++] = (struct field)ABSENT(owner_cstack);
+	f[n++] = (struct field)ABSENT(owner_interpreter);
 #endif
 
 	/* PyCodeObject */
@@ -422,6 +458,39 @@ static size_t collect(struct field *f)
 	return n;
 }
 
+/* reader/pystring.c reads a str's kind, compact and ascii flags at fixed
+ * bit positions of the state word (a bitfield, which offsetof cannot
+ * measure). Set each through the header's own bitfield and see where it
+ * lands; 0 if every one is where pystring.c looks. */
+static int check_str_state_bits(void)
+{
+	struct bit { const char *name; uint32_t want; uint32_t got; } b[3];
+	PyASCIIObject o;
+	uint32_t word;
+
+	memset(&o, 0, sizeof o);
+	o.state.kind = 7;
+	memcpy(&word, (char *)&o + offsetof(PyASCIIObject, state), 4);
+	b[0] = (struct bit){ "kind", 7u << 2, word };
+	memset(&o, 0, sizeof o);
+	o.state.compact = 1;
+	memcpy(&word, (char *)&o + offsetof(PyASCIIObject, state), 4);
+	b[1] = (struct bit){ "compact", 1u << 5, word };
+	memset(&o, 0, sizeof o);
+	o.state.ascii = 1;
+	memcpy(&word, (char *)&o + offsetof(PyASCIIObject, state), 4);
+	b[2] = (struct bit){ "ascii", 1u << 6, word };
+
+	int bad = 0;
+	for (int i = 0; i < 3; i++)
+		if (b[i].got != b[i].want) {
+			fprintf(stderr, "layout_probe: str state.%s sets 0x%x, pystring.c "
+					"reads 0x%x\n", b[i].name, b[i].got, b[i].want);
+			bad = 1;
+		}
+	return bad;
+}
+
 #define MAX_FIELDS 128
 
 /* Evaluates each field's gdb expression in `lib` with one gdb run. Each
@@ -516,6 +585,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (check_str_state_bits() != 0)
+		return 1;
 	struct field f[MAX_FIELDS];
 	size_t n = collect(f);
 

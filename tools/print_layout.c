@@ -3,7 +3,15 @@
  * "absent" for PP_ABSENT), so tools/check-layouts can diff the two.
  *
  *   print-layout 11
+ *   print-layout --debug-offsets /usr/bin/python3.14 14
+ *
+ * With --debug-offsets, the table is first overlaid with the
+ * _Py_DebugOffsets block of that interpreter file (its .PyRuntime section,
+ * the static initializer of _PyRuntime), as pyprobe does with a running
+ * target: what pyprobe would read that build with. Exit 1 if pyprobe
+ * would refuse the block.
  */
+#include "elf_symbols.h"
 #include "layout.h"
 
 #include <stddef.h>
@@ -36,15 +44,56 @@ static void print_table(const struct py_layout *l)
 
 static int usage(FILE *to)
 {
-	fprintf(to, "usage: print-layout MINOR   (one of");
+	fprintf(to, "usage: print-layout [--debug-offsets ELF] MINOR   (one of");
 	for (size_t i = 0; i < pp_n_supported_minors; i++)
 		fprintf(to, " %d", pp_supported_minors[i]);
 	fprintf(to, ")\n");
 	return 2;
 }
 
+/* Overlay `l` with the debug offsets in `path`'s .PyRuntime section. */
+static int apply_file(struct py_layout *l, const char *path)
+{
+	struct pp_elf *e;
+	int rc = pp_elf_open(path, &e);
+	if (rc) {
+		fprintf(stderr, "print-layout: cannot open %s: %s\n", path, strerror(-rc));
+		return -1;
+	}
+	uint64_t addr, size;
+	uint8_t block[2048];
+	size_t want = pp_debug_offsets_max_size();
+	rc = pp_elf_section(e, ".PyRuntime", &addr, &size);
+	if (rc == 0) {
+		want = want < size ? want : size;
+		want = want < sizeof block ? want : sizeof block;
+		rc = pp_elf_section_bytes(e, ".PyRuntime", block, want);
+		if (rc >= 0) {
+			want = (size_t)rc;
+			rc = 0;
+		}
+	}
+	pp_elf_close(e);
+	if (rc) {
+		fprintf(stderr, "print-layout: %s: no .PyRuntime section to read\n", path);
+		return -1;
+	}
+	char why[200];
+	if (pp_layout_apply_debug_offsets(l, block, want, why, sizeof why) != PP_DO_OK) {
+		fprintf(stderr, "print-layout: %s: pyprobe refuses it: %s\n", path, why);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *block_file = NULL;
+	if (argc == 4 && !strcmp(argv[1], "--debug-offsets")) {
+		block_file = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout), 0;
 	if (argc != 2)
@@ -63,6 +112,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "print-layout: no table for 3.%ld\n", minor);
 		return usage(stderr);
 	}
-	print_table(l);
+	struct py_layout mine = *l;
+	if (block_file && apply_file(&mine, block_file) != 0)
+		return 1;
+	print_table(&mine);
 	return 0;
 }

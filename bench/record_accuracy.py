@@ -21,7 +21,8 @@ shares to TRUTH. Each profile is judged as tests/check_callheavy.py does
   frames that held still), of thread samples;
 - mid: stacks starting in the middle (root an inner frame of the fixture);
 - hidden %: samples the summary counts that the profile neither draws
-  nor drops (shown as idle; the fixture never blocks).
+  nor drops (before the first Python frame, or hidden as idle though the
+  fixture never blocks).
 Then the same with --blocking (threads paused for each read).
 
 At 200 Hz for 4 s that is ~800 samples: the binomial standard error of a

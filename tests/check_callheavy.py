@@ -25,10 +25,12 @@ samples in neither slice. Mid-stack starts and marker roots
 (`[unreadable frame: ...]`, `[N more frames not read]`, a lone
 `[changing]`) must not occur at all in this fixture.
 
-Not drawn: thread samples the summary counts but the profile does not show
-and did not drop (a one-thread target: the summary's samples minus drawn
-minus dropped), i.e. hidden as idle. The fixture never blocks, so nearly
-none should be.
+Not drawn (hidden): samples the summary counts that the profile neither
+shows nor dropped (a one-thread target: the summary's samples minus drawn
+minus dropped). The fixture never blocks, so these are samples taken
+before its first Python frame or after its last (a few percent at most,
+more on a loaded machine, where start-up is slow) or samples wrongly
+hidden as idle: with --max-hidden, more than PCT% fails.
 
 Prints the figures; exits 1 if any check fails (each failure on a line
 starting "FAIL:"), 2 on unusable input.
@@ -138,8 +140,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=3.0,
                     help="heavy share vs the target's own, points (default 3)")
     ap.add_argument("--max-lost", type=float, default=2.0, help="lost %% (default 2)")
-    ap.add_argument("--max-hidden", type=float, default=5.0,
-                    help="thread samples neither drawn nor dropped, %% (default 5)")
+    ap.add_argument("--max-hidden", type=float,
+                    help="samples neither drawn nor dropped, %% (default: not checked)")
     a = ap.parse_args()
     try:
         with open(a.stderr, encoding="utf-8", errors="replace") as f:
@@ -159,7 +161,7 @@ def main():
           f"{c['marker_roots']} marker roots), {c['cut_above']} cut short above the slices")
     print(f"cut short ([changing] leaf): {c['cut_short']} ({pct(c['cut_short'], ts):.2f}%)"
           + (f"; summary line: {c['summary_cut']}" if c["summary_cut"] is not None else ""))
-    print(f"not drawn (hidden, e.g. as idle): {c['hidden']} of {c['samples']} samples "
+    print(f"not drawn (no Python frames yet, or hidden as idle): {c['hidden']} of {c['samples']} samples "
           f"({pct(c['hidden'], c['samples']):.2f}%)")
     fails = []
     if c["loop"] < 200:
@@ -173,7 +175,7 @@ def main():
         fails.append(f"{c['mid_starts']} stacks start in the middle (root not <module>)")
     if c["marker_roots"]:
         fails.append(f"{c['marker_roots']} stacks have a marker at the root")
-    if pct(c["hidden"], c["samples"]) > a.max_hidden:
+    if a.max_hidden is not None and pct(c["hidden"], c["samples"]) > a.max_hidden:
         fails.append(f"{pct(c['hidden'], c['samples']):.2f}% of samples neither drawn nor "
                      f"dropped (at most {a.max_hidden:g}%)")
     for f in fails:

@@ -51,7 +51,7 @@ static void callheavy(const char *version, const char *label, const char *mode,
 	const char *python = strcmp(version, "debian")
 		? ts_pyenv_python(version, pybuf, sizeof pybuf) : "/usr/bin/python3.11";
 	if (access(python, X_OK) != 0)
-		cr_skip_test("%s not installed at %s", label, python);
+		cr_skip_test("python %s not installed at %s", version, python);
 	const char *b = getenv("PYPROBE_BUILD_ROOT");
 	char dir[PATH_MAX], out[PATH_MAX + 64], err[PATH_MAX + 64], truth[PATH_MAX + 64],
 		res[PATH_MAX + 64], fixture[PATH_MAX], checker[PATH_MAX];

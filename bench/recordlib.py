@@ -1,10 +1,17 @@
 """Shared helpers of the `pyprobe record` benchmarks (bench/record_*.py).
 
 Stdlib only. Interpreters, the --versions/--quick/--pyprobe options, running
-`pyprobe record` with its rusage, and parsing its end-of-recording line:
+`pyprobe record` with its rusage, and parsing its end-of-recording line, either form:
 
   pyprobe: N samples in S s (R Hz), T torn (P%), M missed ticks (Q%),
   sampling cost median X µs, p99 Y µs; wrote FILE
+  pyprobe: N samples in S s (R Hz), C cut short (P%, at depth D of W on
+  average), U unreadable (P%), T dropped (P%), M missed ticks (Q%),
+  sampling cost median X µs, p99 Y µs; wrote FILE
+
+(the second since the thread-sample model of format 1.1: "dropped" is what
+"torn" was, and is parsed into the same keys, torn and torn_pct; cut,
+cut_pct, unreadable and unreadable_pct are None with the first form).
 """
 import argparse
 import os
@@ -28,7 +35,9 @@ QUICK = ("3.8", "3.11", "3.13")
 
 SUMMARY = re.compile(
     r"pyprobe: (?P<samples>\d+) samples in (?P<secs>[\d.]+) s \((?P<hz>[\d.]+) Hz\), "
-    r"(?P<torn>\d+) torn \((?P<torn_pct>[\d.]+)%\), (?P<missed>\d+) missed ticks "
+    r"(?:(?P<cut>\d+) cut short \((?P<cut_pct>[\d.]+)%[^)]*\), "
+    r"(?P<unreadable>\d+) unreadable \((?P<unreadable_pct>[\d.]+)%\), )?"
+    r"(?P<torn>\d+) (?:torn|dropped) \((?P<torn_pct>[\d.]+)%\), (?P<missed>\d+) missed ticks "
     r"\((?P<missed_pct>[\d.]+)%\), sampling cost median (?P<cost_med>[\d.]+) µs, "
     r"p99 (?P<cost_p99>[\d.]+) µs")
 
@@ -70,9 +79,10 @@ def parse_summary(stderr):
     m = SUMMARY.search(stderr)
     if not m:
         raise RuntimeError(f"no summary line in pyprobe's stderr:\n{stderr}")
-    d = {k: float(v) for k, v in m.groupdict().items()}
-    for k in ("samples", "torn", "missed"):
-        d[k] = int(d[k])
+    d = {k: None if v is None else float(v) for k, v in m.groupdict().items()}
+    for k in ("samples", "torn", "missed", "cut", "unreadable"):
+        if d[k] is not None:
+            d[k] = int(d[k])
     return d
 
 

@@ -286,7 +286,10 @@ bool pp_frame_object_alive(const struct pp_walker *w, const uint8_t *fb, size_t 
 		return false; /* freed: on a free list, or kept for reuse */
 	if (w->frame_type && pp_get_u64(fb, len, l->ob_type) != w->frame_type)
 		return false;
-	if (innermost)
+	/* Entered or left, it still has its caller; a generator that yielded
+	 * has had its link cleared (the one frame paused threads never show
+	 * as their innermost without a link). */
+	if (innermost && (w->paused || pp_get_u64(fb, len, l->fo_back)))
 		return true;
 	int8_t state = (int8_t)pp_get_u8(fb, len, l->fo_state);
 	if (l->minor <= 9)
@@ -389,6 +392,54 @@ static void restart(struct pp_walker *w, struct pp_walk *wk, struct pp_frame_vec
 	seen_clear(&w->seen);
 }
 
+/* Walk again from frame f, which is not the thread's innermost: the walk
+ * is lost unless it reaches the thread's outermost frame (`outermost`,
+ * when known; else any frame with no caller). -1 when out of memory. */
+static int resume_from(struct pp_walker *w, struct pp_walk *wk, uint64_t f, uint64_t outermost,
+		       struct pp_frame_vec *out)
+{
+	restart(w, wk, out);
+	wk->resumed = true;
+	if (follow_frame_objects(w, wk, f, out) < 0)
+		return -1;
+	wk->resume_lost = wk->end != PP_END_BOTTOM || !wk->depth ||
+			  (outermost && w->chain[w->chain_used - 1].addr != outermost);
+	return 0;
+}
+
+/* The read-ahead frames that are executing and that no other executing
+ * one calls - the innermost of each chain among them - tried in turn as
+ * resume points; the walk must reach `outermost`. <=3.10: every data
+ * window of a frame object's span is one. */
+#define AHEAD_MAX 256
+
+static int resume_from_read_ahead(struct pp_walker *w, struct pp_walk *wk, uint64_t outermost,
+				  struct pp_frame_vec *out)
+{
+	size_t fsz = pp_frame_object_span(w->l);
+	uint64_t addr[AHEAD_MAX], back[AHEAD_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < w->ndata && n < AHEAD_MAX; i++) {
+		const struct pp_window *p = w->data_by_base[i];
+		if (p->len != fsz || !pp_frame_object_alive(w, p->buf, fsz, false))
+			continue;
+		addr[n] = p->base;
+		back[n++] = pp_get_u64(p->buf, fsz, w->l->fo_back);
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool called = false;
+		for (size_t j = 0; j < n && !called; j++)
+			called = back[j] == addr[i];
+		if (called)
+			continue;
+		if (resume_from(w, wk, addr[i], outermost, out) < 0)
+			return -1;
+		if (!wk->resume_lost)
+			return 0;
+	}
+	return 0;
+}
+
 static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uint8_t *ts,
 			      size_t tslen, const struct pp_resume *resume,
 			      struct pp_frame_vec *out)
@@ -396,26 +447,49 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 	const struct py_layout *l = w->l;
 	wk->bottom_ok = true; /* an executing frame with no caller is a bottom */
 	int rc = follow_frame_objects(w, wk, pp_get_u64(ts, tslen, l->ts_frame), out);
-	if (rc != 1 || !resume)
+	if (rc != 1)
 		return rc < 0 ? -1 : 0;
-	/* A frame that returned: resume from the innermost frame of the last
-	 * sample's stack that is still executing, and leads to the same
-	 * outermost frame. (The read-ahead copies frames at slightly different
-	 * moments: a frame alive in its copy can have a caller that returned
-	 * in the next one - the next candidate out is tried then.) */
+	/* A frame that returned. Kept for reuse by its code object, it still
+	 * links to its caller, which may well be running: the first frame
+	 * down its stale links that is executing is a place to resume from.
+	 * (On the free list instead, its link leads along the list.) */
 	size_t fsz = pp_frame_object_span(l);
 	uint8_t fb[512];
-	for (size_t i = 0; i < resume->n && fsz <= sizeof(fb); i++) {
-		uint64_t f = resume->frames[i];
+	if (fsz > sizeof(fb))
+		return 0;
+	uint64_t f = wk->end_addr;
+	for (int hops = 0; hops < 64 && f; hops++) {
+		if (wread(w, f, fb, fsz) != 0)
+			break;
+		if (pp_frame_object_alive(w, fb, fsz, false)) {
+			if (resume_from(w, wk, f, resume ? resume->outermost : 0, out) < 0)
+				return -1;
+			if (!wk->resume_lost)
+				return 0;
+			break;
+		}
+		f = pp_get_u64(fb, fsz, l->fo_back);
+	}
+	if (!resume)
+		return 0;
+	/* Else from the innermost executing frame the read-ahead holds that
+	 * leads to the thread's outermost frame: the frames recent samples
+	 * met are read ahead, and a recursion keeps reusing the same ones. */
+	if (resume_from_read_ahead(w, wk, resume->outermost, out) < 0)
+		return -1;
+	if (wk->resumed && !wk->resume_lost)
+		return 0;
+	/* Else from the innermost frame of an earlier walk that is still
+	 * executing, and leads to the same outermost frame. (The read-ahead
+	 * copies frames at slightly different moments: a frame alive in its
+	 * copy can have a caller that returned in the next one - the next
+	 * candidate out is tried then.) */
+	for (size_t i = 0; i < resume->n; i++) {
+		f = resume->frames[i];
 		if (wread(w, f, fb, fsz) != 0 || !pp_frame_object_alive(w, fb, fsz, false))
 			continue;
-		restart(w, wk, out);
-		wk->resumed = true;
-		rc = follow_frame_objects(w, wk, f, out);
-		if (rc < 0)
+		if (resume_from(w, wk, f, resume->outermost, out) < 0)
 			return -1;
-		wk->resume_lost = wk->end != PP_END_BOTTOM || !wk->depth ||
-				  w->chain[w->chain_used - 1].addr != resume->outermost;
 		if (!wk->resume_lost)
 			break;
 	}

@@ -125,9 +125,9 @@ struct pp_walk {
 	size_t verified_from;
 };
 
-/* Where a thread's stack stood at the last sample: the frames shown then,
- * innermost first (at most PP_RESUME_FRAMES), and its outermost. */
-#define PP_RESUME_FRAMES 32
+/* Where a thread's stack stood at an earlier sample (resume.h): frames of
+ * it, innermost first, and its outermost. */
+#define PP_RESUME_FRAMES 48
 struct pp_resume {
 	const uint64_t *frames;
 	size_t n;

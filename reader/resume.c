@@ -105,16 +105,17 @@ void pp_resume_learn(struct pp_resume_store **rsp, const struct pp_target *t,
 		const struct tstate_rec *r = &s->ts[i];
 		int rc = 0;
 		const struct pp_walk *wk = r->walk >= 0 ? &w->walks[r->walk] : NULL;
-		/* Known again only from a stack that reached its outermost
-		 * frame and held still; else as it stood before (a thread
-		 * taken over has not run since). */
-		if (!wk || wk->end != PP_END_BOTTOM || !pp_walk_shown(wk) || !wk->depth) {
+		/* Learnt again from a walk from the innermost frame to a
+		 * thread's outermost; else kept as it was. */
+		if (!wk || wk->resumed || wk->end != PP_END_BOTTOM || !wk->bottom_ok ||
+		    !wk->depth) {
 			const struct resume_entry *e = find(&rs->now, r->addr);
 			if (e)
 				rc = add(nt, r->addr, e->outermost, rs->now.frames + e->off, e->n);
 		} else {
 			size_t n = 0;
-			for (size_t d = wk->verified_from; d < wk->depth && n < PP_RESUME_FRAMES; d++)
+			for (size_t d = 0; d < wk->depth && n < PP_RESUME_FRAMES;
+			     d += d < 16 ? 1 : d / 2)
 				addrs[n++] = w->chain[wk->chain_off + d].addr;
 			rc = add(nt, r->addr, w->chain[wk->chain_off + wk->depth - 1].addr, addrs, n);
 		}

@@ -1,7 +1,11 @@
-/* Where each thread's stack stood at the last sample: the frames shown
- * then (innermost first, at most PP_RESUME_FRAMES) and its outermost
- * frame, by thread-state address. A walk whose innermost frames are gone
- * before they are read resumes from there (frame_walk.h). */
+/* Where each thread's stack stood when it was last walked from its
+ * innermost frame to its outermost: frames of that chain, innermost first
+ * - every one of the innermost 16, then ever sparser (the 16th, 24th,
+ * 32nd, 48th, ... out), at most PP_RESUME_FRAMES - and its outermost frame,
+ * by thread-state address. A walk whose innermost frames are gone before
+ * they are read resumes from the innermost of these that still stands
+ * (frame_walk.h): a resumed walk teaches nothing new (it would only move
+ * the resume point out), nor does a thread taken over (it has not run). */
 #ifndef PYPROBE_READER_RESUME_H
 #define PYPROBE_READER_RESUME_H
 

@@ -113,10 +113,27 @@ static size_t walk_score(const struct pp_walker *w, const struct pp_walk *wk)
 	return from == 0 ? SIZE_MAX : 1 + (wk->nout - from);
 }
 
+/* A running thread's walk that stopped at something it could not read, and
+ * held still: a broken stack - or a walk that started from a frame gone
+ * since, into memory nothing writes any more. Read again, a broken stack
+ * stops at the same place. */
+static bool to_confirm(const struct pp_walk *wk)
+{
+	return pp_walk_shown(wk) && wk->end != PP_END_BOTTOM && wk->end != PP_END_TOO_DEEP;
+}
+
+static bool same_stop(const struct pp_walk *a, const struct pp_walk *b)
+{
+	return pp_walk_shown(b) && a->end == b->end && a->end_addr == b->end_addr &&
+	       a->depth == b->depth;
+}
+
 /* Threads of which nothing held still are read again, a few times: it
  * was only that moment (a thread starting, a generator yielding between
  * two reads). With PP_SAMPLE_WHOLE (a dump), also stacks cut short: a dump
- * shows a whole stack when one holds still long enough. */
+ * shows a whole stack when one holds still long enough. A stack that stops
+ * at something unreadable is read again once to confirm it (to_confirm);
+ * one never confirmed is not shown. */
 #define RETRIES 2
 #define RETRIES_WHOLE 20
 
@@ -129,9 +146,12 @@ static void retry_walks(struct pp_target *t, struct snapshot *s, unsigned flags,
 	pp_walker_forget_windows(w);
 	for (size_t i = 0; i < s->nts; i++) {
 		struct tstate_rec *r = &s->ts[i];
+		bool confirmed = false;
 		for (int k = 0; r->walk >= 0 && k < (whole ? RETRIES_WHOLE : RETRIES); k++) {
-			size_t score = walk_score(w, &w->walks[r->walk]);
-			if (score == SIZE_MAX || (score && !whole))
+			struct pp_walk *cur = &w->walks[r->walk];
+			bool confirm = to_confirm(cur);
+			size_t score = walk_score(w, cur);
+			if (!confirm && (score == SIZE_MAX || (score && !whole)))
 				break;
 			uint8_t *tsb = s->tsbytes + r->bytes_off;
 			if (pp_mem_read(&t->mem, r->addr, tsb, l->ts_size) != 0)
@@ -145,9 +165,18 @@ static void retry_walks(struct pp_target *t, struct snapshot *s, unsigned flags,
 				break;
 			size_t one = (size_t)again;
 			pp_verify_read(w, &one, 1, NULL, 0);
-			if (walk_score(w, &w->walks[again]) >= score)
+			cur = &w->walks[r->walk]; /* (the walks may have moved) */
+			if (confirm) {
+				confirmed = same_stop(cur, &w->walks[again]);
+				r->walk = again; /* the later read, confirmed or to judge */
+				if (confirmed)
+					break;
+			} else if (walk_score(w, &w->walks[again]) >= score) {
 				r->walk = again;
+			}
 		}
+		if (r->walk >= 0 && !confirmed && to_confirm(&w->walks[r->walk]))
+			w->walks[r->walk].verified_from = w->walks[r->walk].depth + 1;
 	}
 }
 

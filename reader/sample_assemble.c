@@ -108,6 +108,13 @@ int pp_shown_frames(const struct pp_target *t, const struct tstate_rec *r,
 		out[k++] = end_marker(wk);
 		what->unreadable = true;
 	}
+	/* While the target runs, a "stack" of nothing but unreadable frames
+	 * is far likelier a walk into memory left behind than a thread whose
+	 * every frame is broken: it is not shown. */
+	if (!t->walker.paused && k && python_frames(out, k) == 0) {
+		*what = (struct pp_shown){.dropped = true, .walked_depth = what->walked_depth};
+		return 0;
+	}
 	*n = k;
 	return 0;
 }

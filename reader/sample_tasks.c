@@ -1,7 +1,9 @@
 /* The task-states phase: what the kernel says each thread is doing
  * (running, sleeping, in which system call), from /proc. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "target_internal.h"
 
@@ -78,6 +80,25 @@ void pp_read_thread_task_states(struct pp_target *t, struct snapshot *s, bool fa
 	qsort(s->os, s->nos, sizeof(*s->os), by_tid); /* for os_of */
 }
 
+/* System calls that never sleep: a thread running just before the pause
+ * and stopped inside one of these was running, not blocked (a Python loop
+ * calling time.thread_time() is in clock_gettime a good part of the time). */
+static bool never_sleeps(long nr)
+{
+	static const char *const fast[] = {
+		"clock_gettime", "clock_getres", "gettimeofday", "time", "getpid", "gettid",
+		"getppid", "getuid", "geteuid", "getgid", "getegid", "getrusage", "times",
+		"sched_yield", "getcpu", "brk", "mmap", "munmap", "mprotect", "madvise",
+		"mremap", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "prctl",
+		"arch_prctl", "lseek", "getrandom",
+	};
+	const char *name = pp_syscall_name(nr);
+	for (size_t i = 0; name && i < sizeof(fast) / sizeof(fast[0]); i++)
+		if (!strcmp(name, fast[i]))
+			return true;
+	return false;
+}
+
 /* While paused, every thread reads as stopped ('t'), but its syscall file
  * still says what it was blocked in - at the same moment as the GIL read.
  * Take the syscall from the paused read; from the earlier read keep only
@@ -92,7 +113,7 @@ void pp_merge_paused_task_states(struct pp_target *t, struct snapshot *s)
 			continue;
 		enum pp_os_run run = before->run;
 		if (run != PP_OS_ZOMBIE && run != PP_OS_UNKNOWN && run != PP_OS_STOPPED) {
-			if (now.in_syscall == 1)
+			if (now.in_syscall == 1 && !(run == PP_OS_RUNNING && never_sleeps(now.syscall_nr)))
 				run = run == PP_OS_DISK ? PP_OS_DISK : PP_OS_SLEEPING;
 			else
 				run = PP_OS_RUNNING;

@@ -1056,3 +1056,72 @@ Test(walker, innermost_frame_entered_or_left)
 		world_free(&w);
 	}
 }
+
+/* <=3.10: a generator that yielded has its link cleared and is not
+ * executing; read as a thread's innermost frame (a pointer read a moment
+ * before), it is not one being entered or left, and nothing is shown. */
+Test(walker, suspended_generator_is_not_an_innermost_frame)
+{
+	for (int minor = 8; minor <= 10; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t g = frame_of(&w, 2);
+		put64(&w.f, g, l->fo_back, 0);
+		put8(&w.f, g, l->fo_state, l->minor <= 9 ? 0 : (uint8_t)-1); /* SUSPENDED */
+		set_innermost(&w, g);
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		cr_assert(!pp_walk_shown(wk), "3.%d: a yielded generator drawn as a stack", minor);
+		walking_free(&k);
+		world_free(&w);
+	}
+}
+
+/* <=3.10: the innermost frame returned to the free list (its link leads
+ * along the list); the read-ahead holds the thread's other frames. The
+ * walk resumes from the innermost of them that is executing and reaches
+ * the thread's outermost frame - not from where an older walk stood. */
+Test(walker, resumes_from_the_read_ahead)
+{
+	for (int minor = 8; minor <= 10; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t ch[64] = {0};
+		size_t n = chain_of(&w, ch, 64);
+		cr_assert_eq(n, NFRAMES);
+		/* f0 and f1 returned and were freed; f1's link leads along the
+		 * free list */
+		uint64_t freed = alloc(&w.f, l->fo_size);
+		put64(&w.f, freed, l->ob_type, FRAME_TYPE);
+		for (int i = 0; i < 2; i++) {
+			put64(&w.f, ch[i], l->ob_refcnt, 0);
+			put8(&w.f, ch[i], l->fo_state, l->minor <= 9 ? 0 : 1);
+		}
+		put64(&w.f, ch[1], l->fo_back, freed);
+		put64(&w.f, ch[0], l->fo_back, ch[1]);
+		/* the read-ahead: every frame object, in no particular order */
+		size_t fsz = pp_frame_object_span(l);
+		struct pp_window win[NFRAMES];
+		for (size_t i = 0; i < n; i++) {
+			size_t j = (i * 7) % n;
+			win[i] = (struct pp_window){ch[j], fsz, at(&w, ch[j]), {NULL, NULL},
+						    PP_WIN_DATA, 0};
+		}
+		/* an older walk stood further out */
+		struct pp_resume resume = {&ch[5], 3, ch[n - 1]};
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk_only(&k, &w, win, n, &resume);
+		judge(&k, wk);
+		check_walk(&k, wk);
+		cr_assert(wk->resumed && !wk->resume_lost && pp_walk_shown(wk), "3.%d", minor);
+		cr_assert_eq(wk->depth, n - 2, "3.%d: resumed from f2, the innermost live frame",
+			     minor);
+		cr_assert_str_eq(k.out.v[wk->out_start].code->name, "f2");
+		walking_free(&k);
+		world_free(&w);
+	}
+}

@@ -109,7 +109,11 @@ static void judge(struct pp_walk *wk, size_t held)
 void pp_verify_paused(struct pp_walker *w, struct pp_walk *wk)
 {
 	(void)w;
-	wk->verified_from = 0;
+	/* A thread paused just as its evaluation loop is entered (3.11/3.12:
+	 * the new _PyCFrame is in the thread state before its current frame
+	 * is set) points at whatever frame that stack slot held last - a
+	 * generator that yielded, linked to nothing: not its stack. */
+	wk->verified_from = wk->end == PP_END_BOTTOM && !wk->bottom_ok ? wk->depth + 1 : 0;
 }
 
 /* Re-read `n` walks: the tops (3.11+), then every frame, twice; `extra`

@@ -47,7 +47,8 @@
 #include "frame_walk.h"
 #include "memory.h"
 
-/* Paused: everything read stands (verified_from = 0). */
+/* Paused: everything read stands (verified_from = 0) - but a chain that
+ * ends where no thread's stack can end is not a stack (nothing). */
 void pp_verify_paused(struct pp_walker *w, struct pp_walk *wk);
 
 /* A walk whose every frame came with twins in the read-ahead: judged from

@@ -175,7 +175,15 @@ int cmd_dump(int argc, char **argv)
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
 			 (nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
 	struct pp_sample s = {0};
-	if (pp_target_sample(t, flags, &s, &err) != PP_OK) {
+	enum pp_err e = pp_target_sample(t, flags, &s, &err);
+	/* Paused, a thread caught entering its evaluation loop has no stack
+	 * to show (reader.h: dropped); a moment later it has. */
+	for (size_t i = 0; e == PP_OK && !nonblocking && i < s.nthreads; i++)
+		if (s.threads[i].dropped) {
+			e = pp_target_sample(t, flags, &s, &err);
+			break;
+		}
+	if (e != PP_OK) {
 		pp_die_msg("%s", err.msg);
 		pp_sample_free(&s);
 		pp_target_detach(t);

@@ -1125,3 +1125,27 @@ Test(walker, resumes_from_the_read_ahead)
 		world_free(&w);
 	}
 }
+
+/* 3.11/3.12: a thread paused as its evaluation loop is entered has a
+ * new _PyCFrame whose current frame is whatever the slot held last: a
+ * yielded generator, linked to nothing. That is no stack, paused or not. */
+Test(walker, a_chain_ending_where_no_stack_ends_is_not_a_stack)
+{
+	for (int minor = 11; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t gen = frame_of(&w, 5);
+		put64(&w.f, gen, l->if_previous, 0);
+		set_innermost(&w, gen);
+		for (int paused = 0; paused < 2; paused++) {
+			struct walking k;
+			walking_init(&k, &w, true, paused);
+			struct pp_walk *wk = walk(&k, &w, NULL);
+			cr_assert(wk->end == PP_END_BOTTOM && !wk->bottom_ok);
+			cr_assert(!pp_walk_shown(wk), "3.%d %s", minor, paused ? "paused" : "running");
+			walking_free(&k);
+		}
+		world_free(&w);
+	}
+}

@@ -324,8 +324,8 @@ enum pp_err pp_assemble(struct pp_target *t, struct snapshot *s, unsigned flags,
 				    (flags & PP_SAMPLE_OS_STATE) ? os : NULL,
 				    t->layout.gil_size);
 		for (size_t m = g[k].nm; m-- > 0 && !th->name;)
-			th->name = pp_thread_names_get(&t->names,
-						       s->ts[g[k].members[m]].thread_id);
+			th->name = pp_thread_names_get(&t->names, s->ts[g[k].members[m]].thread_id,
+						       s->ts[g[k].members[m]].ns_tid);
 	}
 	out->nthreads = ng;
 	free(g);

@@ -143,7 +143,9 @@ void pp_fill_native_ids(struct pp_target *t, struct snapshot *s)
 		}
 	}
 	int refreshed = 0;
-	for (size_t i = 0; i < s->nts; i++)
+	for (size_t i = 0; i < s->nts; i++) {
+		s->ts[i].ns_tid = s->ts[i].native_id;
 		s->ts[i].native_id = host_tid(t, s->ts[i].native_id, &refreshed);
+	}
 }
 

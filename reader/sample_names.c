@@ -57,7 +57,7 @@ static void read_names(struct pp_target *t, const struct snapshot *s)
 	for (size_t i = 0; i < s->nts; i++) {
 		const struct tstate_rec *r = &s->ts[i];
 		const struct pp_named_thread *before = named_entry(t, r);
-		bool named = pp_thread_names_get(&t->names, r->thread_id) != NULL;
+		bool named = pp_thread_names_get(&t->names, r->thread_id, r->ns_tid) != NULL;
 		n[i] = (struct pp_named_thread){r->thread_id, r->native_id,
 						named ? 0 : (before ? before->nameless : 0) + 1};
 	}

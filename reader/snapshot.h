@@ -51,6 +51,8 @@ struct tstate_rec {
 	uint64_t thread_id;
 	uint64_t native_id;
 	bool native_known;   /* native_id is final (read ahead on <=3.10) */
+	uint64_t ns_tid;     /* the kernel id as the target's PID namespace
+				numbers it (native_id is pyprobe's) */
 	size_t interp;       /* index into interps */
 	size_t order;        /* creation order within its interpreter */
 	size_t bytes_off;    /* its PyThreadState bytes in snapshot.tsbytes */

@@ -24,7 +24,7 @@ struct collect {
 	int err;
 };
 
-static int append(struct pp_thread_names *t, uint64_t ident, char *name)
+static int append(struct pp_thread_names *t, uint64_t ident, uint64_t native_id, char *name)
 {
 	/* The struct has no capacity field, so the capacity is implied: 8,
 	 * then the next power of two. Grow exactly when n reaches it. */
@@ -36,6 +36,7 @@ static int append(struct pp_thread_names *t, uint64_t ident, char *name)
 		t->v = v;
 	}
 	t->v[t->n].ident = ident;
+	t->v[t->n].native_id = native_id;
 	t->v[t->n].name = name;
 	t->n++;
 	return 0;
@@ -59,7 +60,12 @@ static int visit(uint64_t key, uint64_t value, void *ctx)
 	char *name = pp_read_str(c->r->mem, c->r->layout, name_obj, c->r->str_type);
 	if (!name)
 		return 0;
-	int rc = append(c->out, ident, name);
+	/* Thread._native_id (3.8+), None until the thread runs: unknown then */
+	uint64_t native_obj, native_id = 0;
+	if (pp_object_attr(c->r, value, "_native_id", &native_obj) != 0 ||
+	    pp_read_long(c->r, native_obj, &native_id) != 0)
+		native_id = 0;
+	int rc = append(c->out, ident, native_id, name);
 	if (rc) {
 		free(name);
 		c->err = rc;
@@ -96,10 +102,12 @@ int pp_thread_names_read(const struct pp_objreader *r, uint64_t modules_dict,
 	return rc < 0 ? rc : 0;
 }
 
-const char *pp_thread_names_get(const struct pp_thread_names *t, uint64_t ident)
+const char *pp_thread_names_get(const struct pp_thread_names *t, uint64_t ident,
+				uint64_t native_id)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].ident == ident)
+		if (t->v[i].ident == ident &&
+		    (!native_id || !t->v[i].native_id || t->v[i].native_id == native_id))
 			return t->v[i].name;
 	return NULL;
 }

@@ -11,6 +11,7 @@
 
 struct pp_thread_name {
 	uint64_t ident; /* threading.get_ident() == PyThreadState.thread_id */
+	uint64_t native_id; /* Thread.native_id, as the target sees it; 0 unknown */
 	char *name;     /* UTF-8, malloc'd */
 };
 
@@ -26,9 +27,13 @@ struct pp_thread_names {
  * threads are then unnamed). */
 int pp_thread_names_read(const struct pp_objreader *r, uint64_t modules_dict,
 			 struct pp_thread_names *out);
-/* The name for `ident`, or NULL. */
+/* The name of the thread with `ident` and kernel id `native_id` (as the
+ * target's PID namespace numbers it; 0: unknown), or NULL. glibc gives a
+ * new thread the ident of one that ended, and the dict can be read while
+ * it changes: a name whose Thread says another kernel id is not this
+ * thread's. */
 const char *pp_thread_names_get(const struct pp_thread_names *t,
-				uint64_t ident);
+				uint64_t ident, uint64_t native_id);
 void pp_thread_names_free(struct pp_thread_names *t);
 
 #endif

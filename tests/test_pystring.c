@@ -829,7 +829,7 @@ static void check_threads(const struct child *c, const struct pp_objreader *r)
 		char *hex = word_str(f, 2);
 		char *want = unhex(hex);
 		expect_attr_str(r, obj, "_name", want, "Thread._name");
-		const char *got = pp_thread_names_get(&names, ident);
+		const char *got = pp_thread_names_get(&names, ident, 0);
 		cr_expect_not_null(got, "no name for ident %llu (%s)",
 				   (unsigned long long)ident, want);
 		if (got)
@@ -838,7 +838,7 @@ static void check_threads(const struct child *c, const struct pp_objreader *r)
 		free(want);
 	}
 	cr_expect_eq(nthreads, 4);
-	cr_expect_null(pp_thread_names_get(&names, 1));
+	cr_expect_null(pp_thread_names_get(&names, 1, 0));
 	/* Names include a non-ASCII one. */
 	int non_ascii = 0;
 	for (size_t i = 0; i < names.n; i++)
@@ -1288,8 +1288,8 @@ static void check_graph(const struct pp_objreader *r, const struct graph *g)
 	int rc = pp_thread_names_read(r, g->modules, &names);
 	cr_assert_eq(rc, 0, "3.%d: pp_thread_names_read %d", r->layout->minor, rc);
 	cr_assert_eq(names.n, 2, "3.%d: %zu names", r->layout->minor, names.n);
-	cr_expect_str_eq(pp_thread_names_get(&names, 111), "plain-thread");
-	cr_expect_str_eq(pp_thread_names_get(&names, 222), "managed-thread");
+	cr_expect_str_eq(pp_thread_names_get(&names, 111, 0), "plain-thread");
+	cr_expect_str_eq(pp_thread_names_get(&names, 222, 0), "managed-thread");
 	pp_thread_names_free(&names);
 	uint64_t v, x;
 	cr_assert_eq(pp_object_attr(r, g->t2, "_ident", &v), 0);

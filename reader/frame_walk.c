@@ -393,8 +393,8 @@ static void restart(struct pp_walker *w, struct pp_walk *wk, struct pp_frame_vec
 }
 
 /* Walk again from frame f, which is not the thread's innermost: the walk
- * is lost unless it reaches the thread's outermost frame (`outermost`,
- * when known; else any frame with no caller). -1 when out of memory. */
+ * is lost unless it reaches the thread's outermost frame. -1 when out of
+ * memory. */
 static int resume_from(struct pp_walker *w, struct pp_walk *wk, uint64_t f, uint64_t outermost,
 		       struct pp_frame_vec *out)
 {
@@ -403,7 +403,7 @@ static int resume_from(struct pp_walker *w, struct pp_walk *wk, uint64_t f, uint
 	if (follow_frame_objects(w, wk, f, out) < 0)
 		return -1;
 	wk->resume_lost = wk->end != PP_END_BOTTOM || !wk->depth ||
-			  (outermost && w->chain[w->chain_used - 1].addr != outermost);
+			  w->chain[w->chain_used - 1].addr != outermost;
 	return 0;
 }
 
@@ -447,9 +447,12 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 	const struct py_layout *l = w->l;
 	wk->bottom_ok = true; /* an executing frame with no caller is a bottom */
 	int rc = follow_frame_objects(w, wk, pp_get_u64(ts, tslen, l->ts_frame), out);
-	if (rc != 1)
+	if (rc != 1 || !resume)
 		return rc < 0 ? -1 : 0;
-	/* A frame that returned. Kept for reuse by its code object, it still
+	/* A frame that returned. Where the thread's stack ends is known (a
+	 * frame met by way of a dead one could be another thread's: it must
+	 * lead to this thread's outermost frame). Kept for reuse by its code
+	 * object, a returned frame still
 	 * links to its caller, which may well be running: the first frame
 	 * down its stale links that is executing is a place to resume from.
 	 * (On the free list instead, its link leads along the list.) */
@@ -462,7 +465,7 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 		if (wread(w, f, fb, fsz) != 0)
 			break;
 		if (pp_frame_object_alive(w, fb, fsz, false)) {
-			if (resume_from(w, wk, f, resume ? resume->outermost : 0, out) < 0)
+			if (resume_from(w, wk, f, resume->outermost, out) < 0)
 				return -1;
 			if (!wk->resume_lost)
 				return 0;
@@ -470,8 +473,6 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 		}
 		f = pp_get_u64(fb, fsz, l->fo_back);
 	}
-	if (!resume)
-		return 0;
 	/* Else from the innermost executing frame the read-ahead holds that
 	 * leads to the thread's outermost frame: the frames recent samples
 	 * met are read ahead, and a recursion keeps reusing the same ones. */

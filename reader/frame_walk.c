@@ -757,18 +757,25 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 		uint64_t tagged = pp_get_u64(fb, fsz, l->if_code);
 		uint64_t code = tagged & ~(uint64_t)l->if_code_tag_bits;
 		uint64_t instr = pp_get_u64(fb, fsz, l->if_instr);
-		const struct pp_code_entry *e = kind == OWNER_ENTRY
+		/* A frame of the thread's with no executable is none the
+		 * program runs in: 3.15 threads read while they ran were seen
+		 * with their current frame on one whose executable had been
+		 * cleared, left at its return, its caller beneath it. Like an
+		 * incomplete frame it is not shown; it is not alive either,
+		 * so no walk is verified through it. */
+		bool no_code = kind != OWNER_ENTRY && code == 0;
+		const struct pp_code_entry *e = kind == OWNER_ENTRY || no_code
 			? NULL : pp_code_cache_get(w->codes, w->mem, code);
 		int64_t unit = e ? ((int64_t)(instr - (code + l->co_code_adaptive))) / 2 : 0;
 		struct pp_chain_frame c = {f, prev, tagged, instr,
 					   (uint32_t)(out->n - wk->out_start),
-					   (kind == OWNER_DEAD ? 0 : PP_CF_ALIVE) |
+					   (kind == OWNER_DEAD || no_code ? 0 : PP_CF_ALIVE) |
 					   (position_ok(e, unit) ? PP_CF_POSITION_OK : 0), owner};
 		if (push_chain(w, &c) != 0)
 			return -1;
 		wk->depth++;
 		f = prev;
-		if (kind == OWNER_ENTRY)
+		if (kind == OWNER_ENTRY || no_code)
 			continue; /* a C-stack shim, an entry or base frame: not Python */
 		/* _PyFrame_IsIncomplete: a frame that has not yet reached its
 		 * first traceable instruction (or the 3.13 __init__ cleanup

@@ -757,13 +757,14 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 		uint64_t tagged = pp_get_u64(fb, fsz, l->if_code);
 		uint64_t code = tagged & ~(uint64_t)l->if_code_tag_bits;
 		uint64_t instr = pp_get_u64(fb, fsz, l->if_instr);
-		/* A frame of the thread's with no executable is none the
+		/* A running thread's frame with no executable is none the
 		 * program runs in: 3.15 threads read while they ran were seen
 		 * with their current frame on one whose executable had been
 		 * cleared, left at its return, its caller beneath it. Like an
 		 * incomplete frame it is not shown; it is not alive either,
-		 * so no walk is verified through it. */
-		bool no_code = kind != OWNER_ENTRY && code == 0;
+		 * so no walk is verified through it. (Paused, no thread was
+		 * seen so: there it is damage, an unreadable frame.) */
+		bool no_code = !w->paused && kind != OWNER_ENTRY && code == 0;
 		const struct pp_code_entry *e = kind == OWNER_ENTRY || no_code
 			? NULL : pp_code_cache_get(w->codes, w->mem, code);
 		int64_t unit = e ? ((int64_t)(instr - (code + l->co_code_adaptive))) / 2 : 0;

@@ -1149,3 +1149,46 @@ Test(walker, a_chain_ending_where_no_stack_ends_is_not_a_stack)
 		world_free(&w);
 	}
 }
+
+/* 3.11+: a running thread's frame with no code object at all (3.15 clears
+ * a returning frame's executable while the thread's current frame can
+ * still be on it) is not shown: innermost, the rest is whole; further in,
+ * only what lies below it is shown, cut short. Paused, it is damage: an
+ * unreadable frame in its place. */
+Test(walker, frame_without_code_is_not_shown_while_running)
+{
+	for (int minor = 11; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t f0 = frame_of(&w, 0), f0_code = get64(&w, f0, code_off(l));
+		put64(&w.f, f0, code_off(l), 0);
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert(whole(&k, wk), "3.%d: not whole", minor);
+		cr_assert_eq(wk->nout, NFRAMES - 1, "3.%d: the frame with no code is shown", minor);
+		for (size_t i = 0; i < wk->nout; i++)
+			cr_assert_eq(k.out.v[wk->out_start + i].kind, PP_RF_PYTHON, "3.%d", minor);
+		walking_free(&k);
+
+		walking_init(&k, &w, true, true);
+		wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert_eq(wk->nout, NFRAMES, "3.%d paused", minor);
+		cr_assert(k.out.v[wk->out_start].kind == PP_RF_UNREADABLE &&
+			  k.out.v[wk->out_start].why == PP_UNREAD_NOT_CODE, "3.%d paused", minor);
+		walking_free(&k);
+
+		put64(&w.f, f0, code_off(l), f0_code);
+		put64(&w.f, frame_of(&w, 5), code_off(l), 0);
+		walking_init(&k, &w, true, false);
+		wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert(pp_walk_shown(wk) && !whole(&k, wk), "3.%d: drawn whole through it", minor);
+		cr_assert_eq(shown_from(&k, wk), 5, "3.%d: shown from below it", minor);
+		walking_free(&k);
+		world_free(&w);
+	}
+}

@@ -693,15 +693,18 @@ int cmd_record(int argc, char **argv)
 	 * an unreadable part, or dropped. */
 	uint64_t taken = st.thread_samples + st.dropped;
 	double per = taken ? 100.0 / (double)taken : 0.0;
+	char depth[80] = "";
+	if (st.cut)
+		snprintf(depth, sizeof(depth), ", at depth %.1f of %.1f on average",
+			 (double)st.cut_depth_sum / (double)st.cut,
+			 (double)st.cut_walked_sum / (double)st.cut);
 	fprintf(stderr,
-		"pyprobe: %llu samples%s in %.2f s (%.1f Hz), %llu cut short (%.2f%%, at depth "
-		"%.1f of %.1f on average), %llu unreadable (%.2f%%), %llu dropped (%.2f%%), "
+		"pyprobe: %llu samples%s in %.2f s (%.1f Hz), %llu cut short (%.2f%%%s), "
+		"%llu unreadable (%.2f%%), %llu dropped (%.2f%%), "
 		"%llu missed ticks (%.2f%%), sampling cost median %.1f µs, p99 %.1f µs; "
 		"wrote %s\n",
 		(unsigned long long)st.samples, of, secs, secs > 0 ? (double)st.ticks / secs : 0.0,
-		(unsigned long long)st.cut, per * (double)st.cut,
-		st.cut ? (double)st.cut_depth_sum / (double)st.cut : 0.0,
-		st.cut ? (double)st.cut_walked_sum / (double)st.cut : 0.0,
+		(unsigned long long)st.cut, per * (double)st.cut, depth,
 		(unsigned long long)st.unreadable, per * (double)st.unreadable,
 		(unsigned long long)st.dropped, per * (double)st.dropped,
 		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,

@@ -108,6 +108,10 @@ enum pp_gil_state {
  * part moves). */
 struct pp_thread {
 	uint64_t native_id;   /* kernel TID; 0 if it could not be found */
+	/* The TID as the target's own PID namespace numbers it (its
+	 * threading.get_native_id()): native_id's but in a container; 0 if
+	 * it could not be found */
+	uint64_t ns_id;
 	uint64_t thread_id;   /* pthread_self(), == threading.get_ident() */
 	int64_t interp_id;    /* innermost interpreter running on it */
 	const char *name;     /* threading.Thread name or NULL */

@@ -308,6 +308,7 @@ enum pp_err pp_assemble(struct pp_target *t, struct snapshot *s, unsigned flags,
 		memset(th, 0, sizeof(*th));
 		const struct tstate_rec *inner = &s->ts[g[k].members[0]];
 		th->native_id = g[k].native_id;
+		th->ns_id = inner->ns_tid;
 		th->thread_id = s->ts[g[k].members[g[k].nm - 1]].thread_id;
 		th->interp_id = s->interps[inner->interp].id;
 		th->frames = out->frame_pool + fp;

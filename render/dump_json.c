@@ -29,6 +29,10 @@ static void put_frame(const struct pp_dump_frame *f, FILE *out)
 static void put_thread(const struct pp_dump_thread *t, FILE *out)
 {
 	fprintf(out, "    {\n      \"native_id\": %" PRIu64 ",\n", t->native_id);
+	if (t->ns_id)
+		fprintf(out, "      \"ns_native_id\": %" PRIu64 ",\n", t->ns_id);
+	else
+		fputs("      \"ns_native_id\": null,\n", out);
 	fputs("      \"name\": ", out);
 	pp_json_str(t->name, out);
 	fprintf(out, ",\n      \"interpreter_id\": %" PRId64 ",\n", t->interpreter_id);

@@ -88,6 +88,9 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 static void put_thread(const struct pp_dump_thread *t, FILE *out)
 {
 	fprintf(out, "Thread %" PRIu64, t->native_id);
+	/* In a container: the id its own ps -L and logs show, too. */
+	if (t->ns_id && t->ns_id != t->native_id)
+		fprintf(out, " [%" PRIu64 " in its namespace]", t->ns_id);
 	if (t->name) {
 		fputs(" \"", out);
 		pp_text_str(t->name, 1, out);

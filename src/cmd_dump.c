@@ -89,6 +89,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *t = &s->threads[i];
 		th[i].native_id = t->native_id;
+		th[i].ns_id = t->ns_id;
 		th[i].name = t->name;
 		th[i].interpreter_id = t->interp_id;
 		th[i].gil = dump_gil(t->gil);

@@ -53,6 +53,7 @@ enum pp_dump_stack {
 
 struct pp_dump_thread {
 	uint64_t native_id;
+	uint64_t ns_id;       /* native_id in the target's PID namespace; 0 unknown */
 	const char *name;     /* threading.Thread name, or NULL */
 	int64_t interpreter_id;
 	enum pp_dump_gil gil;

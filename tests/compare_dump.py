@@ -18,7 +18,8 @@ What "agree" means:
   * the dump has the same set of native ids as the truth (the truth already
     leaves out its reporter thread, which has exited by dump time), no
     duplicates (one entry per OS thread);
-  * per thread: name, interpreter_id, frame count and every frame's
+  * per thread: ns_native_id (the id the target itself sees), name,
+    interpreter_id, frame count and every frame's
     function, name, file and line are identical;
   * state checks (default on; --no-state-checks turns them off): every
     fixture thread is parked in a system call, so each must be reported
@@ -81,7 +82,7 @@ DICT = (lambda v: isinstance(v, dict), "object")
 TOP = {"pid": INT, "cmdline": STR, "python": DICT, "threads": LIST}
 PYTHON = {"version": STR, "executable": STR, "libpython": STR_OR_NULL}
 THREAD = {
-    "native_id": INT, "name": STR_OR_NULL, "interpreter_id": INT,
+    "native_id": INT, "ns_native_id": INT, "name": STR_OR_NULL, "interpreter_id": INT,
     "gil": (lambda v: v in GIL_STATES, "one of %s" % sorted(GIL_STATES)),
     "os_state": (lambda v: v in OS_STATES, "one of %s" % sorted(OS_STATES)),
     "syscall": STR_OR_NULL,
@@ -216,6 +217,10 @@ def compare(truth, dump, state_checks, min_threads):
         who = label(w)
         if g["name"] != w["name"]:
             diffs.add("%s: name: want %r, got %r" % (who, w["name"], g["name"]))
+        # the truth's id is the one the target sees (threading.get_native_id())
+        if g["ns_native_id"] != w["native_id"]:
+            diffs.add("%s: ns_native_id: want %d, got %d" % (
+                who, w["native_id"], g["ns_native_id"]))
         if g["interpreter_id"] != w["interpreter_id"]:
             diffs.add("%s: interpreter_id: want %d, got %d" % (
                 who, w["interpreter_id"], g["interpreter_id"]))

@@ -92,13 +92,30 @@ static void check(const char *version)
 	if (d)
 		closedir(d);
 	cr_assert_eq(n, 2, "the target should have 2 threads, has %d", n);
+	/* ... with the id the container gives it beside it: the last
+	 * number of its NSpid line. */
 	for (int i = 0; i < n; i++) {
-		char want[64];
-		snprintf(want, sizeof want, "\"native_id\": %d,", tids[i]);
-		cr_assert_not_null(strstr(json, want), "thread %d missing:\n%s", tids[i], json);
+		char want[96], status[4096];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tids[i]);
+		cr_assert_gt(ts_read_file(path, status, sizeof status), 0);
+		const char *nsl = strstr(status, "\nNSpid:");
+		cr_assert_not_null(nsl);
+		nsl += strlen("\nNSpid:");
+		const char *eol = strchr(nsl, '\n'), *last = nsl;
+		for (const char *c = nsl; c < eol; c++)
+			if (*c == '\t' || *c == ' ')
+				last = c + 1;
+		int ns = atoi(last);
+		cr_assert(ns > 0 && ns != tids[i], "NSpid of %d: %d", tids[i], ns);
+		snprintf(want, sizeof want, "\"native_id\": %d,\n      \"ns_native_id\": %d,", tids[i],
+			 ns);
+		cr_assert_not_null(strstr(json, want), "thread %d (%d in its namespace) missing:\n%s",
+				   tids[i], ns, json);
 	}
-	char main_first[96];
-	snprintf(main_first, sizeof main_first, "\"native_id\": %d,\n      \"name\": \"MainThread\"", pid);
+	char main_first[128];
+	snprintf(main_first, sizeof main_first,
+		 "\"native_id\": %d,\n      \"ns_native_id\": 1,\n      \"name\": \"MainThread\"",
+		 pid);
 	cr_assert_not_null(strstr(json, main_first), "main thread not first / not named:\n%s", json);
 	cr_assert_not_null(strstr(json, "\"name\": \"worker\""), "%s", json);
 	cr_assert_null(strstr(json, "\"os_state\": \"unknown\""), "OS state lost:\n%s", json);

@@ -85,46 +85,49 @@ static const struct pp_dump_frame loop_frames[] = {
 	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON},
 };
 
+/* The second number is the id in the target's PID namespace: the main
+ * thread's is 1 (a container), 4250's the same as ours (not shown), the
+ * rest unknown. */
 static const struct pp_dump_thread fixture_threads[] = {
 	/* gil held, os running */
-	{4242, "MainThread", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
+	{4242, 1, "MainThread", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
 	 main_frames, 3},
 	/* released, sleeping in a syscall */
-	{4250, "worker-1", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, "futex", 0,
+	{4250, 4250, "worker-1", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, "futex", 0,
 	 worker_frames, 5},
 	/* waiting for the GIL wins over what the kernel says */
-	{4251, "worker-2", 0, PP_DUMP_GIL_WAITING, PP_DUMP_OS_SLEEPING, "futex", 0,
+	{4251, 0, "worker-2", 0, PP_DUMP_GIL_WAITING, PP_DUMP_OS_SLEEPING, "futex", 0,
 	 gil_waiter_frames, 2},
 	/* a name with a quote and a newline; disk wait in a syscall; line -1 */
-	{4252, "io-\"reader\"\nline2", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_DISK, "read", 0,
+	{4252, 0, "io-\"reader\"\nline2", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_DISK, "read", 0,
 	 reader_frames, 2},
 	/* no name, sleeping without a known syscall, no frames */
-	{4253, NULL, 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL, 0, NULL, 0},
+	{4253, 0, NULL, 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL, 0, NULL, 0},
 	/* a subinterpreter (its own GIL, 3.12+); non-ASCII everywhere */
-	{4254, "trabajador-ñ 线程", 1, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
+	{4254, 0, "trabajador-ñ 线程", 1, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
 	 subinterp_frames, 3},
-	{4255, "stopper", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_STOPPED, NULL, 0,
+	{4255, 0, "stopper", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_STOPPED, NULL, 0,
 	 stopped_frames, 1},
 	/* holds the GIL while blocked in the kernel: the classic hang */
-	{4260, "hog", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_SLEEPING, "nanosleep", 0,
+	{4260, 0, "hog", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_SLEEPING, "nanosleep", 0,
 	 stopped_frames, 1},
 	/* dropped (nothing held still), nothing known about it */
-	{4256, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, PP_DUMP_STACK_DROPPED,
+	{4256, 0, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, PP_DUMP_STACK_DROPPED,
 	 NULL, 0},
-	{4257, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
+	{4257, 0, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
 	 exiting_frames, 1},
 	/* backslash, tab and a terminal escape in a name; disk without a
 	 * syscall */
-	{4258, "C:\\tmp\tesc\x1b[31m", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_DISK, NULL, 0,
+	{4258, 0, "C:\\tmp\tesc\x1b[31m", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_DISK, NULL, 0,
 	 disk_frames, 1},
 	/* gil unknown falls through to the OS state */
-	{4259, "asyncio-loop", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_SLEEPING, "epoll_wait", 0,
+	{4259, 0, "asyncio-loop", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_SLEEPING, "epoll_wait", 0,
 	 loop_frames, 2},
 	/* cut short: what held still, under its marker */
-	{4261, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL,
+	{4261, 0, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL,
 	 PP_DUMP_STACK_CUT_CHANGING, changing_frames, 3},
 	/* parts that could not be read */
-	{4262, "broken", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL,
+	{4262, 0, "broken", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL,
 	 PP_DUMP_STACK_CUT_UNREADABLE, broken_frames, 5},
 };
 
@@ -236,7 +239,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
 		"t = d['threads']\n"
 		"assert len(t) == 14\n"
-		"keys = ['native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'stack',\n"
+		"keys = ['native_id', 'ns_native_id', 'name', 'interpreter_id', 'gil', 'os_state', 'syscall', 'stack',\n"
 		"        'frames']\n"
 		"for th in t:\n"
 		"    assert list(th) == keys, list(th)\n"
@@ -247,6 +250,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 		"            assert f['function'].startswith('[') and f['function'].endswith(']')\n"
 		"        else:\n"
 		"            assert f['kind'] == 'python', f\n"
+		"assert [th['ns_native_id'] for th in t[:3]] == [1, 4250, None]\n"
 		"st = [th['stack'] for th in t]\n"
 		"assert st.count('dropped') == 1 and st.count('cut_changing') == 1, st\n"
 		"assert st.count('cut_unreadable') == 1 and st.count('whole') == 11, st\n"
@@ -277,7 +281,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 Test(render_dump, json_replaces_invalid_utf8)
 {
 	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON};
-	struct pp_dump_thread th = {7, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
+	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
 	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1};
 	size_t len;
@@ -309,7 +313,7 @@ Test(render_dump, json_replaces_invalid_utf8)
 
 Test(render_dump, json_control_chars)
 {
-	struct pp_dump_thread th = {7, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
+	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
 				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0};
 	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1};
 	size_t len;

@@ -29,6 +29,10 @@ enum pp_err {
 
 struct pp_error {
 	enum pp_err code;
+	/* With PP_ERR_NOT_PYTHON: the process is a Python pyprobe can read
+	 * whose interpreter is not running (yet, or any more) - one that is
+	 * starting is worth waiting for. */
+	bool starting;
 	char msg[512]; /* one line, no "pyprobe: " prefix, no newline */
 };
 

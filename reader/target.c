@@ -26,6 +26,7 @@ enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 		err->code = code;
+		err->starting = false;
 	}
 	return code;
 }
@@ -368,10 +369,13 @@ static enum pp_err check_runtime(struct pp_target *t, struct pp_error *err)
 	int rc = pp_mem_read_u64(&t->mem, t->runtime + l->rt_interpreters_head, &interp);
 	if (rc)
 		return proc_error(t, rc, "memory", err);
-	if (!interp)
-		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-			"process %d has not started its Python interpreter yet, or "
-			"has already shut it down; try again in a moment", t->info.pid);
+	if (!interp) {
+		pp_set_error(err, PP_ERR_NOT_PYTHON,
+			     "process %d has not started its Python interpreter yet, or "
+			     "has already shut it down; try again in a moment", t->info.pid);
+		err->starting = true;
+		return PP_ERR_NOT_PYTHON;
+	}
 	if (pp_mem_read_u64(&t->mem, interp + l->is_threads_head, &tstate) != 0 ||
 	    (tstate && (pp_mem_read_u64(&t->mem, tstate + l->ts_interp, &back) != 0 ||
 			back != interp)))

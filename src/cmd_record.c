@@ -280,8 +280,8 @@ static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_targe
 		if (e == PP_OK || e == PP_ERR_PERM || stop_requested)
 			return e;
 		uint64_t now = mono_ns();
-		if (!pp_process_same_program(child, &stamp))
-			since = now; /* it exec'd: a new program, a new grace */
+		if (!pp_process_same_program(child, &stamp) || err->starting)
+			since = now; /* it exec'd, or is a Python starting: a new grace */
 		if (now - start >= LAUNCH_MAX_NS)
 			return e;
 		if (now - since >= LAUNCH_GRACE_NS) {

@@ -199,6 +199,7 @@ enum pp_err pp_process_attach(int pid, struct pp_target **out, struct pp_error *
 		pp_target_detach(*out);
 		*out = NULL;
 		e = err->code = PP_ERR_NOT_PYTHON;
+		err->starting = false;
 		snprintf(err->msg, sizeof(err->msg), "process %d was starting another "
 			 "program while pyprobe read it", pid);
 	}

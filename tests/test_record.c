@@ -82,30 +82,30 @@ static int exit_code(const struct run *r)
 /* ---- accuracy ------------------------------------------------------------- */
 
 /* Record fixtures/record/NAME.py (which writes the split it measured
- * itself) at 200 Hz with FLAG under the interpreter `spec`, and compare the
- * profile's split with it. */
-static void split_of(const char *spec, const char *name, const char *flag)
+ * itself) at 200 Hz with FLAG under the interpreter `py`, and compare the
+ * profile's split with it; true when within bounds (buf: the verdict). */
+static bool split_attempt(const struct ts_python *py, const char *name, const char *flag,
+			  int round, char *buf, size_t len)
 {
-	struct ts_python py;
-	ts_python_get(spec, &py);
 	char out[PATH_MAX], fixture[PATH_MAX], checker[PATH_MAX], truth[PATH_MAX];
 	char truth_arg[PATH_MAX], base[128], dir[PATH_MAX];
 	/* files of their own, should tests ever run side by side */
-	snprintf(base, sizeof base, "%s-%s.txt", name, py.label);
+	snprintf(base, sizeof base, "%s-%s-%d.txt", name, py->label, round);
 	path_in(out, sizeof out, base);
 	/* The truth is the target's to write: where it can. */
-	ts_python_scratch(&py, "record", dir, sizeof dir);
-	int w = snprintf(truth, sizeof truth, "%.3000s/%s-%s.truth", dir, name, py.label);
+	ts_python_scratch(py, "record", dir, sizeof dir);
+	int w = snprintf(truth, sizeof truth, "%.3000s/%s-%s-%d.truth", dir, name, py->label,
+			 round);
 	cr_assert(w > 0 && (size_t)w < sizeof truth);
 	unlink(truth);
-	ts_python_path(&py, truth, truth_arg, sizeof truth_arg);
+	ts_python_path(py, truth, truth_arg, sizeof truth_arg);
 	snprintf(base, sizeof base, "fixtures/record/%s.py", name);
-	ts_python_source(&py, base, fixture, sizeof fixture);
+	ts_python_source(py, base, fixture, sizeof fixture);
 	snprintf(checker, sizeof checker, "%s/tests/check_split.py", ts_source_root());
 	struct run r;
 	char *args[24] = {"record", "-r", "200", (char *)flag, "-o", out, "--"};
 	size_t n = 7;
-	ts_python_argv(&py, args, &n, 24);
+	ts_python_argv(py, args, &n, 24);
 	args[n++] = fixture;
 	args[n++] = "4";
 	args[n++] = truth_arg;
@@ -121,15 +121,32 @@ static void split_of(const char *spec, const char *name, const char *flag)
 	 * clock would show. */
 	char *check[] = {"python3", checker, out, "6", truth, NULL};
 	char res[PATH_MAX];
-	snprintf(base, sizeof base, "%s-%s.check", name, py.label);
+	snprintf(base, sizeof base, "%s-%s-%d.check", name, py->label, round);
 	path_in(res, sizeof res, base);
 	int st = ts_wait_bounded(ts_spawn(check, res, res, 0), 60);
-	char buf[2048];
-	ts_read_file(res, buf, sizeof buf);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "%s: the profile's split is off the target's own by more than 6 points:\n%s",
-		  py.label, buf);
-	cr_log_info("%s: %s", py.label, buf);
+	ts_read_file(res, buf, len);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* A split off by more than the bound is recorded again, and the test fails
+ * when both are: a wrong stack or a biased clock is off run after run,
+ * while a machine at load 9 (pyprobe, the target and others time-sliced
+ * in clumps) put one run in ~100 12 points off, and the next one right. */
+static void split_of(const char *spec, const char *name, const char *flag)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	static char first[2048], second[2048];
+	bool ok = split_attempt(&py, name, flag, 1, first, sizeof first);
+	if (!ok) {
+		/* an info line: Criterion fails a run that logged a warning */
+		cr_log_info("%s: recording again after a split off by more than 6 points:\n%s",
+			    py.label, first);
+		ok = split_attempt(&py, name, flag, 2, second, sizeof second);
+	}
+	cr_assert(ok, "%s: the profile's split is off the target's own by more than 6 points, "
+		  "twice:\n%s\n%s", py.label, first, second);
+	cr_log_info("%s: %s", py.label, second[0] ? second : first);
 }
 
 /* The samples split as the target measured itself, on each interpreter

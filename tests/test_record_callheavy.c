@@ -24,6 +24,7 @@
  * pass the share check (not the mid-stack one). */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,24 +45,21 @@ TestSuite(record_callheavy, .timeout = 180);
  * bound on lost samples is the sharper check. */
 #define TOLERANCE "8"
 
-static void callheavy(const char *version, const char *label, const char *mode,
-		      const char *flag)
+/* One recording and its check; true when the profile passed (buf: the
+ * checker's verdict, or why the recording failed). */
+static bool attempt(const char *python, const char *label, const char *mode, const char *flag,
+		    int round, char *buf, size_t len)
 {
-	char pybuf[512];
-	const char *python = strcmp(version, "debian")
-		? ts_pyenv_python(version, pybuf, sizeof pybuf) : "/usr/bin/python3.11";
-	if (access(python, X_OK) != 0)
-		cr_skip_test("python %s not installed at %s", version, python);
 	const char *b = getenv("PYPROBE_BUILD_ROOT");
 	char dir[PATH_MAX], out[PATH_MAX + 64], err[PATH_MAX + 64], truth[PATH_MAX + 64],
 		res[PATH_MAX + 64], fixture[PATH_MAX], checker[PATH_MAX];
 	snprintf(dir, sizeof dir, "%.3000s/tests/record_callheavy", b && *b ? b : "/tmp/pyprobe-tests");
 	ts_mkdir_p(dir);
 	const char *tag = flag ? "-blocking" : "";
-	snprintf(out, sizeof out, "%s/%s%s-%s.txt", dir, mode, tag, label);
-	snprintf(err, sizeof err, "%s/%s%s-%s.err", dir, mode, tag, label);
-	snprintf(truth, sizeof truth, "%s/%s%s-%s.truth", dir, mode, tag, label);
-	snprintf(res, sizeof res, "%s/%s%s-%s.check", dir, mode, tag, label);
+	snprintf(out, sizeof out, "%s/%s%s-%s-%d.txt", dir, mode, tag, label, round);
+	snprintf(err, sizeof err, "%s/%s%s-%s-%d.err", dir, mode, tag, label, round);
+	snprintf(truth, sizeof truth, "%s/%s%s-%s-%d.truth", dir, mode, tag, label, round);
+	snprintf(res, sizeof res, "%s/%s%s-%s-%d.check", dir, mode, tag, label, round);
 	unlink(truth);
 	snprintf(fixture, sizeof fixture, "%.3000s/fixtures/record/callheavy.py", ts_source_root());
 	snprintf(checker, sizeof checker, "%.3000s/tests/check_callheavy.py", ts_source_root());
@@ -82,8 +80,7 @@ static void callheavy(const char *version, const char *label, const char *mode,
 	argv[n++] = truth;
 	argv[n] = NULL;
 	int st = ts_wait_bounded(ts_spawn(argv, NULL, err, 0), 120);
-	char buf[8192];
-	ts_read_file(err, buf, sizeof buf);
+	ts_read_file(err, buf, len);
 	cr_assert(st != -1, "%s %s: record timed out:\n%s", label, mode, buf);
 	cr_assert(!strstr(buf, "Sanitizer") && !strstr(buf, "runtime error:"),
 		  "sanitizer report:\n%s", buf);
@@ -95,11 +92,35 @@ static void callheavy(const char *version, const char *label, const char *mode,
 	char *check[] = {"python3", checker, out, err, truth, "--tolerance", TOLERANCE,
 			 "--max-lost", "2", flag ? "--max-hidden" : NULL, "10", NULL};
 	st = ts_wait_bounded(ts_spawn(check, res, res, 0), 60);
-	ts_read_file(res, buf, sizeof buf);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "%s %s%s: the profile is biased or lost samples:\n%s", label, mode,
-		  flag ? " --blocking" : "", buf);
-	cr_log_info("%s %s%s:\n%s", label, mode, flag ? " --blocking" : "", buf);
+	ts_read_file(res, buf, len);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* A profile that fails its check is recorded again, and the test fails
+ * when both do. A biased or lossy walker fails every run (it was 10-40
+ * points off, run after run); a machine at load 9 on 2 CPUs, where
+ * pyprobe, the target and the rest are time-sliced in clumps, put one run
+ * in ~100 17.5 points off with nothing lost, or 2.02% lost on a 400-deep
+ * stack read slower than its slice's tail - and the next run passed. */
+static void callheavy(const char *version, const char *label, const char *mode,
+		      const char *flag)
+{
+	char pybuf[512];
+	const char *python = strcmp(version, "debian")
+		? ts_pyenv_python(version, pybuf, sizeof pybuf) : "/usr/bin/python3.11";
+	if (access(python, X_OK) != 0)
+		cr_skip_test("python %s not installed at %s", version, python);
+	static char first[8192], second[8192];
+	bool ok = attempt(python, label, mode, flag, 1, first, sizeof first);
+	if (!ok) {
+		/* an info line: Criterion fails a run that logged a warning */
+		cr_log_info("%s %s%s: recording again after a failed check:\n%s", label, mode,
+			    flag ? " --blocking" : "", first);
+		ok = attempt(python, label, mode, flag, 2, second, sizeof second);
+	}
+	cr_assert(ok, "%s %s%s: the profile is biased or lost samples, twice:\n%s\n%s", label,
+		  mode, flag ? " --blocking" : "", first, second);
+	cr_log_info("%s %s%s:\n%s", label, mode, flag ? " --blocking" : "", second[0] ? second : first);
 }
 
 /* "3.x.y": pyenv's; "debian": Debian's static /usr/bin/python3.11. */

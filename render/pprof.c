@@ -10,7 +10,10 @@
  *                  first; values [count, count * period]; labels `thread`
  *                  ('TID "name"' or 'TID') and `thread_id` (num)
  *   location       one per view frame used, id = view frame id + 1, one Line
- *   function       one per (function, name, file, firstlineno)
+ *   function       one per (function, name, file, firstlineno): name the
+ *                  function (qualified), system_name the bare name only
+ *                  where it differs (else "", which pprof's symbolisation
+ *                  leaves alone: see fn_id), filename the file
  *   period_type    wall/nanoseconds, period = 1e9 / rate_hz
  *
  * Everything is numbered in order of first use while walking the view in
@@ -251,8 +254,15 @@ static uint32_t str_id(struct enc *e, const char *s)
 /* The pprof function id (1-based) of a view frame; 0 when out of memory. */
 static uint32_t fn_id(struct enc *e, const struct pp_view_frame *f)
 {
-	struct fn k = {str_id(e, f->function), str_id(e, f->name), str_id(e, f->file),
-		       f->firstlineno > 0 ? f->firstlineno : 0};
+	/* system_name only where it differs from name (else ""): pprof's
+	 * default symbolisation takes a Function whose system_name equals its
+	 * name for one still to demangle, and one that looks like C++ (`<`,
+	 * `>`, `[`, `]` or `::` in it, as in <module>, <lambda>, [changing])
+	 * loses its <...> and [...] parts - <module> became <unknown>. A
+	 * system_name that differs, even "", tells it the name is final. */
+	struct fn k = {str_id(e, f->function),
+		       strcmp(f->name, f->function) ? str_id(e, f->name) : 0,
+		       str_id(e, f->file), f->firstlineno > 0 ? f->firstlineno : 0};
 	if (k.name == UINT32_MAX || k.system_name == UINT32_MAX || k.filename == UINT32_MAX ||
 	    table_room(&e->fn_ix) != 0)
 		return 0;

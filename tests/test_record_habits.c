@@ -1,0 +1,145 @@
+/* `pyprobe record` as users of py-spy and of the viewers its outputs open
+ * in meet it (issue 16): names pprof shows as written, no file left by a
+ * record that fails, times at the rate achieved, a started command ended
+ * with the duration, speedscope opening on the busiest thread. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static pid_t g_target = -1;
+
+static void teardown(void)
+{
+	if (g_target > 0) {
+		kill(-g_target, SIGKILL);
+		waitpid(g_target, NULL, 0);
+	}
+}
+
+TestSuite(habits, .fini = teardown, .timeout = 240);
+
+/* $PYPROBE_BUILD_ROOT/tests/habits/NAME: a directory of our own, emptied
+ * by each test that lists it. */
+static const char *scratch(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		const char *b = getenv("PYPROBE_BUILD_ROOT");
+		snprintf(dir, sizeof dir, "%s/tests/habits", b && *b ? b : "/tmp/pyprobe-tests");
+		ts_mkdir_p(dir);
+	}
+	return dir;
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+	int w = snprintf(out, n, "%.3000s/%s", scratch(), name);
+	cr_assert(w > 0 && (size_t)w < n, "path too long");
+}
+
+struct run {
+	int status;
+	char err[8192];
+	char out[65536];
+};
+
+/* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
+static void run(struct run *r, char *const args[])
+{
+	char *argv[40];
+	int n = 0;
+	argv[n++] = (char *)ts_pyprobe();
+	for (; args[n - 1] && n < 39; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	char out[PATH_MAX], err[PATH_MAX];
+	path_in(out, sizeof out, "run.out");
+	path_in(err, sizeof err, "run.err");
+	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
+	ts_read_file(err, r->err, sizeof r->err);
+	ts_read_file(out, r->out, sizeof r->out);
+	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
+	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
+		  WTERMSIG(r->status), r->err);
+	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
+		  "sanitizer report:\n%s", r->err);
+}
+
+static int exit_code(const struct run *r)
+{
+	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+}
+
+/* A shell command's standard output (and error) in out; its exit status. */
+static int shell(const char *cmd, char *out, size_t n)
+{
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f, "popen %s", cmd);
+	size_t len = fread(out, 1, n - 1, f);
+	out[len] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Write a Python script under the scratch directory. */
+static void write_script(char *path, size_t n, const char *name, const char *text)
+{
+	path_in(path, n, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* A module-level loop calling a module-level lambda: both frames'
+ * qualified names are their bare names, <module> and <lambda>. */
+static const char lambda_script[] =
+	"import sys, time\n"
+	"spin = lambda n: sum(range(n))\n"
+	"t = time.time()\n"
+	"while time.time() - t < float(sys.argv[1]):\n"
+	"    spin(2000)\n";
+
+/* ---- 1. pprof: names as written, through pprof's default symbolisation -- */
+
+Test(habits, pprof_names_survive_pprof_symbolisation)
+{
+	char pybuf[512], script[PATH_MAX], out[PATH_MAX], cmd[3 * PATH_MAX], text[1 << 16];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "lambda.py", lambda_script);
+	path_in(out, sizeof out, "lambda.pb.gz");
+	struct run r;
+	char *args[] = {"record", "--no-progress", "-o", out, "--", (char *)python, script,
+			"1", NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	/* The fields: pprof (internal/symbolizer) takes a Function whose
+	 * system_name equals its name for one still to clean, and strips
+	 * <...> and [...] from one that looks like C++. */
+	snprintf(cmd, sizeof cmd, "python3 '%s/tests/pprof_decode.py' '%s' 2>&1",
+		 ts_source_root(), out);
+	cr_assert_eq(shell(cmd, text, sizeof text), 0, "decode failed:\n%s", text);
+	cr_assert(strstr(text, "\"name\": \"<module>\", \"system_name\": \"\"") &&
+		  strstr(text, "\"name\": \"<lambda>\", \"system_name\": \"\""),
+		  "<module> and <lambda> must have a system_name that is not their name:\n%.4000s",
+		  text);
+	/* And pprof itself, when it is here. */
+	if (shell("command -v go", text, sizeof text) != 0)
+		cr_skip_test("go is not installed: `go tool pprof -traces` not run (the "
+			     "fields were checked with tests/pprof_decode.py)");
+	snprintf(cmd, sizeof cmd, "go tool pprof -traces '%s' 2>/dev/null", out);
+	cr_assert_eq(shell(cmd, text, sizeof text), 0, "go tool pprof failed:\n%s", text);
+	cr_assert(strstr(text, "<module>") && strstr(text, "<lambda>") &&
+		  !strstr(text, "<unknown>"), "go tool pprof -traces:\n%.4000s", text);
+}

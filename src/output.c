@@ -86,6 +86,8 @@ struct pp_output {
 	char *final;     /* where the file goes (a link's target); NULL: in place */
 	char *tmp;       /* its temporary name until renamed; NULL: in place, or published */
 	bool published;  /* renamed into place while still being written */
+	char *created;   /* a file made in place where there was none (a dangling
+			    link's target): removed if nothing comes of it */
 };
 
 /* `.BASE.XXXXXX` next to `path`, unused: 0 and its open descriptor, or
@@ -154,8 +156,17 @@ struct pp_output *pp_output_create(const char *path)
 	} else if (stat(path, &st) != 0) {
 		if (errno != ENOENT)
 			goto fail;
-		if (lstat(path, &lst) == 0) /* a dangling link: create its target */
+		if (lstat(path, &lst) == 0) { /* a dangling link: create its target */
 			o->fd = open_in_place(path);
+			/* where it is, now that it exists, to remove it
+			 * again if nothing is written */
+			if (o->fd >= 0 && !(o->created = realpath(path, NULL))) {
+				int e = errno;
+				close(o->fd);
+				errno = e;
+				o->fd = -1;
+			}
+		}
 		else if (!(o->final = strdup(path)))
 			errno = ENOMEM;
 		else
@@ -195,6 +206,7 @@ fail:;
 	free(o->name);
 	free(o->final);
 	free(o->tmp);
+	free(o->created);
 	free(o);
 	errno = e;
 	return NULL;
@@ -243,6 +255,7 @@ static void free_output(struct pp_output *o)
 	free(o->name);
 	free(o->final);
 	free(o->tmp);
+	free(o->created);
 	free(o);
 }
 
@@ -276,6 +289,8 @@ void pp_output_discard(struct pp_output *o)
 		unlink(o->tmp);
 	else if (o->published)
 		unlink(o->final);
+	else if (o->created)
+		unlink(o->created);
 	free_output(o);
 	errno = e;
 }

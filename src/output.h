@@ -42,7 +42,9 @@ bool pp_output_is_stdout(const char *path);
  * a regular file (/dev/null, a FIFO). A symbolic link to a regular file is
  * kept: its target is replaced. A recording, streamed while it grows, is
  * renamed into place early (pp_output_publish): from then on it holds
- * every complete block, whatever happens to pyprobe. */
+ * every complete block, whatever happens to pyprobe. A dangling symbolic
+ * link's target is created in place, and removed again if nothing comes
+ * of it (pp_output_discard). */
 struct pp_output;
 
 /* Create the output for path ("-": standard output). NULL with errno set

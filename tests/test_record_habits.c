@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,4 +143,100 @@ Test(habits, pprof_names_survive_pprof_symbolisation)
 	cr_assert_eq(shell(cmd, text, sizeof text), 0, "go tool pprof failed:\n%s", text);
 	cr_assert(strstr(text, "<module>") && strstr(text, "<lambda>") &&
 		  !strstr(text, "<unknown>"), "go tool pprof -traces:\n%.4000s", text);
+}
+
+/* ---- 2. a record that fails leaves no file -------------------------------- */
+
+/* Whether the scratch directory holds NAME, or a temporary `.NAME.XXXXXX`
+ * of it (output.h); the first such entry in found. */
+static bool leaves(const char *name, char *found, size_t n)
+{
+	DIR *d = opendir(scratch());
+	cr_assert_not_null(d);
+	size_t len = strlen(name);
+	bool any = false;
+	for (struct dirent *de; !any && (de = readdir(d));) {
+		const char *e = de->d_name;
+		if (!strcmp(e, name) || (e[0] == '.' && !strncmp(e + 1, name, len) &&
+					 e[len + 1] == '.')) {
+			snprintf(found, n, "%s", e);
+			any = true;
+		}
+	}
+	closedir(d);
+	return any;
+}
+
+/* pyprobe record ARGS... -o NAME (in the scratch directory), which must
+ * fail with `code` and leave nothing under NAME. */
+static void fails_leaving_nothing(int code, const char *name, const char *const *args)
+{
+	char out[PATH_MAX], found[256];
+	path_in(out, sizeof out, name);
+	unlink(out);
+	char *argv[24] = {"record", "--no-progress", "-o", out};
+	size_t n = 4;
+	for (size_t i = 0; args[i] && n < 23; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	struct run r;
+	run(&r, argv);
+	cr_assert_eq(exit_code(&r), code, "%s: exit %d, want %d:\n%s", name, exit_code(&r), code,
+		     r.err);
+	cr_assert(!leaves(name, found, sizeof found), "%s: a failed record left %s:\n%s", name,
+		  found, r.err);
+}
+
+Test(habits, failed_record_leaves_no_file)
+{
+	/* 3: no such process; a command that ends before it is Python */
+	const char *gone[] = {"--pid", "999999999", NULL};
+	fails_leaving_nothing(3, "gone.svg", gone);
+	fails_leaving_nothing(3, "gone.pyprobe", gone); /* a recording takes its name early */
+	const char *quick[] = {"--", "true", NULL};
+	fails_leaving_nothing(3, "quick.speedscope.json", quick);
+	const char *noexec[] = {"--", "/nonexistent/prog", NULL};
+	fails_leaving_nothing(3, "noexec.pb.gz", noexec);
+	/* 5: not Python */
+	char *sleeper[] = {"sleep", "100", NULL};
+	g_target = ts_spawn(sleeper, NULL, NULL, 1);
+	ts_sleep_ms(200);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	const char *notpy[] = {"--pid", pid, NULL};
+	fails_leaving_nothing(5, "notpy.svg", notpy);
+	fails_leaving_nothing(5, "notpy.pyprobe", notpy);
+	teardown();
+	/* A dangling symbolic link: its target would be created in place -
+	 * and must go again. */
+	char link[PATH_MAX], found[256];
+	path_in(link, sizeof link, "dangling.svg");
+	unlink(link);
+	char dest[PATH_MAX];
+	path_in(dest, sizeof dest, "dangling-target.svg");
+	unlink(dest);
+	cr_assert_eq(symlink("dangling-target.svg", link), 0);
+	struct run r;
+	char *args[] = {"record", "--pid", "999999999", "-o", link, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 3, "%s", r.err);
+	cr_assert(!leaves("dangling-target.svg", found, sizeof found),
+		  "a failed record through a dangling link left %s", found);
+}
+
+/* 4: no permission - pausing (--blocking) a process another tracer holds. */
+Test(habits, failed_record_without_permission_leaves_no_file)
+{
+	char pybuf[512];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "import time; time.sleep(100)", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	if (ptrace(PTRACE_SEIZE, g_target, NULL, NULL) != 0)
+		cr_skip_test("cannot trace the target: %s", strerror(errno));
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	const char *traced[] = {"--blocking", "--pid", pid, NULL};
+	fails_leaving_nothing(4, "traced.svg", traced);
+	fails_leaving_nothing(4, "traced.pyprobe", traced);
 }

@@ -14,7 +14,8 @@
  *                  function (qualified), system_name the bare name only
  *                  where it differs (else "", which pprof's symbolisation
  *                  leaves alone: see fn_id), filename the file
- *   period_type    wall/nanoseconds, period = 1e9 / rate_hz
+ *   period_type    wall/nanoseconds, period = 1e9 / the rate achieved
+ *                  (pp_profile_rate_achieved)
  *
  * Everything is numbered in order of first use while walking the view in
  * time order, so the same profile gives the same bytes; the gzip header
@@ -375,7 +376,9 @@ static void value_type(struct pb *b, unsigned field, struct pb *sub, uint32_t ty
 static int encode(struct enc *e, const struct pp_view *v, struct pb *b)
 {
 	const struct pp_profile_meta *m = pp_profile_meta_c(e->p);
-	int64_t period = 1000000000 / (m->rate_hz ? m->rate_hz : 100);
+	/* at the rate achieved: missed ticks lengthen what a sample stands for */
+	double hz = pp_profile_rate_achieved(m);
+	int64_t period = (int64_t)(1e9 / hz);
 	uint32_t samples = str_id(e, "samples"), count = str_id(e, "count");
 	uint32_t wall = str_id(e, "wall"), ns = str_id(e, "nanoseconds");
 	uint32_t thread = str_id(e, "thread"), thread_id = str_id(e, "thread_id");

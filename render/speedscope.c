@@ -9,7 +9,9 @@
  *   profiles        one "sampled" profile per thread that has kept samples,
  *                   in thread order, named `thread TID "name"` (or
  *                   `thread TID`); samples in time order, root first; each
- *                   weighs 1/rate seconds (rate 0, unknown: 100 Hz),
+ *                   weighs 1/rate seconds, at the rate achieved
+ *                   (pp_profile_rate_achieved: missed ticks make each
+ *                   sample stand for longer; rate 0, unknown: 100 Hz),
  *                   written as the shortest decimal that reads back the
  *                   same; startValue 0, endValue n/rate (the weights' sum).
  *                   A view that keeps nothing gets one empty profile, so the
@@ -147,8 +149,9 @@ static int write_file(const struct pp_profile *p, const struct pp_render_opts *o
 {
 	size_t nthreads, nvf = pp_view_nframes(v);
 	const struct pp_pthread *th = pp_profile_threads(p, &nthreads);
-	uint32_t rate_hz = pp_profile_meta_c(p)->rate_hz;
-	double rate = rate_hz ? (double)rate_hz : 100.0;
+	/* the rate achieved, not the one asked for: with missed ticks, the
+	 * seconds would understate the time the samples cover */
+	double rate = pp_profile_rate_achieved(pp_profile_meta_c(p));
 	int rc = -1;
 
 	/* Compact frame numbers: the used view frames, in id order. */

@@ -240,3 +240,72 @@ Test(habits, failed_record_without_permission_leaves_no_file)
 	fails_leaving_nothing(4, "traced.svg", traced);
 	fails_leaving_nothing(4, "traced.pyprobe", traced);
 }
+
+/* ---- 3. times at the rate achieved --------------------------------------- */
+
+/* A recording that misses most of its ticks (20 kHz, pausing the target
+ * for each sample): speedscope's weights, pprof's period and the flame
+ * graph's "at N Hz" must rest on the rate the summary line says was
+ * achieved, not on the 20 kHz asked for. */
+Test(habits, times_use_the_rate_achieved)
+{
+	char pybuf[512];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	char pid[32], rec[PATH_MAX], ss[PATH_MAX], pb[PATH_MAX], svg[PATH_MAX];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	path_in(rec, sizeof rec, "rate.pyprobe");
+	path_in(ss, sizeof ss, "rate.speedscope.json");
+	path_in(pb, sizeof pb, "rate.pb.gz");
+	path_in(svg, sizeof svg, "rate.svg");
+	struct run r;
+	char *args[] = {"record", "--pid", pid, "--blocking", "-r", "20000", "-d", "1.5",
+			"--no-progress", "-o", rec, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	double hz = 0, missed_pct = 0;
+	const char *m = strstr(r.err, " missed ticks (");
+	cr_assert(sscanf(r.err, "pyprobe: %*u samples in %*f s (%lf Hz)", &hz) == 1 && m &&
+		  sscanf(m, " missed ticks (%lf%%)", &missed_pct) == 1, "%s", r.err);
+	/* Pausing the target costs far more than 50 µs a sample: if this
+	 * machine kept up, the rates would agree and the test prove nothing. */
+	cr_assert_gt(missed_pct, 20.0, "20 kHz with --blocking missed only %.1f%% of ticks:\n%s",
+		     missed_pct, r.err);
+	static char text[1 << 20];
+	char cmd[3 * PATH_MAX];
+
+	char *a1[] = {"render", rec, "-o", ss, NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	ts_read_file(ss, text, sizeof text);
+	const char *w = strstr(text, "\"weights\": [");
+	double weight = 0;
+	cr_assert(w && sscanf(w + 12, " %lf", &weight) == 1 && weight > 0, "no weights");
+	cr_assert(1 / weight > 0.9 * hz && 1 / weight < 1.1 * hz,
+		  "speedscope weighs a sample 1/%.0f s; the rate achieved was %.0f Hz", 1 / weight,
+		  hz);
+
+	char *a2[] = {"render", rec, "-o", pb, NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	snprintf(cmd, sizeof cmd, "python3 '%s/tests/pprof_decode.py' '%s' 2>&1",
+		 ts_source_root(), pb);
+	cr_assert_eq(shell(cmd, text, sizeof text), 0, "decode failed:\n%.2000s", text);
+	const char *per = strstr(text, "\"period\": ");
+	double period = 0;
+	cr_assert(per && sscanf(per + 10, "%lf", &period) == 1 && period > 0, "no period");
+	cr_assert(1e9 / period > 0.9 * hz && 1e9 / period < 1.1 * hz,
+		  "pprof's period is 1/%.0f s; the rate achieved was %.0f Hz", 1e9 / period, hz);
+
+	char *a3[] = {"render", rec, "-o", svg, NULL};
+	run(&r, a3);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	ts_read_file(svg, text, sizeof text);
+	const char *at = strstr(text, " samples at ");
+	double shown = 0;
+	cr_assert(at && sscanf(at, " samples at %lf Hz", &shown) == 1, "no rate in the subtitle");
+	cr_assert(shown > 0.9 * hz && shown < 1.1 * hz,
+		  "the subtitle says %.1f Hz; the rate achieved was %.0f Hz", shown, hz);
+}

@@ -38,7 +38,9 @@ static const char record_usage[] =
 	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
 	"  -r, --rate HZ        samples per second (default 100, up to 20000), or max:\n"
 	"                       back to back, as fast as the target can be read\n"
-	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C)\n"
+	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C);\n"
+	"                       a command pyprobe started is then ended: SIGINT, then\n"
+	"                       SIGTERM and SIGKILL 2 s apart (never a --pid process)\n"
 	"      --subprocesses   also sample the target's Python subprocesses (workers\n"
 	"                       of multiprocessing, forks, spawned interpreters), with\n"
 	"                       a `process PID: cmdline` root frame per process; the\n"
@@ -223,28 +225,52 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* How long a command pyprobe ends is given after each signal before the
+ * next one. */
+#define END_GRACE_TICKS 200 /* of 10 ms: 2 s */
+
+/* End the command pyprobe started, gracefully first: each signal of
+ * sigs[0..n) in turn, the next one only if it is still running after a
+ * grace of `grace` ticks of 10 ms, then SIGKILL. Reaps it. Writes what
+ * was sent ("SIGINT, then SIGTERM") to how; "" if it had ended already. */
+static void end_child(pid_t child, const int *sigs, size_t n, int grace, char *how,
+		      size_t size)
+{
+	int status;
+	how[0] = '\0';
+	if (waitpid(child, &status, WNOHANG) == child)
+		return; /* it ended on its own */
+	struct timespec ms10 = {0, 10000000L};
+	size_t len = 0;
+	for (size_t k = 0; k <= n; k++) {
+		int sig = k < n ? sigs[k] : SIGKILL;
+		kill(child, sig);
+		if (len < size)
+			len += (size_t)snprintf(how + len, size - len, "%sSIG%s", k ? ", then " : "",
+						sigabbrev_np(sig));
+		if (sig == SIGKILL) {
+			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+		for (int i = 0; i < grace; i++) {
+			nanosleep(&ms10, NULL);
+			if (waitpid(child, &status, WNOHANG) == child)
+				return;
+		}
+	}
+}
+
 /* The command pyprobe started will not be profiled: end it (the user
  * started it only to have it profiled) - SIGTERM, then SIGKILL after a
  * short grace. Reaps it. Appends what was done to err->msg. */
 static void end_launched(pid_t child, struct pp_error *err)
 {
-	int status;
-	if (waitpid(child, &status, WNOHANG) == child)
-		return; /* it ended on its own */
-	kill(child, SIGTERM);
-	const char *how = "SIGTERM";
-	struct timespec ms10 = {0, 10000000L};
-	int reaped = 0;
-	for (int i = 0; i < 100 && !reaped; i++) { /* 1 s */
-		nanosleep(&ms10, NULL);
-		reaped = waitpid(child, &status, WNOHANG) == child;
-	}
-	if (!reaped) {
-		kill(child, SIGKILL);
-		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-			;
-		how = "SIGTERM, then SIGKILL";
-	}
+	static const int sigs[] = {SIGTERM};
+	char how[64];
+	end_child(child, sigs, 1, 100, how, sizeof how);
+	if (!how[0])
+		return;
 	size_t n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n,
 		 "; pyprobe ended the command it started (%s)", how);
@@ -528,6 +554,9 @@ int cmd_record(int argc, char **argv)
 	struct pp_process_set *set = NULL;
 	struct pp_profile *p = pp_profile_new();
 	int rc = PP_EXIT_OK;
+	/* Sampling ran for the whole --duration with the command still
+	 * running: it is ended (a py-spy user's expectation), not waited for. */
+	bool duration_over = false;
 	if (!p) {
 		pp_die_msg("out of memory");
 		return PP_EXIT_IO;
@@ -638,6 +667,7 @@ int cmd_record(int argc, char **argv)
 	fill_meta(p, set, pid, (unsigned)rate, &st, start_unix);
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
+	duration_over = cmd && duration > 0 && e == PP_OK && st.end == PP_OK && !stop_requested;
 	if (e != PP_OK && st.samples == 0) {
 		record_advice(&err);
 		pp_die_msg("%s", err.msg);
@@ -726,6 +756,19 @@ done:
 	if (rs.rec)
 		pp_recording_close(rs.rec, NULL);
 	pp_output_discard(o);
+	if (child > 0 && duration_over) {
+		/* The duration is over: the command pyprobe started (never a
+		 * --pid) is ended, gracefully first - SIGINT as Ctrl-C would,
+		 * then SIGTERM, then SIGKILL, 2 s apart. Only its own process:
+		 * its children are its to end. */
+		static const int sigs[] = {SIGINT, SIGTERM};
+		char how[64];
+		end_child(child, sigs, 2, END_GRACE_TICKS, how, sizeof how);
+		if (how[0]) /* one write: the command writes to stderr too */
+			fprintf(stderr, "pyprobe: the duration is over: ended %s (%s)\n", cmd[0],
+				how);
+		child = -1;
+	}
 	if (child > 0) {
 		/* Reap a command that has ended. One still running after we were
 		 * told to stop keeps running: we only stopped watching it. */

@@ -309,3 +309,74 @@ Test(habits, times_use_the_rate_achieved)
 	cr_assert(shown > 0.9 * hz && shown < 1.1 * hz,
 		  "the subtitle says %.1f Hz; the rate achieved was %.0f Hz", shown, hz);
 }
+
+/* ---- 4. -d ends the command pyprobe started ------------------------------ */
+
+/* Busy for up to 60 s; with "ignore", deaf to SIGINT and SIGTERM; on a
+ * KeyboardInterrupt, writes "interrupted" to argv[2]. */
+static const char stubborn_script[] =
+	"import signal, sys, time\n"
+	"if sys.argv[1] == 'ignore':\n"
+	"    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+	"    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+	"try:\n"
+	"    t = time.time()\n"
+	"    while time.time() - t < 60:\n"
+	"        sum(range(1000))\n"
+	"except KeyboardInterrupt:\n"
+	"    open(sys.argv[2], 'w').write('interrupted')\n";
+
+/* record -d 1 -- python SCRIPT MODE MARKER: returns within seconds, not
+ * when the command would end (60 s), having said how it ended it. */
+static void duration_ends(const char *mode, const char *how, const char *marker_text)
+{
+	char pybuf[512], script[PATH_MAX], marker[PATH_MAX], out[PATH_MAX], text[256] = "";
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "stubborn.py", stubborn_script);
+	path_in(marker, sizeof marker, "stubborn.marker");
+	path_in(out, sizeof out, "stubborn.txt");
+	unlink(marker);
+	double t0 = ts_now_s();
+	struct run r;
+	char *args[] = {"record", "--no-progress", "-d", "1", "-o", out, "--", (char *)python,
+			script, (char *)mode, marker, NULL};
+	run(&r, args);
+	double took = ts_now_s() - t0;
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_lt(took, 40.0, "record -d 1 waited %.0f s for the command:\n%s", took, r.err);
+	char want[128];
+	snprintf(want, sizeof want, "pyprobe: the duration is over: ended %s (%s)\n", python, how);
+	cr_assert(strstr(r.err, want), "want '%s' in:\n%s", want, r.err);
+	ts_read_file(marker, text, sizeof text);
+	cr_assert_str_eq(text, marker_text, "the command's KeyboardInterrupt handler");
+}
+
+Test(habits, duration_interrupts_the_command)
+{
+	duration_ends("x", "SIGINT", "interrupted");
+}
+
+Test(habits, duration_kills_a_command_deaf_to_signals)
+{
+	duration_ends("ignore", "SIGINT, then SIGTERM, then SIGKILL", "");
+}
+
+/* --pid: the process is not pyprobe's to end. */
+Test(habits, duration_leaves_a_pid_running)
+{
+	char pybuf[512];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
+	g_target = ts_spawn(target, NULL, NULL, 1);
+	ts_sleep_ms(300);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)g_target);
+	struct run r;
+	char *args[] = {"record", "--pid", pid, "-d", "1", "-o", "/dev/null", NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(!strstr(r.err, "the duration is over"), "%s", r.err);
+	ts_sleep_ms(300);
+	int st;
+	cr_assert_eq(waitpid(g_target, &st, WNOHANG), 0, "the target ended");
+}

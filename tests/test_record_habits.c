@@ -380,3 +380,48 @@ Test(habits, duration_leaves_a_pid_running)
 	int st;
 	cr_assert_eq(waitpid(g_target, &st, WNOHANG), 0, "the target ended");
 }
+
+/* ---- 6. speedscope opens on the busiest thread ---------------------------- */
+
+/* The main thread works a little, then waits (idle: not drawn) for a
+ * worker that works three times as long: speedscope must open on the
+ * worker's profile, not on the first one. */
+static const char busiest_script[] =
+	"import threading, time\n"
+	"def spin(secs):\n"
+	"    t = time.time()\n"
+	"    while time.time() - t < secs:\n"
+	"        sum(range(1000))\n"
+	"spin(0.4)\n"
+	"w = threading.Thread(target=spin, args=(1.2,))\n"
+	"w.start()\n"
+	"w.join()\n";
+
+Test(habits, speedscope_opens_on_the_busiest_thread)
+{
+	char pybuf[512], script[PATH_MAX], out[PATH_MAX], cmd[3 * PATH_MAX], text[4096];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "busiest.py", busiest_script);
+	path_in(out, sizeof out, "busiest.speedscope.json");
+	struct run r;
+	char *args[] = {"record", "--no-progress", "-o", out, "--", (char *)python, script, NULL};
+	run(&r, args);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	/* "ACTIVE SAMPLES..." of each profile, in order */
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
+		 "print(d[\"activeProfileIndex\"], *[len(p[\"samples\"]) for p in d[\"profiles\"]])' "
+		 "'%s' 2>&1", out);
+	cr_assert_eq(shell(cmd, text, sizeof text), 0, "%s", text);
+	unsigned active = 0, counts[8] = {0};
+	int n = sscanf(text, "%u %u %u %u %u", &active, &counts[0], &counts[1], &counts[2],
+		       &counts[3]);
+	cr_assert(n >= 3, "want two profiles at least: %s", text);
+	unsigned best = 0;
+	for (int i = 1; i < n - 1; i++)
+		if (counts[i] > counts[best])
+			best = (unsigned)i;
+	cr_assert(counts[best] > counts[0], "the worker must have more samples: %s", text);
+	cr_assert_eq(active, best, "activeProfileIndex %u, the busiest is %u: %s", active, best,
+		     text);
+}

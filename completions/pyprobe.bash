@@ -38,7 +38,7 @@ _pyprobe()
 		return ;;
 	-f|--format)
 		if [[ $cmd == record ]]; then
-			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof raw' -- "$cur"))
+			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof pyprobe' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof' -- "$cur"))
 		fi
@@ -56,8 +56,8 @@ _pyprobe()
 	local opts
 	case $cmd in
 	record) opts='--pid --output --format --rate --duration --subprocesses
-		--threads --idle --gil --gil-markers --nolineno --blocking --title
-		--no-progress --help --' ;;
+		--threads --idle --gil --gil-markers --nolineno --blocking
+		--nonblocking --title --no-progress --help --' ;;
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;

@@ -32,7 +32,7 @@ static const char record_usage[] =
 	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
 	"  -o, --output FILE    where to write, - for standard output\n"
 	"                       (default: pyprobe-PID.svg)\n"
-	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or raw\n"
+	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or pyprobe\n"
 	"                       (a .pyprobe recording); default: from FILE's extension\n"
 	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
 	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
@@ -41,18 +41,19 @@ static const char record_usage[] =
 	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C);\n"
 	"                       a command pyprobe started is then ended: SIGINT, then\n"
 	"                       SIGTERM and SIGKILL 2 s apart (never a --pid process)\n"
-	"      --subprocesses   also sample the target's Python subprocesses (workers\n"
+	"  -s, --subprocesses   also sample the target's Python subprocesses (workers\n"
 	"                       of multiprocessing, forks, spawned interpreters), with\n"
 	"                       a `process PID: cmdline` root frame per process; the\n"
 	"                       target itself need not be Python\n"
-	"      --threads        a root frame per thread\n"
-	"      --idle           keep samples of sleeping/blocked threads\n"
-	"      --gil            keep only samples of the thread holding the GIL\n"
+	"  -t, --threads        a root frame per thread\n"
+	"  -i, --idle           keep samples of sleeping/blocked threads\n"
+	"  -g, --gil            keep only samples of the thread holding the GIL\n"
 	"      --gil-markers    a `[waiting for GIL]` or `[GIL released]` leaf frame on\n"
 	"                       samples of threads waiting for or running without the\n"
 	"                       GIL (waiting threads are kept without --idle)\n"
 	"      --nolineno       functions, not lines\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
+	"      --nonblocking    read while the threads run (the default)\n"
 	"      --title TEXT     the flame graph's title\n"
 	"      --no-progress    no live status line\n"
 	"  -h, --help           this help\n"
@@ -454,33 +455,34 @@ static void print_report_summary(const struct pp_profile *p)
 int cmd_record(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
-	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS };
+	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING };
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
 		{"rate", required_argument, NULL, 'r'},
 		{"duration", required_argument, NULL, 'd'},
-		{"threads", no_argument, NULL, O_THREADS},
-		{"idle", no_argument, NULL, O_IDLE},
-		{"gil", no_argument, NULL, O_GIL},
+		{"threads", no_argument, NULL, 't'},
+		{"idle", no_argument, NULL, 'i'},
+		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"blocking", no_argument, NULL, O_BLOCKING},
-		{"subprocesses", no_argument, NULL, O_SUBPROCESSES},
+		{"nonblocking", no_argument, NULL, O_NONBLOCKING},
+		{"subprocesses", no_argument, NULL, 's'},
 		{"title", required_argument, NULL, O_TITLE},
 		{"no-progress", no_argument, NULL, O_NOPROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, c, no_progress = 0, blocking = 0, subprocesses = 0;
+	int pid = 0, c, no_progress = 0, blocking = 0, nonblocking = 0, subprocesses = 0;
 	const char *output = NULL, *title = NULL;
 	enum pp_format fmt = PP_FMT_NONE;
 	double rate = 100, duration = 0;
 	struct pp_render_opts ro = {0};
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitg", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -489,9 +491,12 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'f':
+			if (!strcmp(optarg, "raw"))
+				return pp_usage_error("record", PP_FORMAT_RAW_ADVICE " (the binary "
+						      "recording is -f pyprobe, or -o FILE.pyprobe)");
 			if ((fmt = pp_format_by_name(optarg)) == PP_FMT_NONE)
 				return pp_usage_error("record", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof, raw)", optarg);
+						      "collapsed, speedscope, pprof, pyprobe)", optarg);
 			break;
 		case 'r':
 			if (!strcmp(optarg, "max")) {
@@ -509,15 +514,16 @@ int cmd_record(int argc, char **argv)
 				return pp_usage_error("record", "--duration needs a number of "
 						      "seconds above 0, not '%s'", optarg);
 			break;
-		case O_THREADS: ro.view.threads = true; break;
-		case O_IDLE: ro.view.idle = true; break;
-		case O_GIL: ro.view.gil_only = true; break;
+		case 't': ro.view.threads = true; break;
+		case 'i': ro.view.idle = true; break;
+		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_BLOCKING: blocking = 1; break;
+		case O_NONBLOCKING: nonblocking = 1; break; /* py-spy's flag; the default */
 		case O_TITLE: title = optarg; break;
 		case O_NOPROGRESS: no_progress = 1; break;
-		case O_SUBPROCESSES:
+		case 's':
 			subprocesses = 1;
 			ro.view.processes = true;
 			break;
@@ -530,6 +536,8 @@ int cmd_record(int argc, char **argv)
 			return pp_usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (blocking && nonblocking)
+		return pp_usage_error("record", "give --blocking or --nonblocking, not both");
 	char **cmd = optind < argc ? argv + optind : NULL;
 	if (cmd && optind > 0 && strcmp(argv[optind - 1], "--") != 0)
 		return pp_usage_error("record", "unexpected argument '%s' (a command to "

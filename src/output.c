@@ -18,7 +18,7 @@ static const struct {
 	{"collapsed", ".txt", PP_FMT_COLLAPSED},
 	{"speedscope", ".speedscope.json", PP_FMT_SPEEDSCOPE},
 	{"pprof", ".pb.gz", PP_FMT_PPROF},
-	{"raw", ".pyprobe", PP_FMT_RAW},
+	{"pyprobe", ".pyprobe", PP_FMT_RAW},
 };
 
 /* Longest first, so ".speedscope.json" wins over ".json". */

@@ -18,8 +18,13 @@ enum pp_format {
 	PP_FMT_RAW, /* the .pyprobe recording */
 };
 
-/* From a -f name ("flamegraph", "collapsed", "speedscope", "pprof", "raw"). */
+/* From a -f name ("flamegraph", "collapsed", "speedscope", "pprof",
+ * "pyprobe"). Not "raw": that is py-spy's name for collapsed stacks, and a
+ * file of another kind under it would mislead; commands refuse it with
+ * PP_FORMAT_RAW_ADVICE. */
 enum pp_format pp_format_by_name(const char *name);
+#define PP_FORMAT_RAW_ADVICE \
+	"-f raw is py-spy's name for collapsed stacks: give -f collapsed here"
 /* From an output file name's extension; PP_FMT_NONE if it says nothing. */
 enum pp_format pp_format_by_extension(const char *path);
 /* The extension a format's files get (".svg", ...). */

@@ -425,3 +425,108 @@ Test(habits, speedscope_opens_on_the_busiest_thread)
 	cr_assert_eq(active, best, "activeProfileIndex %u, the busiest is %u: %s", active, best,
 		     text);
 }
+
+/* ---- habits: py-spy's command lines ------------------------------------- */
+
+/* -f raw is py-spy's collapsed text: refused, pointing to collapsed and to
+ * pyprobe (the binary recording), before anything is written. */
+Test(habits, format_raw_is_refused_with_advice)
+{
+	char out[PATH_MAX], found[256];
+	path_in(out, sizeof out, "raw.txt");
+	unlink(out);
+	struct run r;
+	char *a1[] = {"record", "-f", "raw", "-o", out, "--", "true", NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert(!strncmp(r.err, "pyprobe: -f raw is py-spy's name for collapsed stacks: give "
+			   "-f collapsed here", 77) && strstr(r.err, "-f pyprobe") &&
+		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%s", r.err);
+	cr_assert(!leaves("raw.txt", found, sizeof found), "-f raw wrote %s", found);
+	char *a2[] = {"render", "x.pyprobe", "-f", "raw", NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert(strstr(r.err, "give -f collapsed") &&
+		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%s", r.err);
+}
+
+/* -f pyprobe is the binary recording, whatever the file is called; render
+ * reads it. */
+Test(habits, format_pyprobe_is_the_recording)
+{
+	char pybuf[512], script[PATH_MAX], out[PATH_MAX];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "lambda.py", lambda_script);
+	path_in(out, sizeof out, "named.bin");
+	struct run r;
+	char *a1[] = {"record", "--no-progress", "-f", "pyprobe", "-o", out, "--", (char *)python,
+		      script, "0.5", NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	char *a2[] = {"render", out, "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "<lambda> ("), "%.2000s", r.out);
+}
+
+/* --nonblocking (py-spy's flag) is the default, accepted; with --blocking
+ * it is a contradiction. */
+Test(habits, nonblocking_is_accepted)
+{
+	char pybuf[512], script[PATH_MAX];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "lambda.py", lambda_script);
+	struct run r;
+	char *a1[] = {"record", "--nonblocking", "--no-progress", "-f", "collapsed", "-o", "-",
+		      "--", (char *)python, script, "0.5", NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "<lambda> ("), "%.2000s", r.out);
+	char *a2[] = {"record", "--blocking", "--nonblocking", "--pid", "1", NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert(strstr(r.err, "give --blocking or --nonblocking, not both"), "%s", r.err);
+}
+
+/* -s -t on record are --subprocesses --threads (their root frames); -t, -i
+ * and -g on render draw what --threads, --idle and --gil draw, and -i
+ * draws more than the default (the main thread waiting in join). */
+Test(habits, short_flags_are_the_long_ones)
+{
+	char pybuf[512], script[PATH_MAX], rec[PATH_MAX];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "busiest.py", busiest_script);
+	path_in(rec, sizeof rec, "short.pyprobe");
+	struct run r;
+	char *a1[] = {"record", "-s", "-t", "--no-progress", "-f", "collapsed", "-o", "-", "--",
+		      (char *)python, script, NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(!strncmp(r.out, "process ", 8) && strstr(r.out, ";thread "), "%.2000s", r.out);
+	char *a2[] = {"record", "--no-progress", "-o", rec, "--", (char *)python, script, NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	static char plain[65536], longs[65536];
+	char *a0[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a0);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	memcpy(plain, r.out, sizeof plain);
+	static const char *const pairs[][2] = {{"-t", "--threads"}, {"-i", "--idle"},
+					       {"-g", "--gil"}};
+	for (size_t i = 0; i < 3; i++) {
+		char *al[] = {"render", rec, (char *)pairs[i][1], "-f", "collapsed", "-o", "-",
+			      NULL};
+		run(&r, al);
+		cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+		memcpy(longs, r.out, sizeof longs);
+		char *as[] = {"render", rec, (char *)pairs[i][0], "-f", "collapsed", "-o", "-",
+			      NULL};
+		run(&r, as);
+		cr_assert_eq(exit_code(&r), 0, "%s: %s", pairs[i][0], r.err);
+		cr_assert_str_eq(r.out, longs, "render %s differs from %s", pairs[i][0],
+				 pairs[i][1]);
+		if (strcmp(pairs[i][0], "-g") != 0) /* -g drops nothing of busy threads */
+			cr_assert_str_neq(r.out, plain, "render %s draws what the default draws",
+					  pairs[i][0]);
+	}
+}

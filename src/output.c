@@ -88,6 +88,9 @@ struct pp_output {
 	bool published;  /* renamed into place while still being written */
 	char *created;   /* a file made in place where there was none (a dangling
 			    link's target): removed if nothing comes of it */
+	bool cut_at_commit; /* an existing file written in place: opened without
+			       truncating, cut to what was written at commit,
+			       so a failure before then leaves it as it was */
 };
 
 /* `.BASE.XXXXXX` next to `path`, unused: 0 and its open descriptor, or
@@ -193,10 +196,12 @@ struct pp_output *pp_output_create(const char *path)
 			}
 		} else if (errno == EACCES && access(o->final, W_OK) == 0) {
 			/* a writable file in a directory we cannot add to:
-			 * written in place, as it can only be */
+			 * written in place, as it can only be - but not
+			 * emptied before there is something to put there */
 			free(o->final);
 			o->final = NULL;
-			o->fd = open_in_place(path);
+			o->fd = open(path, O_WRONLY | O_CLOEXEC);
+			o->cut_at_commit = o->fd >= 0;
 		}
 	}
 	if (o->fd >= 0)
@@ -212,8 +217,12 @@ fail:;
 	return NULL;
 }
 
-int pp_output_fd(const struct pp_output *o)
+int pp_output_fd(struct pp_output *o)
 {
+	/* written through this descriptor from now on (a recording): what
+	 * the file held goes now */
+	if (o->cut_at_commit && ftruncate(o->fd, 0) == 0)
+		o->cut_at_commit = false;
 	return o->fd;
 }
 
@@ -267,6 +276,11 @@ int pp_output_commit(struct pp_output *o)
 	/* On disk before it takes the name: a crash right after the
 	 * rename must not leave an empty file there. */
 	if (!e && o->final && fsync(o->fd) != 0)
+		e = errno;
+	/* in place: what it held beyond what was written goes */
+	off_t end;
+	if (!e && o->cut_at_commit &&
+	    ((end = lseek(o->fd, 0, SEEK_CUR)) < 0 || ftruncate(o->fd, end) != 0))
 		e = errno;
 	if (close_output(o) != 0 && !e)
 		e = errno;

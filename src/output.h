@@ -43,8 +43,10 @@ bool pp_output_is_stdout(const char *path);
  * (pp_output_commit). So a write that fails part-way (a full disk, a file
  * size limit) never leaves a cut-off file that looks complete, nor
  * destroys the file NAME held before; the temporary file is removed.
- * Written in place: standard output ("-"), and an existing NAME that is not
- * a regular file (/dev/null, a FIFO). A symbolic link to a regular file is
+ * Written in place: standard output ("-"), an existing NAME that is not
+ * a regular file (/dev/null, a FIFO), and a writable NAME in a directory
+ * pyprobe cannot create files in (emptied only once it is written: at
+ * commit, or when its descriptor is asked for). A symbolic link to a regular file is
  * kept: its target is replaced. A recording, streamed while it grows, is
  * renamed into place early (pp_output_publish): from then on it holds
  * every complete block, whatever happens to pyprobe. A dangling symbolic
@@ -57,7 +59,7 @@ struct pp_output;
 struct pp_output *pp_output_create(const char *path);
 /* Its descriptor (owned by o) and a stdio stream over it (made on the
  * first call; NULL with errno if that fails). */
-int pp_output_fd(const struct pp_output *o);
+int pp_output_fd(struct pp_output *o);
 FILE *pp_output_stream(struct pp_output *o);
 /* How messages name it: the path, or "standard output". */
 const char *pp_output_name(const struct pp_output *o);

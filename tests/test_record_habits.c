@@ -530,3 +530,61 @@ Test(habits, short_flags_are_the_long_ones)
 					  pairs[i][0]);
 	}
 }
+
+/* A writable file in a directory the user cannot create files in is
+ * written in place: a record that fails leaves it as it was (not empty),
+ * and one that succeeds leaves exactly the new output (not the old one's
+ * tail). Run as nobody: root may create files anywhere. */
+Test(habits, in_place_output_is_kept_until_written)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root, to run pyprobe as nobody in a directory of root's");
+	char out[1 << 16];
+	if (shell("command -v setpriv", out, sizeof out) != 0)
+		cr_skip_test("setpriv (util-linux) is not installed");
+	char dir[PATH_MAX], file[PATH_MAX], rec[PATH_MAX], pybuf[512], script[PATH_MAX];
+	path_in(dir, sizeof dir, "locked");
+	ts_mkdir_p(dir);
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(file, sizeof file, "%.3000s/keep.txt", dir);
+	static char old[100000];
+	memset(old, 'x', sizeof old - 1);
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fputs(old, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(file, 0666), 0);
+	static const char nobody[] = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+	char cmd[4 * PATH_MAX];
+	/* the build tree must be readable by nobody for the rest to mean anything */
+	snprintf(cmd, sizeof cmd, "%s '%s' --version 2>&1", nobody, ts_pyprobe());
+	if (shell(cmd, out, sizeof out) != 0)
+		cr_skip_test("nobody cannot run %s: %s", ts_pyprobe(), out);
+
+	snprintf(cmd, sizeof cmd, "%s '%s' record --pid 999999999 -o '%s' 2>&1", nobody,
+		 ts_pyprobe(), file);
+	cr_assert_eq(shell(cmd, out, sizeof out), 3, "%s", out);
+	static char now[sizeof old + 16];
+	cr_assert_eq(ts_read_file(file, now, sizeof now), (long)strlen(old));
+	cr_assert_str_eq(now, old, "a failed record changed the file it could not replace");
+
+	/* a render that succeeds: the new output, and nothing of the old */
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "lambda.py", lambda_script);
+	path_in(rec, sizeof rec, "locked.pyprobe");
+	struct run r;
+	char *a1[] = {"record", "--no-progress", "-o", rec, "--", (char *)python, script, "0.3",
+		      NULL};
+	run(&r, a1);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(chmod(rec, 0644), 0);
+	char *a2[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a2);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert(strlen(r.out) > 0 && strlen(r.out) < strlen(old), "%zu bytes", strlen(r.out));
+	snprintf(cmd, sizeof cmd, "%s '%s' render '%s' -f collapsed -o '%s' 2>&1", nobody,
+		 ts_pyprobe(), rec, file);
+	cr_assert_eq(shell(cmd, out, sizeof out), 0, "%s", out);
+	ts_read_file(file, now, sizeof now);
+	cr_assert_str_eq(now, r.out, "the file is not exactly the new output");
+}

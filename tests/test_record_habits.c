@@ -308,6 +308,16 @@ Test(habits, times_use_the_rate_achieved)
 	cr_assert(at && sscanf(at, " samples at %lf Hz", &shown) == 1, "no rate in the subtitle");
 	cr_assert(shown > 0.9 * hz && shown < 1.1 * hz,
 		  "the subtitle says %.1f Hz; the rate achieved was %.0f Hz", shown, hz);
+
+	/* report's header line: "1.50 s at N Hz, M thread samples" */
+	char *a4[] = {"report", rec, NULL};
+	run(&r, a4);
+	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	const char *line2 = strchr(r.out, '\n');
+	shown = 0;
+	cr_assert(line2 && sscanf(line2 + 1, "%*f s at %lf Hz", &shown) == 1, "%.500s", r.out);
+	cr_assert(shown > 0.9 * hz && shown < 1.1 * hz,
+		  "report says %.1f Hz; the rate achieved was %.0f Hz", shown, hz);
 }
 
 /* ---- 4. -d ends the command pyprobe started ------------------------------ */

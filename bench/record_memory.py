@@ -56,7 +56,8 @@ def fit(xs, ys):
 def main():
     ap = parser(__doc__)
     ap.add_argument("--duration", type=float, help="seconds at 1000 Hz (default 60, quick 20)")
-    ap.add_argument("--format", default="collapsed", choices=("collapsed", "raw"))
+    # "raw" is the old name of the recording's format (-f pyprobe)
+    ap.add_argument("--format", default="collapsed", choices=("collapsed", "pyprobe", "raw"))
     args = ap.parse_args()
     dur = args.duration or (20 if args.quick else 60)
     print(f"# {conditions()}")
@@ -84,9 +85,10 @@ def main():
             threading.Thread(target=run, daemon=True).start()
 
         with Target(py, [WORKLOAD]) as t, tempfile.TemporaryDirectory() as d:
-            out = os.path.join(d, "out.pyprobe") if args.format == "raw" else "/dev/null"
+            fmt = "pyprobe" if args.format == "raw" else args.format
+            out = os.path.join(d, "out.pyprobe") if fmt == "pyprobe" else "/dev/null"
             s, _, _, _ = record(args.pyprobe, ["--pid", t.pid], 1000, dur, out=out,
-                                 fmt=args.format, on_start=poll)
+                                 fmt=fmt, on_start=poll)
         # samples kept: one thread, so every snapshot is one sample, less
         # the torn ones, which are dropped and cost no memory
         rate = (s["samples"] - s["torn"]) / s["secs"]

@@ -844,8 +844,12 @@ static char *default_subtitle(const struct pp_profile *p, size_t kept)
 	fprintf(f, "%s%zu sample%s", sep, kept, kept == 1 ? "" : "s");
 	if (kept != total)
 		fprintf(f, " (of %zu)", total);
-	if (m->rate_hz)
-		fprintf(f, " at %" PRIu32 " Hz", m->rate_hz);
+	/* the rate achieved: what the samples' times rest on */
+	if (m->rate_hz) {
+		fputs(" at ", f);
+		pp_svg_tenths(f, (int64_t)(pp_profile_rate_achieved(m) * 10 + 0.5));
+		fputs(" Hz", f);
+	}
 	if (m->samples_cut && total)
 		fprintf(f, " \xC2\xB7 %.1f%% cut short",
 			100.0 * (double)m->samples_cut / (double)(total + m->samples_dropped));

@@ -10,8 +10,12 @@
  *                  first; values [count, count * period]; labels `thread`
  *                  ('TID "name"' or 'TID') and `thread_id` (num)
  *   location       one per view frame used, id = view frame id + 1, one Line
- *   function       one per (function, name, file, firstlineno)
- *   period_type    wall/nanoseconds, period = 1e9 / rate_hz
+ *   function       one per (function, name, file, firstlineno): name the
+ *                  function (qualified), system_name the bare name only
+ *                  where it differs (else "", which pprof's symbolisation
+ *                  leaves alone: see fn_id), filename the file
+ *   period_type    wall/nanoseconds, period = 1e9 / the rate achieved
+ *                  (pp_profile_rate_achieved)
  *
  * Everything is numbered in order of first use while walking the view in
  * time order, so the same profile gives the same bytes; the gzip header
@@ -251,8 +255,15 @@ static uint32_t str_id(struct enc *e, const char *s)
 /* The pprof function id (1-based) of a view frame; 0 when out of memory. */
 static uint32_t fn_id(struct enc *e, const struct pp_view_frame *f)
 {
-	struct fn k = {str_id(e, f->function), str_id(e, f->name), str_id(e, f->file),
-		       f->firstlineno > 0 ? f->firstlineno : 0};
+	/* system_name only where it differs from name (else ""): pprof's
+	 * default symbolisation takes a Function whose system_name equals its
+	 * name for one still to demangle, and one that looks like C++ (`<`,
+	 * `>`, `[`, `]` or `::` in it, as in <module>, <lambda>, [changing])
+	 * loses its <...> and [...] parts - <module> became <unknown>. A
+	 * system_name that differs, even "", tells it the name is final. */
+	struct fn k = {str_id(e, f->function),
+		       strcmp(f->name, f->function) ? str_id(e, f->name) : 0,
+		       str_id(e, f->file), f->firstlineno > 0 ? f->firstlineno : 0};
 	if (k.name == UINT32_MAX || k.system_name == UINT32_MAX || k.filename == UINT32_MAX ||
 	    table_room(&e->fn_ix) != 0)
 		return 0;
@@ -365,7 +376,9 @@ static void value_type(struct pb *b, unsigned field, struct pb *sub, uint32_t ty
 static int encode(struct enc *e, const struct pp_view *v, struct pb *b)
 {
 	const struct pp_profile_meta *m = pp_profile_meta_c(e->p);
-	int64_t period = 1000000000 / (m->rate_hz ? m->rate_hz : 100);
+	/* at the rate achieved: missed ticks lengthen what a sample stands for */
+	double hz = pp_profile_rate_achieved(m);
+	int64_t period = (int64_t)(1e9 / hz);
 	uint32_t samples = str_id(e, "samples"), count = str_id(e, "count");
 	uint32_t wall = str_id(e, "wall"), ns = str_id(e, "nanoseconds");
 	uint32_t thread = str_id(e, "thread"), thread_id = str_id(e, "thread_id");

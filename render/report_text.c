@@ -94,8 +94,12 @@ static void put_header(const struct pp_profile *p, const struct pp_report *r, FI
 	fprintf(out, " (pid %" PRIu32 ", Python %s)\n", m->pid,
 		*pp_profile_string(p, m->python_version) ? pp_profile_string(p, m->python_version)
 							   : "?");
-	fprintf(out, "%.2f s at %" PRIu32 " Hz, %" PRIu64 " thread samples",
-		(double)r->duration_ns / 1e9, m->rate_hz, r->samples);
+	/* the rate achieved (0: unknown), in tenths, as the flame graph gives it */
+	uint64_t hz10 = m->rate_hz ? (uint64_t)(pp_profile_rate_achieved(m) * 10 + 0.5) : 0;
+	fprintf(out, "%.2f s at %" PRIu64, (double)r->duration_ns / 1e9, hz10 / 10);
+	if (hz10 % 10)
+		fprintf(out, ".%" PRIu64, hz10 % 10);
+	fprintf(out, " Hz, %" PRIu64 " thread samples", r->samples);
 	/* Stacks that moved while read are drawn cut short (their loop,
 	 * if any, counts as neither busy nor waiting); dropped ones are not
 	 * among the samples. */

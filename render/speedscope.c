@@ -9,11 +9,15 @@
  *   profiles        one "sampled" profile per thread that has kept samples,
  *                   in thread order, named `thread TID "name"` (or
  *                   `thread TID`); samples in time order, root first; each
- *                   weighs 1/rate seconds (rate 0, unknown: 100 Hz),
+ *                   weighs 1/rate seconds, at the rate achieved
+ *                   (pp_profile_rate_achieved: missed ticks make each
+ *                   sample stand for longer; rate 0, unknown: 100 Hz),
  *                   written as the shortest decimal that reads back the
  *                   same; startValue 0, endValue n/rate (the weights' sum).
  *                   A view that keeps nothing gets one empty profile, so the
  *                   file still opens.
+ *   activeProfileIndex  the profile with the most samples (the first of
+ *                   those tied), where speedscope opens
  *   name            the title, or else the command line
  *
  * Laid out one frame and one sample per line (weights 16 a line), so files
@@ -142,13 +146,34 @@ static const char *file_name(const struct pp_profile *p, const struct pp_render_
 	return *t ? t : "pyprobe";
 }
 
+/* The index among the profiles written (threads with kept samples) of
+ * the one with the most samples, the first of those tied: where speedscope
+ * opens. The main thread, first, often holds little but start-up. end[t]
+ * is where thread t's kept samples end (its group, see write_file). */
+static size_t busiest(const size_t *end, size_t nthreads)
+{
+	size_t best = 0, best_n = 0, index = 0;
+	for (size_t t = 0; t < nthreads; t++) {
+		size_t n = end[t] - (t ? end[t - 1] : 0);
+		if (n == 0)
+			continue;
+		if (n > best_n) {
+			best = index;
+			best_n = n;
+		}
+		index++;
+	}
+	return best;
+}
+
 static int write_file(const struct pp_profile *p, const struct pp_render_opts *o,
 		      const struct pp_view *v, const struct pass *ps, FILE *out)
 {
 	size_t nthreads, nvf = pp_view_nframes(v);
 	const struct pp_pthread *th = pp_profile_threads(p, &nthreads);
-	uint32_t rate_hz = pp_profile_meta_c(p)->rate_hz;
-	double rate = rate_hz ? (double)rate_hz : 100.0;
+	/* the rate achieved, not the one asked for: with missed ticks, the
+	 * seconds would understate the time the samples cover */
+	double rate = pp_profile_rate_achieved(pp_profile_meta_c(p));
 	int rc = -1;
 
 	/* Compact frame numbers: the used view frames, in id order. */
@@ -186,7 +211,8 @@ static int write_file(const struct pp_profile *p, const struct pp_render_opts *o
 	      "  \"exporter\": \"pyprobe " PYPROBE_VERSION "\",\n  \"name\": ",
 	      out);
 	pp_json_str(file_name(p, o), out);
-	fputs(",\n  \"activeProfileIndex\": 0,\n  \"shared\": {\n    \"frames\": [", out);
+	fprintf(out, ",\n  \"activeProfileIndex\": %zu,\n  \"shared\": {\n    \"frames\": [",
+		busiest(start, nthreads));
 	uint32_t written = 0;
 	for (size_t i = 0; i < nvf && !ferror(out); i++) {
 		if (map[i] == UINT32_MAX)

@@ -491,8 +491,12 @@ static void put_header(const struct tl *g, int64_t height)
 		fputs(dot, out);
 	}
 	put_s2(out, r->duration_ns);
-	if (m->rate_hz)
-		fprintf(out, " at %" PRIu32 " Hz", m->rate_hz);
+	/* the rate achieved, as the flame graph says */
+	if (m->rate_hz) {
+		fputs(" at ", out);
+		pp_svg_tenths(out, (int64_t)(pp_profile_rate_achieved(m) * 10 + 0.5));
+		fputs(" Hz", out);
+	}
 	fprintf(out, "%s%" PRIu64 " thread sample%s", dot, r->samples, r->samples == 1 ? "" : "s");
 	if (r->gil_known) {
 		fprintf(out, "%sGIL held ", dot);

@@ -32,25 +32,28 @@ static const char record_usage[] =
 	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
 	"  -o, --output FILE    where to write, - for standard output\n"
 	"                       (default: pyprobe-PID.svg)\n"
-	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or raw\n"
+	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or pyprobe\n"
 	"                       (a .pyprobe recording); default: from FILE's extension\n"
 	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
 	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
 	"  -r, --rate HZ        samples per second (default 100, up to 20000), or max:\n"
 	"                       back to back, as fast as the target can be read\n"
-	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C)\n"
-	"      --subprocesses   also sample the target's Python subprocesses (workers\n"
+	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C);\n"
+	"                       a command pyprobe started is then ended: SIGINT, then\n"
+	"                       SIGTERM and SIGKILL 2 s apart (never a --pid process)\n"
+	"  -s, --subprocesses   also sample the target's Python subprocesses (workers\n"
 	"                       of multiprocessing, forks, spawned interpreters), with\n"
 	"                       a `process PID: cmdline` root frame per process; the\n"
 	"                       target itself need not be Python\n"
-	"      --threads        a root frame per thread\n"
-	"      --idle           keep samples of sleeping/blocked threads\n"
-	"      --gil            keep only samples of the thread holding the GIL\n"
+	"  -t, --threads        a root frame per thread\n"
+	"  -i, --idle           keep samples of sleeping/blocked threads\n"
+	"  -g, --gil            keep only samples of the thread holding the GIL\n"
 	"      --gil-markers    a `[waiting for GIL]` or `[GIL released]` leaf frame on\n"
 	"                       samples of threads waiting for or running without the\n"
 	"                       GIL (waiting threads are kept without --idle)\n"
 	"      --nolineno       functions, not lines\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
+	"      --nonblocking    read while the threads run (the default)\n"
 	"      --title TEXT     the flame graph's title\n"
 	"      --no-progress    no live status line\n"
 	"  -h, --help           this help\n"
@@ -223,28 +226,52 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* How long a command pyprobe ends is given after each signal before the
+ * next one. */
+#define END_GRACE_TICKS 200 /* of 10 ms: 2 s */
+
+/* End the command pyprobe started, gracefully first: each signal of
+ * sigs[0..n) in turn, the next one only if it is still running after a
+ * grace of `grace` ticks of 10 ms, then SIGKILL. Reaps it. Writes what
+ * was sent ("SIGINT, then SIGTERM") to how; "" if it had ended already. */
+static void end_child(pid_t child, const int *sigs, size_t n, int grace, char *how,
+		      size_t size)
+{
+	int status;
+	how[0] = '\0';
+	if (waitpid(child, &status, WNOHANG) == child)
+		return; /* it ended on its own */
+	struct timespec ms10 = {0, 10000000L};
+	size_t len = 0;
+	for (size_t k = 0; k <= n; k++) {
+		int sig = k < n ? sigs[k] : SIGKILL;
+		kill(child, sig);
+		if (len < size)
+			len += (size_t)snprintf(how + len, size - len, "%sSIG%s", k ? ", then " : "",
+						sigabbrev_np(sig));
+		if (sig == SIGKILL) {
+			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+		for (int i = 0; i < grace; i++) {
+			nanosleep(&ms10, NULL);
+			if (waitpid(child, &status, WNOHANG) == child)
+				return;
+		}
+	}
+}
+
 /* The command pyprobe started will not be profiled: end it (the user
  * started it only to have it profiled) - SIGTERM, then SIGKILL after a
  * short grace. Reaps it. Appends what was done to err->msg. */
 static void end_launched(pid_t child, struct pp_error *err)
 {
-	int status;
-	if (waitpid(child, &status, WNOHANG) == child)
-		return; /* it ended on its own */
-	kill(child, SIGTERM);
-	const char *how = "SIGTERM";
-	struct timespec ms10 = {0, 10000000L};
-	int reaped = 0;
-	for (int i = 0; i < 100 && !reaped; i++) { /* 1 s */
-		nanosleep(&ms10, NULL);
-		reaped = waitpid(child, &status, WNOHANG) == child;
-	}
-	if (!reaped) {
-		kill(child, SIGKILL);
-		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-			;
-		how = "SIGTERM, then SIGKILL";
-	}
+	static const int sigs[] = {SIGTERM};
+	char how[64];
+	end_child(child, sigs, 1, 100, how, sizeof how);
+	if (!how[0])
+		return;
 	size_t n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n,
 		 "; pyprobe ended the command it started (%s)", how);
@@ -428,33 +455,34 @@ static void print_report_summary(const struct pp_profile *p)
 int cmd_record(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
-	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS };
+	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING };
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
 		{"rate", required_argument, NULL, 'r'},
 		{"duration", required_argument, NULL, 'd'},
-		{"threads", no_argument, NULL, O_THREADS},
-		{"idle", no_argument, NULL, O_IDLE},
-		{"gil", no_argument, NULL, O_GIL},
+		{"threads", no_argument, NULL, 't'},
+		{"idle", no_argument, NULL, 'i'},
+		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"blocking", no_argument, NULL, O_BLOCKING},
-		{"subprocesses", no_argument, NULL, O_SUBPROCESSES},
+		{"nonblocking", no_argument, NULL, O_NONBLOCKING},
+		{"subprocesses", no_argument, NULL, 's'},
 		{"title", required_argument, NULL, O_TITLE},
 		{"no-progress", no_argument, NULL, O_NOPROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, c, no_progress = 0, blocking = 0, subprocesses = 0;
+	int pid = 0, c, no_progress = 0, blocking = 0, nonblocking = 0, subprocesses = 0;
 	const char *output = NULL, *title = NULL;
 	enum pp_format fmt = PP_FMT_NONE;
 	double rate = 100, duration = 0;
 	struct pp_render_opts ro = {0};
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitg", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -463,9 +491,12 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'f':
+			if (!strcmp(optarg, "raw"))
+				return pp_usage_error("record", PP_FORMAT_RAW_ADVICE " (the binary "
+						      "recording is -f pyprobe, or -o FILE.pyprobe)");
 			if ((fmt = pp_format_by_name(optarg)) == PP_FMT_NONE)
 				return pp_usage_error("record", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof, raw)", optarg);
+						      "collapsed, speedscope, pprof, pyprobe)", optarg);
 			break;
 		case 'r':
 			if (!strcmp(optarg, "max")) {
@@ -483,15 +514,16 @@ int cmd_record(int argc, char **argv)
 				return pp_usage_error("record", "--duration needs a number of "
 						      "seconds above 0, not '%s'", optarg);
 			break;
-		case O_THREADS: ro.view.threads = true; break;
-		case O_IDLE: ro.view.idle = true; break;
-		case O_GIL: ro.view.gil_only = true; break;
+		case 't': ro.view.threads = true; break;
+		case 'i': ro.view.idle = true; break;
+		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_BLOCKING: blocking = 1; break;
+		case O_NONBLOCKING: nonblocking = 1; break; /* py-spy's flag; the default */
 		case O_TITLE: title = optarg; break;
 		case O_NOPROGRESS: no_progress = 1; break;
-		case O_SUBPROCESSES:
+		case 's':
 			subprocesses = 1;
 			ro.view.processes = true;
 			break;
@@ -504,6 +536,8 @@ int cmd_record(int argc, char **argv)
 			return pp_usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (blocking && nonblocking)
+		return pp_usage_error("record", "give --blocking or --nonblocking, not both");
 	char **cmd = optind < argc ? argv + optind : NULL;
 	if (cmd && optind > 0 && strcmp(argv[optind - 1], "--") != 0)
 		return pp_usage_error("record", "unexpected argument '%s' (a command to "
@@ -528,6 +562,9 @@ int cmd_record(int argc, char **argv)
 	struct pp_process_set *set = NULL;
 	struct pp_profile *p = pp_profile_new();
 	int rc = PP_EXIT_OK;
+	/* Sampling ran for the whole --duration with the command still
+	 * running: it is ended (a py-spy user's expectation), not waited for. */
+	bool duration_over = false;
 	if (!p) {
 		pp_die_msg("out of memory");
 		return PP_EXIT_IO;
@@ -638,6 +675,7 @@ int cmd_record(int argc, char **argv)
 	fill_meta(p, set, pid, (unsigned)rate, &st, start_unix);
 	if (title)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
+	duration_over = cmd && duration > 0 && e == PP_OK && st.end == PP_OK && !stop_requested;
 	if (e != PP_OK && st.samples == 0) {
 		record_advice(&err);
 		pp_die_msg("%s", err.msg);
@@ -726,6 +764,19 @@ done:
 	if (rs.rec)
 		pp_recording_close(rs.rec, NULL);
 	pp_output_discard(o);
+	if (child > 0 && duration_over) {
+		/* The duration is over: the command pyprobe started (never a
+		 * --pid) is ended, gracefully first - SIGINT as Ctrl-C would,
+		 * then SIGTERM, then SIGKILL, 2 s apart. Only its own process:
+		 * its children are its to end. */
+		static const int sigs[] = {SIGINT, SIGTERM};
+		char how[64];
+		end_child(child, sigs, 2, END_GRACE_TICKS, how, sizeof how);
+		if (how[0]) /* one write: the command writes to stderr too */
+			fprintf(stderr, "pyprobe: the duration is over: ended %s (%s)\n", cmd[0],
+				how);
+		child = -1;
+	}
 	if (child > 0) {
 		/* Reap a command that has ended. One still running after we were
 		 * told to stop keeps running: we only stopped watching it. */

@@ -13,30 +13,31 @@
 #include "recording.h"
 
 static const char render_usage[] =
-	"usage: pyprobe render FILE.pyprobe [-o FILE] [-f FORMAT] [--threads] [--idle]\n"
-	"                      [--gil] [--gil-markers] [--nolineno] [--title TEXT]\n"
+	"usage: pyprobe render FILE.pyprobe [-o FILE] [-f FORMAT] [-t|--threads]\n"
+	"                      [-i|--idle] [-g|--gil] [--gil-markers] [--nolineno]\n"
+	"                      [--title TEXT]\n"
 	"\n"
-	"Render a recording made with `pyprobe record -f raw` (or -o X.pyprobe).\n"
+	"Render a recording made with `pyprobe record -o X.pyprobe` (or -f pyprobe).\n"
 	"\n"
 	"  -o, --output FILE    where to write, - for standard output (default: FILE\n"
 	"                       with the format's extension); never a .pyprobe file\n"
 	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
 	"                       default: from the output's extension\n"
-	"      --threads, --idle, --gil, --gil-markers, --nolineno, --title TEXT:\n"
-	"                       as for record\n"
+	"  -t, --threads, -i, --idle, -g, --gil, --gil-markers, --nolineno,\n"
+	"      --title TEXT     as for record\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"exit status: 0 ok, 2 usage, 6 unreadable or corrupt recording, or cannot write\n";
 
 int cmd_render(int argc, char **argv)
 {
-	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_TITLE, O_GIL_MARKERS };
+	enum { O_NOLINENO = 256, O_TITLE, O_GIL_MARKERS };
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
-		{"threads", no_argument, NULL, O_THREADS},
-		{"idle", no_argument, NULL, O_IDLE},
-		{"gil", no_argument, NULL, O_GIL},
+		{"threads", no_argument, NULL, 't'},
+		{"idle", no_argument, NULL, 'i'},
+		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"title", required_argument, NULL, O_TITLE},
@@ -49,22 +50,24 @@ int cmd_render(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:f:hitg", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 'f':
+			if (!strcmp(optarg, "raw"))
+				return pp_usage_error("render", PP_FORMAT_RAW_ADVICE);
 			fmt = pp_format_by_name(optarg);
 			if (fmt == PP_FMT_RAW)
 				return pp_usage_error("render", "render cannot write a recording "
-						      "(-f raw); give flamegraph, collapsed, "
+						      "(-f pyprobe); give flamegraph, collapsed, "
 						      "speedscope or pprof");
 			if (fmt == PP_FMT_NONE)
 				return pp_usage_error("render", "unknown format '%s' (flamegraph, "
 						      "collapsed, speedscope, pprof)", optarg);
 			break;
-		case O_THREADS: ro.view.threads = true; break;
-		case O_IDLE: ro.view.idle = true; break;
-		case O_GIL: ro.view.gil_only = true; break;
+		case 't': ro.view.threads = true; break;
+		case 'i': ro.view.idle = true; break;
+		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_TITLE: ro.title = optarg; break;

@@ -18,7 +18,7 @@ static const struct {
 	{"collapsed", ".txt", PP_FMT_COLLAPSED},
 	{"speedscope", ".speedscope.json", PP_FMT_SPEEDSCOPE},
 	{"pprof", ".pb.gz", PP_FMT_PPROF},
-	{"raw", ".pyprobe", PP_FMT_RAW},
+	{"pyprobe", ".pyprobe", PP_FMT_RAW},
 };
 
 /* Longest first, so ".speedscope.json" wins over ".json". */
@@ -86,6 +86,11 @@ struct pp_output {
 	char *final;     /* where the file goes (a link's target); NULL: in place */
 	char *tmp;       /* its temporary name until renamed; NULL: in place, or published */
 	bool published;  /* renamed into place while still being written */
+	char *created;   /* a file made in place where there was none (a dangling
+			    link's target): removed if nothing comes of it */
+	bool cut_at_commit; /* an existing file written in place: opened without
+			       truncating, cut to what was written at commit,
+			       so a failure before then leaves it as it was */
 };
 
 /* `.BASE.XXXXXX` next to `path`, unused: 0 and its open descriptor, or
@@ -154,8 +159,17 @@ struct pp_output *pp_output_create(const char *path)
 	} else if (stat(path, &st) != 0) {
 		if (errno != ENOENT)
 			goto fail;
-		if (lstat(path, &lst) == 0) /* a dangling link: create its target */
+		if (lstat(path, &lst) == 0) { /* a dangling link: create its target */
 			o->fd = open_in_place(path);
+			/* where it is, now that it exists, to remove it
+			 * again if nothing is written */
+			if (o->fd >= 0 && !(o->created = realpath(path, NULL))) {
+				int e = errno;
+				close(o->fd);
+				errno = e;
+				o->fd = -1;
+			}
+		}
 		else if (!(o->final = strdup(path)))
 			errno = ENOMEM;
 		else
@@ -182,10 +196,12 @@ struct pp_output *pp_output_create(const char *path)
 			}
 		} else if (errno == EACCES && access(o->final, W_OK) == 0) {
 			/* a writable file in a directory we cannot add to:
-			 * written in place, as it can only be */
+			 * written in place, as it can only be - but not
+			 * emptied before there is something to put there */
 			free(o->final);
 			o->final = NULL;
-			o->fd = open_in_place(path);
+			o->fd = open(path, O_WRONLY | O_CLOEXEC);
+			o->cut_at_commit = o->fd >= 0;
 		}
 	}
 	if (o->fd >= 0)
@@ -195,13 +211,18 @@ fail:;
 	free(o->name);
 	free(o->final);
 	free(o->tmp);
+	free(o->created);
 	free(o);
 	errno = e;
 	return NULL;
 }
 
-int pp_output_fd(const struct pp_output *o)
+int pp_output_fd(struct pp_output *o)
 {
+	/* written through this descriptor from now on (a recording): what
+	 * the file held goes now */
+	if (o->cut_at_commit && ftruncate(o->fd, 0) == 0)
+		o->cut_at_commit = false;
 	return o->fd;
 }
 
@@ -243,6 +264,7 @@ static void free_output(struct pp_output *o)
 	free(o->name);
 	free(o->final);
 	free(o->tmp);
+	free(o->created);
 	free(o);
 }
 
@@ -254,6 +276,11 @@ int pp_output_commit(struct pp_output *o)
 	/* On disk before it takes the name: a crash right after the
 	 * rename must not leave an empty file there. */
 	if (!e && o->final && fsync(o->fd) != 0)
+		e = errno;
+	/* in place: what it held beyond what was written goes */
+	off_t end;
+	if (!e && o->cut_at_commit &&
+	    ((end = lseek(o->fd, 0, SEEK_CUR)) < 0 || ftruncate(o->fd, end) != 0))
 		e = errno;
 	if (close_output(o) != 0 && !e)
 		e = errno;
@@ -276,6 +303,8 @@ void pp_output_discard(struct pp_output *o)
 		unlink(o->tmp);
 	else if (o->published)
 		unlink(o->final);
+	else if (o->created)
+		unlink(o->created);
 	free_output(o);
 	errno = e;
 }

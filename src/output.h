@@ -18,8 +18,13 @@ enum pp_format {
 	PP_FMT_RAW, /* the .pyprobe recording */
 };
 
-/* From a -f name ("flamegraph", "collapsed", "speedscope", "pprof", "raw"). */
+/* From a -f name ("flamegraph", "collapsed", "speedscope", "pprof",
+ * "pyprobe"). Not "raw": that is py-spy's name for collapsed stacks, and a
+ * file of another kind under it would mislead; commands refuse it with
+ * PP_FORMAT_RAW_ADVICE. */
 enum pp_format pp_format_by_name(const char *name);
+#define PP_FORMAT_RAW_ADVICE \
+	"-f raw is py-spy's name for collapsed stacks: give -f collapsed here"
 /* From an output file name's extension; PP_FMT_NONE if it says nothing. */
 enum pp_format pp_format_by_extension(const char *path);
 /* The extension a format's files get (".svg", ...). */
@@ -38,11 +43,15 @@ bool pp_output_is_stdout(const char *path);
  * (pp_output_commit). So a write that fails part-way (a full disk, a file
  * size limit) never leaves a cut-off file that looks complete, nor
  * destroys the file NAME held before; the temporary file is removed.
- * Written in place: standard output ("-"), and an existing NAME that is not
- * a regular file (/dev/null, a FIFO). A symbolic link to a regular file is
+ * Written in place: standard output ("-"), an existing NAME that is not
+ * a regular file (/dev/null, a FIFO), and a writable NAME in a directory
+ * pyprobe cannot create files in (emptied only once it is written: at
+ * commit, or when its descriptor is asked for). A symbolic link to a regular file is
  * kept: its target is replaced. A recording, streamed while it grows, is
  * renamed into place early (pp_output_publish): from then on it holds
- * every complete block, whatever happens to pyprobe. */
+ * every complete block, whatever happens to pyprobe. A dangling symbolic
+ * link's target is created in place, and removed again if nothing comes
+ * of it (pp_output_discard). */
 struct pp_output;
 
 /* Create the output for path ("-": standard output). NULL with errno set
@@ -50,7 +59,7 @@ struct pp_output;
 struct pp_output *pp_output_create(const char *path);
 /* Its descriptor (owned by o) and a stdio stream over it (made on the
  * first call; NULL with errno if that fails). */
-int pp_output_fd(const struct pp_output *o);
+int pp_output_fd(struct pp_output *o);
 FILE *pp_output_stream(struct pp_output *o);
 /* How messages name it: the path, or "standard output". */
 const char *pp_output_name(const struct pp_output *o);

@@ -263,6 +263,20 @@ void pp_profile_free(struct pp_profile *p)
 struct pp_profile_meta *pp_profile_meta(struct pp_profile *p) { return &p->meta; }
 const struct pp_profile_meta *pp_profile_meta_c(const struct pp_profile *p) { return &p->meta; }
 
+double pp_profile_rate_achieved(const struct pp_profile_meta *m)
+{
+	if (!m->rate_hz)
+		return 100.0;
+	if (!m->ticks_missed || !m->duration_ns)
+		return (double)m->rate_hz;
+	/* ticks taken = rate x duration - missed (the sampler's clock runs
+	 * on fixed deadlines and skips, counting, the ones it overran) */
+	double secs = (double)m->duration_ns / 1e9;
+	double hz = (double)m->rate_hz - (double)m->ticks_missed / secs;
+	/* a recording with inconsistent counts still weighs its samples */
+	return hz >= 0.01 ? hz : 0.01;
+}
+
 const char *pp_profile_string(const struct pp_profile *p, pp_str_id id)
 {
 	return id < p->nstrs ? p->strs[id] : "";

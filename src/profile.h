@@ -143,6 +143,11 @@ bool pp_profile_several_programs(const struct pp_profile *p);
 /* Metadata, writable. */
 struct pp_profile_meta *pp_profile_meta(struct pp_profile *p);
 const struct pp_profile_meta *pp_profile_meta_c(const struct pp_profile *p);
+/* The sampling rate achieved, in Hz: the rate asked for less the ticks
+ * missed over the duration (what a sample stands for in time: outputs
+ * weigh samples by 1 / this); rate_hz when nothing was missed or the
+ * duration is unknown, 100 when the rate is unknown (0). Never 0. */
+double pp_profile_rate_achieved(const struct pp_profile_meta *m);
 
 /* Read access. Ids are dense: 0 .. count-1. */
 const char *pp_profile_string(const struct pp_profile *p, pp_str_id id);

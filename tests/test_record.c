@@ -255,7 +255,7 @@ static void every_option_on(const char *spec)
 	ts_python_source(&py, "fixtures/record/split.py", fixture, sizeof fixture);
 	static const char *const options[][3] = {
 		{"-f", "collapsed", NULL}, {"-f", "flamegraph", NULL},
-		{"-f", "speedscope", NULL}, {"-f", "pprof", NULL}, {"-f", "raw", NULL},
+		{"-f", "speedscope", NULL}, {"-f", "pprof", NULL}, {"-f", "pyprobe", NULL},
 		{"--threads", NULL}, {"--idle", NULL}, {"--gil", NULL},
 		{"--gil-markers", NULL}, {"--nolineno", NULL}, {"--blocking", NULL},
 		{"-r", "max", NULL}, {"-r", "1000", NULL}, {"--subprocesses", NULL},
@@ -637,7 +637,7 @@ Test(record, blocking_with_another_tracer_suggests_dropping_blocking)
 
 /* ---- render's output ---------------------------------------------------- */
 
-/* render never writes over a recording: not as X.pyprobe, not with -f raw,
+/* render never writes over a recording: not as X.pyprobe, not with -f pyprobe,
  * not through another name for its input. */
 Test(record, render_never_overwrites_a_recording)
 {
@@ -656,7 +656,7 @@ Test(record, render_never_overwrites_a_recording)
 		{{"render", rec, "-o", rec, NULL}, "render cannot write a recording"},
 		{{"render", rec, "-o", other, NULL}, "render cannot write a recording"},
 		{{"render", rec, "-f", "collapsed", "-o", other, NULL}, "render cannot write a recording"},
-		{{"render", rec, "-f", "raw", NULL}, "render cannot write a recording"},
+		{{"render", rec, "-f", "pyprobe", NULL}, "render cannot write a recording"},
 		{{"render", rec, "-o", link, NULL}, "is the recording"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

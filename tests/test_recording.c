@@ -1518,7 +1518,7 @@ Test(recording, finished_only_after_close)
 	pp_profile_free(p);
 }
 
-/* A recording to an open descriptor (record -o - -f raw): through a pipe it
+/* A recording to an open descriptor (record -o - -f pyprobe): through a pipe it
  * loads as from a file; a write that fails on a pipe cannot be cut back,
  * so it ends the recording with its first error. */
 Test(recording, to_a_pipe)

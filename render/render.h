@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "../src/diff.h"
 #include "../src/dump_model.h"
 #include "../src/profile.h"
 #include "../src/report.h"
@@ -50,5 +51,13 @@ int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
  * loop with its stalls; hovering a stall or a wait shows its stack. */
 int pp_render_timeline(const struct pp_profile *p, const struct pp_report *r,
 		       uint64_t threshold_ns, FILE *out);
+
+/* ---- pyprobe diff (docs/ci.md) -------------------------------------------- */
+/* For a person: the verdict, the total, the functions tested worst first. */
+int pp_render_diff_text(const struct pp_diff *d, FILE *out);
+/* The JSON contract of docs/ci.md. */
+int pp_render_diff_json(const struct pp_diff *d, FILE *out);
+/* A pull-request comment; command: how to reproduce it. */
+int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *out);
 
 #endif

@@ -45,6 +45,8 @@ static void md_row(const char *what, const struct pp_diff_result *r, FILE *out)
 		fputs("**total**", out);
 	}
 	fprintf(out, " | %s | ", what);
+	md_pct(r->verdict_change_pct, out);
+	fputs(" | ", out);
 	md_pct(r->change_pct, out);
 	fputs(" | ", out);
 	md_pct(r->low_pct, out);
@@ -74,8 +76,8 @@ int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *
 		d->nruns[0], d->nruns[0] == 1 ? "" : "s", d->nruns[1], d->ntested,
 		d->nfns - d->ntested);
 	if (fail || d->nimprovements) {
-		fputs("| function | verdict | change | 95% bounds | base s | head s | p (Holm) |\n"
-		      "|---|---|---:|---:|---:|---:|---:|\n", out);
+		fputs("| function | verdict | judged | time | 95% bounds | base s | head s | p (Holm) |\n"
+		      "|---|---|---:|---:|---:|---:|---:|---:|\n", out);
 		if (d->total.regression || d->total.improvement)
 			md_row(d->total.regression ? "slower" : "faster", &d->total, out);
 		for (size_t i = 0; i < d->nfns; i++)
@@ -87,7 +89,9 @@ int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *
 		fputc('\n', out);
 	}
 	fprintf(out, "A change counts when it is at least %g%% and significant at %g after the "
-		"Holm correction over the functions tested (%s). Method: pyprobe's docs/ci.md.\n\n",
+		"Holm correction over the functions tested (%s). *Judged*: a function's time "
+		"relative to the rest of the program's (load that slows a whole run does not move "
+		"it; a slowdown of everything shows in the total); *time*: seconds a run. Method: pyprobe's docs/ci.md.\n\n",
 		d->threshold_pct, d->alpha,
 		d->welch ? "run-to-run and sampling noise" : "sampling noise only: one run a side");
 	fputs("<details><summary>How to reproduce</summary>\n\n```sh\n", out);

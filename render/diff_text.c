@@ -25,6 +25,11 @@ static const char *mark(const struct pp_diff_result *r)
 
 static void row(const struct pp_diff_result *r, FILE *out)
 {
+	if (r->tested)
+		put_pct(r->verdict_change_pct, out);
+	else
+		fprintf(out, "%8s", "-");
+	fputs("  ", out);
 	put_pct(r->change_pct, out);
 	fputs("  [", out);
 	put_pct(r->low_pct, out);
@@ -55,12 +60,15 @@ int pp_render_diff_text(const struct pp_diff *d, FILE *out)
 	fprintf(out, " %g%% or more slower (significant at %g, Holm-corrected)\n",
 		d->threshold_pct, d->alpha);
 	fprintf(out, "runs: %zu base, %zu head; noise: %s", d->nruns[0], d->nruns[1],
-		d->welch ? "run-to-run and sampling (Welch t on log seconds)"
-			 : "sampling only (one run a side: record several for run-to-run noise)");
+		d->welch ? "run-to-run and sampling"
+			 : "sampling only (one run a side: the total is not judged; record several)");
 	if (d->assumed_rate_hz > 0)
 		fprintf(out, "; collapsed files taken at %g Hz (--rate)", d->assumed_rate_hz);
 	fputc('\n', out);
-	fprintf(out, "\n%8s  [%17s] %9s %9s %9s %9s  %8s  %-6s  %s\n", "change", "95% bounds ",
+	fputs("judged: the change the verdict weighs - a function's time relative to the rest of\n"
+	      "the program's (the total: its time); time: seconds a run, with 95% bounds\n", out);
+	fprintf(out, "\n%8s  %8s  [%17s] %9s %9s %9s %9s  %8s  %-6s  %s\n", "judged", "time",
+		"95% bounds ",
 		"base s", "head s", "self base", "self head", "p", "", "function (file)");
 	row(&d->total, out);
 	fputs("total\n", out);

@@ -1,20 +1,22 @@
 /* pyprobe diff's comparison (diff.h). The method, and why it does not cry
- * wolf, is docs/ci.md's "Method"; in short, per function and for the total:
+ * wolf, is docs/ci.md's "Method"; in short:
  *
- *   y = log(seconds of a run)            (a run with no sample: half of one)
- *   d = mean(y head) - mean(y base)      change = e^d - 1
- *   var of a side's mean = max(sample variance of y, 1 / mean count) / runs
- *                          (1 / count: the Poisson noise of a count, the
- *                          floor under a lucky small spread; with one run
- *                          a side it is all there is)
- *   Welch's t on d, Welch-Satterthwaite degrees of freedom (a side of one
- *   run: its variance is known, it adds none); two-sided p.
+ *   per run, y = log(seconds) (the total) or log(samples with the function /
+ *   samples without it) (a function); a count of 0 counts half of one
+ *   d = mean(y head) - mean(y base), change = e^d - 1
+ *   var of a side's mean = (sampling floor + the runs' excess over it) / runs
+ *   Welch's t on d, Satterthwaite's degrees of freedom; two-sided p
  *
- * A function is tested only when a change of the threshold would stand two
- * sampling standard errors clear: fewer samples cannot tell it from noise.
- * Functions' p-values are Holm-corrected together; the total is tested on
- * its own. Regression: significant, and a change of at least the
- * threshold. */
+ * The total is judged on its time, with two runs a side or more. A
+ * function is judged on its time relative to the rest of the program's
+ * (y = log(samples with it / samples without it)): a loaded machine
+ * stretches a whole run (measured: by up to 2x here), which moves every
+ * function's seconds alike and this ratio not at all; a slowdown of
+ * everything alike shows in the total only. A function is tested
+ * only when a change of the threshold would stand two sampling standard
+ * errors clear; functions' p-values are Holm-corrected together; the total
+ * is tested on its own. Regression: significant, and a change of at least
+ * the threshold. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,11 +35,12 @@ static void say(char *err, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A side's counts of one quantity, per run. */
+/* A side's counts of one quantity, per run, and the runs' totals. */
 struct side {
 	const uint64_t *count;  /* [n] */
 	const struct pp_diff_run *runs;
 	size_t n;
+	const double *speed;    /* [n]: the runs' speed factors (NORM) */
 };
 
 static double mean_seconds(const struct side *s)
@@ -56,35 +59,80 @@ static uint64_t sum_counts(const struct side *s)
 	return sum;
 }
 
-/* Mean of log seconds, and the variance of that mean; *df_term is its
- * Welch-Satterthwaite term (0: known variance). */
-static void log_stats(const struct side *s, double *mean, double *var_of_mean, double *df_term)
+enum measure {
+	TIME,  /* log seconds: run-to-run and sampling noise */
+	NORM,  /* log seconds over the run's speed factor: what load that
+	          stretches a whole run does not move */
+};
+
+/* One run's value of the measure, and the variance sampling alone gives
+ * it (the floor): a count is about Poisson, var(log c) ~ 1/c. A run with
+ * no sample counts half of one. */
+static void one_run(const struct side *s, size_t i, enum measure m, double *y, double *floor_var)
 {
-	double sum = 0, csum = 0;
+	double c = s->count[i] ? (double)s->count[i] : 0.5;
+	*y = log(c * s->runs[i].period_s);
+	if (m == NORM)
+		*y -= log(s->speed[i]);
+	*floor_var = 1.0 / c;
+}
+
+struct moments {
+	double mean;        /* of y */
+	double var_of_mean; /* max(sample variance, floor) / n */
+	double df_term;     /* Welch-Satterthwaite: (excess / n)^2 / (n - 1) */
+};
+
+/* The variance of a side's mean is the sampling floor (known: no degrees
+ * of freedom lost) plus the excess the runs show over it (estimated from
+ * n - 1 degrees of freedom): Satterthwaite's approximation counts only the
+ * estimated part. So a side whose runs agree as well as sampling allows is
+ * judged on sampling noise; one whose runs scatter, on their scatter and
+ * its few degrees of freedom. */
+static struct moments side_moments(const struct side *s, enum measure m)
+{
+	double sum = 0, fsum = 0, n = (double)s->n;
 	for (size_t i = 0; i < s->n; i++) {
-		double c = s->count[i] ? (double)s->count[i] : 0.5;
-		sum += log(c * s->runs[i].period_s);
-		csum += c;
+		double y, f;
+		one_run(s, i, m, &y, &f);
+		sum += y;
+		fsum += f;
 	}
-	double n = (double)s->n;
-	*mean = sum / n;
-	double floor_var = n / csum; /* 1 / mean count */
-	double v = floor_var;
-	*df_term = 0;
+	struct moments r = {.mean = sum / n};
+	double floor_var = fsum / n, excess = 0;
 	if (s->n >= 2) {
 		double ss = 0;
 		for (size_t i = 0; i < s->n; i++) {
-			double c = s->count[i] ? (double)s->count[i] : 0.5;
-			double y = log(c * s->runs[i].period_s) - *mean;
-			ss += y * y;
+			double y, f;
+			one_run(s, i, m, &y, &f);
+			ss += (y - r.mean) * (y - r.mean);
 		}
 		double sv = ss / (n - 1);
-		if (sv > v)
-			v = sv;
+		excess = sv > floor_var ? sv - floor_var : 0;
 	}
-	*var_of_mean = v / n;
+	r.var_of_mean = (floor_var + excess) / n;
 	if (s->n >= 2)
-		*df_term = (*var_of_mean) * (*var_of_mean) / (n - 1);
+		r.df_term = (excess / n) * (excess / n) / (n - 1);
+	return r;
+}
+
+struct test {
+	double d, se, df, p;
+};
+
+/* Welch's t on the difference of the sides' means. */
+static struct test welch(const struct side *b, const struct side *h, enum measure m)
+{
+	struct moments mb = side_moments(b, m), mh = side_moments(h, m);
+	struct test t;
+	t.d = mh.mean - mb.mean;
+	double v = mb.var_of_mean + mh.var_of_mean;
+	t.se = sqrt(v);
+	t.df = mb.df_term + mh.df_term > 0 ? v * v / (mb.df_term + mh.df_term) : INFINITY;
+	t.p = t.se > 0 ? 2.0 * pp_stat_t_sf(fabs(t.d) / t.se, t.df) : (t.d ? 0.0 : 1.0);
+	if (t.p > 1)
+		t.p = 1;
+	return t;
 }
 
 /* Whether a change of the threshold would stand two sampling standard
@@ -102,29 +150,22 @@ static double samples_needed(double threshold_pct)
 	return ceil(8.0 / (l * l));
 }
 
-static void compare(struct pp_diff_result *r, const struct side *b, const struct side *h,
-		    double threshold_pct)
+/* The time: means, change and its bounds. */
+static void time_of(struct pp_diff_result *r, const struct side *b, const struct side *h)
 {
 	r->incl.base_s = mean_seconds(b);
 	r->incl.head_s = mean_seconds(h);
 	r->incl.base_samples = sum_counts(b);
 	r->incl.head_samples = sum_counts(h);
-	r->tested = r->incl.base_samples > 0 && r->incl.head_samples > 0 &&
-		    judgeable(r->incl.base_samples, r->incl.head_samples, threshold_pct);
-	double mb, vb, tb, mh, vh, th;
-	log_stats(b, &mb, &vb, &tb);
-	log_stats(h, &mh, &vh, &th);
-	double d = mh - mb, se = sqrt(vb + vh);
-	double df = tb + th > 0 ? (vb + vh) * (vb + vh) / (tb + th) : INFINITY;
-	r->change_pct = r->incl.base_samples && r->incl.head_samples ? 100.0 * expm1(d)
-		      : r->incl.base_samples ? -100.0 : INFINITY;
-	double q = pp_stat_t_quantile(0.975, df);
-	r->low_pct = 100.0 * expm1(d - q * se);
-	r->high_pct = 100.0 * expm1(d + q * se);
-	r->p_raw = r->tested ? 2.0 * pp_stat_t_sf(fabs(d) / se, df) : NAN;
-	if (r->p_raw > 1)
-		r->p_raw = 1;
-	r->p_value = r->p_raw;
+	struct test t = welch(b, h, TIME);
+	bool both = r->incl.base_samples && r->incl.head_samples;
+	r->change_pct = both ? 100.0 * expm1(t.d) : r->incl.base_samples ? -100.0 : INFINITY;
+	double q = pp_stat_t_quantile(0.975, t.df);
+	r->low_pct = both ? 100.0 * expm1(t.d - q * t.se) : r->change_pct;
+	r->high_pct = both ? 100.0 * expm1(t.d + q * t.se) : r->change_pct;
+	r->p_raw = t.p;
+	r->share_change_pct = NAN;
+	r->verdict_change_pct = r->change_pct;
 }
 
 static void self_of(struct pp_diff_result *r, const struct side *b, const struct side *h)
@@ -140,19 +181,19 @@ static void self_of(struct pp_diff_result *r, const struct side *b, const struct
 static void decide(struct pp_diff_result *r, double alpha, double threshold_pct)
 {
 	r->significant = r->tested && r->p_value < alpha;
-	r->regression = r->significant && r->change_pct >= threshold_pct;
-	r->improvement = r->significant && r->change_pct <= -threshold_pct;
+	r->regression = r->significant && r->verdict_change_pct >= threshold_pct;
+	r->improvement = r->significant && r->verdict_change_pct <= -threshold_pct;
 }
 
 /* Worst first: tested before untested, then by change (largest growth
- * first), then by name - deterministic output. */
+ * first, as the verdict weighs it), then by name - deterministic output. */
 static int worst_first(const void *a, const void *b)
 {
 	const struct pp_diff_result *x = a, *y = b;
 	if (x->tested != y->tested)
 		return x->tested ? -1 : 1;
-	if (x->tested && x->change_pct != y->change_pct)
-		return x->change_pct > y->change_pct ? -1 : 1;
+	if (x->tested && x->verdict_change_pct != y->verdict_change_pct)
+		return x->verdict_change_pct > y->verdict_change_pct ? -1 : 1;
 	if (!x->tested) {
 		double xs = x->incl.base_s + x->incl.head_s, ys = y->incl.base_s + y->incl.head_s;
 		if (xs != ys)
@@ -160,6 +201,68 @@ static int worst_first(const void *a, const void *b)
 	}
 	int c = strcmp(x->function, y->function);
 	return c ? c : strcmp(x->file, y->file);
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Each run's speed factor, as DESeq's size factors: for each reference
+ * function (enough self time to judge on both sides), its self seconds in
+ * the run over their geometric mean across all runs; the run's factor is
+ * the median of those. Self times partition a run, so a few functions
+ * that changed move the median little, while load that stretches the
+ * whole run moves every ratio alike. Fewer than 3 references: all 1 (no
+ * correction). Returns the number of references used (0 for none). */
+static size_t speed_factors(const struct pp_diff_input *in, double threshold_pct, double *speed)
+{
+	size_t nb = in->nruns[0], R = nb + in->nruns[1];
+	for (size_t r = 0; r < R; r++)
+		speed[r] = 1.0;
+	size_t nref = 0;
+	for (size_t k = 0; k < in->nfns; k++) {
+		uint64_t sb = 0, sh = 0;
+		for (size_t r = 0; r < R; r++)
+			*(r < nb ? &sb : &sh) += in->fns[k].self[r];
+		nref += sb && sh && judgeable(sb, sh, threshold_pct);
+	}
+	if (nref < 3)
+		return 0;
+	double *ratio = malloc(nref * R * sizeof *ratio), *col = malloc(nref * sizeof *col);
+	if (!ratio || !col) {
+		free(ratio);
+		free(col);
+		return 0;
+	}
+	size_t g = 0;
+	for (size_t k = 0; k < in->nfns; k++) {
+		const struct pp_diff_fn *f = &in->fns[k];
+		uint64_t sb = 0, sh = 0;
+		for (size_t r = 0; r < R; r++)
+			*(r < nb ? &sb : &sh) += f->self[r];
+		if (!(sb && sh && judgeable(sb, sh, threshold_pct)))
+			continue;
+		double lsum = 0;
+		for (size_t r = 0; r < R; r++)
+			lsum += log((f->self[r] ? (double)f->self[r] : 0.5) * in->runs[r].period_s);
+		double lgm = lsum / (double)R;
+		for (size_t r = 0; r < R; r++)
+			ratio[g * R + r] = log((f->self[r] ? (double)f->self[r] : 0.5) *
+					       in->runs[r].period_s) - lgm;
+		g++;
+	}
+	for (size_t r = 0; r < R; r++) {
+		for (size_t j = 0; j < nref; j++)
+			col[j] = ratio[j * R + r];
+		qsort(col, nref, sizeof *col, by_value);
+		double med = nref % 2 ? col[nref / 2] : 0.5 * (col[nref / 2 - 1] + col[nref / 2]);
+		speed[r] = exp(med);
+	}
+	free(ratio);
+	free(col);
+	return nref;
 }
 
 /* The program every run of the inputs ran, or the first two that differ. */
@@ -207,11 +310,13 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 	}
 	for (size_t i = 0; i < R; i++)
 		tot[i] = in->runs[i].samples;
-	struct side tb = {tot, in->runs, nb}, th = {tot + nb, in->runs + nb, nh};
-	compare(&d->total, &tb, &th, o->threshold_pct);
+	struct side tb = {tot, in->runs, nb, NULL}, th = {tot + nb, in->runs + nb, nh, NULL};
+	time_of(&d->total, &tb, &th);
 	self_of(&d->total, &tb, &th);
 	free(tot);
-	if (!d->total.tested) {
+	bool enough = judgeable(d->total.incl.base_samples, d->total.incl.head_samples,
+				o->threshold_pct);
+	if (!enough) {
 		say(err, errlen, "the runs are too short to judge a %g%% change: %llu samples in "
 			"base, %llu in head, and it takes about %.0f a side; record longer, more "
 			"runs, at a higher rate (-r), or raise --threshold", o->threshold_pct,
@@ -220,6 +325,12 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 			samples_needed(o->threshold_pct));
 		return -1;
 	}
+	/* With one run a side nothing says how much a run's time varies
+	 * (machine load moves it by far more than sampling does): the total
+	 * is shown, not judged. */
+	d->total.tested = d->welch;
+	d->total.p_value = d->total.tested ? d->total.p_raw : NAN;
+	decide(&d->total, o->alpha, o->threshold_pct);
 
 	/* Different programs: the functions both sides ran must hold most of
 	 * each side's time. */
@@ -246,11 +357,19 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 			return -1;
 		}
 
+	double *speed = calloc(R, sizeof *speed);
+	if (!speed) {
+		say(err, errlen, "out of memory");
+		return -1;
+	}
+	d->speed_refs = speed_factors(in, o->threshold_pct, speed);
+
 	/* each function */
 	d->fns = calloc(in->nfns ? in->nfns : 1, sizeof *d->fns);
 	double *p = calloc(in->nfns ? in->nfns : 1, sizeof *p);
 	size_t *which = calloc(in->nfns ? in->nfns : 1, sizeof *which);
 	if (!d->fns || !p || !which) {
+		free(speed);
 		free(p);
 		free(which);
 		pp_diff_free(d);
@@ -263,9 +382,22 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 		struct pp_diff_result *r = &d->fns[k];
 		r->function = f->function;
 		r->file = f->file;
-		struct side b = {f->incl, in->runs, nb}, h = {f->incl + nb, in->runs + nb, nh};
-		compare(r, &b, &h, o->threshold_pct);
-		struct side sb = {f->self, in->runs, nb}, sh = {f->self + nb, in->runs + nb, nh};
+		struct side b = {f->incl, in->runs, nb, NULL}, h = {f->incl + nb, in->runs + nb, nh, NULL};
+		time_of(r, &b, &h);
+		r->tested = r->incl.base_samples > 0 && r->incl.head_samples > 0 &&
+			    judgeable(r->incl.base_samples, r->incl.head_samples,
+				      o->threshold_pct);
+		/* The verdict weighs the function's time over its run's speed
+		 * factor: load that stretches a whole run moves every
+		 * function's seconds alike, and this not at all. */
+		b.speed = speed;
+		h.speed = speed + nb;
+		struct test t = welch(&b, &h, d->speed_refs ? NORM : TIME);
+		r->share_change_pct = 100.0 * expm1(t.d);
+		r->verdict_change_pct = r->share_change_pct;
+		r->p_raw = r->tested ? t.p : NAN;
+		r->p_value = r->p_raw;
+		struct side sb = {f->self, in->runs, nb, NULL}, sh = {f->self + nb, in->runs + nb, nh, NULL};
 		self_of(r, &sb, &sh);
 		if (r->tested) {
 			which[d->ntested] = k;
@@ -275,6 +407,7 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 			d->skipped_head_s += r->self.head_s;
 		}
 	}
+	free(speed);
 	pp_stat_holm(p, d->ntested);
 	for (size_t t = 0; t < d->ntested; t++)
 		d->fns[which[t]].p_value = p[t];
@@ -285,7 +418,14 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 		d->nregressions += d->fns[k].regression;
 		d->nimprovements += d->fns[k].improvement;
 	}
-	decide(&d->total, o->alpha, o->threshold_pct);
+	if (d->ntested == 0 && !d->total.tested) {
+		say(err, errlen, "nothing to judge: with one run a side only functions are judged, "
+			"and none has samples enough for a %g%% change (about %.0f a side); record "
+			"longer, several runs a side, or raise --threshold", o->threshold_pct,
+			samples_needed(o->threshold_pct));
+		pp_diff_free(d);
+		return -1;
+	}
 	qsort(d->fns, d->nfns, sizeof *d->fns, worst_first);
 	return 0;
 }

@@ -79,17 +79,25 @@ struct pp_diff_est {
 struct pp_diff_result {
 	const char *function;         /* NULL for the total */
 	const char *file;
-	struct pp_diff_est incl;      /* inclusive: the verdict's */
+	struct pp_diff_est incl;      /* inclusive time */
 	struct pp_diff_est self;
-	double change_pct;            /* head/base - 1 (ratio of geometric means) */
-	double low_pct, high_pct;     /* its 95% confidence bounds */
+	/* The time: head/base - 1 (ratio of geometric means of the runs'
+	 * seconds), with 95% bounds from run-to-run and sampling noise. */
+	double change_pct, low_pct, high_pct;
 	double self_change_pct;       /* NAN when a side has no self time */
-	bool tested;                  /* false: too few samples to judge */
-	double p_raw;                 /* uncorrected two-sided p */
+	/* Functions: its time with each run's speed factor taken out
+	 * (docs/ci.md), head/base - 1: the change the verdict judges. The
+	 * total: its time's. */
+	double share_change_pct;      /* NAN for the total */
+	double verdict_change_pct;
+	bool tested;                  /* false: too few samples (or, the total,
+	                                 runs) to judge */
+	double p_raw;                 /* uncorrected two-sided p (functions: of
+	                                 the relative time; the total: of the time) */
 	double p_value;               /* Holm-adjusted (the total: not); NAN untested */
 	bool significant;             /* p_value < alpha */
-	bool regression;              /* significant and change >= threshold */
-	bool improvement;             /* significant and change <= -threshold */
+	bool regression;              /* significant and verdict change >= threshold */
+	bool improvement;             /* significant and verdict change <= -threshold */
 };
 
 struct pp_diff_opts {
@@ -101,9 +109,11 @@ struct pp_diff {
 	double threshold_pct, alpha;
 	size_t nruns[2];
 	bool welch;                   /* >= 2 runs a side: run-to-run noise */
+	size_t speed_refs;            /* functions the speed factors came from;
+	                                 0: too few (< 3), no correction */
 	double assumed_rate_hz;       /* > 0 when some input is a collapsed file */
 	bool truncated;               /* some recording was cut short */
-	struct pp_diff_result total;
+	struct pp_diff_result total;   /* tested with >= 2 runs a side only */
 	struct pp_diff_result *fns;   /* tested first, worst (largest change) first */
 	size_t nfns, ntested;
 	size_t nregressions, nimprovements;

@@ -22,10 +22,23 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out);
  * labels are "function (file:line)", or "function (file)" when the line is
  * -1; synthetic frames (thread/process roots, GIL markers) are their name
  * alone. Weights: one sample = 1 count = 1e9 / rate_hz nanoseconds. */
+/* A differential flame graph (pyprobe diff -o): Python frames coloured by
+ * how their function changed - red slower, blue faster, the deeper the
+ * larger the change up to scale_pct; pale unless significant; grey when
+ * there is no verdict (of returns -1). */
+struct pp_render_tint {
+	int (*of)(void *ctx, const char *function, const char *file, double *change_pct,
+		  int *significant);
+	void *ctx;
+	double scale_pct;
+};
+
 struct pp_render_opts {
 	struct pp_view_opts view;
 	const char *title;    /* NULL: a default from the profile */
 	const char *subtitle; /* NULL: command line, duration, rate */
+	const struct pp_render_tint *tint; /* flame graph only; NULL: colours by
+	                                      where the code lives */
 };
 
 /* flamegraph.pl input: "root;...;leaf COUNT" lines, sorted, merged. */

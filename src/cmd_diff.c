@@ -11,10 +11,12 @@
 #include "cli.h"
 #include "diff.h"
 #include "output.h"
+#include "profile.h"
+#include "recording.h"
 
 static const char diff_usage[] =
 	"usage: pyprobe diff [--threshold PCT] [--json] [--markdown FILE] [--rate HZ]\n"
-	"                    [--alpha P] [--idle] BASE HEAD\n"
+	"                    [--alpha P] [--idle] [-o FILE.svg] BASE HEAD\n"
 	"\n"
 	"Compare the time each function took in the runs of a benchmark before\n"
 	"(BASE) and after (HEAD) a change, and say whether anything got slower.\n"
@@ -34,6 +36,9 @@ static const char diff_usage[] =
 	"      --rate HZ        the rate collapsed files were sampled at (they do\n"
 	"                       not say; default 100, record's and py-spy's)\n"
 	"      --idle           count samples of idle threads too (recordings)\n"
+	"  -o, --output FILE.svg  also draw a differential flame graph: HEAD's first\n"
+	"                       recording, each function red if slower, blue if\n"
+	"                       faster, pale unless significant\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"exit status: 0 no regression, 1 a regression (a function or the total),\n"
@@ -86,6 +91,105 @@ static char *command_line(int argc, char **argv)
 	return s;
 }
 
+/* ---- the differential flame graph ------------------------------------------ */
+
+struct tint_ctx {
+	const struct pp_diff_result **by_key; /* sorted by (function, file) */
+	size_t n;
+};
+
+static int key_cmp(const char *fa, const char *fila, const char *fb, const char *filb)
+{
+	int c = strcmp(fa, fb);
+	return c ? c : strcmp(fila, filb);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct pp_diff_result *x = *(const struct pp_diff_result *const *)a,
+				    *y = *(const struct pp_diff_result *const *)b;
+	return key_cmp(x->function, x->file, y->function, y->file);
+}
+
+/* pp_render_tint's of: a tested function's judged change. */
+static int tint_of(void *vctx, const char *function, const char *file, double *change_pct,
+		   int *significant)
+{
+	const struct tint_ctx *c = vctx;
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = key_cmp(function, file, c->by_key[mid]->function, c->by_key[mid]->file);
+		if (k == 0) {
+			const struct pp_diff_result *r = c->by_key[mid];
+			if (!r->tested)
+				return -1;
+			*change_pct = r->verdict_change_pct;
+			*significant = r->significant;
+			return 0;
+		}
+		if (k < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* HEAD's first recording, drawn with d's verdicts. An exit status. */
+static int draw_svg(const struct pp_diff_input *in, const struct pp_diff *d, const char *path,
+		    bool idle)
+{
+	const char *rec = NULL;
+	for (size_t i = in->nruns[0]; i < in->nruns[0] + in->nruns[1] && !rec; i++)
+		if (in->runs[i].cmdline) /* (only recordings have one) */
+			rec = in->runs[i].path;
+	if (!rec)
+		return pp_usage_error("diff", "-o draws HEAD's first recording, and HEAD holds "
+				      "no .pyprobe recording (collapsed files only)");
+	char err[256] = "";
+	int truncated = 0;
+	struct pp_profile *p = pp_recording_load(rec, &truncated, err, sizeof err);
+	if (!p) {
+		pp_die_msg("cannot read %s: %s", rec, err);
+		return PP_EXIT_IO;
+	}
+	struct tint_ctx c = {calloc(d->nfns ? d->nfns : 1, sizeof *c.by_key), d->nfns};
+	struct pp_output *o = NULL;
+	FILE *f = NULL;
+	int rc = PP_EXIT_OK;
+	if (!c.by_key) {
+		pp_die_msg("out of memory");
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+	for (size_t i = 0; i < d->nfns; i++)
+		c.by_key[i] = &d->fns[i];
+	qsort(c.by_key, c.n, sizeof *c.by_key, by_key);
+	struct pp_render_tint tint = {tint_of, &c, 2 * d->threshold_pct};
+	char title[128];
+	snprintf(title, sizeof title, "pyprobe diff: %s", d->nregressions || d->total.regression
+				      ? "regression" : "no regression");
+	struct pp_render_opts ro = {.view = {.idle = idle}, .title = title, .tint = &tint};
+	if (!(o = pp_output_create(path)) || !(f = pp_output_stream(o)) ||
+	    pp_render_flamegraph(p, &ro, f) != 0) {
+		pp_die_msg("cannot write %s: %s%s", path, strerror(errno), pp_write_advice(errno));
+		rc = PP_EXIT_IO;
+		goto done;
+	}
+	struct pp_output *done_o = o;
+	o = NULL;
+	if (pp_output_commit(done_o) != 0) {
+		pp_die_msg("cannot write %s: %s%s", path, strerror(errno), pp_write_advice(errno));
+		rc = PP_EXIT_IO;
+	}
+done:
+	pp_output_discard(o);
+	free(c.by_key);
+	pp_profile_free(p);
+	return rc;
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	enum { O_THRESHOLD = 256, O_JSON, O_MARKDOWN, O_RATE, O_ALPHA, O_IDLE };
@@ -102,7 +206,7 @@ int cmd_diff(int argc, char **argv)
 	};
 	struct pp_diff_opts o = {.threshold_pct = 10, .alpha = 0.05};
 	struct pp_diff_load_opts lo = {0};
-	const char *markdown = NULL;
+	const char *markdown = NULL, *svg = NULL;
 	bool json = false;
 	int c;
 	opterr = 0;
@@ -127,9 +231,7 @@ int cmd_diff(int argc, char **argv)
 		case O_JSON: json = true; break;
 		case O_MARKDOWN: markdown = optarg; break;
 		case O_IDLE: lo.idle = true; break;
-		case 'o':
-			return pp_usage_error("diff", "-o (a differential flame graph) is not "
-					      "implemented yet");
+		case 'o': svg = optarg; break;
 		case 'h':
 			fputs(diff_usage, stdout);
 			return PP_EXIT_OK;
@@ -148,6 +250,10 @@ int cmd_diff(int argc, char **argv)
 	if (markdown && pp_output_is_stdout(markdown))
 		return pp_usage_error("diff", "--markdown wants a file (the comparison itself "
 				      "goes to standard output)");
+	if (svg && (pp_output_is_stdout(svg) || strlen(svg) < 5 ||
+		    strcmp(svg + strlen(svg) - 4, ".svg") != 0))
+		return pp_usage_error("diff", "-o wants FILE.svg (a differential flame graph), "
+				      "not '%s'", svg);
 
 	/* Everything is read and compared before anything is written: an
 	 * input that cannot be read leaves no verdict behind. */
@@ -167,6 +273,14 @@ int cmd_diff(int argc, char **argv)
 		return PP_EXIT_USAGE;
 	}
 	int rc = d.nregressions || d.total.regression ? PP_EXIT_REGRESSION : PP_EXIT_OK;
+	if (svg) {
+		int src = draw_svg(&in, &d, svg, lo.idle);
+		if (src != PP_EXIT_OK) {
+			pp_diff_free(&d);
+			pp_diff_input_free(&in);
+			return src;
+		}
+	}
 	if (markdown) {
 		char *cmd = command_line(argc, argv);
 		struct pp_output *mo = pp_output_create(markdown);

@@ -355,6 +355,7 @@ Test(diff, usage_errors)
 		{"diff", "--bogus", "a.txt", "b.txt", NULL},
 		{"diff", "--markdown", NULL},
 		{"diff", "--markdown", "-", "a.txt", "b.txt", NULL},
+		{"diff", "-o", "graph.txt", "a.txt", "b.txt", NULL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct run r;
@@ -364,6 +365,12 @@ Test(diff, usage_errors)
 			  !r.out[0], "case %zu: %s", i, r.err);
 	}
 	struct run r;
+	/* -o draws HEAD's recording: collapsed files have none */
+	write_file("base.txt", base_txt);
+	write_file("head.txt", head_txt);
+	run(&r, (const char *[]){"diff", "-o", "graph.svg", "base.txt", "head.txt", NULL});
+	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert(strstr(r.err, "no .pyprobe recording") && !r.out[0], "%s", r.err);
 	run(&r, (const char *[]){"diff", "--help", NULL});
 	cr_assert_eq(exit_code(&r), 0);
 	cr_assert(!strncmp(r.out, "usage: pyprobe diff", 19), "%s", r.out);
@@ -416,11 +423,12 @@ Test(diff, unreadable_inputs)
 
 /* ---- the gate on real recordings ------------------------------------------ */
 
-/* fixtures/ci/bench.py recorded 3 times a side at 1000 Hz (~5 s, ~5000
- * samples a run), the runs of every side interleaved so that the machine's
- * load falls on all alike: base; base again (A/A); parse 20% slower (30%
- * of the time); everything 15% slower; everything 4% slower. */
-Test(diff_gate, planted_regressions)
+/* Record fixtures/ci/bench.py 3 times for each of the n kinds (extra[k]:
+ * its arguments), at 1000 Hz (~5 s, ~5000 samples a run on a quiet
+ * machine), the kinds interleaved so that the machine's load falls on all
+ * alike; dirs[k] gets kind k's runs. */
+static void record_kinds(const char *const *names, const char *const (*extra)[3], int n,
+			 char (*dirs)[PATH_MAX])
 {
 	char python[PATH_MAX];
 	ts_pyenv_python("3.12.1", python, sizeof python);
@@ -428,50 +436,103 @@ Test(diff_gate, planted_regressions)
 		cr_skip_test("python 3.12.1 (pyenv) is not installed: %s", python);
 	char bench[PATH_MAX];
 	snprintf(bench, sizeof bench, "%s/fixtures/ci/bench.py", ts_source_root());
-	static const char *const sides[] = {"base", "aa", "parse20", "all15", "all4"};
-	static const char *const extra[][3] = {
-		{NULL}, {NULL}, {"--slow", "parse", "20"}, {"--slow-all", "15", NULL},
-		{"--slow-all", "4", NULL}};
-	char dirs[5][PATH_MAX];
-	for (int s = 0; s < 5; s++) {
+	for (int s = 0; s < n; s++) {
 		char name[64];
-		snprintf(name, sizeof name, "gate_%s", sides[s]);
+		snprintf(name, sizeof name, "gate_%s", names[s]);
 		path_in(dirs[s], sizeof dirs[s], name);
 		ts_mkdir_p(dirs[s]);
 	}
 	for (int i = 0; i < 3; i++)
-		for (int s = 0; s < 5; s++) {
+		for (int s = 0; s < n; s++) {
 			char out[PATH_MAX];
 			snprintf(out, sizeof out, "%.3000s/%d.pyprobe", dirs[s], i);
 			unlink(out);
 			const char *args[16] = {"record", "-r", "1000", "--no-progress", "-o", out,
 						"--", python, bench};
-			int n = 9;
-			for (int k = 0; k < 3 && extra[s][k]; k++)
-				args[n++] = extra[s][k];
-			args[n] = NULL;
+			int k = 9;
+			for (int j = 0; j < 3 && extra[s][j]; j++)
+				args[k++] = extra[s][j];
+			args[k] = NULL;
 			struct run r;
 			run(&r, args);
-			cr_assert_eq(exit_code(&r), 0, "record %s %d:\n%s", sides[s], i, r.err);
+			cr_assert_eq(exit_code(&r), 0, "record %s %d:\n%s", names[s], i, r.err);
 		}
+}
+
+/* The value of "key": NUMBER in a JSON object's text; NAN if absent. */
+static double json_num(const char *obj, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\": ", key);
+	const char *p = strstr(obj, pat);
+	return p ? strtod(p + strlen(pat), NULL) : 0.0 / 0.0;
+}
+
+/* One function (parse, ~30% of the time) 20% slower: caught, and only it
+ * named; A/A passes. Functions are judged over the runs' speed factors,
+ * which load does not move: this holds on a busy machine too. */
+Test(diff_gate, one_function_slower)
+{
+	static const char *const names[] = {"base", "aa", "parse20"};
+	static const char *const extra[][3] = {{NULL}, {NULL}, {"--slow", "parse", "20"}};
+	char dirs[3][PATH_MAX];
+	record_kinds(names, extra, 3, dirs);
 	struct run r;
-	char f[2048], t[2048];
-	/* A/A */
+	char f[2048];
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[1], NULL});
 	cr_assert_eq(exit_code(&r), 0, "A/A must pass:\n%s%s", r.err, r.out);
-	/* parse 20% slower: caught, and only parse named */
+	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[2], NULL});
 	cr_assert_eq(exit_code(&r), 1, "parse +20%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 1, "only parse:\n%s", r.out);
 	cr_assert(fn_json(r.out, "regressions", "parse", f, sizeof f), "%s", r.out);
 	cr_log_info("parse +20%%: %s", f);
-	/* everything 15% slower: a total regression */
-	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[3], NULL});
-	cr_assert_eq(exit_code(&r), 1, "everything +15%% must fail the gate:\n%s%s", r.err, r.out);
+	/* the differential flame graph: parse a strong red */
+	char svg[PATH_MAX];
+	path_in(svg, sizeof svg, "gate.svg");
+	unlink(svg);
+	run(&r, (const char *[]){"diff", "-o", svg, dirs[0], dirs[2], NULL});
+	cr_assert_eq(exit_code(&r), 1, "%s", r.err);
+	static char buf[4 << 20];
+	cr_assert_gt(ts_read_file(svg, buf, sizeof buf), 1000, "no %s", svg);
+	const char *t = strstr(buf, "<title>parse (");
+	while (t && !strstr(t, "fixtures/ci/bench.py:"))
+		t = strstr(t + 1, "<title>parse (");
+	cr_assert(t, "no parse frame in the graph");
+	const char *fill = strstr(t, "fill=\"rgb(");
+	unsigned cr = 0, cg = 0, cb = 0;
+	cr_assert(fill && sscanf(fill, "fill=\"rgb(%u,%u,%u)", &cr, &cg, &cb) == 3);
+	cr_assert(cr == 255 && cg <= 155 && cb <= 155, "parse is rgb(%u,%u,%u)", cr, cg, cb);
+	cr_assert(strstr(buf, "red: slower, blue: faster"), "no legend");
+}
+
+/* Everything 15% slower: a total regression; 4% slower: passes. The total
+ * is judged on seconds a run, which load moves: when the runs of the same
+ * work scatter so much that diff rightly cannot tell a 15% change (its
+ * 95% bounds on the total are over 20 points wide and hold 0), the test
+ * says so and skips, by name, rather than pass or flake. */
+Test(diff_gate, everything_slower)
+{
+	static const char *const names[] = {"base2", "all15", "all4"};
+	static const char *const extra[][3] = {{NULL}, {"--slow-all", "15", NULL},
+					       {"--slow-all", "4", NULL}};
+	char dirs[3][PATH_MAX];
+	record_kinds(names, extra, 3, dirs);
+	struct run r;
+	char t[2048];
+	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[2], NULL});
+	cr_assert_eq(exit_code(&r), 0, "+4%% must pass:\n%s%s", r.err, r.out);
+	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
+	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[1], NULL});
 	total_json(r.out, t, sizeof t);
+	/* a slowdown of everything alike is the total's, no function's */
+	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
+	double lo = json_num(t, "low_pct"), hi = json_num(t, "high_pct");
+	if (exit_code(&r) == 0 && strstr(t, "\"significant\": false") && lo < 0 && hi - lo > 20)
+		cr_skip_test("the machine's load spread the runs' times too much to judge a 15%% "
+			     "total change (95%% bounds %.1f%% to %.1f%%; diff rightly passed): "
+			     "not tested", lo, hi);
+	cr_assert_eq(exit_code(&r), 1, "everything +15%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert(strstr(t, "\"regression\": true"), "the total: %s", t);
 	cr_log_info("all +15%%: %s", t);
-	/* everything 4% slower: under the threshold */
-	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[4], NULL});
-	cr_assert_eq(exit_code(&r), 0, "+4%% must pass:\n%s%s", r.err, r.out);
 }

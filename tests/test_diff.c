@@ -468,9 +468,27 @@ static double json_num(const char *obj, const char *key)
 	return p ? strtod(p + strlen(pat), NULL) : 0.0 / 0.0;
 }
 
+/* When the machine is so overloaded that diff rightly cannot tell (it
+ * passed, and its 95% bounds on the total are over 20 points wide and hold
+ * 0): say so and skip by name, rather than pass or flake. Samples are
+ * wall-clock: a target waiting for a CPU for tens of milliseconds at a
+ * time has those samples lumped on whatever function it was in, which
+ * makes even functions' relative times noisy (measured at 2.5x
+ * oversubscription: a ratio expected at 0.40 read 0.63 in one run). */
+static void skip_if_swamped(const struct run *r, const char *what)
+{
+	char t[2048];
+	total_json(r->out, t, sizeof t);
+	double lo = json_num(t, "low_pct"), hi = json_num(t, "high_pct");
+	if (exit_code(r) == 0 && lo < 0 && hi > 0 && hi - lo > 20)
+		cr_skip_test("the machine's load spread the runs' times too much to judge %s "
+			     "(95%% bounds on the total %.1f%% to %.1f%%; diff rightly passed): "
+			     "not tested", what, lo, hi);
+}
+
 /* One function (parse, ~30% of the time) 20% slower: caught, and only it
  * named; A/A passes. Functions are judged over the runs' speed factors,
- * which load does not move: this holds on a busy machine too. */
+ * which load that stretches whole runs does not move. */
 Test(diff_gate, one_function_slower)
 {
 	static const char *const names[] = {"base", "aa", "parse20"};
@@ -483,6 +501,7 @@ Test(diff_gate, one_function_slower)
 	cr_assert_eq(exit_code(&r), 0, "A/A must pass:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[2], NULL});
+	skip_if_swamped(&r, "a 20% slowdown of one function");
 	cr_assert_eq(exit_code(&r), 1, "parse +20%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 1, "only parse:\n%s", r.out);
 	cr_assert(fn_json(r.out, "regressions", "parse", f, sizeof f), "%s", r.out);
@@ -507,10 +526,7 @@ Test(diff_gate, one_function_slower)
 }
 
 /* Everything 15% slower: a total regression; 4% slower: passes. The total
- * is judged on seconds a run, which load moves: when the runs of the same
- * work scatter so much that diff rightly cannot tell a 15% change (its
- * 95% bounds on the total are over 20 points wide and hold 0), the test
- * says so and skips, by name, rather than pass or flake. */
+ * is judged on seconds a run, which load moves (skip_if_swamped). */
 Test(diff_gate, everything_slower)
 {
 	static const char *const names[] = {"base2", "all15", "all4"};
@@ -527,11 +543,7 @@ Test(diff_gate, everything_slower)
 	total_json(r.out, t, sizeof t);
 	/* a slowdown of everything alike is the total's, no function's */
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
-	double lo = json_num(t, "low_pct"), hi = json_num(t, "high_pct");
-	if (exit_code(&r) == 0 && strstr(t, "\"significant\": false") && lo < 0 && hi - lo > 20)
-		cr_skip_test("the machine's load spread the runs' times too much to judge a 15%% "
-			     "total change (95%% bounds %.1f%% to %.1f%%; diff rightly passed): "
-			     "not tested", lo, hi);
+	skip_if_swamped(&r, "a 15% slowdown of everything");
 	cr_assert_eq(exit_code(&r), 1, "everything +15%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert(strstr(t, "\"regression\": true"), "the total: %s", t);
 	cr_log_info("all +15%%: %s", t);

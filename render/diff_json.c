@@ -40,7 +40,7 @@ static void result(const struct pp_diff_result *r, bool named, FILE *out)
 	fputs(", ", out);
 	num("p_value", r->p_value, out);
 	fputs(", ", out);
-	num("relative_change_pct", r->share_change_pct, out);
+	num("relative_change_pct", r->relative_change_pct, out);
 	fputs(", ", out);
 	num("verdict_change_pct", r->tested ? r->verdict_change_pct : NAN, out);
 	fprintf(out, ", \"tested\": %s, \"significant\": %s, \"regression\": %s, "

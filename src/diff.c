@@ -164,7 +164,7 @@ static void time_of(struct pp_diff_result *r, const struct side *b, const struct
 	r->low_pct = both ? 100.0 * expm1(t.d - q * t.se) : r->change_pct;
 	r->high_pct = both ? 100.0 * expm1(t.d + q * t.se) : r->change_pct;
 	r->p_raw = t.p;
-	r->share_change_pct = NAN;
+	r->relative_change_pct = NAN;
 	r->verdict_change_pct = r->change_pct;
 }
 
@@ -393,8 +393,8 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 		b.speed = speed;
 		h.speed = speed + nb;
 		struct test t = welch(&b, &h, d->speed_refs ? NORM : TIME);
-		r->share_change_pct = 100.0 * expm1(t.d);
-		r->verdict_change_pct = r->share_change_pct;
+		r->relative_change_pct = 100.0 * expm1(t.d);
+		r->verdict_change_pct = r->relative_change_pct;
 		r->p_raw = r->tested ? t.p : NAN;
 		r->p_value = r->p_raw;
 		struct side sb = {f->self, in->runs, nb, NULL}, sh = {f->self + nb, in->runs + nb, nh, NULL};

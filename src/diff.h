@@ -88,7 +88,7 @@ struct pp_diff_result {
 	/* Functions: its time with each run's speed factor taken out
 	 * (docs/ci.md), head/base - 1: the change the verdict judges. The
 	 * total: its time's. */
-	double share_change_pct;      /* NAN for the total */
+	double relative_change_pct;      /* NAN for the total */
 	double verdict_change_pct;
 	bool tested;                  /* false: too few samples (or, the total,
 	                                 runs) to judge */

@@ -69,9 +69,13 @@ static void run(struct run *r, const char *const args[])
 		n++;
 	}
 	argv[n] = NULL;
-	char out[PATH_MAX], err[PATH_MAX];
-	path_in(out, sizeof out, "run.out");
-	path_in(err, sizeof err, "run.err");
+	/* files of this process: meson runs the diff and diff_gate tests side
+	 * by side in one scratch directory */
+	char out[PATH_MAX], err[PATH_MAX], name[64];
+	snprintf(name, sizeof name, "run-%d.out", (int)getpid());
+	path_in(out, sizeof out, name);
+	snprintf(name, sizeof name, "run-%d.err", (int)getpid());
+	path_in(err, sizeof err, name);
 	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
 	r->out[0] = r->err[0] = '\0';
 	ts_read_file(err, r->err, sizeof r->err);

@@ -17,6 +17,9 @@ the pyprobe given (default build-bench, else build).
 Usage: bench/diff_false_alarm.py [--pool 12] [--runs 3] [--pairs 100]
            [--slow 5,10,20] [--rate 1000] [--rounds 250] [--python PATH]
            [--pyprobe PATH] [--keep DIR]
+
+Results (2026-12-02, the shared 2-CPU machine under other jobs' load,
+pyprobe built with ASan+UBSan, pyenv 3.12.1) are in docs/ci.md.
 """
 import argparse
 import json
@@ -84,7 +87,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=250)
     ap.add_argument("--python", default="/root/.pyenv/versions/3.12.1/bin/python3.12")
     ap.add_argument("--pyprobe", default=default_pyprobe())
-    ap.add_argument("--keep", help="keep the recordings in this directory")
+    ap.add_argument("--keep", help="keep the recordings in this directory (and reuse "
+                    "those already there: another --runs on the same pool)")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     slows = [float(s) for s in a.slow.split(",") if s]
@@ -99,7 +103,8 @@ def main():
     for i in range(a.pool):
         for kind in pools:
             out = os.path.join(work, f"{kind}-{i}.pyprobe")
-            record(a, out, [] if kind == "A" else ["--slow", "parse", str(kind)])
+            if not (a.keep and os.path.exists(out)):  # --keep: reuse a pool
+                record(a, out, [] if kind == "A" else ["--slow", "parse", str(kind)])
             pools[kind].append(out)
         print(f"recorded {i + 1}/{a.pool} of each", file=sys.stderr)
     print(f"pyprobe diff, {a.runs} runs a side, {a.pairs} comparisons each, pool of "

@@ -510,6 +510,13 @@ Test(diff_gate, one_function_slower)
 	cr_assert_eq(count_in(r.out, "regressions"), 1, "only parse:\n%s", r.out);
 	cr_assert(fn_json(r.out, "regressions", "parse", f, sizeof f), "%s", r.out);
 	cr_log_info("parse +20%%: %s", f);
+	/* a recording of another script (app.py) against these: refused */
+	char other[PATH_MAX];
+	snprintf(other, sizeof other, "%s/fixtures/recordings/v1.0.pyprobe", ts_source_root());
+	run(&r, (const char *[]){"diff", other, dirs[0], NULL});
+	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert(strstr(r.err, "are recordings of different programs (app.py, bench.py)") &&
+		  !r.out[0], "%s", r.err);
 	/* the differential flame graph: parse a strong red */
 	char svg[PATH_MAX], bench[PATH_MAX];
 	path_in(svg, sizeof svg, "gate.svg");

@@ -76,7 +76,7 @@ int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *
 		d->nruns[0], d->nruns[0] == 1 ? "" : "s", d->nruns[1], d->ntested,
 		d->nfns - d->ntested);
 	if (fail || d->nimprovements) {
-		fputs("| function | verdict | judged | time | 95% bounds | base s | head s | p (Holm) |\n"
+		fputs("| function | verdict | judged | time | 95% bounds | base s | head s | p (adjusted) |\n"
 		      "|---|---|---:|---:|---:|---:|---:|---:|\n", out);
 		if (d->total.regression || d->total.improvement)
 			md_row(d->total.regression ? "slower" : "faster", &d->total, out);
@@ -89,7 +89,8 @@ int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *
 		fputc('\n', out);
 	}
 	fprintf(out, "A change counts when it is at least %g%% and significant at %g after the "
-		"Holm correction over the functions tested (%s). *Judged*: a function's time "
+		"correction for the number of tests (Holm over the functions; the total shares "
+		"alpha) (%s). *Judged*: a function's time "
 		"relative to the rest of the program's (load that slows a whole run does not move "
 		"it; a slowdown of everything shows in the total); *time*: seconds a run. Method: pyprobe's docs/ci.md.\n\n",
 		d->threshold_pct, d->alpha,

@@ -94,7 +94,9 @@ struct pp_diff_result {
 	                                 runs) to judge */
 	double p_raw;                 /* uncorrected two-sided p (functions: of
 	                                 the relative time; the total: of the time) */
-	double p_value;               /* Holm-adjusted (the total: not); NAN untested */
+	double p_value;               /* adjusted: Holm over the functions, then x2
+	                                 when the total is tested too (the two
+	                                 families share alpha); NAN untested */
 	bool significant;             /* p_value < alpha */
 	bool regression;              /* significant and verdict change >= threshold */
 	bool improvement;             /* significant and verdict change <= -threshold */

@@ -288,6 +288,26 @@ Test(diff, directories_of_runs)
 	total_json(r.out, t, sizeof t);
 	cr_assert(strstr(t, "\"tested\": true, \"significant\": true, \"regression\": false"), "%s",
 		  t);
+	/* everything 15% slower, with a run-to-run jitter of about 1%: the
+	 * total's regression, no function's */
+	char all15[PATH_MAX];
+	path_in(all15, sizeof all15, "runs_all15");
+	ts_mkdir_p(all15);
+	static const double jitter[3] = {1.15, 1.16, 1.14};
+	for (int i = 0; i < 3; i++) {
+		char name[64], text[512];
+		snprintf(name, sizeof name, "runs_all15/%d.txt", i);
+		snprintf(text, sizeof text,
+			 "main (b.py:1);a (b.py:5) %d\nmain (b.py:1);b (b.py:9) %d\n"
+			 "main (b.py:1);c (b.py:12) %d\n", (int)(a[0][i] * jitter[i]),
+			 (int)(b[0][i] * jitter[i]), (int)(2000 * jitter[i]));
+		write_file(name, text);
+	}
+	run(&r, (const char *[]){"diff", "--json", base, all15, NULL});
+	cr_assert_eq(exit_code(&r), 1, "everything +15%%:\n%s%s", r.err, r.out);
+	cr_assert_eq(count_in(r.out, "regressions"), 0, "no function:\n%s", r.out);
+	total_json(r.out, t, sizeof t);
+	cr_assert(strstr(t, "\"change_pct\": 14.98") && strstr(t, "\"regression\": true"), "%s", t);
 	/* load that stretches whole runs: no function moves, and the total's
 	 * noise is too large to call */
 	run(&r, (const char *[]){"diff", "--json", base, noisy, NULL});

@@ -19,8 +19,12 @@
  * colours: greys for the root and thread/process roots, red for
  * "[waiting for GIL]".
  *
+ * A differential flame graph (pyprobe diff -o, opts->tint) colours Python
+ * frames by their function's change instead, and says it in the tooltip.
+ *
  * Numbers are written from integer arithmetic (tenths of a pixel, hundredths
- * of a percent): no floating point, no locale.
+ * of a percent): no floating point, no locale - but for a differential
+ * graph's changes, printed in the C locale pyprobe runs in.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -702,12 +706,39 @@ static int put_header(FILE *out, const char *title, const char *subtitle, int64_
 	return 0;
 }
 
-static void put_frame(FILE *out, const struct fg *g, uint32_t id, uint64_t total, int64_t ybase)
+/* A Python frame's colour in a differential flame graph, and its change
+ * for the tooltip (*has: whether there is one). */
+static struct rgb tint_colour(const struct pp_render_tint *t, const struct pp_view_frame *f,
+			      double *change, int *has)
+{
+	int sig = 0;
+	*has = t->of(t->ctx, f->function ? f->function : "?", f->file ? f->file : "", change,
+		     &sig) == 0;
+	if (!*has)
+		return (struct rgb){221, 221, 221};
+	double k = *change / (t->scale_pct > 0 ? t->scale_pct : 10.0);
+	if (k < 0)
+		k = -k;
+	if (k > 1)
+		k = 1;
+	if (!sig)
+		k *= 0.3; /* noise: a tint, never a statement */
+	unsigned a = (unsigned)(k * 200.0), b = (unsigned)(k * 140.0);
+	return *change >= 0 ? (struct rgb){255, 255 - a, 255 - a}
+			    : (struct rgb){255 - a, 255 - b, 255};
+}
+
+static void put_frame(FILE *out, const struct fg *g, uint32_t id, uint64_t total, int64_t ybase,
+		      const struct pp_render_tint *tint)
 {
 	const struct node *nd = &g->nodes[id];
 	const char *text = id ? g->labels[nd->rank].text : "all";
 	enum family fam = id ? family_of(g->labels[nd->rank].f) : FAM_ROOT;
 	struct rgb c = colour(fam, id ? g->labels[nd->rank].f->function : "all");
+	double change = 0;
+	int has = 0;
+	if (tint && id && g->labels[nd->rank].f->kind == PP_FRAME_PYTHON)
+		c = tint_colour(tint, g->labels[nd->rank].f, &change, &has);
 	int64_t x10 = PAD_X * 10 + (int64_t)((nd->start * FRAMES_W * 10 + total / 2) / total);
 	int64_t e10 = PAD_X * 10 +
 		      (int64_t)(((nd->start + nd->count) * FRAMES_W * 10 + total / 2) / total);
@@ -718,6 +749,8 @@ static void put_frame(FILE *out, const struct fg *g, uint32_t id, uint64_t total
 	put_esc(out, text, strlen(text));
 	fprintf(out, " (%" PRIu64 " samples, ", nd->count);
 	put_percent(out, nd->count, total);
+	if (has)
+		fprintf(out, "%%, %+.1f", change); /* (the '%' follows) */
 	fputs("%)</title><rect x=\"", out);
 	pp_svg_tenths(out, x10);
 	fprintf(out, "\" y=\"%" PRId64 "\" width=\"", y);
@@ -745,13 +778,14 @@ static int too_narrow(uint64_t count, uint64_t total)
 }
 
 /* Every drawn frame, depth first, children in label order. */
-static void put_frames(FILE *out, struct fg *g, uint64_t total, int64_t ybase, int *seen)
+static void put_frames(FILE *out, struct fg *g, uint64_t total, int64_t ybase, int *seen,
+		       const struct pp_render_tint *tint)
 {
 	/* next[d]: the next child to visit of the current frame at depth d,
 	 * as an index into its run of kids */
 	uint32_t *next = g->stack, cur = 0;
 	size_t top = 0;
-	put_frame(out, g, 0, total, ybase);
+	put_frame(out, g, 0, total, ybase, tint);
 	next[0] = 0;
 	for (;;) {
 		const struct node *nd = &g->nodes[cur];
@@ -760,7 +794,7 @@ static void put_frames(FILE *out, struct fg *g, uint64_t total, int64_t ybase, i
 			if (too_narrow(g->nodes[c].count, total))
 				continue; /* and everything above it: no wider */
 			seen[family_of(g->labels[g->nodes[c].rank].f)] = 1;
-			put_frame(out, g, c, total, ybase);
+			put_frame(out, g, c, total, ybase, tint);
 			cur = c;
 			next[++top] = 0;
 		} else {
@@ -862,7 +896,7 @@ static char *default_subtitle(const struct pp_profile *p, size_t kept)
 
 int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out)
 {
-	static const struct pp_render_opts defaults = {{0}, NULL, NULL};
+	static const struct pp_render_opts defaults = {{0}, NULL, NULL, NULL};
 	if (!o)
 		o = &defaults;
 	struct fg g = {0};
@@ -908,13 +942,19 @@ int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts
 			"<g id=\"frames\" data-total=\"%" PRIu64 "\" data-x0=\"%d\" data-w=\"%d\" "
 			"data-cw10=\"%d\" data-pad10=\"%d\" data-ty=\"%d\">\n",
 			total, PAD_X, FRAMES_W, CHAR_W10, TEXT_PAD10, TEXT_DY10);
-		put_frames(out, &g, total, ybase, seen);
+		put_frames(out, &g, total, ybase, seen, o->tint);
 		fputs("</g>\n", out);
 		fprintf(out,
 			"<text id=\"details\" x=\"%d\" y=\"%" PRId64 "\"> </text>\n"
 			"<text id=\"matched\" x=\"%d\" y=\"%" PRId64 "\"></text>\n",
 			PAD_X, ybase + 20, IMG_W - PAD_X, ybase + 20);
-		put_legend(out, seen, ybase + 44);
+		if (o->tint)
+			fprintf(out, "<text id=\"legend\" x=\"%d\" y=\"%" PRId64 "\">red: slower, "
+				"blue: faster, deeper for larger changes (full at %g%%); pale: not "
+				"significant; grey: not judged</text>\n", PAD_X, ybase + 44,
+				o->tint->scale_pct);
+		else
+			put_legend(out, seen, ybase + 44);
 		fprintf(out, "<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n</svg>\n",
 			script);
 	}

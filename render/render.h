@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "../src/diff.h"
 #include "../src/dump_model.h"
 #include "../src/profile.h"
 #include "../src/report.h"
@@ -21,10 +22,23 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out);
  * labels are "function (file:line)", or "function (file)" when the line is
  * -1; synthetic frames (thread/process roots, GIL markers) are their name
  * alone. Weights: one sample = 1 count = 1e9 / rate_hz nanoseconds. */
+/* A differential flame graph (pyprobe diff -o): Python frames coloured by
+ * how their function changed - red slower, blue faster, the deeper the
+ * larger the change up to scale_pct; pale unless significant; grey when
+ * there is no verdict (of returns -1). */
+struct pp_render_tint {
+	int (*of)(void *ctx, const char *function, const char *file, double *change_pct,
+		  int *significant);
+	void *ctx;
+	double scale_pct;
+};
+
 struct pp_render_opts {
 	struct pp_view_opts view;
 	const char *title;    /* NULL: a default from the profile */
 	const char *subtitle; /* NULL: command line, duration, rate */
+	const struct pp_render_tint *tint; /* flame graph only; NULL: colours by
+	                                      where the code lives */
 };
 
 /* flamegraph.pl input: "root;...;leaf COUNT" lines, sorted, merged. */
@@ -50,5 +64,13 @@ int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
  * loop with its stalls; hovering a stall or a wait shows its stack. */
 int pp_render_timeline(const struct pp_profile *p, const struct pp_report *r,
 		       uint64_t threshold_ns, FILE *out);
+
+/* ---- pyprobe diff (docs/ci.md) -------------------------------------------- */
+/* For a person: the verdict, the total, the functions tested worst first. */
+int pp_render_diff_text(const struct pp_diff *d, FILE *out);
+/* The JSON contract of docs/ci.md. */
+int pp_render_diff_json(const struct pp_diff *d, FILE *out);
+/* A pull-request comment; command: how to reproduce it. */
+int pp_render_diff_markdown(const struct pp_diff *d, const char *command, FILE *out);
 
 #endif

@@ -21,6 +21,7 @@ int pp_usage_error(const char *cmd, const char *fmt, ...)
 /* Parse a pid argument; -1 if it is not a positive integer. */
 int pp_parse_pid(const char *s);
 
+int cmd_diff(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_render(int argc, char **argv);

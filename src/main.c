@@ -16,6 +16,7 @@ static const char usage[] =
 	"commands:\n"
 	"  record   sample a process (or a command) into a flame graph or profile\n"
 	"  render   turn a .pyprobe recording into another format\n"
+	"  diff     compare two sets of runs: which functions got slower (CI gate)\n"
 	"  report   GIL use, GIL waits and event-loop stalls of a recording\n"
 	"  dump     print every thread's Python stack, GIL and OS state\n"
 	"\n"
@@ -58,6 +59,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"diff", cmd_diff},
 	{"dump", cmd_dump},
 	{"record", cmd_record},
 	{"render", cmd_render},

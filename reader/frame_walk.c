@@ -449,13 +449,13 @@ static int walk_frame_objects(struct pp_walker *w, struct pp_walk *wk, const uin
 	int rc = follow_frame_objects(w, wk, pp_get_u64(ts, tslen, l->ts_frame), out);
 	if (rc != 1 || !resume)
 		return rc < 0 ? -1 : 0;
-	/* A frame that returned. Where the thread's stack ends is known (a
-	 * frame met by way of a dead one could be another thread's: it must
-	 * lead to this thread's outermost frame). Kept for reuse by its code
-	 * object, a returned frame still
-	 * links to its caller, which may well be running: the first frame
-	 * down its stale links that is executing is a place to resume from.
-	 * (On the free list instead, its link leads along the list.) */
+	/* A frame that returned, and where the thread's stack ends is known
+	 * (a frame met by way of a dead one could be another thread's: it
+	 * must lead to this thread's outermost frame). Kept for reuse by its
+	 * code object, a returned frame still links to its caller, which may
+	 * well be running: the first frame down its stale links that is
+	 * executing is a place to resume from. (On the free list instead, its
+	 * link leads along the list.) */
 	size_t fsz = pp_frame_object_span(l);
 	uint8_t fb[512];
 	if (fsz > sizeof(fb))

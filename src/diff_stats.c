@@ -7,6 +7,21 @@
 
 #include "diff.h"
 
+/* One step of the modified Lentz method with partial numerator num:
+ * updates c and d, returns the factor it multiplies the fraction by. */
+static double lentz_step(double num, double *c, double *d)
+{
+	const double tiny = 1e-300;
+	*d = 1.0 + num * *d;
+	*c = 1.0 + num / *c;
+	if (fabs(*d) < tiny)
+		*d = tiny;
+	if (fabs(*c) < tiny)
+		*c = tiny;
+	*d = 1.0 / *d;
+	return *d * *c;
+}
+
 /* The continued fraction of I_x(a, b), good for x < (a + 1) / (a + b + 2). */
 static double beta_cf(double a, double b, double x)
 {
@@ -18,26 +33,10 @@ static double beta_cf(double a, double b, double x)
 	double h = d;
 	for (int m = 1; m <= 500; m++) {
 		double m2 = 2.0 * m;
-		/* the even step */
-		double num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
-		d = 1.0 + num * d;
-		c = 1.0 + num / c;
-		if (fabs(d) < tiny)
-			d = tiny;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1.0 / d;
-		h *= d * c;
-		/* the odd step */
-		num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
-		d = 1.0 + num * d;
-		c = 1.0 + num / c;
-		if (fabs(d) < tiny)
-			d = tiny;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1.0 / d;
-		double step = d * c;
+		/* the even step, then the odd one */
+		h *= lentz_step(m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)), &c, &d);
+		double step = lentz_step(-(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0)),
+					 &c, &d);
 		h *= step;
 		if (fabs(step - 1.0) < eps)
 			break;

@@ -355,3 +355,38 @@ const char *ts_any_python(char *buf, size_t n)
 	cr_skip_test("no supported python installed");
 	return NULL;
 }
+
+void ts_scratch_path(const char *suite, char *out, size_t n, const char *name)
+{
+	const char *b = getenv("PYPROBE_BUILD_ROOT");
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.3000s/tests/%.200s", b && *b ? b : "/tmp/pyprobe-tests",
+		 suite);
+	ts_mkdir_p(dir);
+	int w = snprintf(out, n, "%s/%s", dir, name);
+	cr_assert(w > 0 && (size_t)w < n, "path too long");
+}
+
+void ts_run_argv(const char *suite, struct ts_run *r, char *const argv[])
+{
+	/* files of this process: meson runs test binaries side by side */
+	char out[PATH_MAX], err[PATH_MAX], name[64];
+	snprintf(name, sizeof name, "run-%d.out", (int)getpid());
+	ts_scratch_path(suite, out, sizeof out, name);
+	snprintf(name, sizeof name, "run-%d.err", (int)getpid());
+	ts_scratch_path(suite, err, sizeof err, name);
+	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
+	r->out[0] = r->err[0] = '\0';
+	ts_read_file(err, r->err, sizeof r->err);
+	ts_read_file(out, r->out, sizeof r->out);
+	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
+	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
+		  WTERMSIG(r->status), r->err);
+	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
+		  "sanitizer report:\n%s", r->err);
+}
+
+int ts_exit_code(const struct ts_run *r)
+{
+	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+}

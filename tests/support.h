@@ -30,6 +30,25 @@ pid_t ts_spawn(char *const argv[], const char *out, const char *err, int new_gro
 /* Wait at most timeout_s, SIGKILL on timeout: the wait status, or -1. */
 int ts_wait_bounded(pid_t pid, int timeout_s);
 
+/* The suite's scratch directory, $PYPROBE_BUILD_ROOT/tests/SUITE
+ * (/tmp/pyprobe-tests/tests/SUITE without it), made if need be, + "/" +
+ * name, in out; fails the test if it does not fit. */
+void ts_scratch_path(const char *suite, char *out, size_t n, const char *name);
+
+/* A program run to its end: its wait status and what it printed. */
+struct ts_run {
+	int status;
+	char err[8192];
+	char out[65536]; /* standard output (a profile, with -o -) */
+};
+/* Run argv (argv[0] the program: pyprobe), its standard output and error
+ * in files of the suite's scratch directory named after this process;
+ * waits at most 120 s. Fails the test when it timed out, died of a signal
+ * or printed a sanitizer report. */
+void ts_run_argv(const char *suite, struct ts_run *r, char *const argv[]);
+/* Its exit status; -1 if it did not exit. */
+int ts_exit_code(const struct ts_run *r);
+
 /* $PYPROBE and $PYPROBE_SOURCE_ROOT, set by tests/meson.build. */
 const char *ts_pyprobe(void);
 const char *ts_source_root(void);

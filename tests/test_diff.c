@@ -16,21 +16,9 @@
 TestSuite(diff, .timeout = 120);
 TestSuite(diff_gate, .timeout = 850);
 
-static const char *scratch(void)
-{
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *b = getenv("PYPROBE_BUILD_ROOT");
-		snprintf(dir, sizeof dir, "%s/tests/diff", b && *b ? b : "/tmp/pyprobe-tests");
-		ts_mkdir_p(dir);
-	}
-	return dir;
-}
-
 static void path_in(char *out, size_t n, const char *name)
 {
-	int w = snprintf(out, n, "%.3000s/%s", scratch(), name);
-	cr_assert(w > 0 && (size_t)w < n, "path too long");
+	ts_scratch_path("diff", out, n, name);
 }
 
 static void write_file(const char *name, const char *text)
@@ -43,15 +31,9 @@ static void write_file(const char *name, const char *text)
 	cr_assert(fclose(f) == 0);
 }
 
-struct run {
-	int status;
-	char err[8192];
-	char out[65536];
-};
-
 /* pyprobe ARGS... (names without a '/' or '-' are files of the scratch
  * directory), stdout and stderr captured; waits at most 120 s. */
-static void run(struct run *r, const char *const args[])
+static void run(struct ts_run *r, const char *const args[])
 {
 	static char paths[24][PATH_MAX];
 	char *argv[32];
@@ -69,27 +51,7 @@ static void run(struct run *r, const char *const args[])
 		n++;
 	}
 	argv[n] = NULL;
-	/* files of this process: meson runs the diff and diff_gate tests side
-	 * by side in one scratch directory */
-	char out[PATH_MAX], err[PATH_MAX], name[64];
-	snprintf(name, sizeof name, "run-%d.out", (int)getpid());
-	path_in(out, sizeof out, name);
-	snprintf(name, sizeof name, "run-%d.err", (int)getpid());
-	path_in(err, sizeof err, name);
-	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
-	r->out[0] = r->err[0] = '\0';
-	ts_read_file(err, r->err, sizeof r->err);
-	ts_read_file(out, r->out, sizeof r->out);
-	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
-	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
-		  WTERMSIG(r->status), r->err);
-	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
-		  "sanitizer report:\n%s", r->err);
-}
-
-static int exit_code(const struct run *r)
-{
-	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+	ts_run_argv("diff", r, argv);
 }
 
 /* The JSON object of `function` in the array `list` of a --json output
@@ -166,9 +128,9 @@ Test(diff, one_run_a_side_exact_figures)
 {
 	write_file("base.txt", base_txt);
 	write_file("head.txt", head_txt);
-	struct run r;
+	struct ts_run r;
 	run(&r, (const char *[]){"diff", "--json", "base.txt", "head.txt", NULL});
-	cr_assert_eq(exit_code(&r), 1, "a +20%% function must fail the gate:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 1, "a +20%% function must fail the gate:\n%s%s", r.err, r.out);
 	char f[2048];
 	cr_assert(fn_json(r.out, "functions", "a", f, sizeof f), "%s", r.out);
 	cr_assert(strstr(f, "\"file\": \"b.py\", \"base_s\": 30, \"head_s\": 36, "
@@ -206,7 +168,7 @@ Test(diff, one_run_a_side_exact_figures)
 
 	/* the same as a table: the verdict first, a named first */
 	run(&r, (const char *[]){"diff", "base.txt", "head.txt", NULL});
-	cr_assert_eq(exit_code(&r), 1, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 1, "%s", r.err);
 	cr_assert(!strncmp(r.out, "pyprobe diff: REGRESSION - 1 function 10% or more slower", 56),
 		  "%s", r.out);
 	const char *a = strstr(r.out, "SLOWER  a (b.py)\n"), *m = strstr(r.out, "main (b.py)\n");
@@ -219,10 +181,10 @@ Test(diff, rate_and_threshold)
 {
 	write_file("base.txt", base_txt);
 	write_file("head.txt", head_txt);
-	struct run r;
+	struct ts_run r;
 	/* --rate 200: every sample half as long */
 	run(&r, (const char *[]){"diff", "--json", "--rate", "200", "base.txt", "head.txt", NULL});
-	cr_assert_eq(exit_code(&r), 1, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 1, "%s", r.err);
 	char f[2048];
 	cr_assert(fn_json(r.out, "functions", "a", f, sizeof f) &&
 		  strstr(f, "\"base_s\": 15, \"head_s\": 18,"), "%s", f);
@@ -230,14 +192,14 @@ Test(diff, rate_and_threshold)
 	/* a 20% change under a 25% threshold passes: significant, not a regression */
 	run(&r, (const char *[]){"diff", "--json", "--threshold", "25", "base.txt", "head.txt",
 				 NULL});
-	cr_assert_eq(exit_code(&r), 0, "%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s%s", r.err, r.out);
 	cr_assert(fn_json(r.out, "functions", "a", f, sizeof f) &&
 		  strstr(f, "\"significant\": true, \"regression\": false"), "%s", f);
 	cr_assert_eq(count_in(r.out, "regressions"), 0);
 	cr_assert(strstr(r.out, "\"verdict\": \"pass\""), "%s", r.out);
 	/* A/A */
 	run(&r, (const char *[]){"diff", "base.txt", "base.txt", NULL});
-	cr_assert_eq(exit_code(&r), 0, "%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s%s", r.err, r.out);
 	cr_assert(!strncmp(r.out, "pyprobe diff: no regression", 27), "%s", r.out);
 }
 
@@ -268,18 +230,18 @@ Test(diff, directories_of_runs)
 				 (int)(b[s][i] * k), (int)(2000 * k));
 			write_file(name, text);
 		}
-	struct run r;
+	struct ts_run r;
 	char base[PATH_MAX], same[PATH_MAX], slow[PATH_MAX], noisy[PATH_MAX];
 	path_in(base, sizeof base, "runs_base");
 	path_in(same, sizeof same, "runs_same");
 	path_in(slow, sizeof slow, "runs_slow");
 	path_in(noisy, sizeof noisy, "runs_noisy");
 	run(&r, (const char *[]){"diff", "--json", base, same, NULL});
-	cr_assert_eq(exit_code(&r), 0, "A/A:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "A/A:\n%s%s", r.err, r.out);
 	cr_assert(strstr(r.out, "\"method\": \"welch-log\"") && strstr(r.out, "\"base_runs\": 3,") &&
 		  strstr(r.out, "\"head_runs\": 3,"), "%s", r.out);
 	run(&r, (const char *[]){"diff", "--json", base, slow, NULL});
-	cr_assert_eq(exit_code(&r), 1, "a +30%%:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 1, "a +30%%:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 1, "only a:\n%s", r.out);
 	char f[2048], t[2048];
 	cr_assert(fn_json(r.out, "regressions", "a", f, sizeof f) &&
@@ -304,14 +266,14 @@ Test(diff, directories_of_runs)
 		write_file(name, text);
 	}
 	run(&r, (const char *[]){"diff", "--json", base, all15, NULL});
-	cr_assert_eq(exit_code(&r), 1, "everything +15%%:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 1, "everything +15%%:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "no function:\n%s", r.out);
 	total_json(r.out, t, sizeof t);
 	cr_assert(strstr(t, "\"change_pct\": 14.98") && strstr(t, "\"regression\": true"), "%s", t);
 	/* load that stretches whole runs: no function moves, and the total's
 	 * noise is too large to call */
 	run(&r, (const char *[]){"diff", "--json", base, noisy, NULL});
-	cr_assert_eq(exit_code(&r), 0, "load is no regression:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "load is no regression:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	total_json(r.out, t, sizeof t);
 	cr_assert(strstr(t, "\"significant\": false"), "%s", t);
@@ -324,9 +286,9 @@ Test(diff, markdown_comment)
 	char md[PATH_MAX];
 	path_in(md, sizeof md, "comment.md");
 	unlink(md);
-	struct run r;
+	struct ts_run r;
 	run(&r, (const char *[]){"diff", "--markdown", md, "base.txt", "head.txt", NULL});
-	cr_assert_eq(exit_code(&r), 1, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 1, "%s", r.err);
 	static char buf[65536];
 	cr_assert(ts_read_file(md, buf, sizeof buf) > 0, "no %s", md);
 	cr_assert(!strncmp(buf, "### pyprobe diff: :x: regression - 1 function 10% or more slower",
@@ -346,14 +308,14 @@ Test(diff, different_programs_and_too_short)
 	write_file("base.txt", base_txt);
 	write_file("other.txt", "run (x.py:1);parse (x.py:3) 5000\nrun (x.py:1);emit (x.py:9) 5000\n");
 	write_file("short.txt", "main (b.py:1);a (b.py:5) 30\nmain (b.py:1);b (b.py:9) 50\n");
-	struct run r;
+	struct ts_run r;
 	run(&r, (const char *[]){"diff", "base.txt", "other.txt", NULL});
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(!strncmp(r.err, "pyprobe: base and head look like different programs", 51) &&
 		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1 && !r.out[0], "%s|%s", r.err,
 		  r.out);
 	run(&r, (const char *[]){"diff", "short.txt", "short.txt", NULL});
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(!strncmp(r.err, "pyprobe: the runs are too short to judge a 10% change: 80 "
 			   "samples in base, 80 in head", strlen("pyprobe: the runs are too short to "
 			   "judge a 10% change: 80 samples in base, 80 in head")) && !r.out[0], "%s",
@@ -363,7 +325,7 @@ Test(diff, different_programs_and_too_short)
 	snprintf(v10, sizeof v10, "%s/fixtures/recordings/v1.0.pyprobe", ts_source_root());
 	snprintf(v11, sizeof v11, "%s/fixtures/recordings/v1.1.pyprobe", ts_source_root());
 	run(&r, (const char *[]){"diff", v10, v11, NULL});
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(strstr(r.err, "too short to judge"), "%s", r.err);
 }
 
@@ -382,21 +344,21 @@ Test(diff, usage_errors)
 		{"diff", "-o", "graph.txt", "a.txt", "b.txt", NULL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		struct run r;
+		struct ts_run r;
 		run(&r, cases[i]);
-		cr_assert_eq(exit_code(&r), 2, "case %zu: %s", i, r.err);
+		cr_assert_eq(ts_exit_code(&r), 2, "case %zu: %s", i, r.err);
 		cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, "pyprobe diff --help") &&
 			  !r.out[0], "case %zu: %s", i, r.err);
 	}
-	struct run r;
+	struct ts_run r;
 	/* -o draws HEAD's recording: collapsed files have none */
 	write_file("base.txt", base_txt);
 	write_file("head.txt", head_txt);
 	run(&r, (const char *[]){"diff", "-o", "graph.svg", "base.txt", "head.txt", NULL});
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(strstr(r.err, "no .pyprobe recording") && !r.out[0], "%s", r.err);
 	run(&r, (const char *[]){"diff", "--help", NULL});
-	cr_assert_eq(exit_code(&r), 0);
+	cr_assert_eq(ts_exit_code(&r), 0);
 	cr_assert(!strncmp(r.out, "usage: pyprobe diff", 19), "%s", r.out);
 	run(&r, (const char *[]){"--help", NULL});
 	cr_assert(strstr(r.out, "  diff     "), "%s", r.out);
@@ -430,14 +392,14 @@ Test(diff, unreadable_inputs)
 		{"diff", empty, "base.txt", NULL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		struct run r;
+		struct ts_run r;
 		char md[PATH_MAX];
 		path_in(md, sizeof md, "unreadable.md");
 		unlink(md);
 		const char *args[8] = {"diff", "--markdown", md, "--json", cases[i][1], cases[i][2],
 				       NULL};
 		run(&r, args);
-		cr_assert_eq(exit_code(&r), 6, "case %zu: %s", i, r.err);
+		cr_assert_eq(ts_exit_code(&r), 6, "case %zu: %s", i, r.err);
 		cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strchr(r.err, '\n') ==
 			  r.err + strlen(r.err) - 1, "case %zu: one line: %s", i, r.err);
 		cr_assert(!r.out[0], "case %zu: a verdict printed:\n%s", i, r.out);
@@ -477,9 +439,9 @@ static void record_kinds(const char *const *names, const char *const (*extra)[3]
 			for (int j = 0; j < 3 && extra[s][j]; j++)
 				args[k++] = extra[s][j];
 			args[k] = NULL;
-			struct run r;
+			struct ts_run r;
 			run(&r, args);
-			cr_assert_eq(exit_code(&r), 0, "record %s %d:\n%s", names[s], i, r.err);
+			cr_assert_eq(ts_exit_code(&r), 0, "record %s %d:\n%s", names[s], i, r.err);
 		}
 }
 
@@ -499,12 +461,12 @@ static double json_num(const char *obj, const char *key)
  * time has those samples lumped on whatever function it was in, which
  * makes even functions' relative times noisy (measured at 2.5x
  * oversubscription: a ratio expected at 0.40 read 0.63 in one run). */
-static void skip_if_swamped(const struct run *r, const char *what)
+static void skip_if_swamped(const struct ts_run *r, const char *what)
 {
 	char t[2048];
 	total_json(r->out, t, sizeof t);
 	double lo = json_num(t, "low_pct"), hi = json_num(t, "high_pct");
-	if (exit_code(r) == 0 && lo < 0 && hi > 0 && hi - lo > 20)
+	if (ts_exit_code(r) == 0 && lo < 0 && hi > 0 && hi - lo > 20)
 		cr_skip_test("the machine's load spread the runs' times too much to judge %s "
 			     "(95%% bounds on the total %.1f%% to %.1f%%; diff rightly passed): "
 			     "not tested", what, lo, hi);
@@ -519,14 +481,14 @@ Test(diff_gate, one_function_slower)
 	static const char *const extra[][3] = {{NULL}, {NULL}, {"--slow", "parse", "20"}};
 	char dirs[3][PATH_MAX];
 	record_kinds(names, extra, 3, dirs);
-	struct run r;
+	struct ts_run r;
 	char f[2048];
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[1], NULL});
-	cr_assert_eq(exit_code(&r), 0, "A/A must pass:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "A/A must pass:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[2], NULL});
 	skip_if_swamped(&r, "a 20% slowdown of one function");
-	cr_assert_eq(exit_code(&r), 1, "parse +20%% must fail the gate:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 1, "parse +20%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 1, "only parse:\n%s", r.out);
 	cr_assert(fn_json(r.out, "regressions", "parse", f, sizeof f), "%s", r.out);
 	cr_log_info("parse +20%%: %s", f);
@@ -534,7 +496,7 @@ Test(diff_gate, one_function_slower)
 	char other[PATH_MAX];
 	snprintf(other, sizeof other, "%s/fixtures/recordings/v1.0.pyprobe", ts_source_root());
 	run(&r, (const char *[]){"diff", other, dirs[0], NULL});
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(strstr(r.err, "are recordings of different programs (app.py, bench.py)") &&
 		  !r.out[0], "%s", r.err);
 	/* the differential flame graph: parse a strong red */
@@ -543,7 +505,7 @@ Test(diff_gate, one_function_slower)
 	snprintf(bench, sizeof bench, "%s/fixtures/ci/bench.py:", ts_source_root());
 	unlink(svg);
 	run(&r, (const char *[]){"diff", "-o", svg, dirs[0], dirs[2], NULL});
-	cr_assert_eq(exit_code(&r), 1, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 1, "%s", r.err);
 	static char buf[4 << 20];
 	cr_assert_gt(ts_read_file(svg, buf, sizeof buf), 1000, "no %s", svg);
 	/* (the standard library has a parse too: re's) */
@@ -567,17 +529,17 @@ Test(diff_gate, everything_slower)
 					       {"--slow-all", "4", NULL}};
 	char dirs[3][PATH_MAX];
 	record_kinds(names, extra, 3, dirs);
-	struct run r;
+	struct ts_run r;
 	char t[2048];
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[2], NULL});
-	cr_assert_eq(exit_code(&r), 0, "+4%% must pass:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 0, "+4%% must pass:\n%s%s", r.err, r.out);
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	run(&r, (const char *[]){"diff", "--json", dirs[0], dirs[1], NULL});
 	total_json(r.out, t, sizeof t);
 	/* a slowdown of everything alike is the total's, no function's */
 	cr_assert_eq(count_in(r.out, "regressions"), 0, "%s", r.out);
 	skip_if_swamped(&r, "a 15% slowdown of everything");
-	cr_assert_eq(exit_code(&r), 1, "everything +15%% must fail the gate:\n%s%s", r.err, r.out);
+	cr_assert_eq(ts_exit_code(&r), 1, "everything +15%% must fail the gate:\n%s%s", r.err, r.out);
 	cr_assert(strstr(t, "\"regression\": true"), "the total: %s", t);
 	cr_log_info("all +15%%: %s", t);
 }

@@ -29,31 +29,13 @@ static void teardown(void)
 
 TestSuite(record, .fini = teardown, .timeout = 180);
 
-static const char *scratch(void)
-{
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *b = getenv("PYPROBE_BUILD_ROOT");
-		snprintf(dir, sizeof dir, "%s/tests/record", b && *b ? b : "/tmp/pyprobe-tests");
-		ts_mkdir_p(dir);
-	}
-	return dir;
-}
-
 static void path_in(char *out, size_t n, const char *name)
 {
-	int w = snprintf(out, n, "%.3000s/%s", scratch(), name);
-	cr_assert(w > 0 && (size_t)w < n, "path too long");
+	ts_scratch_path("record", out, n, name);
 }
 
-struct run {
-	int status;
-	char err[8192];
-	char out[65536]; /* standard output (the profile, with -o -) */
-};
-
 /* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
-static void run(struct run *r, char *const args[])
+static void run(struct ts_run *r, char *const args[])
 {
 	char *argv[32];
 	int n = 0;
@@ -61,22 +43,7 @@ static void run(struct run *r, char *const args[])
 	for (; args[n - 1] && n < 31; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
-	char out[PATH_MAX], err[PATH_MAX];
-	path_in(out, sizeof out, "run.out");
-	path_in(err, sizeof err, "run.err");
-	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
-	ts_read_file(err, r->err, sizeof r->err);
-	ts_read_file(out, r->out, sizeof r->out);
-	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
-	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
-		  WTERMSIG(r->status), r->err);
-	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
-		  "sanitizer report:\n%s", r->err);
-}
-
-static int exit_code(const struct run *r)
-{
-	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+	ts_run_argv("record", r, argv);
 }
 
 /* ---- accuracy ------------------------------------------------------------- */
@@ -102,7 +69,7 @@ static bool split_attempt(const struct ts_python *py, const char *name, const ch
 	snprintf(base, sizeof base, "fixtures/record/%s.py", name);
 	ts_python_source(py, base, fixture, sizeof fixture);
 	snprintf(checker, sizeof checker, "%s/tests/check_split.py", ts_source_root());
-	struct run r;
+	struct ts_run r;
 	char *args[24] = {"record", "-r", "200", (char *)flag, "-o", out, "--"};
 	size_t n = 7;
 	ts_python_argv(py, args, &n, 24);
@@ -111,7 +78,7 @@ static bool split_attempt(const struct ts_python *py, const char *name, const ch
 	args[n++] = truth_arg;
 	args[n] = NULL;
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "record failed:\n%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "record failed:\n%s", r.err);
 	cr_assert(strstr(r.err, "sampling cost median") && strstr(r.err, "µs, p99"),
 		  "no summary line:\n%s", r.err);
 	/* The issue's figure is +-3 points (bench/record_split.py reports it).
@@ -197,11 +164,11 @@ Test(record, formats_by_extension_and_render)
 		snprintf(name, sizeof name, "formats%s", exts[i]);
 		path_in(out, sizeof out, name);
 		unlink(out);
-		struct run r;
+		struct ts_run r;
 		char *args[] = {"record", "-o", out, "--no-progress", "--", (char *)python,
 				fixture, "1", NULL};
 		run(&r, args);
-		cr_assert_eq(exit_code(&r), 0, "record -o %s failed:\n%s", name, r.err);
+		cr_assert_eq(ts_exit_code(&r), 0, "record -o %s failed:\n%s", name, r.err);
 		cr_assert_gt(file_size(out), 100, "%s is (nearly) empty", name);
 		/* The summary line, then the GIL and event-loop line. */
 		const char *nl1 = strchr(r.err, '\n');
@@ -227,10 +194,10 @@ Test(record, formats_by_extension_and_render)
 	path_in(raw, sizeof raw, "formats.pyprobe");
 	path_in(again, sizeof again, "formats-rendered.txt");
 	path_in(direct, sizeof direct, "formats.txt");
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"render", raw, "-o", again, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "render failed:\n%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "render failed:\n%s", r.err);
 	/* record ended it normally: its last block says finished */
 	cr_assert_null(strstr(r.err, "cut short"), "%s", r.err);
 	/* Different runs: compare shapes, not counts. Both must be collapsed
@@ -281,9 +248,9 @@ static void every_option_on(const char *spec)
 		args[n++] = fixture;
 		args[n++] = "2";
 		args[n] = NULL;
-		struct run r;
+		struct ts_run r;
 		run(&r, args);
-		cr_assert_eq(exit_code(&r), 0, "%s: record %s %s failed:\n%s", py.label,
+		cr_assert_eq(ts_exit_code(&r), 0, "%s: record %s %s failed:\n%s", py.label,
 			     options[i][0], options[i][1] ? options[i][1] : "", r.err);
 		cr_assert_gt(file_size(out), 100, "%s: record %s wrote (nearly) nothing",
 			     py.label, options[i][0]);
@@ -342,10 +309,10 @@ Test(record, unwritable_output_fails_before_sampling)
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	double t0 = ts_now_s();
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--pid", pid, "-d", "30", "-o", "/nonexistent/dir/x.svg", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 6, "want 6:\n%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 6, "want 6:\n%s", r.err);
 	cr_assert_lt(ts_now_s() - t0, 5.0, "it sampled before finding out");
 	cr_assert(!strncmp(r.err, "pyprobe: cannot write /nonexistent/dir/x.svg", 44), "%s", r.err);
 }
@@ -366,10 +333,10 @@ Test(record, usage_and_target_errors)
 		{6, {"render", "/nonexistent.pyprobe", NULL}},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		struct run r;
+		struct ts_run r;
 		run(&r, (char *const *)cases[i].args);
-		cr_assert_eq(exit_code(&r), cases[i].code, "case %zu: exit %d, want %d:\n%s", i,
-			     exit_code(&r), cases[i].code, r.err);
+		cr_assert_eq(ts_exit_code(&r), cases[i].code, "case %zu: exit %d, want %d:\n%s", i,
+			     ts_exit_code(&r), cases[i].code, r.err);
 		cr_assert(!strncmp(r.err, "pyprobe: ", 9) &&
 			  strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
 			  "case %zu: not one 'pyprobe: ' line:\n%s", i, r.err);
@@ -381,10 +348,10 @@ Test(record, usage_and_target_errors)
 	cr_assert_not_null(f);
 	fputs("this is not a recording at all\n", f);
 	fclose(f);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"render", bad, "-o", "/dev/null", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 6, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 6, "%s", r.err);
 }
 
 /* ---- launching ---------------------------------------------------------- */
@@ -392,10 +359,10 @@ Test(record, usage_and_target_errors)
 /* The command's program cannot be run: one line, status 3 (no target). */
 Test(record, command_that_cannot_run)
 {
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "-o", "/dev/null", "--", "/nonexistent/prog", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 3, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 3, "%s", r.err);
 	cr_assert_str_eq(r.err, "pyprobe: cannot run /nonexistent/prog: No such file or directory\n");
 }
 
@@ -404,11 +371,11 @@ Test(record, command_that_cannot_run)
  * started is ended, not left running. */
 Test(record, command_that_is_not_python_is_ended)
 {
-	struct run r;
+	struct ts_run r;
 	double t0 = ts_now_s();
 	char *args[] = {"record", "--no-progress", "-o", "/dev/null", "--", "sleep", "100", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 5, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 5, "%s", r.err);
 	cr_assert_lt(ts_now_s() - t0, 20.0, "it waited for the command:\n%s", r.err);
 	int pid = 0;
 	cr_assert(sscanf(r.err, "pyprobe: process %d (", &pid) == 1 && pid > 0, "%s", r.err);
@@ -441,11 +408,11 @@ Test(record, subprocess_labels_are_their_own_command_lines)
 	      " while time.time() - t < 0.6: sum(range(1000))\\n"
 	      "child_burn()\\n'])\n", f);
 	fclose(f);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--subprocesses", "--no-progress", "-f", "collapsed",
 			"--nolineno", "-o", "-", "--", (char *)python, script, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(strstr(r.err, "parent output\n"), "the command's output:\n%s", r.err);
 	cr_assert(strstr(r.err, "; wrote standard output\n"), "%s", r.err);
 	/* "python3.12 /path/to/labels_parent.py", cut at 60 bytes */
@@ -509,10 +476,10 @@ Test(record, killed_recording_keeps_its_duration)
 	ts_sleep_ms(2600);
 	kill(rec, SIGKILL);
 	ts_wait_bounded(rec, 10);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"render", out, "-o", svg, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	/* even cut at a block boundary, it says it was cut short (1.1) */
 	cr_assert(strstr(r.err, "was cut short"), "%s", r.err);
 	static char buf[1 << 20];
@@ -545,10 +512,10 @@ Test(record, rate_max_samples_back_to_back)
 	char out[PATH_MAX], svg[PATH_MAX];
 	path_in(out, sizeof out, "max.pyprobe");
 	path_in(svg, sizeof svg, "max.svg");
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--pid", pid, "-r", "max", "-d", "1", "-o", out, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	unsigned long samples = 0;
 	double secs = 0, hz = 0;
 	const char *line = strstr(r.err, "pyprobe: ");
@@ -561,7 +528,7 @@ Test(record, rate_max_samples_back_to_back)
 		  r.err);
 	char *rargs[] = {"render", out, "-o", svg, NULL};
 	run(&r, rargs);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	static char buf[1 << 20];
 	ts_read_file(svg, buf, sizeof buf);
 	const char *at = strstr(buf, " samples at ");
@@ -586,10 +553,10 @@ Test(record, all_idle_says_so)
 	snprintf(pid, sizeof pid, "%d", (int)g_target);
 	path_in(rec, sizeof rec, "idle.pyprobe");
 	static const char hint[] = "pyprobe: every sample was of an idle thread; --idle keeps them\n";
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "--pid", pid, "-d", "0.5", "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "", "nothing is drawn");
 	const char *nl = strchr(r.err, '\n');
 	const char *nl2 = nl ? strchr(nl + 1, '\n') : NULL;
@@ -599,16 +566,16 @@ Test(record, all_idle_says_so)
 
 	char *a2[] = {"record", "--pid", pid, "-d", "0.5", "-o", rec, NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(!strstr(r.err, "every sample was"), "a recording keeps every sample:\n%s",
 		  r.err);
 	char *a3[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a3);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert_str_eq(r.err, hint);
 	char *a4[] = {"render", rec, "--idle", "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a4);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert_str_eq(r.err, "", "--idle draws them, no hint");
 	cr_assert(strstr(r.out, "<module> ("), "%s", r.out);
 }
@@ -626,10 +593,10 @@ Test(record, blocking_with_another_tracer_suggests_dropping_blocking)
 		cr_skip_test("cannot trace the target: %s", strerror(errno));
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)g_target);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--blocking", "--pid", pid, "-d", "1", "-o", "/dev/null", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 4, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 4, "%s", r.err);
 	cr_assert(strstr(r.err, "already being traced") && strstr(r.err, "leave out --blocking") &&
 		  !strstr(r.err, "dump") && strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
 		  "record's advice, in one line:\n%s", r.err);
@@ -660,9 +627,9 @@ Test(record, render_never_overwrites_a_recording)
 		{{"render", rec, "-o", link, NULL}, "is the recording"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		struct run r;
+		struct ts_run r;
 		run(&r, (char *const *)cases[i].args);
-		cr_assert_eq(exit_code(&r), 2, "case %zu:\n%s", i, r.err);
+		cr_assert_eq(ts_exit_code(&r), 2, "case %zu:\n%s", i, r.err);
 		cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, cases[i].says) &&
 			  strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
 			  "case %zu: not one line saying '%s':\n%s", i, cases[i].says, r.err);

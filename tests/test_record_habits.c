@@ -30,33 +30,14 @@ static void teardown(void)
 
 TestSuite(habits, .fini = teardown, .timeout = 240);
 
-/* $PYPROBE_BUILD_ROOT/tests/habits/NAME: a directory of our own, emptied
- * by each test that lists it. */
-static const char *scratch(void)
-{
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *b = getenv("PYPROBE_BUILD_ROOT");
-		snprintf(dir, sizeof dir, "%s/tests/habits", b && *b ? b : "/tmp/pyprobe-tests");
-		ts_mkdir_p(dir);
-	}
-	return dir;
-}
-
+/* $PYPROBE_BUILD_ROOT/tests/habits/NAME (support.h). */
 static void path_in(char *out, size_t n, const char *name)
 {
-	int w = snprintf(out, n, "%.3000s/%s", scratch(), name);
-	cr_assert(w > 0 && (size_t)w < n, "path too long");
+	ts_scratch_path("habits", out, n, name);
 }
 
-struct run {
-	int status;
-	char err[8192];
-	char out[65536];
-};
-
 /* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
-static void run(struct run *r, char *const args[])
+static void run(struct ts_run *r, char *const args[])
 {
 	char *argv[40];
 	int n = 0;
@@ -64,22 +45,7 @@ static void run(struct run *r, char *const args[])
 	for (; args[n - 1] && n < 39; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
-	char out[PATH_MAX], err[PATH_MAX];
-	path_in(out, sizeof out, "run.out");
-	path_in(err, sizeof err, "run.err");
-	r->status = ts_wait_bounded(ts_spawn(argv, out, err, 0), 120);
-	ts_read_file(err, r->err, sizeof r->err);
-	ts_read_file(out, r->out, sizeof r->out);
-	cr_assert(r->status != -1, "pyprobe timed out:\n%s", r->err);
-	cr_assert(!WIFSIGNALED(r->status), "pyprobe died of signal %d:\n%s",
-		  WTERMSIG(r->status), r->err);
-	cr_assert(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
-		  "sanitizer report:\n%s", r->err);
-}
-
-static int exit_code(const struct run *r)
-{
-	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+	ts_run_argv("habits", r, argv);
 }
 
 /* A shell command's standard output (and error) in out; its exit status. */
@@ -120,11 +86,11 @@ Test(habits, pprof_names_survive_pprof_symbolisation)
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "lambda.py", lambda_script);
 	path_in(out, sizeof out, "lambda.pb.gz");
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--no-progress", "-o", out, "--", (char *)python, script,
 			"1", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	/* The fields: pprof (internal/symbolizer) takes a Function whose
 	 * system_name equals its name for one still to clean, and strips
 	 * <...> and [...] from one that looks like C++. */
@@ -151,7 +117,9 @@ Test(habits, pprof_names_survive_pprof_symbolisation)
  * of it (output.h); the first such entry in found. */
 static bool leaves(const char *name, char *found, size_t n)
 {
-	DIR *d = opendir(scratch());
+	char dir[PATH_MAX];
+	path_in(dir, sizeof dir, ".");
+	DIR *d = opendir(dir);
 	cr_assert_not_null(d);
 	size_t len = strlen(name);
 	bool any = false;
@@ -179,9 +147,9 @@ static void fails_leaving_nothing(int code, const char *name, const char *const 
 	for (size_t i = 0; args[i] && n < 23; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
-	struct run r;
+	struct ts_run r;
 	run(&r, argv);
-	cr_assert_eq(exit_code(&r), code, "%s: exit %d, want %d:\n%s", name, exit_code(&r), code,
+	cr_assert_eq(ts_exit_code(&r), code, "%s: exit %d, want %d:\n%s", name, ts_exit_code(&r), code,
 		     r.err);
 	cr_assert(!leaves(name, found, sizeof found), "%s: a failed record left %s:\n%s", name,
 		  found, r.err);
@@ -216,10 +184,10 @@ Test(habits, failed_record_leaves_no_file)
 	path_in(dest, sizeof dest, "dangling-target.svg");
 	unlink(dest);
 	cr_assert_eq(symlink("dangling-target.svg", link), 0);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--pid", "999999999", "-o", link, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 3, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 3, "%s", r.err);
 	cr_assert(!leaves("dangling-target.svg", found, sizeof found),
 		  "a failed record through a dangling link left %s", found);
 }
@@ -260,11 +228,11 @@ Test(habits, times_use_the_rate_achieved)
 	path_in(ss, sizeof ss, "rate.speedscope.json");
 	path_in(pb, sizeof pb, "rate.pb.gz");
 	path_in(svg, sizeof svg, "rate.svg");
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--pid", pid, "--blocking", "-r", "20000", "-d", "1.5",
 			"--no-progress", "-o", rec, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	double hz = 0, missed_pct = 0;
 	const char *m = strstr(r.err, " missed ticks (");
 	cr_assert(sscanf(r.err, "pyprobe: %*u samples in %*f s (%lf Hz)", &hz) == 1 && m &&
@@ -278,7 +246,7 @@ Test(habits, times_use_the_rate_achieved)
 
 	char *a1[] = {"render", rec, "-o", ss, NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	ts_read_file(ss, text, sizeof text);
 	const char *w = strstr(text, "\"weights\": [");
 	double weight = 0;
@@ -289,7 +257,7 @@ Test(habits, times_use_the_rate_achieved)
 
 	char *a2[] = {"render", rec, "-o", pb, NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	snprintf(cmd, sizeof cmd, "python3 '%s/tests/pprof_decode.py' '%s' 2>&1",
 		 ts_source_root(), pb);
 	cr_assert_eq(shell(cmd, text, sizeof text), 0, "decode failed:\n%.2000s", text);
@@ -301,7 +269,7 @@ Test(habits, times_use_the_rate_achieved)
 
 	char *a3[] = {"render", rec, "-o", svg, NULL};
 	run(&r, a3);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	ts_read_file(svg, text, sizeof text);
 	const char *at = strstr(text, " samples at ");
 	double shown = 0;
@@ -312,7 +280,7 @@ Test(habits, times_use_the_rate_achieved)
 	/* report's header line: "1.50 s at N Hz, M thread samples" */
 	char *a4[] = {"report", rec, NULL};
 	run(&r, a4);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	const char *line2 = strchr(r.out, '\n');
 	shown = 0;
 	cr_assert(line2 && sscanf(line2 + 1, "%*f s at %lf Hz", &shown) == 1, "%.500s", r.out);
@@ -347,12 +315,12 @@ static void duration_ends(const char *mode, const char *how, const char *marker_
 	path_in(out, sizeof out, "stubborn.txt");
 	unlink(marker);
 	double t0 = ts_now_s();
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--no-progress", "-d", "1", "-o", out, "--", (char *)python,
 			script, (char *)mode, marker, NULL};
 	run(&r, args);
 	double took = ts_now_s() - t0;
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert_lt(took, 40.0, "record -d 1 waited %.0f s for the command:\n%s", took, r.err);
 	char want[128];
 	snprintf(want, sizeof want, "pyprobe: the duration is over: ended %s (%s)\n", python, how);
@@ -381,10 +349,10 @@ Test(habits, duration_leaves_a_pid_running)
 	ts_sleep_ms(300);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)g_target);
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--pid", pid, "-d", "1", "-o", "/dev/null", NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(!strstr(r.err, "the duration is over"), "%s", r.err);
 	ts_sleep_ms(300);
 	int st;
@@ -413,10 +381,10 @@ Test(habits, speedscope_opens_on_the_busiest_thread)
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "busiest.py", busiest_script);
 	path_in(out, sizeof out, "busiest.speedscope.json");
-	struct run r;
+	struct ts_run r;
 	char *args[] = {"record", "--no-progress", "-o", out, "--", (char *)python, script, NULL};
 	run(&r, args);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	/* "ACTIVE SAMPLES..." of each profile, in order */
 	snprintf(cmd, sizeof cmd,
 		 "python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
@@ -445,17 +413,17 @@ Test(habits, format_raw_is_refused_with_advice)
 	char out[PATH_MAX], found[256];
 	path_in(out, sizeof out, "raw.txt");
 	unlink(out);
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "-f", "raw", "-o", out, "--", "true", NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(!strncmp(r.err, "pyprobe: -f raw is py-spy's name for collapsed stacks: give "
 			   "-f collapsed here", 77) && strstr(r.err, "-f pyprobe") &&
 		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%s", r.err);
 	cr_assert(!leaves("raw.txt", found, sizeof found), "-f raw wrote %s", found);
 	char *a2[] = {"render", "x.pyprobe", "-f", "raw", NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(strstr(r.err, "give -f collapsed") &&
 		  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%s", r.err);
 }
@@ -468,14 +436,14 @@ Test(habits, format_pyprobe_is_the_recording)
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "lambda.py", lambda_script);
 	path_in(out, sizeof out, "named.bin");
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "--no-progress", "-f", "pyprobe", "-o", out, "--", (char *)python,
 		      script, "0.5", NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	char *a2[] = {"render", out, "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "<lambda> ("), "%.2000s", r.out);
 }
 
@@ -486,15 +454,15 @@ Test(habits, nonblocking_is_accepted)
 	char pybuf[512], script[PATH_MAX];
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "lambda.py", lambda_script);
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "--nonblocking", "--no-progress", "-f", "collapsed", "-o", "-",
 		      "--", (char *)python, script, "0.5", NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "<lambda> ("), "%.2000s", r.out);
 	char *a2[] = {"record", "--blocking", "--nonblocking", "--pid", "1", NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 2, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
 	cr_assert(strstr(r.err, "give --blocking or --nonblocking, not both"), "%s", r.err);
 }
 
@@ -507,19 +475,19 @@ Test(habits, short_flags_are_the_long_ones)
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "busiest.py", busiest_script);
 	path_in(rec, sizeof rec, "short.pyprobe");
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "-s", "-t", "--no-progress", "-f", "collapsed", "-o", "-", "--",
 		      (char *)python, script, NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(!strncmp(r.out, "process ", 8) && strstr(r.out, ";thread "), "%.2000s", r.out);
 	char *a2[] = {"record", "--no-progress", "-o", rec, "--", (char *)python, script, NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	static char plain[65536], longs[65536];
 	char *a0[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a0);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	memcpy(plain, r.out, sizeof plain);
 	static const char *const pairs[][2] = {{"-t", "--threads"}, {"-i", "--idle"},
 					       {"-g", "--gil"}};
@@ -527,12 +495,12 @@ Test(habits, short_flags_are_the_long_ones)
 		char *al[] = {"render", rec, (char *)pairs[i][1], "-f", "collapsed", "-o", "-",
 			      NULL};
 		run(&r, al);
-		cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+		cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 		memcpy(longs, r.out, sizeof longs);
 		char *as[] = {"render", rec, (char *)pairs[i][0], "-f", "collapsed", "-o", "-",
 			      NULL};
 		run(&r, as);
-		cr_assert_eq(exit_code(&r), 0, "%s: %s", pairs[i][0], r.err);
+		cr_assert_eq(ts_exit_code(&r), 0, "%s: %s", pairs[i][0], r.err);
 		cr_assert_str_eq(r.out, longs, "render %s differs from %s", pairs[i][0],
 				 pairs[i][1]);
 		if (strcmp(pairs[i][0], "-g") != 0) /* -g drops nothing of busy threads */
@@ -582,15 +550,15 @@ Test(habits, in_place_output_is_kept_until_written)
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
 	write_script(script, sizeof script, "lambda.py", lambda_script);
 	path_in(rec, sizeof rec, "locked.pyprobe");
-	struct run r;
+	struct ts_run r;
 	char *a1[] = {"record", "--no-progress", "-o", rec, "--", (char *)python, script, "0.3",
 		      NULL};
 	run(&r, a1);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert_eq(chmod(rec, 0644), 0);
 	char *a2[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
 	run(&r, a2);
-	cr_assert_eq(exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	cr_assert(strlen(r.out) > 0 && strlen(r.out) < strlen(old), "%zu bytes", strlen(r.out));
 	snprintf(cmd, sizeof cmd, "%s '%s' render '%s' -f collapsed -o '%s' 2>&1", nobody,
 		 ts_pyprobe(), rec, file);

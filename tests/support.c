@@ -386,6 +386,17 @@ void ts_run_argv(const char *suite, struct ts_run *r, char *const argv[])
 		  "sanitizer report:\n%s", r->err);
 }
 
+void ts_run_pyprobe(const char *suite, struct ts_run *r, char *const args[])
+{
+	char *argv[40];
+	int n = 0;
+	argv[n++] = (char *)ts_pyprobe();
+	for (; args[n - 1] && n < 39; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	ts_run_argv(suite, r, argv);
+}
+
 int ts_exit_code(const struct ts_run *r)
 {
 	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;

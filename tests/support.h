@@ -46,6 +46,8 @@ struct ts_run {
  * waits at most 120 s. Fails the test when it timed out, died of a signal
  * or printed a sanitizer report. */
 void ts_run_argv(const char *suite, struct ts_run *r, char *const argv[]);
+/* ts_run_argv of pyprobe ARGS... (NULL-terminated, at most 38). */
+void ts_run_pyprobe(const char *suite, struct ts_run *r, char *const args[]);
 /* Its exit status; -1 if it did not exit. */
 int ts_exit_code(const struct ts_run *r);
 

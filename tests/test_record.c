@@ -37,13 +37,7 @@ static void path_in(char *out, size_t n, const char *name)
 /* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
 static void run(struct ts_run *r, char *const args[])
 {
-	char *argv[32];
-	int n = 0;
-	argv[n++] = (char *)ts_pyprobe();
-	for (; args[n - 1] && n < 31; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	ts_run_argv("record", r, argv);
+	ts_run_pyprobe("record", r, args);
 }
 
 /* ---- accuracy ------------------------------------------------------------- */

@@ -39,13 +39,7 @@ static void path_in(char *out, size_t n, const char *name)
 /* pyprobe ARGS... with stdout/stderr captured; waits at most 120 s. */
 static void run(struct ts_run *r, char *const args[])
 {
-	char *argv[40];
-	int n = 0;
-	argv[n++] = (char *)ts_pyprobe();
-	for (; args[n - 1] && n < 39; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	ts_run_argv("habits", r, argv);
+	ts_run_pyprobe("habits", r, args);
 }
 
 /* A shell command's standard output (and error) in out; its exit status. */

@@ -401,3 +401,13 @@ int ts_exit_code(const struct ts_run *r)
 {
 	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
 }
+
+int ts_shell(const char *cmd, char *out, size_t n)
+{
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f, "popen %s", cmd);
+	size_t len = fread(out, 1, n - 1, f);
+	out[len] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

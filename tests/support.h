@@ -51,6 +51,10 @@ void ts_run_pyprobe(const char *suite, struct ts_run *r, char *const args[]);
 /* Its exit status; -1 if it did not exit. */
 int ts_exit_code(const struct ts_run *r);
 
+/* sh -c cmd: its standard output (and error, if cmd redirects it) in out,
+ * NUL-terminated; its exit status, -1 if it did not exit. */
+int ts_shell(const char *cmd, char *out, size_t n);
+
 /* $PYPROBE and $PYPROBE_SOURCE_ROOT, set by tests/meson.build. */
 const char *ts_pyprobe(void);
 const char *ts_source_root(void);

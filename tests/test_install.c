@@ -14,25 +14,13 @@
 
 TestSuite(install, .timeout = 300);
 
-/* A shell command's standard output (and error, if it redirects it) in
- * out; its exit status. */
-static int shell(const char *cmd, char *out, size_t n)
-{
-	FILE *f = popen(cmd, "r");
-	cr_assert_not_null(f, "popen %s", cmd);
-	size_t len = fread(out, 1, n - 1, f);
-	out[len] = '\0';
-	int st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* The one file under dest whose path ends in `tail` (e.g.
  * "/share/man/man1/pyprobe.1", whatever the prefix), in out. */
 static void installed(const char *dest, const char *tail, char *out, size_t n)
 {
 	char cmd[2 * PATH_MAX], found[2 * PATH_MAX];
 	snprintf(cmd, sizeof cmd, "find '%s' -path '*%s' \\( -type f -o -type l \\)", dest, tail);
-	cr_assert_eq(shell(cmd, found, sizeof found), 0, "%s", cmd);
+	cr_assert_eq(ts_shell(cmd, found, sizeof found), 0, "%s", cmd);
 	char *nl = strchr(found, '\n');
 	cr_assert(nl && !nl[1], "want one file *%s under %s, found:\n%s", tail, dest, found);
 	*nl = '\0';
@@ -47,18 +35,18 @@ Test(install, destdir_has_binary_man_page_docs_and_completions)
 	snprintf(dest, sizeof dest, "%s/tests/install/dest", build);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s' && meson install -C '%s' --no-rebuild --quiet "
 		 "--destdir '%s' 2>&1", dest, build, dest);
-	cr_assert_eq(shell(cmd, out, sizeof out), 0, "meson install failed:\n%s", out);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "meson install failed:\n%s", out);
 
 	installed(dest, "/bin/pyprobe", path, sizeof path);
 	snprintf(cmd, sizeof cmd, "'%s' --version 2>&1", path);
-	cr_assert_eq(shell(cmd, out, sizeof out), 0, "%s", out);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "%s", out);
 	cr_assert(!strncmp(out, "pyprobe ", 8), "pyprobe --version: %s", out);
 
 	/* man reads it: its NAME section, formatted */
 	installed(dest, "/share/man/man1/pyprobe.1", path, sizeof path);
 	snprintf(cmd, sizeof cmd, "MANWIDTH=80 man -l '%s' 2>&1", path);
-	if (shell("command -v man", out, sizeof out) == 0) {
-		cr_assert_eq(shell(cmd, out, sizeof out), 0, "man -l failed:\n%.2000s", out);
+	if (ts_shell("command -v man", out, sizeof out) == 0) {
+		cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "man -l failed:\n%.2000s", out);
 		cr_assert(strstr(out, "pyprobe") && strstr(out, "record"), "man -l:\n%.2000s", out);
 	}
 
@@ -73,7 +61,7 @@ Test(install, destdir_has_binary_man_page_docs_and_completions)
 	snprintf(cmd, sizeof cmd,
 		 "bash -c 'source \"%s\" && COMP_WORDS=(pyprobe record --sub) COMP_CWORD=2 && "
 		 "_pyprobe && echo \"${COMPREPLY[*]}\"' 2>&1", path);
-	cr_assert_eq(shell(cmd, out, sizeof out), 0, "%s", out);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "%s", out);
 	cr_assert_str_eq(out, "--subprocesses\n", "bash completion of 'record --sub'");
 
 	/* zsh: the file where compinit finds it, and it parses */
@@ -81,8 +69,8 @@ Test(install, destdir_has_binary_man_page_docs_and_completions)
 	char head[64] = "";
 	ts_read_file(path, head, sizeof head);
 	cr_assert(!strncmp(head, "#compdef pyprobe\n", 17), "%s", head);
-	if (shell("command -v zsh", out, sizeof out) == 0) {
+	if (ts_shell("command -v zsh", out, sizeof out) == 0) {
 		snprintf(cmd, sizeof cmd, "zsh -n '%s' 2>&1", path);
-		cr_assert_eq(shell(cmd, out, sizeof out), 0, "zsh -n:\n%s", out);
+		cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "zsh -n:\n%s", out);
 	}
 }

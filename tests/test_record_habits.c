@@ -42,17 +42,6 @@ static void run(struct ts_run *r, char *const args[])
 	ts_run_pyprobe("habits", r, args);
 }
 
-/* A shell command's standard output (and error) in out; its exit status. */
-static int shell(const char *cmd, char *out, size_t n)
-{
-	FILE *f = popen(cmd, "r");
-	cr_assert_not_null(f, "popen %s", cmd);
-	size_t len = fread(out, 1, n - 1, f);
-	out[len] = '\0';
-	int st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Write a Python script under the scratch directory. */
 static void write_script(char *path, size_t n, const char *name, const char *text)
 {
@@ -90,17 +79,17 @@ Test(habits, pprof_names_survive_pprof_symbolisation)
 	 * <...> and [...] from one that looks like C++. */
 	snprintf(cmd, sizeof cmd, "python3 '%s/tests/pprof_decode.py' '%s' 2>&1",
 		 ts_source_root(), out);
-	cr_assert_eq(shell(cmd, text, sizeof text), 0, "decode failed:\n%s", text);
+	cr_assert_eq(ts_shell(cmd, text, sizeof text), 0, "decode failed:\n%s", text);
 	cr_assert(strstr(text, "\"name\": \"<module>\", \"system_name\": \"\"") &&
 		  strstr(text, "\"name\": \"<lambda>\", \"system_name\": \"\""),
 		  "<module> and <lambda> must have a system_name that is not their name:\n%.4000s",
 		  text);
 	/* And pprof itself, when it is here. */
-	if (shell("command -v go", text, sizeof text) != 0)
+	if (ts_shell("command -v go", text, sizeof text) != 0)
 		cr_skip_test("go is not installed: `go tool pprof -traces` not run (the "
 			     "fields were checked with tests/pprof_decode.py)");
 	snprintf(cmd, sizeof cmd, "go tool pprof -traces '%s' 2>/dev/null", out);
-	cr_assert_eq(shell(cmd, text, sizeof text), 0, "go tool pprof failed:\n%s", text);
+	cr_assert_eq(ts_shell(cmd, text, sizeof text), 0, "go tool pprof failed:\n%s", text);
 	cr_assert(strstr(text, "<module>") && strstr(text, "<lambda>") &&
 		  !strstr(text, "<unknown>"), "go tool pprof -traces:\n%.4000s", text);
 }
@@ -254,7 +243,7 @@ Test(habits, times_use_the_rate_achieved)
 	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
 	snprintf(cmd, sizeof cmd, "python3 '%s/tests/pprof_decode.py' '%s' 2>&1",
 		 ts_source_root(), pb);
-	cr_assert_eq(shell(cmd, text, sizeof text), 0, "decode failed:\n%.2000s", text);
+	cr_assert_eq(ts_shell(cmd, text, sizeof text), 0, "decode failed:\n%.2000s", text);
 	const char *per = strstr(text, "\"period\": ");
 	double period = 0;
 	cr_assert(per && sscanf(per + 10, "%lf", &period) == 1 && period > 0, "no period");
@@ -384,7 +373,7 @@ Test(habits, speedscope_opens_on_the_busiest_thread)
 		 "python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
 		 "print(d[\"activeProfileIndex\"], *[len(p[\"samples\"]) for p in d[\"profiles\"]])' "
 		 "'%s' 2>&1", out);
-	cr_assert_eq(shell(cmd, text, sizeof text), 0, "%s", text);
+	cr_assert_eq(ts_shell(cmd, text, sizeof text), 0, "%s", text);
 	unsigned active = 0, counts[8] = {0};
 	int n = sscanf(text, "%u %u %u %u %u", &active, &counts[0], &counts[1], &counts[2],
 		       &counts[3]);
@@ -512,7 +501,7 @@ Test(habits, in_place_output_is_kept_until_written)
 	if (geteuid() != 0)
 		cr_skip_test("needs root, to run pyprobe as nobody in a directory of root's");
 	char out[1 << 16];
-	if (shell("command -v setpriv", out, sizeof out) != 0)
+	if (ts_shell("command -v setpriv", out, sizeof out) != 0)
 		cr_skip_test("setpriv (util-linux) is not installed");
 	char dir[PATH_MAX], file[PATH_MAX], rec[PATH_MAX], pybuf[512], script[PATH_MAX];
 	path_in(dir, sizeof dir, "locked");
@@ -530,12 +519,12 @@ Test(habits, in_place_output_is_kept_until_written)
 	char cmd[4 * PATH_MAX];
 	/* the build tree must be readable by nobody for the rest to mean anything */
 	snprintf(cmd, sizeof cmd, "%s '%s' --version 2>&1", nobody, ts_pyprobe());
-	if (shell(cmd, out, sizeof out) != 0)
+	if (ts_shell(cmd, out, sizeof out) != 0)
 		cr_skip_test("nobody cannot run %s: %s", ts_pyprobe(), out);
 
 	snprintf(cmd, sizeof cmd, "%s '%s' record --pid 999999999 -o '%s' 2>&1", nobody,
 		 ts_pyprobe(), file);
-	cr_assert_eq(shell(cmd, out, sizeof out), 3, "%s", out);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 3, "%s", out);
 	static char now[sizeof old + 16];
 	cr_assert_eq(ts_read_file(file, now, sizeof now), (long)strlen(old));
 	cr_assert_str_eq(now, old, "a failed record changed the file it could not replace");
@@ -556,7 +545,7 @@ Test(habits, in_place_output_is_kept_until_written)
 	cr_assert(strlen(r.out) > 0 && strlen(r.out) < strlen(old), "%zu bytes", strlen(r.out));
 	snprintf(cmd, sizeof cmd, "%s '%s' render '%s' -f collapsed -o '%s' 2>&1", nobody,
 		 ts_pyprobe(), rec, file);
-	cr_assert_eq(shell(cmd, out, sizeof out), 0, "%s", out);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "%s", out);
 	ts_read_file(file, now, sizeof now);
 	cr_assert_str_eq(now, r.out, "the file is not exactly the new output");
 }

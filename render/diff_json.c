@@ -84,6 +84,16 @@ int pp_render_diff_json(const struct pp_diff *d, FILE *out)
 		d->welch ? "welch-log" : "poisson", d->nruns[0], d->nruns[1]);
 	fputs("  ", out);
 	num("assumed_rate_hz", d->assumed_rate_hz > 0 ? d->assumed_rate_hz : NAN, out);
+	fputs(",\n  \"checkouts\": ", out);
+	if (d->paired[0]) {
+		fputs("{\"base\": ", out);
+		pp_json_str(d->paired[0], out);
+		fputs(", \"head\": ", out);
+		pp_json_str(d->paired[1], out);
+		fprintf(out, ", \"functions\": %zu}", d->npaired);
+	} else {
+		fputs("null", out);
+	}
 	fputs(",\n  \"total\": ", out);
 	result(&d->total, false, out);
 	fputs(",\n  \"functions\": ", out);

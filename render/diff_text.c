@@ -65,6 +65,9 @@ int pp_render_diff_text(const struct pp_diff *d, FILE *out)
 	if (d->assumed_rate_hz > 0)
 		fprintf(out, "; collapsed files taken at %g Hz (--rate)", d->assumed_rate_hz);
 	fputc('\n', out);
+	if (d->paired[0])
+		fprintf(out, "checkouts: base's %s is head's %s (%zu function%s paired)\n",
+			d->paired[0], d->paired[1], d->npaired, d->npaired == 1 ? "" : "s");
 	fputs("judged: the change the verdict weighs - a function's time relative to the rest of\n"
 	      "the program's (the total: its time); time: seconds a run, with 95% bounds\n", out);
 	fprintf(out, "\n%8s  %8s  [%17s] %9s %9s %9s %9s  %8s  %-6s  %s\n", "judged", "time",

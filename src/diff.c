@@ -291,6 +291,9 @@ int pp_diff_compute(const struct pp_diff_input *in, const struct pp_diff_opts *o
 {
 	*d = (struct pp_diff){.threshold_pct = o->threshold_pct, .alpha = o->alpha};
 	d->nruns[0] = in->nruns[0];
+	d->paired[0] = in->paired[0];
+	d->paired[1] = in->paired[1];
+	d->npaired = in->npaired;
 	d->nruns[1] = in->nruns[1];
 	d->welch = in->nruns[0] >= 2 && in->nruns[1] >= 2;
 	size_t nb = in->nruns[0], nh = in->nruns[1], R = nb + nh;

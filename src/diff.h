@@ -54,6 +54,11 @@ struct pp_diff_input {
 	size_t index_cap;
 	uint32_t *stamp;    /* per function: the last sample it was counted in */
 	uint32_t sample_seq;
+	/* Two checkouts of one program (diff_checkouts.c): base's files under
+	 * paired[0] are head's under paired[1]; npaired functions were
+	 * counted as their head twins. NULL, 0: none. */
+	char *paired[2];
+	size_t npaired;
 };
 
 struct pp_diff_load_opts {
@@ -67,6 +72,12 @@ struct pp_diff_load_opts {
 int pp_diff_input_load(struct pp_diff_input *in, const char *base, const char *head,
 		       const struct pp_diff_load_opts *o, char *err, size_t errlen, int *code);
 void pp_diff_input_free(struct pp_diff_input *in);
+/* (Called by pp_diff_input_load.) A function of base whose file lies in
+ * another checkout of the program than head's (base/bench.py,
+ * head/bench.py) is counted as head's function of that name in the same
+ * file of head's checkout: the pair of directories most files seen by one
+ * side only differ by. 0, or -1 out of memory. */
+int pp_diff_pair_checkouts(struct pp_diff_input *in);
 
 /* ---- the comparison -------------------------------------------------------- */
 
@@ -120,6 +131,10 @@ struct pp_diff {
 	size_t nfns, ntested;
 	size_t nregressions, nimprovements;
 	double skipped_base_s, skipped_head_s; /* self time of the untested */
+	/* The input's paired checkouts (base's directory, head's; NULL: none)
+	 * and how many functions were paired. */
+	const char *paired[2];
+	size_t npaired;
 };
 
 /* Compare. 0; or -1 with a one-line reason in err when the inputs cannot

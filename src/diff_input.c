@@ -542,6 +542,10 @@ int pp_diff_input_load(struct pp_diff_input *in, const char *base, const char *h
 	for (size_t r = 0; r < total_runs(in); r++)
 		if (load_file(in, r, o, err, errlen) != 0)
 			goto out;
+	if (pp_diff_pair_checkouts(in) != 0) {
+		say(err, errlen, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	for (int s = 0; s < 2; s++) {
@@ -567,6 +571,8 @@ void pp_diff_input_free(struct pp_diff_input *in)
 		free(in->fns[i].self);
 	}
 	free(in->fns);
+	free(in->paired[0]);
+	free(in->paired[1]);
 	free(in->index);
 	free(in->stamp);
 	*in = (struct pp_diff_input){0};

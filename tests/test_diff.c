@@ -177,6 +177,53 @@ Test(diff, one_run_a_side_exact_figures)
 		  "figures and bounds:\n%s", r.out);
 }
 
+/* A CI job runs base and head from two checkouts (base/, head/): the
+ * program's files differ by that directory, the standard library's do
+ * not. Each base function is its head twin; a function one side alone
+ * has stays apart; files whose names differ are never paired. */
+Test(diff, two_checkouts_of_one_program)
+{
+	write_file("co_base.txt",
+		   "<module> (/ci/base/bench.py:1);main (/ci/base/bench.py:9);"
+		   "a (/ci/base/pkg/a.py:5) 3000\n"
+		   "<module> (/ci/base/bench.py:1);main (/ci/base/bench.py:9);"
+		   "b (/ci/base/bench.py:20);sub (/usr/lib/python3.12/re.py:7) 5000\n"
+		   "<module> (/ci/base/bench.py:1);old (/ci/base/gone.py:3) 2000\n");
+	write_file("co_head.txt",
+		   "<module> (/ci/head/bench.py:1);main (/ci/head/bench.py:9);"
+		   "a (/ci/head/pkg/a.py:5) 3600\n"
+		   "<module> (/ci/head/bench.py:1);main (/ci/head/bench.py:9);"
+		   "b (/ci/head/bench.py:20);sub (/usr/lib/python3.12/re.py:7) 5000\n"
+		   "<module> (/ci/head/bench.py:1);new (/ci/head/new.py:3) 2000\n");
+	struct ts_run r;
+	char f[2048];
+	run(&r, (const char *[]){"diff", "--json", "co_base.txt", "co_head.txt", NULL});
+	cr_assert_eq(ts_exit_code(&r), 1, "a +20%% is a regression:\n%s%s", r.err, r.out);
+	cr_assert(strstr(r.out, "\"checkouts\": {\"base\": \"/ci/base/\", \"head\": \"/ci/head/\", "
+			    "\"functions\": 4}"), "%s", r.out);
+	cr_assert(fn_json(r.out, "regressions", "a", f, sizeof f) &&
+		  strstr(f, "\"file\": \"/ci/head/pkg/a.py\", \"base_s\": 30, \"head_s\": 36,"),
+		  "a: %s", f);
+	cr_assert(fn_json(r.out, "functions", "sub", f, sizeof f) &&
+		  strstr(f, "\"file\": \"/usr/lib/python3.12/re.py\", \"base_s\": 50, \"head_s\": 50,"),
+		  "sub: %s", f);
+	cr_assert(fn_json(r.out, "functions", "<module>", f, sizeof f) &&
+		  strstr(f, "\"base_s\": 100, \"head_s\": 106,"), "<module>: %s", f);
+	/* one side's alone: each in its own file, not tested (no change has a size) */
+	cr_assert(fn_json(r.out, "functions", "old", f, sizeof f) &&
+		  strstr(f, "\"file\": \"/ci/base/gone.py\"") && strstr(f, "\"tested\": false"),
+		  "old: %s", f);
+	cr_assert(fn_json(r.out, "functions", "new", f, sizeof f) &&
+		  strstr(f, "\"file\": \"/ci/head/new.py\"") && strstr(f, "\"tested\": false"),
+		  "new: %s", f);
+	run(&r, (const char *[]){"diff", "co_base.txt", "co_head.txt", NULL});
+	cr_assert(strstr(r.out, "\ncheckouts: base's /ci/base/ is head's /ci/head/ (4 functions paired)\n"),
+		  "%s", r.out);
+	/* one checkout: nothing paired, said as null */
+	run(&r, (const char *[]){"diff", "--json", "co_head.txt", "co_head.txt", NULL});
+	cr_assert(strstr(r.out, "\"checkouts\": null,"), "%s", r.out);
+}
+
 Test(diff, rate_and_threshold)
 {
 	write_file("base.txt", base_txt);

@@ -124,6 +124,8 @@ struct pp_diff {
 	bool welch;                   /* >= 2 runs a side: run-to-run noise */
 	size_t speed_refs;            /* functions the speed factors came from;
 	                                 0: too few (< 3), no correction */
+	size_t speed_left_out;        /* references left out because their own
+	                                 time changed (docs/ci.md) */
 	double assumed_rate_hz;       /* > 0 when some input is a collapsed file */
 	bool truncated;               /* some recording was cut short */
 	struct pp_diff_result total;   /* tested with >= 2 runs a side only */

@@ -39,7 +39,7 @@ void ts_scratch_path(const char *suite, char *out, size_t n, const char *name);
 struct ts_run {
 	int status;
 	char err[8192];
-	char out[65536]; /* standard output (a profile, with -o -) */
+	char out[262144]; /* standard output (a profile, with -o -; a diff --json) */
 };
 /* Run argv (argv[0] the program: pyprobe), its standard output and error
  * in files of the suite's scratch directory named after this process;

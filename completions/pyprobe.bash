@@ -38,9 +38,9 @@ _pyprobe()
 		return ;;
 	-f|--format)
 		if [[ $cmd == record ]]; then
-			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof pyprobe' -- "$cur"))
+			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof chrometrace gecko pyprobe' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof' -- "$cur"))
+			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof chrometrace gecko' -- "$cur"))
 		fi
 		return ;;
 	-r|--rate)

@@ -32,10 +32,12 @@ static const char record_usage[] =
 	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
 	"  -o, --output FILE    where to write, - for standard output\n"
 	"                       (default: pyprobe-PID.svg)\n"
-	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or pyprobe\n"
-	"                       (a .pyprobe recording); default: from FILE's extension\n"
-	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
-	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
+	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof,\n"
+	"                       chrometrace (Perfetto, chrome://tracing), gecko (the\n"
+	"                       Firefox Profiler), or pyprobe (a .pyprobe recording);\n"
+	"                       default: from FILE's extension (.svg .txt .folded\n"
+	"                       .collapsed .json .speedscope.json .pb.gz .pprof\n"
+	"                       .trace.json .gecko.json .pyprobe), else flamegraph\n"
 	"  -r, --rate HZ        samples per second (default 100, up to 20000), or max:\n"
 	"                       back to back, as fast as the target can be read\n"
 	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C);\n"
@@ -496,7 +498,8 @@ int cmd_record(int argc, char **argv)
 						      "recording is -f pyprobe, or -o FILE.pyprobe)");
 			if ((fmt = pp_format_by_name(optarg)) == PP_FMT_NONE)
 				return pp_usage_error("record", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof, pyprobe)", optarg);
+						      "collapsed, speedscope, pprof, chrometrace, "
+						      "gecko, pyprobe)", optarg);
 			break;
 		case 'r':
 			if (!strcmp(optarg, "max")) {

@@ -21,8 +21,9 @@ static const char render_usage[] =
 	"\n"
 	"  -o, --output FILE    where to write, - for standard output (default: FILE\n"
 	"                       with the format's extension); never a .pyprobe file\n"
-	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
-	"                       default: from the output's extension\n"
+	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope, pprof,\n"
+	"                       chrometrace or gecko; default: from the output's\n"
+	"                       extension (as for record)\n"
 	"  -t, --threads, -i, --idle, -g, --gil, --gil-markers, --nolineno,\n"
 	"      --title TEXT     as for record\n"
 	"  -h, --help           this help\n"
@@ -60,10 +61,11 @@ int cmd_render(int argc, char **argv)
 			if (fmt == PP_FMT_RAW)
 				return pp_usage_error("render", "render cannot write a recording "
 						      "(-f pyprobe); give flamegraph, collapsed, "
-						      "speedscope or pprof");
+						      "speedscope, pprof, chrometrace or gecko");
 			if (fmt == PP_FMT_NONE)
 				return pp_usage_error("render", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof)", optarg);
+						      "collapsed, speedscope, pprof, chrometrace, "
+						      "gecko)", optarg);
 			break;
 		case 't': ro.view.threads = true; break;
 		case 'i': ro.view.idle = true; break;

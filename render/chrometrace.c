@@ -164,7 +164,8 @@ static int write_file(const struct pp_profile *p, const struct pp_view *v, struc
 	size_t nthreads;
 	const struct pp_pthread *th = pp_profile_threads(p, &nthreads);
 	const struct pp_profile_meta *m = pp_profile_meta_c(p);
-	qsort(ps->spans, ps->nspans, sizeof(*ps->spans), span_cmp);
+	if (ps->nspans)
+		qsort(ps->spans, ps->nspans, sizeof(*ps->spans), span_cmp);
 
 	bool first = true;
 	fputs("{\n  \"traceEvents\": [\n", out);

@@ -56,10 +56,11 @@ _pyprobe()
 	local opts
 	case $cmd in
 	record) opts='--pid --output --format --rate --duration --subprocesses
-		--threads --idle --gil --gil-markers --nolineno --blocking
+		--threads --idle --gil --gil-markers --nolineno --function
+		--full-filenames --blocking
 		--nonblocking --title --no-progress --help --' ;;
 	render) opts='--output --format --threads --idle --gil --gil-markers
-		--nolineno --title --help' ;;
+		--nolineno --function --full-filenames --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
 	dump) opts='--pid --json --nonblocking --help' ;;
 	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;

@@ -6,6 +6,7 @@
 #ifndef PYPROBE_RENDER_H
 #define PYPROBE_RENDER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../src/diff.h"
@@ -39,6 +40,12 @@ struct pp_render_opts {
 	const char *subtitle; /* NULL: command line, duration, rate */
 	const struct pp_render_tint *tint; /* flame graph only; NULL: colours by
 	                                      where the code lives */
+	/* Flame graph labels: file names as recorded (true), or short and
+	 * module-relative (false, the default: see short_filename.h), with
+	 * cwd the directory stripped from files under it (NULL: none).
+	 * Every other format keeps full paths. */
+	bool full_filenames;
+	const char *cwd;
 };
 
 /* flamegraph.pl input: "root;...;leaf COUNT" lines, sorted, merged. */

@@ -53,7 +53,14 @@ static const char record_usage[] =
 	"      --gil-markers    a `[waiting for GIL]` or `[GIL released]` leaf frame on\n"
 	"                       samples of threads waiting for or running without the\n"
 	"                       GIL (waiting threads are kept without --idle)\n"
-	"      --nolineno       functions, not lines\n"
+	"  -F, --function, --nolineno\n"
+	"                       aggregate by function: frames are a function and its\n"
+	"                       file, no line (py-spy's -F shows the function's first\n"
+	"                       line; no line is shown here)\n"
+	"      --full-filenames flame graph labels with file names as recorded\n"
+	"                       (default: short, module-relative: after\n"
+	"                       site-packages/, lib/pythonX.Y/ or the current\n"
+	"                       directory); other formats always keep full paths\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
 	"      --nonblocking    read while the threads run (the default)\n"
 	"      --title TEXT     the flame graph's title\n"
@@ -457,7 +464,8 @@ static void print_report_summary(const struct pp_profile *p)
 int cmd_record(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
-	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING };
+	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING,
+	       O_FULL_FILENAMES };
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
@@ -469,6 +477,8 @@ int cmd_record(int argc, char **argv)
 		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
+		{"function", no_argument, NULL, 'F'},
+		{"full-filenames", no_argument, NULL, O_FULL_FILENAMES},
 		{"blocking", no_argument, NULL, O_BLOCKING},
 		{"nonblocking", no_argument, NULL, O_NONBLOCKING},
 		{"subprocesses", no_argument, NULL, 's'},
@@ -484,7 +494,7 @@ int cmd_record(int argc, char **argv)
 	struct pp_render_opts ro = {0};
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitg", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitgF", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -521,7 +531,9 @@ int cmd_record(int argc, char **argv)
 		case 'i': ro.view.idle = true; break;
 		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
+		case 'F':
 		case O_NOLINENO: ro.view.nolineno = true; break;
+		case O_FULL_FILENAMES: ro.full_filenames = true; break;
 		case O_BLOCKING: blocking = 1; break;
 		case O_NONBLOCKING: nonblocking = 1; break; /* py-spy's flag; the default */
 		case O_TITLE: title = optarg; break;
@@ -690,6 +702,9 @@ int cmd_record(int argc, char **argv)
 	 * exec'd into another Python is two programs: each under its own
 	 * root, as with --subprocesses. */
 	ro.title = title;
+	/* flame graph labels name files under the current directory from it */
+	char cwd[4096];
+	ro.cwd = getcwd(cwd, sizeof cwd);
 	if (pp_profile_several_programs(p))
 		ro.view.processes = true;
 	int werr = 0;

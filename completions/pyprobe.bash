@@ -18,7 +18,7 @@ _pyprobe()
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
 		--) # record -- CMD: the command's own words
-			if [[ $cmd == record ]]; then
+			if [[ $cmd == record || $cmd == top ]]; then
 				COMPREPLY=($(compgen -c -f -- "$cur"))
 				return
 			fi ;;
@@ -28,7 +28,7 @@ _pyprobe()
 	done
 
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W 'record render report dump help --help --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'record render report dump top diff help --help --version' -- "$cur"))
 		return
 	fi
 
@@ -38,15 +38,15 @@ _pyprobe()
 		return ;;
 	-f|--format)
 		if [[ $cmd == record ]]; then
-			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof pyprobe' -- "$cur"))
+			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof chrometrace gecko pyprobe' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof' -- "$cur"))
+			COMPREPLY=($(compgen -W 'flamegraph collapsed speedscope pprof chrometrace gecko' -- "$cur"))
 		fi
 		return ;;
 	-r|--rate)
 		COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
 		return ;;
-	-d|--duration|--title|--stall-threshold|--waits)
+	-d|--duration|--title|--stall-threshold|--waits|-w|--window|--interval)
 		return ;;
 	-o|--output)
 		COMPREPLY=($(compgen -f -- "$cur"))
@@ -56,13 +56,16 @@ _pyprobe()
 	local opts
 	case $cmd in
 	record) opts='--pid --output --format --rate --duration --subprocesses
-		--threads --idle --gil --gil-markers --nolineno --blocking
+		--threads --idle --gil --gil-markers --nolineno --function
+		--full-filenames --blocking
 		--nonblocking --title --no-progress --help --' ;;
 	render) opts='--output --format --threads --idle --gil --gil-markers
-		--nolineno --title --help' ;;
+		--nolineno --function --full-filenames --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
 	dump) opts='--pid --json --nonblocking --help' ;;
-	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;
+	top) opts='--pid --rate --window --interval --duration --idle --sort --blocking
+		--nonblocking --help --' ;;
+	help) COMPREPLY=($(compgen -W 'record render report dump top' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -58,7 +58,9 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 
 int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 {
-	fprintf(out, "{\n  \"pid\": %d,\n  \"cmdline\": ", d->pid);
+	/* 1: the contract of docs/dump.md; raised when a field changes meaning
+	 * or goes (new fields do not raise it) */
+	fprintf(out, "{\n  \"format_version\": 1,\n  \"pid\": %d,\n  \"cmdline\": ", d->pid);
 	pp_json_str(d->cmdline, out);
 	fputs(",\n  \"python\": {\n    \"version\": ", out);
 	pp_json_str(d->version, out);

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "frame_label.h"
+#include "short_filename.h"
 #include "render.h"
 #include "svg_num.h"
 #include "utf8.h"
@@ -329,7 +330,7 @@ static int label_cmp(const void *a, const void *b)
 }
 
 /* One label per distinct text, in byte order; rank_of maps frames to them. */
-static int build_labels(struct fg *g, struct pp_view *v)
+static int build_labels(struct fg *g, struct pp_view *v, const struct pp_render_opts *o)
 {
 	size_t n = pp_view_nframes(v);
 	g->rank_of = calloc(n ? n : 1, sizeof(*g->rank_of));
@@ -338,11 +339,16 @@ static int build_labels(struct fg *g, struct pp_view *v)
 		return -1;
 	for (size_t id = 0; id < n; id++) {
 		const struct pp_view_frame *f = pp_view_frame(v, (uint32_t)id);
-		size_t len = pp_frame_label(f, NULL, 0);
+		/* the label's file: short unless asked otherwise (colours and
+		 * the differential tint still go by the full path) */
+		struct pp_view_frame shown = *f;
+		if (!o->full_filenames && f->kind == PP_FRAME_PYTHON)
+			shown.file = pp_short_filename(f->file, o->cwd);
+		size_t len = pp_frame_label(&shown, NULL, 0);
 		char *raw = malloc(len + 1);
 		if (!raw)
 			return -1;
-		pp_frame_label(f, raw, len + 1);
+		pp_frame_label(&shown, raw, len + 1);
 		g->labels[g->nlabels].text = clean_text(raw);
 		free(raw);
 		if (!g->labels[g->nlabels].text)
@@ -896,7 +902,7 @@ static char *default_subtitle(const struct pp_profile *p, size_t kept)
 
 int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out)
 {
-	static const struct pp_render_opts defaults = {{0}, NULL, NULL, NULL};
+	static const struct pp_render_opts defaults = {.title = NULL};
 	if (!o)
 		o = &defaults;
 	struct fg g = {0};
@@ -907,7 +913,7 @@ int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts
 		goto nomem;
 	g.capnodes = 1024;
 	g.nodes = calloc(g.capnodes, sizeof(*g.nodes));
-	if (!g.nodes || build_labels(&g, v) != 0)
+	if (!g.nodes || build_labels(&g, v, o) != 0)
 		goto nomem;
 	g.nodes[0] = (struct node){0, 0, UINT32_MAX, UINT32_MAX, 0, 0, 0};
 	g.nnodes = 1;

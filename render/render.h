@@ -6,6 +6,7 @@
 #ifndef PYPROBE_RENDER_H
 #define PYPROBE_RENDER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../src/diff.h"
@@ -39,6 +40,12 @@ struct pp_render_opts {
 	const char *subtitle; /* NULL: command line, duration, rate */
 	const struct pp_render_tint *tint; /* flame graph only; NULL: colours by
 	                                      where the code lives */
+	/* Flame graph labels: file names as recorded (true), or short and
+	 * module-relative (false, the default: see short_filename.h), with
+	 * cwd the directory stripped from files under it (NULL: none).
+	 * Every other format keeps full paths. */
+	bool full_filenames;
+	const char *cwd;
 };
 
 /* flamegraph.pl input: "root;...;leaf COUNT" lines, sorted, merged. */
@@ -48,6 +55,14 @@ int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts 
 int pp_render_speedscope(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
 /* gzip-compressed profile.proto (pprof): samples/count, wall/nanoseconds. */
 int pp_render_pprof(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+/* Chrome's trace event JSON (Perfetto, chrome://tracing, DevTools): a
+ * track per thread, consecutive samples with the same frame at the same
+ * depth merged into one complete ("X") event, in microseconds from the
+ * samples' times. */
+int pp_render_chrometrace(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
+/* The Firefox Profiler's processed format (version 57): a thread per
+ * thread, with its samples, stack, frame, function and resource tables. */
+int pp_render_gecko(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);
 /* An interactive flame graph (SVG with embedded script), in the manner of
  * flamegraph.pl: zoom, search, reset. */
 int pp_render_flamegraph(const struct pp_profile *p, const struct pp_render_opts *o, FILE *out);

@@ -93,7 +93,9 @@ int pp_render_report_json(const struct pp_profile *p, const struct pp_report *r,
 			  uint64_t threshold_ns, FILE *out)
 {
 	const struct pp_profile_meta *m = pp_profile_meta_c(p);
-	fprintf(out, "{\n  \"duration_s\": %.4f,\n  \"samples\": %" PRIu64 ",\n"
+	/* format_version 1: the contract of docs/gil.md; raised when a field
+	 * changes meaning or goes (new fields do not raise it) */
+	fprintf(out, "{\n  \"format_version\": 1,\n  \"duration_s\": %.4f,\n  \"samples\": %" PRIu64 ",\n"
 		"  \"rate_hz\": %" PRIu32 ",\n  \"python_version\": ",
 		(double)r->duration_ns / 1e9, r->samples, m->rate_hz);
 	pp_json_str(pp_profile_string(p, m->python_version), out);

@@ -15,6 +15,7 @@
 
 #include "../reader/reader.h"
 #include "cli.h"
+#include "launch.h"
 #include "output.h"
 #include "process_set.h"
 #include "profile.h"
@@ -32,10 +33,12 @@ static const char record_usage[] =
 	"  -- CMD [ARG...]      start CMD and sample it (its output passes through)\n"
 	"  -o, --output FILE    where to write, - for standard output\n"
 	"                       (default: pyprobe-PID.svg)\n"
-	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof, or pyprobe\n"
-	"                       (a .pyprobe recording); default: from FILE's extension\n"
-	"                       (.svg .txt .folded .collapsed .json .speedscope.json\n"
-	"                       .pb.gz .pprof .pyprobe), else flamegraph\n"
+	"  -f, --format FORMAT  flamegraph (SVG), collapsed, speedscope, pprof,\n"
+	"                       chrometrace (Perfetto, chrome://tracing), gecko (the\n"
+	"                       Firefox Profiler), or pyprobe (a .pyprobe recording);\n"
+	"                       default: from FILE's extension (.svg .txt .folded\n"
+	"                       .collapsed .json .speedscope.json .pb.gz .pprof\n"
+	"                       .trace.json .gecko.json .pyprobe), else flamegraph\n"
 	"  -r, --rate HZ        samples per second (default 100, up to 20000), or max:\n"
 	"                       back to back, as fast as the target can be read\n"
 	"  -d, --duration SECS  stop after SECS (default: until the target exits or Ctrl-C);\n"
@@ -51,7 +54,14 @@ static const char record_usage[] =
 	"      --gil-markers    a `[waiting for GIL]` or `[GIL released]` leaf frame on\n"
 	"                       samples of threads waiting for or running without the\n"
 	"                       GIL (waiting threads are kept without --idle)\n"
-	"      --nolineno       functions, not lines\n"
+	"  -F, --function, --nolineno\n"
+	"                       aggregate by function: frames are a function and its\n"
+	"                       file, no line (py-spy's -F shows the function's first\n"
+	"                       line; no line is shown here)\n"
+	"      --full-filenames flame graph labels with file names as recorded\n"
+	"                       (default: short, module-relative: after\n"
+	"                       site-packages/, lib/pythonX.Y/ or the current\n"
+	"                       directory); other formats always keep full paths\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
 	"      --nonblocking    read while the threads run (the default)\n"
 	"      --title TEXT     the flame graph's title\n"
@@ -165,103 +175,6 @@ static int tick(void *ctx, const struct pp_profile *p, const struct pp_sampler_s
 	return 0;
 }
 
-/* Start CMD with its output passing through (its standard output to our
- * standard error when the profile goes to standard output); return its pid,
- * or -1 with *exec_errno set when it could not be started (fork failed, or
- * exec: errno comes back through a close-on-exec pipe, which the exec
- * closes, so that pyprobe alone reports it, in one line). */
-static pid_t launch(char **argv, int stdout_to_stderr, int *exec_errno)
-{
-	int fds[2];
-	*exec_errno = 0;
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		*exec_errno = errno;
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGXFSZ, SIG_DFL); /* ignored by pyprobe (main.c), not by it */
-		close(fds[0]);
-		if (stdout_to_stderr)
-			dup2(2, 1);
-		execvp(argv[0], argv);
-		int e = errno;
-		ssize_t w = write(fds[1], &e, sizeof e);
-		(void)w;
-		_exit(127);
-	}
-	int fe = errno;
-	close(fds[1]);
-	if (pid < 0) {
-		close(fds[0]);
-		*exec_errno = fe;
-		return -1;
-	}
-	int e = 0;
-	ssize_t n;
-	while ((n = read(fds[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(fds[0]);
-	if (n == (ssize_t)sizeof e) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		*exec_errno = e ? e : ENOEXEC;
-		return -1;
-	}
-	return pid;
-}
-
-/* How long a command that runs a program that is not Python, and starts no
- * other, is given before pyprobe stops waiting for it (a Python becomes
- * readable within milliseconds of its exec), and how long anything is. */
-#define LAUNCH_GRACE_NS 3000000000ull
-#define LAUNCH_MAX_NS 30000000000ull
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* How long a command pyprobe ends is given after each signal before the
- * next one. */
-#define END_GRACE_TICKS 200 /* of 10 ms: 2 s */
-
-/* End the command pyprobe started, gracefully first: each signal of
- * sigs[0..n) in turn, the next one only if it is still running after a
- * grace of `grace` ticks of 10 ms, then SIGKILL. Reaps it. Writes what
- * was sent ("SIGINT, then SIGTERM") to how; "" if it had ended already. */
-static void end_child(pid_t child, const int *sigs, size_t n, int grace, char *how,
-		      size_t size)
-{
-	int status;
-	how[0] = '\0';
-	if (waitpid(child, &status, WNOHANG) == child)
-		return; /* it ended on its own */
-	struct timespec ms10 = {0, 10000000L};
-	size_t len = 0;
-	for (size_t k = 0; k <= n; k++) {
-		int sig = k < n ? sigs[k] : SIGKILL;
-		kill(child, sig);
-		if (len < size)
-			len += (size_t)snprintf(how + len, size - len, "%sSIG%s", k ? ", then " : "",
-						sigabbrev_np(sig));
-		if (sig == SIGKILL) {
-			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-				;
-			return;
-		}
-		for (int i = 0; i < grace; i++) {
-			nanosleep(&ms10, NULL);
-			if (waitpid(child, &status, WNOHANG) == child)
-				return;
-		}
-	}
-}
-
 /* The command pyprobe started will not be profiled: end it (the user
  * started it only to have it profiled) - SIGTERM, then SIGKILL after a
  * short grace. Reaps it. Appends what was done to err->msg. */
@@ -269,55 +182,12 @@ static void end_launched(pid_t child, struct pp_error *err)
 {
 	static const int sigs[] = {SIGTERM};
 	char how[64];
-	end_child(child, sigs, 1, 100, how, sizeof how);
+	pp_launch_end(child, sigs, 1, 100, how, sizeof how);
 	if (!how[0])
 		return;
 	size_t n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n,
 		 "; pyprobe ended the command it started (%s)", how);
-}
-
-/* Whether the launched command has exited (reaped; err says so). */
-static bool launched_exited(pid_t child, const char *cmd, struct pp_error *err)
-{
-	int status;
-	if (waitpid(child, &status, WNOHANG) != child)
-		return false;
-	snprintf(err->msg, sizeof(err->msg),
-		 "%s exited before a Python interpreter could be read (exit status %d)", cmd,
-		 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	return true;
-}
-
-/* Wait until the launched command is a Python interpreter we can read:
- * through execs (a wrapper that execs Python) and start-up, but not for
- * ever for something that never becomes Python - a program that is not
- * Python, unchanged and without children for LAUNCH_GRACE_NS (sleep, a
- * shell script's shell that has nothing running), or LAUNCH_MAX_NS in all. */
-static enum pp_err attach_launched(pid_t child, const char *cmd, struct pp_target **t,
-				   struct pp_error *err)
-{
-	struct timespec ms10 = {0, 10000000L};
-	struct pp_program_stamp stamp = {0};
-	uint64_t start = mono_ns(), since = start;
-	for (;;) {
-		if (launched_exited(child, cmd, err))
-			return err->code = PP_ERR_GONE;
-		enum pp_err e = pp_process_attach(child, t, err);
-		if (e == PP_OK || e == PP_ERR_PERM || stop_requested)
-			return e;
-		uint64_t now = mono_ns();
-		if (!pp_process_same_program(child, &stamp) || err->starting)
-			since = now; /* it exec'd, or is a Python starting: a new grace */
-		if (now - start >= LAUNCH_MAX_NS)
-			return e;
-		if (now - since >= LAUNCH_GRACE_NS) {
-			if (!pp_process_has_children(child))
-				return e;
-			since = now; /* a launcher: look again later */
-		}
-		nanosleep(&ms10, NULL);
-	}
 }
 
 /* --subprocesses: wait until the launched command or one of its
@@ -328,7 +198,7 @@ static enum pp_err wait_for_python(pid_t child, const char *cmd, struct pp_proce
 {
 	struct timespec ms10 = {0, 10000000L};
 	for (int tries = 0;; tries++) {
-		if (launched_exited(child, cmd, err))
+		if (pp_launch_exited(child, cmd, err))
 			return err->code = PP_ERR_GONE;
 		pp_process_set_refresh(set, true);
 		if (pp_process_set_count(set) > 0)
@@ -455,7 +325,8 @@ static void print_report_summary(const struct pp_profile *p)
 int cmd_record(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_IDLE, O_GIL, O_NOLINENO, O_BLOCKING, O_TITLE,
-	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING };
+	       O_NOPROGRESS, O_SUBPROCESSES, O_GIL_MARKERS, O_NONBLOCKING,
+	       O_FULL_FILENAMES };
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
@@ -467,6 +338,8 @@ int cmd_record(int argc, char **argv)
 		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
+		{"function", no_argument, NULL, 'F'},
+		{"full-filenames", no_argument, NULL, O_FULL_FILENAMES},
 		{"blocking", no_argument, NULL, O_BLOCKING},
 		{"nonblocking", no_argument, NULL, O_NONBLOCKING},
 		{"subprocesses", no_argument, NULL, 's'},
@@ -482,7 +355,7 @@ int cmd_record(int argc, char **argv)
 	struct pp_render_opts ro = {0};
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitg", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitgF", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -496,7 +369,8 @@ int cmd_record(int argc, char **argv)
 						      "recording is -f pyprobe, or -o FILE.pyprobe)");
 			if ((fmt = pp_format_by_name(optarg)) == PP_FMT_NONE)
 				return pp_usage_error("record", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof, pyprobe)", optarg);
+						      "collapsed, speedscope, pprof, chrometrace, "
+						      "gecko, pyprobe)", optarg);
 			break;
 		case 'r':
 			if (!strcmp(optarg, "max")) {
@@ -518,7 +392,9 @@ int cmd_record(int argc, char **argv)
 		case 'i': ro.view.idle = true; break;
 		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
+		case 'F':
 		case O_NOLINENO: ro.view.nolineno = true; break;
+		case O_FULL_FILENAMES: ro.full_filenames = true; break;
 		case O_BLOCKING: blocking = 1; break;
 		case O_NONBLOCKING: nonblocking = 1; break; /* py-spy's flag; the default */
 		case O_TITLE: title = optarg; break;
@@ -602,7 +478,7 @@ int cmd_record(int argc, char **argv)
 
 	if (cmd) {
 		int exec_errno = 0;
-		child = launch(cmd, to_stdout, &exec_errno);
+		child = pp_launch(cmd, to_stdout ? 2 : -1, -1, &exec_errno);
 		if (child < 0) {
 			/* Not found, not executable, ...: there is no target. */
 			pp_die_msg("cannot run %s: %s", cmd[0], strerror(exec_errno));
@@ -619,7 +495,7 @@ int cmd_record(int argc, char **argv)
 	enum pp_err ae;
 	if (subprocesses)
 		ae = cmd ? wait_for_python(child, cmd[0], set, &err) : attach_tree(pid, set, &err);
-	else if ((ae = cmd ? attach_launched(child, cmd[0], &t, &err)
+	else if ((ae = cmd ? pp_launch_attach(child, cmd[0], &t, &err, &stop_requested)
 			   : pp_process_attach(pid, &t, &err)) == PP_OK &&
 		 pp_process_set_add_root(set, t) != 0) {
 		pp_target_detach(t);
@@ -666,7 +542,7 @@ int cmd_record(int argc, char **argv)
 		goto done;
 	}
 	struct pp_sampler_stats st;
-	rs.start_mono = mono_ns();
+	rs.start_mono = pp_mono_ns();
 	enum pp_err e = pp_sampler_run(set, p, &so, &st, &err);
 	pp_process_set_end(set);
 	print_exec_notes(&rs);
@@ -687,6 +563,9 @@ int cmd_record(int argc, char **argv)
 	 * exec'd into another Python is two programs: each under its own
 	 * root, as with --subprocesses. */
 	ro.title = title;
+	/* flame graph labels name files under the current directory from it */
+	char cwd[4096];
+	ro.cwd = getcwd(cwd, sizeof cwd);
 	if (pp_profile_several_programs(p))
 		ro.view.processes = true;
 	int werr = 0;
@@ -771,7 +650,7 @@ done:
 		 * its children are its to end. */
 		static const int sigs[] = {SIGINT, SIGTERM};
 		char how[64];
-		end_child(child, sigs, 2, END_GRACE_TICKS, how, sizeof how);
+		pp_launch_end(child, sigs, 2, PP_END_GRACE_TICKS, how, sizeof how);
 		if (how[0]) /* one write: the command writes to stderr too */
 			fprintf(stderr, "pyprobe: the duration is over: ended %s (%s)\n", cmd[0],
 				how);

@@ -14,24 +14,27 @@
 
 static const char render_usage[] =
 	"usage: pyprobe render FILE.pyprobe [-o FILE] [-f FORMAT] [-t|--threads]\n"
-	"                      [-i|--idle] [-g|--gil] [--gil-markers] [--nolineno]\n"
+	"                      [-i|--idle] [-g|--gil] [--gil-markers]\n"
+	"                      [-F|--function|--nolineno] [--full-filenames]\n"
 	"                      [--title TEXT]\n"
 	"\n"
 	"Render a recording made with `pyprobe record -o X.pyprobe` (or -f pyprobe).\n"
 	"\n"
 	"  -o, --output FILE    where to write, - for standard output (default: FILE\n"
 	"                       with the format's extension); never a .pyprobe file\n"
-	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope or pprof;\n"
-	"                       default: from the output's extension\n"
-	"  -t, --threads, -i, --idle, -g, --gil, --gil-markers, --nolineno,\n"
-	"      --title TEXT     as for record\n"
+	"  -f, --format FORMAT  flamegraph (default), collapsed, speedscope, pprof,\n"
+	"                       chrometrace or gecko; default: from the output's\n"
+	"                       extension (as for record)\n"
+	"  -t, --threads, -i, --idle, -g, --gil, --gil-markers, -F, --function,\n"
+	"      --nolineno, --full-filenames, --title TEXT\n"
+	"                       as for record\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"exit status: 0 ok, 2 usage, 6 unreadable or corrupt recording, or cannot write\n";
 
 int cmd_render(int argc, char **argv)
 {
-	enum { O_NOLINENO = 256, O_TITLE, O_GIL_MARKERS };
+	enum { O_NOLINENO = 256, O_TITLE, O_GIL_MARKERS, O_FULL_FILENAMES };
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
@@ -40,6 +43,8 @@ int cmd_render(int argc, char **argv)
 		{"gil", no_argument, NULL, 'g'},
 		{"gil-markers", no_argument, NULL, O_GIL_MARKERS},
 		{"nolineno", no_argument, NULL, O_NOLINENO},
+		{"function", no_argument, NULL, 'F'},
+		{"full-filenames", no_argument, NULL, O_FULL_FILENAMES},
 		{"title", required_argument, NULL, O_TITLE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -47,10 +52,13 @@ int cmd_render(int argc, char **argv)
 	const char *output = NULL;
 	enum pp_format fmt = PP_FMT_NONE;
 	struct pp_render_opts ro = {0};
+	/* flame graph labels name files under the current directory from it */
+	char cwd[4096];
+	ro.cwd = getcwd(cwd, sizeof cwd);
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:f:hitg", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:f:hitgF", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 'f':
@@ -60,16 +68,19 @@ int cmd_render(int argc, char **argv)
 			if (fmt == PP_FMT_RAW)
 				return pp_usage_error("render", "render cannot write a recording "
 						      "(-f pyprobe); give flamegraph, collapsed, "
-						      "speedscope or pprof");
+						      "speedscope, pprof, chrometrace or gecko");
 			if (fmt == PP_FMT_NONE)
 				return pp_usage_error("render", "unknown format '%s' (flamegraph, "
-						      "collapsed, speedscope, pprof)", optarg);
+						      "collapsed, speedscope, pprof, chrometrace, "
+						      "gecko)", optarg);
 			break;
 		case 't': ro.view.threads = true; break;
 		case 'i': ro.view.idle = true; break;
 		case 'g': ro.view.gil_only = true; break;
 		case O_GIL_MARKERS: ro.view.gil_markers = true; break;
+		case 'F':
 		case O_NOLINENO: ro.view.nolineno = true; break;
+		case O_FULL_FILENAMES: ro.full_filenames = true; break;
 		case O_TITLE: ro.title = optarg; break;
 		case 'h':
 			fputs(render_usage, stdout);

@@ -18,6 +18,8 @@ static const struct {
 	{"collapsed", ".txt", PP_FMT_COLLAPSED},
 	{"speedscope", ".speedscope.json", PP_FMT_SPEEDSCOPE},
 	{"pprof", ".pb.gz", PP_FMT_PPROF},
+	{"chrometrace", ".trace.json", PP_FMT_CHROMETRACE},
+	{"gecko", ".gecko.json", PP_FMT_GECKO},
 	{"pyprobe", ".pyprobe", PP_FMT_RAW},
 };
 
@@ -26,7 +28,8 @@ static const struct {
 	const char *ext;
 	enum pp_format f;
 } extensions[] = {
-	{".speedscope.json", PP_FMT_SPEEDSCOPE}, {".collapsed", PP_FMT_COLLAPSED},
+	{".speedscope.json", PP_FMT_SPEEDSCOPE}, {".trace.json", PP_FMT_CHROMETRACE},
+	{".gecko.json", PP_FMT_GECKO},          {".collapsed", PP_FMT_COLLAPSED},
 	{".pyprobe", PP_FMT_RAW},               {".folded", PP_FMT_COLLAPSED},
 	{".pb.gz", PP_FMT_PPROF},               {".pprof", PP_FMT_PPROF},
 	{".json", PP_FMT_SPEEDSCOPE},           {".svg", PP_FMT_FLAMEGRAPH},
@@ -68,6 +71,8 @@ int pp_format_write(enum pp_format f, const struct pp_profile *p,
 	case PP_FMT_COLLAPSED: return pp_render_collapsed(p, o, out);
 	case PP_FMT_SPEEDSCOPE: return pp_render_speedscope(p, o, out);
 	case PP_FMT_PPROF: return pp_render_pprof(p, o, out);
+	case PP_FMT_CHROMETRACE: return pp_render_chrometrace(p, o, out);
+	case PP_FMT_GECKO: return pp_render_gecko(p, o, out);
 	default: errno = EINVAL; return -1;
 	}
 }

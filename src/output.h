@@ -16,10 +16,12 @@ enum pp_format {
 	PP_FMT_SPEEDSCOPE,
 	PP_FMT_PPROF,
 	PP_FMT_RAW, /* the .pyprobe recording */
+	PP_FMT_CHROMETRACE,
+	PP_FMT_GECKO,
 };
 
 /* From a -f name ("flamegraph", "collapsed", "speedscope", "pprof",
- * "pyprobe"). Not "raw": that is py-spy's name for collapsed stacks, and a
+ * "chrometrace", "gecko", "pyprobe"). Not "raw": that is py-spy's name for collapsed stacks, and a
  * file of another kind under it would mislead; commands refuse it with
  * PP_FORMAT_RAW_ADVICE. */
 enum pp_format pp_format_by_name(const char *name);

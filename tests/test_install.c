@@ -54,6 +54,7 @@ Test(install, destdir_has_binary_man_page_docs_and_completions)
 	installed(dest, "/share/doc/pyprobe/README.md", path, sizeof path);
 	installed(dest, "/share/doc/pyprobe/docs/record.md", path, sizeof path);
 	installed(dest, "/share/doc/pyprobe/docs/formats.md", path, sizeof path);
+	installed(dest, "/share/doc/pyprobe/docs/top.md", path, sizeof path);
 	installed(dest, "/share/doc/pyprobe/docs/images/flamegraph.png", path, sizeof path);
 
 	/* bash: the completion works once sourced */
@@ -63,6 +64,12 @@ Test(install, destdir_has_binary_man_page_docs_and_completions)
 		 "_pyprobe && echo \"${COMPREPLY[*]}\"' 2>&1", path);
 	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "%s", out);
 	cr_assert_str_eq(out, "--subprocesses\n", "bash completion of 'record --sub'");
+	snprintf(cmd, sizeof cmd,
+		 "bash -c 'source \"%s\" && COMP_WORDS=(pyprobe top --win) COMP_CWORD=2 && "
+		 "_pyprobe && echo \"${COMPREPLY[*]}\"; COMP_WORDS=(pyprobe record -f g) COMP_CWORD=3 && "
+		 "_pyprobe && echo \"${COMPREPLY[*]}\"' 2>&1", path);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0, "%s", out);
+	cr_assert_str_eq(out, "--window\ngecko\n", "bash completion of 'top --win', '-f g'");
 
 	/* zsh: the file where compinit finds it, and it parses */
 	installed(dest, "/share/zsh/site-functions/_pyprobe", path, sizeof path);

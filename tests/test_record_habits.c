@@ -549,3 +549,59 @@ Test(habits, in_place_output_is_kept_until_written)
 	ts_read_file(file, now, sizeof now);
 	cr_assert_str_eq(now, r.out, "the file is not exactly the new output");
 }
+
+/* ---- -F/--function and short file names in flame graphs ------------------ */
+
+static const char thread_script[] =
+	"import sys, threading, time\n"
+	"spin = lambda n: sum(range(n))\n"
+	"def loop(secs):\n"
+	"    t = time.time()\n"
+	"    while time.time() - t < secs:\n"
+	"        spin(2000)\n"
+	"th = threading.Thread(target=loop, args=(float(sys.argv[1]),))\n"
+	"th.start(); th.join()\n";
+
+Test(habits, function_and_short_filenames)
+{
+	char pybuf[512], script[PATH_MAX], rec[PATH_MAX];
+	const char *python = ts_any_python(pybuf, sizeof pybuf);
+	write_script(script, sizeof script, "thread.py", thread_script);
+	path_in(rec, sizeof rec, "function.pyprobe");
+	struct ts_run r;
+	char *a1[] = {"record", "--no-progress", "-o", rec, "--", (char *)python, script, "1",
+		      NULL};
+	run(&r, a1);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+
+	/* -F: a function and its file, no line, in record and render alike */
+	char *a2[] = {"render", rec, "-F", "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a2);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	char want[2 * PATH_MAX + 32];
+	snprintf(want, sizeof want, ";loop (%s);<lambda> (%s) ", script, script);
+	cr_assert(strstr(r.out, want), "no '%s' in\n%s", want, r.out);
+	cr_assert_null(strstr(r.out, ".py:"), "a line with -F:\n%s", r.out);
+	char *a3[] = {"record", "--no-progress", "--function", "-f", "collapsed", "-o", "-", "--",
+		      (char *)python, script, "0.5", NULL};
+	run(&r, a3);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, want), "no '%s' in\n%s", want, r.out);
+
+	/* flame graph labels: the standard library's files short by default,
+	 * as recorded with --full-filenames; other formats keep full paths */
+	char *a4[] = {"render", rec, "-o", "-", NULL};
+	run(&r, a4);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, ">Thread.run (threading.py:") ||
+			  strstr(r.out, ">run (threading.py:"), "no short threading.py label");
+	cr_assert_null(strstr(r.out, "/threading.py:"), "a full path in a label");
+	char *a5[] = {"render", rec, "--full-filenames", "-o", "-", NULL};
+	run(&r, a5);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "/threading.py:"), "no full path with --full-filenames");
+	char *a6[] = {"render", rec, "-f", "collapsed", "-o", "-", NULL};
+	run(&r, a6);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "/threading.py:"), "collapsed stacks lost the full path");
+}

@@ -234,7 +234,8 @@ Test(render_dump, json_parses_and_means_what_it_says)
 	static const char script[] =
 		"import json, sys\n"
 		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
-		"assert list(d) == ['pid', 'cmdline', 'python', 'threads'], list(d)\n"
+		"assert list(d) == ['format_version', 'pid', 'cmdline', 'python', 'threads'], list(d)\n"
+		"assert d['format_version'] == 1\n"
 		"assert d['python'] == {'version': '3.11.7', 'executable': '/usr/bin/python3.11',\n"
 		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
 		"t = d['threads']\n"
@@ -384,6 +385,7 @@ Test(render_dump, static_python_and_no_threads)
 
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_str_eq(json, "{\n"
+			       "  \"format_version\": 1,\n"
 			       "  \"pid\": 99,\n"
 			       "  \"cmdline\": \"python3 -c pass\",\n"
 			       "  \"python\": {\n"

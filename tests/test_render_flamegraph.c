@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "render/short_filename.h"
 #include "tests/profile_build.h"
 #include "tests/support.h"
 #include "src/profile.h"
@@ -393,4 +394,49 @@ Test(render_flamegraph, write_errors_return_minus_one)
 	cr_assert_eq(pp_render_flamegraph(p, &golden_opts, f), -1);
 	fclose(f);
 	pp_profile_free(p);
+}
+
+/* Labels name files short and module-relative by default (py-spy's habit),
+ * as recorded with --full-filenames. */
+Test(render_flamegraph, short_and_full_filenames)
+{
+	struct pp_profile *p = fixture();
+	struct pp_render_opts o = golden_opts;
+	size_t len;
+	char *svg = render(p, &o, &len);
+	cr_assert(strstr(svg, ">Session.send (requests/sessions.py:703) ("), "short names");
+	cr_assert(strstr(svg, ">Thread.run (threading.py:975) ("), "short names");
+	cr_assert_null(strstr(svg, "site-packages"), "site-packages in a label");
+	free(svg);
+	o.full_filenames = true;
+	svg = render(p, &o, &len);
+	cr_assert(strstr(svg, ">Session.send (/usr/lib/python3/dist-packages/requests/sessions.py:703) ("));
+	cr_assert(strstr(svg, ">dot (/home/dev/.venv/lib/python3.11/site-packages/numpy/core/"
+			      "multiarray.py:741) ("));
+	free(svg);
+	pp_profile_free(p);
+}
+
+Test(render_flamegraph, short_filename_rules)
+{
+	static const char *const cases[][3] = {
+		/* file, cwd, shown */
+		{"/usr/lib/python3/dist-packages/requests/api.py", NULL, "requests/api.py"},
+		{"/v/lib/python3.12/site-packages/a/site-packages/b.py", "/v", "b.py"},
+		{"/root/.pyenv/versions/3.12.1/lib/python3.12/threading.py", NULL, "threading.py"},
+		{"/usr/lib64/python3.13t/asyncio/events.py", NULL, "asyncio/events.py"},
+		{"/usr/lib/python3.11/", NULL, "/usr/lib/python3.11/"},
+		{"/usr/lib/pythonX.Y/x.py", NULL, "/usr/lib/pythonX.Y/x.py"},
+		{"/srv/app/main.py", "/srv/app", "main.py"},
+		{"/srv/app/main.py", "/srv/app/", "main.py"},
+		{"/srv/application.py", "/srv/app", "/srv/application.py"},
+		{"/srv/app/main.py", "/", "/srv/app/main.py"},
+		{"/srv/app/main.py", "", "/srv/app/main.py"},
+		{"<frozen runpy>", "/srv", "<frozen runpy>"},
+		{"app.py", "/srv", "app.py"},
+		{"", "/srv", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+		cr_expect_str_eq(pp_short_filename(cases[i][0], cases[i][1]), cases[i][2], "%s in %s",
+				 cases[i][0], cases[i][1] ? cases[i][1] : "(null)");
 }

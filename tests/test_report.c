@@ -182,6 +182,7 @@ Test(report, empty_profile)
 	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
 	fclose(f);
 	cr_assert(strstr(buf, "\"threads\": []"));
+	cr_assert(strstr(buf, "{\n  \"format_version\": 1,\n  \"duration_s\": "), "%s", buf);
 	free(buf);
 	pp_report_free(r);
 	pp_profile_free(p);

@@ -19,6 +19,7 @@ static const char usage[] =
 	"  diff     compare two sets of runs: which functions got slower (CI gate)\n"
 	"  report   GIL use, GIL waits and event-loop stalls of a recording\n"
 	"  dump     print every thread's Python stack, GIL and OS state\n"
+	"  watch    watch a process for hangs and write a dump when one begins\n"
 	"\n"
 	"  pyprobe help COMMAND  or  pyprobe COMMAND --help  for its options\n"
 	"  pyprobe --version\n";
@@ -64,6 +65,7 @@ static const struct command commands[] = {
 	{"record", cmd_record},
 	{"render", cmd_render},
 	{"report", cmd_report},
+	{"watch", cmd_watch},
 };
 
 static const struct command *find(const char *name)

@@ -1,0 +1,334 @@
+/* `pyprobe watch` through the CLI against every supported interpreter.
+ *
+ * Each Test starts the five scenarios of fixtures/watch/hangs.py under one
+ * interpreter side by side (a stalled loop, a deadlock, a spinning thread,
+ * a heartbeat that stops, and a control where nothing hangs), each with a
+ * `pyprobe watch --stall 1 --stuck 1` of its own, and lets them run to
+ * their end (about 7 s): every watch must exit 0 when its target exits,
+ * and tests/check_watch.py then checks that each hang was written exactly
+ * once, naming the right thread, function and line, and that nothing was
+ * written for the control. Also: kill -9 of watch while it dumps never
+ * leaves the target stopped; --once; the command-line errors.
+ *
+ * Artifacts stay in $PYPROBE_BUILD_ROOT/tests/watch/<label>/.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define NSCEN 5
+static const char *const scenarios[NSCEN] = {"stall", "deadlock", "spin", "heartbeat", "control"};
+
+static pid_t g_targets[NSCEN + 1] = {-1, -1, -1, -1, -1, -1};
+
+static void teardown(void)
+{
+	for (int i = 0; i <= NSCEN; i++)
+		if (g_targets[i] > 0) {
+			kill(-g_targets[i], SIGKILL);
+			waitpid(g_targets[i], NULL, 0);
+			g_targets[i] = -1;
+		}
+}
+
+TestSuite(watch, .fini = teardown, .timeout = 240);
+
+/* Every file of a directory removed (the directory made if missing). */
+static void empty_dir(const char *dir)
+{
+	ts_mkdir_p(dir);
+	DIR *d = opendir(dir);
+	cr_assert(d, "cannot open %s", dir);
+	struct dirent *e;
+	char p[PATH_MAX];
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..")))
+			if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
+				unlink(p);
+	closedir(d);
+}
+
+/* Wait (at most 60 s) for the fixture's ready file; its pid. */
+static int wait_ready(const char *ready, pid_t child)
+{
+	char buf[64];
+	for (int i = 0; i < 1200; i++) {
+		if (ts_read_file(ready, buf, sizeof buf) > 0)
+			return atoi(buf);
+		if (waitpid(child, NULL, WNOHANG) == child)
+			cr_assert_fail("the fixture exited before it was ready (%s)", ready);
+		ts_sleep_ms(50);
+	}
+	cr_assert_fail("the fixture did not get ready in 60 s (%s)", ready);
+	return -1;
+}
+
+struct scen {
+	char out[PATH_MAX], err[PATH_MAX], hb[PATH_MAX], ready[PATH_MAX];
+	pid_t watch;
+};
+
+/* Start scenario `name` of the fixture under py (its process group in
+ * *target) and return its pid as the fixture wrote it. */
+static int start_fixture(const struct ts_python *py, const char *name, const char *extra,
+			 struct scen *s, pid_t *target)
+{
+	char dir[PATH_MAX], fixture[PATH_MAX], ready_arg[PATH_MAX], hb_arg[PATH_MAX], log[PATH_MAX];
+	ts_python_scratch(py, "watch", dir, sizeof dir);
+	snprintf(s->ready, sizeof s->ready, "%.3000s/%s-%s.ready", dir, py->label, name);
+	snprintf(s->hb, sizeof s->hb, "%.3000s/%s-%s.heartbeat", dir, py->label, name);
+	unlink(s->ready);
+	unlink(s->hb);
+	ts_python_path(py, s->ready, ready_arg, sizeof ready_arg);
+	ts_python_path(py, s->hb, hb_arg, sizeof hb_arg);
+	ts_python_source(py, "fixtures/watch/hangs.py", fixture, sizeof fixture);
+	char *argv[16];
+	size_t n = 0;
+	ts_python_argv(py, argv, &n, 16);
+	argv[n++] = fixture;
+	argv[n++] = (char *)name;
+	argv[n++] = ready_arg;
+	argv[n++] = hb_arg;
+	if (extra)
+		argv[n++] = (char *)extra;
+	argv[n] = NULL;
+	char sub[64];
+	snprintf(sub, sizeof sub, "%s-%s.fixture.log", py->label, name);
+	ts_scratch_path("watch", log, sizeof log, sub);
+	*target = ts_spawn(argv, log, log, 1);
+	cr_assert(*target > 0);
+	return wait_ready(s->ready, *target);
+}
+
+static pid_t start_watch(const char *pid, struct scen *s, char *const more[])
+{
+	char *argv[24] = {(char *)ts_pyprobe(), "watch", "--pid", (char *)pid, "--stall", "1",
+			  "--stuck", "1", "-o", s->out};
+	size_t n = 10;
+	for (size_t i = 0; more && more[i] && n < 23; i++)
+		argv[n++] = more[i];
+	argv[n] = NULL;
+	pid_t w = ts_spawn(argv, NULL, s->err, 1);
+	cr_assert(w > 0);
+	return w;
+}
+
+static void scenarios_under(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	struct scen s[NSCEN];
+	char pids[NSCEN][16];
+	for (int i = 0; i < NSCEN; i++) {
+		char sub[96];
+		snprintf(sub, sizeof sub, "%s/%s", py.label, scenarios[i]);
+		ts_scratch_path("watch", s[i].out, sizeof s[i].out, sub);
+		empty_dir(s[i].out);
+		snprintf(sub, sizeof sub, "%s-%s.watch.err", py.label, scenarios[i]);
+		ts_scratch_path("watch", s[i].err, sizeof s[i].err, sub);
+		int pid = start_fixture(&py, scenarios[i], NULL, &s[i], &g_targets[i]);
+		snprintf(pids[i], sizeof pids[i], "%d", pid);
+		char *hb[] = {"--heartbeat", s[i].hb, "--heartbeat-timeout", "1", NULL};
+		s[i].watch = start_watch(pids[i], &s[i], !strcmp(scenarios[i], "heartbeat") ? hb : NULL);
+	}
+	for (int i = 0; i < NSCEN; i++) {
+		int st = ts_wait_bounded(s[i].watch, 90);
+		char err[8192] = "";
+		ts_read_file(s[i].err, err, sizeof err);
+		cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "%s %s: watch did not exit 0 when its target did (status %#x):\n%s",
+			  py.label, scenarios[i], st, err);
+		cr_assert(!strstr(err, "Sanitizer") && !strstr(err, "runtime error"),
+			  "%s %s: sanitizer report:\n%s", py.label, scenarios[i], err);
+		waitpid(g_targets[i], NULL, 0);
+		g_targets[i] = -1;
+	}
+	/* one checker run for all five (a Python start costs seconds here) */
+	char cmd[16 * PATH_MAX], out[16384];
+	int len = snprintf(cmd, sizeof cmd, "python3 %.2000s/tests/check_watch.py "
+			   "%.2000s/fixtures/watch/hangs.py", ts_source_root(), ts_source_root());
+	for (int i = 0; i < NSCEN && len > 0 && (size_t)len < sizeof cmd; i++)
+		len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s %.2000s %.2000s",
+				scenarios[i], s[i].out, s[i].err);
+	cr_assert(len > 0 && (size_t)len + 8 < sizeof cmd);
+	strcat(cmd, " 2>&1");
+	int rc = ts_shell(cmd, out, sizeof out);
+	cr_assert_eq(rc, 0, "%s: %s", py.label, out);
+}
+
+#define VERSION(tag, spec) \
+	Test(watch, scenarios_##tag) { scenarios_under(spec); }
+
+VERSION(3_8, "3.8.18")
+VERSION(3_9, "3.9.18")
+VERSION(3_10, "3.10.13")
+VERSION(3_11, "3.11.7")
+VERSION(3_12, "3.12.1")
+VERSION(3_13, "3.13.0")
+VERSION(debian_3_11, "debian")
+VERSION(sid_3_13, "sid-3.13")
+VERSION(sid_3_14, "sid-3.14")
+VERSION(sid_3_15, "sid-3.15")
+
+/* ---- never leaves the target stopped ------------------------------------ */
+
+/* Every task of pid: none stopped ('t' or 'T'), none traced. */
+static void assert_running(int pid, int round)
+{
+	char cmd[256], out[4096];
+	snprintf(cmd, sizeof cmd,
+		 "for t in /proc/%d/task/*; do s=$(sed 's/.*) //' $t/stat | cut -c1); "
+		 "tr=$(awk '/^TracerPid/{print $2}' $t/status); echo \"$s$tr\"; done | sort | uniq -c",
+		 pid);
+	cr_assert_eq(ts_shell(cmd, out, sizeof out), 0);
+	cr_assert(!strstr(out, " t") && !strstr(out, " T"),
+		  "round %d: a task of the target is stopped after kill -9 of watch:\n%s", round, out);
+	for (char *p = out; (p = strchr(p, '\n')); p++)
+		cr_assert(p[-1] == '0', "round %d: a task is still traced:\n%s", round, out);
+}
+
+Test(watch, kill_9_mid_dump_leaves_target_running)
+{
+	struct ts_python py;
+	ts_python_get("3.11.7", &py);
+	struct scen s;
+	ts_scratch_path("watch", s.out, sizeof s.out, "kill9");
+	empty_dir(s.out);
+	ts_scratch_path("watch", s.err, sizeof s.err, "kill9.watch.err");
+	/* "long": deadlocked for minutes, with 200 more threads parked in
+	 * deep stacks, so a paused dump takes long enough to be hit */
+	int pid = start_fixture(&py, "deadlock", "long", &s, &g_targets[0]);
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", pid);
+	ts_sleep_ms(2500); /* deadlocked by now */
+	int hit = 0;
+	for (int round = 0; round < 12; round++) {
+		char *more[] = {"--once", NULL};
+		char *argv[] = {(char *)ts_pyprobe(), "watch", "--pid", pidarg, "--stuck", "0.2",
+				"-o", s.out, more[0], NULL};
+		pid_t w = ts_spawn(argv, NULL, s.err, 1);
+		cr_assert(w > 0);
+		/* wait for it to start, then kill it somewhere in the first
+		 * second: past the 0.2 s threshold, around the dump */
+		char err[4096] = "";
+		for (int i = 0; i < 400 && !strstr(err, "watching"); i++) {
+			ts_sleep_ms(10);
+			ts_read_file(s.err, err, sizeof err);
+		}
+		ts_sleep_ms(150 + 40 * round);
+		kill(w, SIGKILL);
+		int st = ts_wait_bounded(w, 30);
+		cr_assert(st >= 0);
+		hit += WIFSIGNALED(st);
+		assert_running(pid, round);
+	}
+	cr_log_info("kill -9: %d of 12 watches killed before they finished", hit);
+	/* and the target still runs its threads: it answers a dump */
+	struct ts_run r;
+	char *args[] = {"dump", "--pid", pidarg, NULL};
+	ts_run_pyprobe("watch", &r, args);
+	cr_assert_eq(ts_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "take_a") && strstr(r.out, "take_b"), "%s", r.out);
+}
+
+/* ---- --once, errors ------------------------------------------------------ */
+
+Test(watch, once_exits_1_after_the_first_hang)
+{
+	struct ts_python py;
+	ts_python_get("3.11.7", &py);
+	struct scen s;
+	ts_scratch_path("watch", s.out, sizeof s.out, "once");
+	empty_dir(s.out);
+	ts_scratch_path("watch", s.err, sizeof s.err, "once.watch.err");
+	int pid = start_fixture(&py, "deadlock", NULL, &s, &g_targets[0]);
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", pid);
+	char *more[] = {"--once", NULL};
+	pid_t w = start_watch(pidarg, &s, more);
+	int st = ts_wait_bounded(w, 60);
+	char err[8192] = "";
+	ts_read_file(s.err, err, sizeof err);
+	cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x:\n%s", st, err);
+	cr_assert(strstr(err, "suspected deadlock") && strstr(err, "worker-"), "%s", err);
+	/* it exited right away: the target is still deadlocked, not ended */
+	cr_assert_eq(kill(pid, 0), 0, "the target ended before --once returned");
+	char line[256];
+	snprintf(line, sizeof line, "pyprobe-hang-%d-", pid);
+	cr_assert(strstr(err, line), "%s", err);
+}
+
+Test(watch, sigterm_exits_0)
+{
+	struct ts_python py;
+	ts_python_get("3.11.7", &py);
+	struct scen s;
+	ts_scratch_path("watch", s.out, sizeof s.out, "sigterm");
+	empty_dir(s.out);
+	ts_scratch_path("watch", s.err, sizeof s.err, "sigterm.watch.err");
+	int pid = start_fixture(&py, "control", NULL, &s, &g_targets[0]);
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", pid);
+	pid_t w = start_watch(pidarg, &s, NULL);
+	char err[8192] = "";
+	for (int i = 0; i < 600 && !strstr(err, "watching"); i++) {
+		ts_sleep_ms(10);
+		ts_read_file(s.err, err, sizeof err);
+	}
+	kill(w, SIGTERM);
+	int st = ts_wait_bounded(w, 30);
+	cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x:\n%s", st, err);
+	cr_assert_eq(kill(pid, 0), 0, "the target died with watch");
+}
+
+static void expect_usage(char *const args[], const char *needle)
+{
+	struct ts_run r;
+	ts_run_pyprobe("watch", &r, args);
+	cr_assert_eq(ts_exit_code(&r), 2, "%s", r.err);
+	cr_assert(!strncmp(r.err, "pyprobe: ", 9) && strstr(r.err, needle), "%s", r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+}
+
+Test(watch, command_line_errors)
+{
+	char self[16];
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	expect_usage((char *[]){"watch", NULL}, "--pid");
+	expect_usage((char *[]){"watch", "--pid", "x", NULL}, "process id");
+	expect_usage((char *[]){"watch", "--pid", self, "--stall", "0", NULL}, "--stall");
+	expect_usage((char *[]){"watch", "--pid", self, "--stuck", "-1", NULL}, "--stuck");
+	expect_usage((char *[]){"watch", "--pid", self, "-r", "0", NULL}, "--rate");
+	expect_usage((char *[]){"watch", "--pid", self, "--heartbeat", "/tmp/x", NULL},
+		     "--heartbeat-timeout");
+	expect_usage((char *[]){"watch", "--pid", self, "--heartbeat-timeout", "3", NULL},
+		     "--heartbeat FILE");
+	expect_usage((char *[]){"watch", "--pid", self, "--native", NULL},
+		     "--native is not available yet");
+	expect_usage((char *[]){"watch", "--pid", self, "--locals", NULL},
+		     "--locals is not available yet");
+	expect_usage((char *[]){"watch", "--pid", self, "--bogus", NULL}, "unknown option");
+
+	struct ts_run r;
+	ts_run_pyprobe("watch", &r, (char *[]){"watch", "--pid", self, "-o", "/nonexistent/dir", NULL});
+	cr_assert_eq(ts_exit_code(&r), 6, "%s", r.err);
+	cr_assert(strstr(r.err, "pyprobe: cannot write hang files to /nonexistent/dir"), "%s", r.err);
+	ts_run_pyprobe("watch", &r, (char *[]){"watch", "--pid", "999999999", NULL});
+	cr_assert_eq(ts_exit_code(&r), 3, "%s", r.err);
+	ts_run_pyprobe("watch", &r, (char *[]){"watch", "--pid", self, NULL});
+	cr_assert_eq(ts_exit_code(&r), 5, "not Python: %s", r.err);
+	ts_run_pyprobe("watch", &r, (char *[]){"watch", "--help", NULL});
+	cr_assert_eq(ts_exit_code(&r), 0);
+	cr_assert(strstr(r.out, "--heartbeat-timeout") && strstr(r.out, "--once"), "%s", r.out);
+}

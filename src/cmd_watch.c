@@ -146,7 +146,9 @@ int cmd_watch(int argc, char **argv)
 			double v = parse_seconds(optarg);
 			if (v < 0)
 				return pp_usage_error("watch", "%s needs a number of seconds above 0, "
-						      "not '%s'", argv[optind - 1], optarg);
+						      "not '%s'", c == O_STALL ? "--stall"
+						      : c == O_STUCK ? "--stuck" : "--heartbeat-timeout",
+						      optarg);
 			*(c == O_STALL ? &stall : c == O_STUCK ? &stuck : &hb_timeout) = v;
 			break;
 		}

@@ -332,3 +332,68 @@ Test(watch, command_line_errors)
 	cr_assert_eq(ts_exit_code(&r), 0);
 	cr_assert(strstr(r.out, "--heartbeat-timeout") && strstr(r.out, "--once"), "%s", r.out);
 }
+
+/* ---- the in-process watchdog (fixtures/watchdog/pyprobe_watchdog.py) ----- */
+
+/* fixtures/watchdog/service.py under py: its main loop stops ticking for
+ * 4 s; the watchdog thread inside must run `pyprobe dump` on its own
+ * process exactly once and keep a dump showing where the loop is stuck. */
+static void watchdog_under(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	char out[PATH_MAX], ready[PATH_MAX], log[PATH_MAX], sub[96], service[PATH_MAX];
+	snprintf(sub, sizeof sub, "watchdog-%s", py.label);
+	ts_scratch_path("watch", out, sizeof out, sub);
+	empty_dir(out);
+	snprintf(sub, sizeof sub, "watchdog-%s.ready", py.label);
+	ts_scratch_path("watch", ready, sizeof ready, sub);
+	unlink(ready);
+	snprintf(sub, sizeof sub, "watchdog-%s.log", py.label);
+	ts_scratch_path("watch", log, sizeof log, sub);
+	snprintf(service, sizeof service, "%s/fixtures/watchdog/service.py", ts_source_root());
+	char *argv[12];
+	size_t n = 0;
+	ts_python_argv(&py, argv, &n, 12);
+	argv[n++] = service;
+	argv[n++] = (char *)ts_pyprobe();
+	argv[n++] = out;
+	argv[n++] = ready;
+	argv[n] = NULL;
+	g_targets[0] = ts_spawn(argv, log, log, 1);
+	cr_assert(g_targets[0] > 0);
+	int st = ts_wait_bounded(g_targets[0], 90);
+	g_targets[0] = -1;
+	char text[16384] = "";
+	ts_read_file(log, text, sizeof text);
+	cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "%s: the service did not end with exactly one dump (status %#x):\n%s", py.label,
+		  st, text);
+	cr_assert(strstr(text, "main loop has not ticked for"), "%s: %s", py.label, text);
+	/* the dump: the main thread in stuck_here, and the watchdog thread */
+	DIR *d = opendir(out);
+	cr_assert(d);
+	struct dirent *e;
+	char path[PATH_MAX] = "";
+	int files = 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "pyprobe-dump-", 13)) {
+			files++;
+			snprintf(path, sizeof path, "%.3000s/%.255s", out, e->d_name);
+		}
+	closedir(d);
+	cr_assert_eq(files, 1, "%s: %d dump files in %s", py.label, files, out);
+	char dump[65536] = "";
+	ts_read_file(path, dump, sizeof dump);
+	char *main_thread = strstr(dump, "\"MainThread\"");
+	cr_assert(main_thread, "%s: no main thread:\n%s", py.label, dump);
+	char *next = strstr(main_thread + 1, "\nThread ");
+	char *stuck = strstr(main_thread, "stuck_here (");
+	cr_assert(stuck && (!next || stuck < next), "%s: the main thread is not in stuck_here:\n%s",
+		  py.label, dump);
+	cr_assert(strstr(dump, "\"pyprobe-watchdog\""), "%s: %s", py.label, dump);
+}
+
+Test(watch, watchdog_3_8) { watchdog_under("3.8.18"); }
+Test(watch, watchdog_3_12) { watchdog_under("3.12.1"); }
+Test(watch, watchdog_debian_3_11) { watchdog_under("debian"); }

@@ -28,7 +28,7 @@ _pyprobe()
 	done
 
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W 'record render report dump help --help --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'record render report dump watch help --help --version' -- "$cur"))
 		return
 	fi
 
@@ -46,9 +46,16 @@ _pyprobe()
 	-r|--rate)
 		COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
 		return ;;
-	-d|--duration|--title|--stall-threshold|--waits)
+	-d|--duration|--title|--stall-threshold|--waits|--stall|--stuck|--heartbeat-timeout)
 		return ;;
-	-o|--output)
+	-o|--output|--out)
+		if [[ $cmd == watch ]]; then
+			COMPREPLY=($(compgen -d -- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		return ;;
+	--heartbeat)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	esac
@@ -62,7 +69,9 @@ _pyprobe()
 		--nolineno --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
 	dump) opts='--pid --json --nonblocking --help' ;;
-	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;
+	watch) opts='--pid --out --stall --stuck --heartbeat --heartbeat-timeout
+		--rate --native --locals --once --help' ;;
+	help) COMPREPLY=($(compgen -W 'record render report dump watch' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

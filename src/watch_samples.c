@@ -216,13 +216,13 @@ const char *pp_watch_samples_thread_name(const struct pp_watch_samples *ws, uint
 static pp_stack_id copy_stack(const struct pp_profile *from, struct pp_profile *to,
 			      pp_stack_id id, pp_stack_id *memo, size_t ns)
 {
-	if (id == PP_EMPTY_STACK || id >= ns)
-		return PP_EMPTY_STACK;
-	if (memo[id] != UINT32_MAX)
-		return memo[id];
 	size_t n, nf;
 	const struct pp_pstack *st = pp_profile_stacks(from, &n);
 	const struct pp_pframe *fr = pp_profile_frames(from, &nf);
+	if (id == PP_EMPTY_STACK || id >= ns || id >= n || nf == 0)
+		return PP_EMPTY_STACK;
+	if (memo[id] != UINT32_MAX)
+		return memo[id];
 	/* root first, without recursion: collect the path, then intern it */
 	size_t depth = 0;
 	for (pp_stack_id s = id; s != PP_EMPTY_STACK && s < ns && memo[s] == UINT32_MAX;

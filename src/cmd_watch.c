@@ -190,7 +190,15 @@ int cmd_watch(int argc, char **argv)
 
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
-	if (pp_target_attach(pid, &t, &err) != PP_OK) {
+	/* Started beside a service that is starting too (a sidecar, a unit
+	 * after the service's): give its interpreter 10 s to come up. */
+	enum pp_err ae;
+	for (int tries = 0; (ae = pp_target_attach(pid, &t, &err)) == PP_ERR_NOT_PYTHON &&
+			    err.starting && tries < 100; tries++) {
+		struct timespec pause = {0, 100000000};
+		nanosleep(&pause, NULL);
+	}
+	if (ae != PP_OK) {
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}

@@ -28,7 +28,7 @@ _pyprobe()
 	done
 
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W 'record render report dump top diff help --help --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'record render report dump top watch diff help --help --version' -- "$cur"))
 		return
 	fi
 
@@ -46,9 +46,16 @@ _pyprobe()
 	-r|--rate)
 		COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
 		return ;;
-	-d|--duration|--title|--stall-threshold|--waits|-w|--window|--interval)
+	-d|--duration|--title|--stall-threshold|--waits|-w|--window|--interval|--stall|--stuck|--heartbeat-timeout)
 		return ;;
-	-o|--output)
+	-o|--output|--out)
+		if [[ $cmd == watch ]]; then
+			COMPREPLY=($(compgen -d -- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		return ;;
+	--heartbeat)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	esac
@@ -65,7 +72,9 @@ _pyprobe()
 	dump) opts='--pid --json --nonblocking --help' ;;
 	top) opts='--pid --rate --window --interval --duration --idle --sort --blocking
 		--nonblocking --help --' ;;
-	help) COMPREPLY=($(compgen -W 'record render report dump top' -- "$cur")); return ;;
+	watch) opts='--pid --out --stall --stuck --heartbeat --heartbeat-timeout
+		--rate --native --locals --once --help' ;;
+	help) COMPREPLY=($(compgen -W 'record render report dump top watch diff' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

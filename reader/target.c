@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "ptrace_scope.h"
 #include "maps.h"
 #include "procfs.h"
 #include "target_internal.h"
@@ -33,6 +34,14 @@ enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
 
 enum pp_err pp_permission_error(struct pp_error *err, int pid)
 {
+	/* When Yama is what refused, say so: the fix is different (the
+	 * in-process watchdog's child reading its parent is refused by it). */
+	struct pp_ptrace_facts facts;
+	char yama[400];
+	pp_ptrace_facts_of(pid, &facts);
+	if (pp_ptrace_scope_hint(&facts, pid, yama, sizeof yama))
+		return pp_set_error(err, PP_ERR_PERM, "cannot read process %d: permission "
+				    "denied; %s", pid, yama);
 	return pp_set_error(err, PP_ERR_PERM,
 		"cannot read process %d: permission denied; run pyprobe as root "
 		"(sudo), or give it CAP_SYS_PTRACE (sudo setcap cap_sys_ptrace+ep "

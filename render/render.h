@@ -11,11 +11,16 @@
 
 #include "../src/diff.h"
 #include "../src/dump_model.h"
+#include "../src/hang_model.h"
 #include "../src/profile.h"
 #include "../src/report.h"
 
 int pp_render_dump_text(const struct pp_dump *d, FILE *out);
 int pp_render_dump_json(const struct pp_dump *d, FILE *out);
+/* `pyprobe watch`'s hang files: what fired, the culprits, the last
+ * seconds collapsed, then the dump as pp_render_dump_text/_json draw it. */
+int pp_render_hang_text(const struct pp_hang *h, FILE *out);
+int pp_render_hang_json(const struct pp_hang *h, FILE *out);
 
 /* ---- profiles ------------------------------------------------------------
  * Each renderer draws the samples a view of the profile keeps (the view

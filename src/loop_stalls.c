@@ -39,7 +39,7 @@ enum frame_class {
 	FC_MARKER,    /* the stack was cut short here */
 };
 
-struct stack_info {
+struct pp_loop_stack_info {
 	uint32_t anchor;    /* depth of the anchor frame, 0: none */
 	bool anchor_py;     /* the anchor is asyncio's _run_once */
 	bool selector;      /* a selectors.py frame above the anchor */
@@ -79,33 +79,51 @@ static enum frame_class classify(const struct pp_profile *p, const struct pp_pfr
 	return FC_OTHER;
 }
 
-static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
+int pp_loop_classify(struct pp_loop_classes *c, const struct pp_profile *p)
 {
 	size_t nf, ns;
 	const struct pp_pframe *frames = pp_profile_frames(p, &nf);
 	const struct pp_pstack *stacks = pp_profile_stacks(p, &ns);
-	uint8_t *fclass = malloc(nf ? nf : 1);
-	struct stack_info *info = calloc(ns ? ns : 1, sizeof(*info));
-	r->loop_state = calloc(ns ? ns : 1, 1);
-	r->loop_task_depth = calloc(ns ? ns : 1, sizeof(uint32_t));
-	if (!fclass || !info || !r->loop_state || !r->loop_task_depth) {
-		free(fclass);
-		free(info);
-		return -1;
+	if (ns > c->cap || nf > c->fcap) {
+		size_t cap = ns > c->cap ? (ns > 2 * c->cap ? ns : 2 * c->cap) : c->cap;
+		size_t fcap = nf > c->fcap ? (nf > 2 * c->fcap ? nf : 2 * c->fcap) : c->fcap;
+		uint8_t *state = realloc(c->state, cap ? cap : 1);
+		if (state)
+			c->state = state;
+		uint32_t *depth = realloc(c->task_depth, (cap ? cap : 1) * sizeof(*depth));
+		if (depth)
+			c->task_depth = depth;
+		struct pp_loop_stack_info *info = realloc(c->info, (cap ? cap : 1) * sizeof(*info));
+		if (info)
+			c->info = info;
+		uint8_t *fclass = realloc(c->fclass, fcap ? fcap : 1);
+		if (fclass)
+			c->fclass = fclass;
+		if (!state || !depth || !info || !fclass)
+			return -1;
+		c->cap = cap;
+		c->fcap = fcap;
 	}
-	r->nstacks = ns;
-	for (size_t i = 0; i < nf; i++)
-		fclass[i] = (uint8_t)classify(p, &frames[i]);
-	for (size_t s = 1; s < ns; s++) {
+	struct pp_loop_stack_info *info = c->info;
+	for (size_t i = c->nf; i < nf; i++)
+		c->fclass[i] = (uint8_t)classify(p, &frames[i]);
+	c->nf = nf;
+	if (c->n == 0 && ns > 0) { /* the empty stack runs no loop */
+		info[0] = (struct pp_loop_stack_info){0};
+		c->state[0] = PP_LOOP_NONE;
+		c->task_depth[0] = 0;
+		c->n = 1;
+	}
+	for (size_t s = c->n; s < ns; s++) {
 		const struct pp_pstack *st = &stacks[s];
-		struct stack_info in = st->parent < s ? info[st->parent] : (struct stack_info){0};
-		enum frame_class fc = st->frame < nf ? fclass[st->frame] : FC_OTHER;
+		struct pp_loop_stack_info in = st->parent < s ? info[st->parent] : (struct pp_loop_stack_info){0};
+		enum frame_class fc = st->frame < nf ? c->fclass[st->frame] : FC_OTHER;
 		if (fc == FC_NEW_PROCESS) {
-			in = (struct stack_info){0};
+			in = (struct pp_loop_stack_info){0};
 		} else if (fc == FC_RUN_ONCE) {
-			in = (struct stack_info){st->depth, true, false, false, 0};
+			in = (struct pp_loop_stack_info){st->depth, true, false, false, 0};
 		} else if (fc == FC_C_ANCHOR && !(in.anchor && in.anchor_py)) {
-			in = (struct stack_info){st->depth, false, false, false, 0};
+			in = (struct pp_loop_stack_info){st->depth, false, false, false, 0};
 		} else if (in.anchor && !in.task && !in.selector && !in.cut) {
 			if (fc == FC_SELECTOR)
 				in.selector = true;
@@ -115,15 +133,47 @@ static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
 				in.task = st->depth;
 		}
 		info[s] = in;
+		c->state[s] = PP_LOOP_NONE;
+		c->task_depth[s] = 0;
 		if (in.anchor) {
-			r->loop_state[s] = in.task ? PP_LOOP_BUSY
+			c->state[s] = in.task ? PP_LOOP_BUSY
 				: in.cut ? PP_LOOP_UNKNOWN : PP_LOOP_WAITING;
-			r->loop_task_depth[s] = in.task;
+			c->task_depth[s] = in.task;
 		}
 	}
-	free(fclass);
-	free(info);
+	c->n = ns;
 	return 0;
+}
+
+void pp_loop_classes_free(struct pp_loop_classes *c)
+{
+	free(c->state);
+	free(c->task_depth);
+	free(c->info);
+	free(c->fclass);
+	*c = (struct pp_loop_classes){0};
+}
+
+/* The report's tables, by stack id: the classes, handed over. */
+static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
+{
+	struct pp_loop_classes c = {0};
+	if (pp_loop_classify(&c, p) != 0) {
+		pp_loop_classes_free(&c);
+		return -1;
+	}
+	size_t ns;
+	pp_profile_stacks(p, &ns);
+	if (!c.state) { /* no stacks at all */
+		c.state = calloc(1, 1);
+		c.task_depth = calloc(1, sizeof(uint32_t));
+	}
+	r->loop_state = c.state;
+	r->loop_task_depth = c.task_depth;
+	r->nstacks = ns;
+	free(c.info);
+	free(c.fclass);
+	return r->loop_state && r->loop_task_depth ? 0 : -1;
 }
 
 /* ---- stalls ------------------------------------------------------------- */
@@ -136,7 +186,7 @@ struct run {         /* a loop thread's current stretch of busy samples */
 };
 
 /* The qualified name of the frame at `depth` in `leaf`'s path. */
-static const char *function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth)
+const char *pp_loop_function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth)
 {
 	size_t ns, nf;
 	const struct pp_pstack *st = pp_profile_stacks(p, &ns);
@@ -173,7 +223,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		if (s == last || s >= r->nstacks || !r->loop_task_depth[s])
 			continue;
 		last = s;
-		const char *name = function_at(p, s, r->loop_task_depth[s]);
+		const char *name = pp_loop_function_at(p, s, r->loop_task_depth[s]);
 		bool seen = !name;
 		for (uint32_t k = 0; k < ntasks && k <= PP_STALL_OTHERS && !seen; k++)
 			seen = !strcmp(tasks[k], name);
@@ -191,7 +241,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		.duration_ns = duration,
 		.samples = (uint32_t)run->n,
 		.stack = stack,
-		.task = depth ? function_at(p, stack, depth) : NULL,
+		.task = depth ? pp_loop_function_at(p, stack, depth) : NULL,
 		.task_depth = depth,
 	};
 	/* The others: every task but the one named. */

@@ -17,6 +17,31 @@
 int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 			const int32_t *thread_of, uint64_t threshold_ns);
 
+/* Which stacks of a profile run an event loop, and whether it is busy in
+ * them (enum pp_loop_state), by stack id. A stack's class follows from its
+ * parent's, whose id is smaller, so pp_loop_classify() classifies only the
+ * stacks added since it was last called: the report classifies a whole
+ * recording once; `watch` calls it after every sample. Start from
+ * (struct pp_loop_classes){0}. */
+struct pp_loop_stack_info;
+struct pp_loop_classes {
+	uint8_t *state;       /* enum pp_loop_state, by stack id */
+	uint32_t *task_depth; /* by stack id: see pp_stall.task_depth, 0: none */
+	size_t n;             /* stacks classified */
+	/* private */
+	struct pp_loop_stack_info *info;
+	uint8_t *fclass;
+	size_t cap, fcap, nf;
+};
+/* 0, or -1 when out of memory (what was classified stays valid). */
+int pp_loop_classify(struct pp_loop_classes *c, const struct pp_profile *p);
+void pp_loop_classes_free(struct pp_loop_classes *c);
+
+/* The qualified name of the frame at `depth` (1 = root) in `leaf`'s path,
+ * or NULL: the callback or coroutine a busy loop runs is the frame at its
+ * task_depth. */
+const char *pp_loop_function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth);
+
 /* Shared with src/report.c (its GIL waits are stretches of samples too):
  *
  * Half the gap to a neighbouring sample, at most half a sampling period:

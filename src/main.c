@@ -20,6 +20,7 @@ static const char usage[] =
 	"  report   GIL use, GIL waits and event-loop stalls of a recording\n"
 	"  dump     print every thread's Python stack, GIL and OS state\n"
 	"  top      a live view of the functions a process spends its time in\n"
+	"  watch    watch a process for hangs and write a dump when one begins\n"
 	"\n"
 	"  pyprobe help COMMAND  or  pyprobe COMMAND --help  for its options\n"
 	"  pyprobe --version\n";
@@ -66,6 +67,7 @@ static const struct command commands[] = {
 	{"render", cmd_render},
 	{"report", cmd_report},
 	{"top", cmd_top},
+	{"watch", cmd_watch},
 };
 
 static const struct command *find(const char *name)

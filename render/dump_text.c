@@ -35,6 +35,11 @@ static void put_header(const struct pp_dump *d, FILE *out)
 		fputc(')', out);
 	}
 	fputc('\n', out);
+	if (d->core) {
+		fputs("Core file ", out);
+		put_text(d->core, out);
+		fputc('\n', out);
+	}
 }
 
 /* The one state that answers "what is this thread doing": GIL first (in a

@@ -303,20 +303,27 @@ static int by_start(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The segment holding addr, or NULL. */
-static const struct segment *segment_at(const struct pp_core *c, uint64_t addr)
+/* The index of the first segment that starts after addr. */
+static size_t segment_after(const struct pp_core *c, uint64_t addr)
 {
 	size_t lo = 0, hi = c->nseg;
-	while (lo < hi) { /* first segment with vaddr > addr */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (c->seg[mid].vaddr <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	return lo;
+}
+
+/* The segment holding addr, or NULL. */
+static const struct segment *segment_at(const struct pp_core *c, uint64_t addr)
+{
+	size_t after = segment_after(c, addr);
+	if (after == 0)
 		return NULL;
-	const struct segment *s = &c->seg[lo - 1];
+	const struct segment *s = &c->seg[after - 1];
 	return addr - s->vaddr < s->memsz ? s : NULL;
 }
 
@@ -610,11 +617,24 @@ int pp_core_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	uint8_t *out = buf;
 	while (len) {
 		const struct segment *s = segment_at(c, addr);
-		if (!s)
-			return -EFAULT;
+		int rc;
+		if (!s) {
+			/* gcore leaves a mapping it does not dump out of the
+			 * segments altogether (the kernel writes it with no
+			 * bytes): it may still be a file's. */
+			size_t next = segment_after(c, addr);
+			uint64_t gap = next < c->nseg ? c->seg[next].vaddr - addr : UINT64_MAX;
+			size_t n = gap < len ? (size_t)gap : len;
+			rc = read_file_backed(c, addr, out, n);
+			if (rc)
+				return rc;
+			out += n;
+			addr += n;
+			len -= n;
+			continue;
+		}
 		uint64_t off = addr - s->vaddr;
 		size_t n = s->memsz - off < len ? (size_t)(s->memsz - off) : len;
-		int rc;
 		if (off < s->filesz) {
 			n = s->filesz - off < n ? (size_t)(s->filesz - off) : n;
 			rc = full_pread(c->fd, out, n, s->offset + off);

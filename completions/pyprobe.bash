@@ -44,12 +44,19 @@ _pyprobe()
 		fi
 		return ;;
 	-r|--rate)
-		COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
+		if [[ $cmd == dump ]]; then # dump's -r is --root
+			COMPREPLY=($(compgen -d -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
+		fi
 		return ;;
 	-d|--duration|--title|--stall-threshold|--waits)
 		return ;;
-	-o|--output)
+	-o|--output|-c|--core|-e|--exe)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return ;;
+	--root)
+		COMPREPLY=($(compgen -d -- "$cur"))
 		return ;;
 	esac
 
@@ -61,7 +68,7 @@ _pyprobe()
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --json --nonblocking --help' ;;
+	dump) opts='--pid --core --exe --root --json --nonblocking --help' ;;
 	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -275,15 +275,17 @@ static void text_dump(const struct fixture *fx, char *const args[])
 static void check_gcore(const char *spec)
 {
 	need_gcore();
-	struct fixture fx;
-	start_fixture(spec, "gcore", &fx);
-	if (fx.py.root[0])
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	if (py.root[0])
 		/* gdb 13's gcore of a process whose glibc is another root's
 		 * writes zeros where its threads' stacks end (gdb itself then
 		 * reads zeros there from the core): pyprobe shows those threads
 		 * dropped, never wrong. The kernel's cores of them are tested. */
 		cr_skip_test("%s: gcore from outside a chroot writes zeros at the top of its "
-			     "threads' stacks (kernel_* covers this interpreter)", fx.py.label);
+			     "threads' stacks (kernel_* covers this interpreter)", py.label);
+	struct fixture fx;
+	start_fixture(spec, "gcore", &fx);
 	live_dump(&fx);
 
 	char prefix[PATH_MAX + 16], core[PATH_MAX + 48], log[PATH_MAX + 16], pid[32];

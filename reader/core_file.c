@@ -79,6 +79,9 @@ struct pp_core {
 	size_t nthreads;
 	int pid;
 	char cmdline[PSARGS_LEN + 1];
+	char *argv_line;     /* argv read back from the stack, or NULL */
+	uint8_t auxv[64];    /* the auxiliary vector's start, to find it in memory */
+	size_t auxv_len;
 	char *exe;
 	uint64_t at_entry, at_execfn;
 	char *opt_exe, *opt_root;
@@ -186,6 +189,8 @@ static void read_psinfo(struct pp_core *c, const uint8_t *d, size_t len)
 
 static void read_auxv(struct pp_core *c, const uint8_t *d, size_t len)
 {
+	c->auxv_len = len < sizeof(c->auxv) ? len & ~(size_t)7 : sizeof(c->auxv);
+	memcpy(c->auxv, d, c->auxv_len);
 	for (size_t i = 0; i + 16 <= len; i += 16) {
 		uint64_t type = rd64(d + i), val = rd64(d + i + 8);
 		if (type == AT_ENTRY_)
@@ -652,6 +657,93 @@ int pp_core_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+/* ---- the command line ---------------------------------------------------- */
+
+/* The whole command line, as /proc/PID/cmdline gives it of a live
+ * process: the notes keep at most 80 bytes of it (gcore: only argv[0]),
+ * but the process's stack holds argc, argv[], NULL, envp[], NULL and the
+ * auxiliary vector, in that order, below the strings AT_EXECFN points
+ * into. Find the auxiliary vector there (the note's copy of it), step
+ * back over envp to argv's NULL, then over argv to the word that counts
+ * it. Anything that does not fit leaves the notes' version. */
+#define STACK_SCAN (256u << 10)
+#define CMDLINE_MAX (64u << 10)
+
+static void read_argv(struct pp_core *c)
+{
+	if (!c->at_execfn || c->auxv_len < 32)
+		return;
+	const struct segment *s = segment_at(c, c->at_execfn);
+	if (!s || s->filesz == 0)
+		return;
+	/* the vector lies below the strings, within the dumped stack */
+	uint64_t hi = c->at_execfn - s->vaddr < s->filesz ? c->at_execfn : s->vaddr + s->filesz;
+	uint64_t lo = hi - s->vaddr > STACK_SCAN ? hi - STACK_SCAN : s->vaddr;
+	lo = (lo + 7) & ~(uint64_t)7;
+	if (hi <= lo + 64)
+		return;
+	size_t n = (size_t)(hi - lo) / 8;
+	uint64_t *w = malloc(n * 8);
+	if (!w || read_core_only(c, lo, w, n * 8) != 0) {
+		free(w);
+		return;
+	}
+	size_t at = 0;
+	for (size_t i = 1; i + c->auxv_len / 8 <= n && !at; i++)
+		if (memcmp(&w[i], c->auxv, c->auxv_len) == 0)
+			at = i;
+	/* at: auxv; at-1: envp's NULL; then envp; then argv's NULL */
+	size_t k = at ? at - 1 : 0;
+	if (!at || w[k] != 0) {
+		free(w);
+		return;
+	}
+	while (k > 0 && w[k - 1] != 0)
+		k--; /* envp */
+	if (k == 0) {
+		free(w);
+		return;
+	}
+	size_t argv_null = --k, argc = 0;
+	/* back over argv[] until the word that counts what was passed */
+	while (k > 0 && w[k - 1] != 0 && w[k - 1] != argc && argc < 65536) {
+		k--;
+		argc++;
+	}
+	if (k == 0 || w[k - 1] != argc || argc == 0) {
+		free(w);
+		return;
+	}
+	char *line = malloc(CMDLINE_MAX);
+	size_t len = 0;
+	/* argv[i] = w[argv_null - argc + i] */
+	for (size_t i = 0; line && i < argc && len + 2 < CMDLINE_MAX; i++) {
+		char arg[4096];
+		uint64_t p = w[argv_null - argc + i];
+		size_t got = 0;
+		/* strings end within the stack: read what is there, up to a NUL */
+		for (size_t want = sizeof(arg); want >= 1 && !got; want /= 2)
+			if (read_core_only(c, p, arg, want) == 0)
+				got = want;
+		if (!got)
+			break;
+		size_t sl = strnlen(arg, got);
+		if (i)
+			line[len++] = ' ';
+		if (sl > CMDLINE_MAX - 1 - len)
+			sl = CMDLINE_MAX - 1 - len;
+		memcpy(line + len, arg, sl);
+		len += sl;
+	}
+	free(w);
+	if (line && len) {
+		line[len] = '\0';
+		c->argv_line = line;
+	} else {
+		free(line);
+	}
+}
+
 /* ---- opening --------------------------------------------------------------- */
 
 static void find_exe(struct pp_core *c)
@@ -767,11 +859,14 @@ enum pp_err pp_core_open(const char *path, const struct pp_core_paths *paths,
 		     "corrupt", path);
 		goto out;
 	}
-	qsort(c->seg, c->nseg, sizeof(*c->seg), by_vaddr);
-	qsort(c->maps, c->nmaps, sizeof(*c->maps), by_start);
+	if (c->nseg > 1)
+		qsort(c->seg, c->nseg, sizeof(*c->seg), by_vaddr);
+	if (c->nmaps > 1)
+		qsort(c->maps, c->nmaps, sizeof(*c->maps), by_start);
 	if (!c->pid)
 		c->pid = c->threads[0].tid;
 	find_exe(c);
+	read_argv(c);
 	e = PP_OK;
 out:
 	if (elf)
@@ -799,6 +894,7 @@ void pp_core_close(struct pp_core *c)
 	free(c->seg);
 	free(c->threads);
 	free(c->exe);
+	free(c->argv_line);
 	free(c->opt_exe);
 	free(c->opt_root);
 	free(c->path);
@@ -808,7 +904,10 @@ void pp_core_close(struct pp_core *c)
 }
 
 int pp_core_pid(const struct pp_core *c) { return c->pid; }
-const char *pp_core_cmdline(const struct pp_core *c) { return c->cmdline; }
+const char *pp_core_cmdline(const struct pp_core *c)
+{
+	return c->argv_line ? c->argv_line : c->cmdline;
+}
 const char *pp_core_exe(const struct pp_core *c) { return c->exe; }
 size_t pp_core_nthreads(const struct pp_core *c) { return c->nthreads; }
 

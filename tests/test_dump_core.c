@@ -228,6 +228,7 @@ static void compare_core(const struct fixture *fx, const char *name)
 		"live, core = (json.load(open(p, encoding='utf-8')) for p in sys.argv[1:3])\n"
 		"assert core['source'] == 'core' and live['source'] == 'process', 'source'\n"
 		"assert core['pid'] == live['pid'], (core['pid'], live['pid'])\n"
+		"assert core['cmdline'] == live['cmdline'], (core['cmdline'], live['cmdline'])\n"
 		"assert core['python'] == live['python'], (core['python'], live['python'])\n"
 		"def view(d):\n"
 		"    return [(t['native_id'], t['ns_native_id'], t['name'], t['interpreter_id'],\n"

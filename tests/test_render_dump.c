@@ -424,3 +424,30 @@ Test(render_dump, json_write_error)
 {
 	check_write_error(pp_render_dump_json);
 }
+
+/* A dump read from a core says so: "source": "core" and its path in JSON,
+ * a "Core file" line in the text, and a thread the core does not hold
+ * intact is not said to have changed. */
+Test(render_dump, from_a_core)
+{
+	struct pp_dump_thread th = {.native_id = 7, .name = "w", .gil = PP_DUMP_GIL_RELEASED,
+				    .os_state = PP_DUMP_OS_SLEEPING,
+				    .stack = PP_DUMP_STACK_DROPPED};
+	struct pp_dump d = {.pid = 7, .cmdline = "python3 app.py", .version = "3.12.1",
+			    .executable = "/usr/bin/python3.12", .threads = &th, .nthreads = 1,
+			    .core = "/var/tmp/core.7"};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert_str_eq(text, "Process 7: python3 app.py\n"
+			       "Python 3.12.1 (/usr/bin/python3.12)\n"
+			       "Core file /var/tmp/core.7\n"
+			       "\n"
+			       "Thread 7 \"w\" (idle)\n"
+			       "    (stack not shown: the core does not hold it intact)\n");
+	free(text);
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert(strncmp(json, "{\n  \"source\": \"core\",\n  \"core\": \"/var/tmp/core.7\",\n"
+				"  \"pid\": 7,\n", 56) == 0, "%s", json);
+	cr_assert_eq(json_tool(json, len), 0);
+	free(json);
+}

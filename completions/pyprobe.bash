@@ -44,11 +44,15 @@ _pyprobe()
 		fi
 		return ;;
 	-r|--rate)
-		COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
+		if [[ $cmd == dump ]]; then # dump's -r is --root
+			COMPREPLY=($(compgen -d -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W '100 1000 max' -- "$cur"))
+		fi
 		return ;;
 	-d|--duration|--title|--stall-threshold|--waits|-w|--window|--interval|--stall|--stuck|--heartbeat-timeout)
 		return ;;
-	-o|--output|--out)
+	-o|--output|--out|-c|--core|-e|--exe)
 		if [[ $cmd == watch ]]; then
 			COMPREPLY=($(compgen -d -- "$cur"))
 		else
@@ -57,6 +61,9 @@ _pyprobe()
 		return ;;
 	--heartbeat)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return ;;
+	--root)
+		COMPREPLY=($(compgen -d -- "$cur"))
 		return ;;
 	esac
 
@@ -69,7 +76,7 @@ _pyprobe()
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --function --full-filenames --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --json --nonblocking --help' ;;
+	dump) opts='--pid --core --exe --root --json --nonblocking --help' ;;
 	top) opts='--pid --rate --window --interval --duration --idle --sort --blocking
 		--nonblocking --help --' ;;
 	watch) opts='--pid --out --stall --stuck --heartbeat --heartbeat-timeout

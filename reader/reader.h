@@ -3,6 +3,7 @@
  * OS state. Never writes to the target; never leaves it stopped.
  *
  *   pp_target_attach()  find the interpreter, its version and layout
+ *   pp_target_open_core()  the same, from a core file (gcore, the kernel)
  *   pp_target_sample()  one snapshot of every thread (optionally paused)
  *   pp_target_detach()
  *
@@ -44,6 +45,7 @@ struct pp_target_info {
 	char *libpython;    /* the mapped libpython, or NULL (static) */
 	char *cmdline;      /* argv joined by spaces */
 	char layout_source[32]; /* "static table" or "_Py_DebugOffsets" */
+	char *core;         /* the core file read, or NULL (a live process) */
 };
 
 struct pp_code {
@@ -166,6 +168,17 @@ struct pp_target;
 
 enum pp_err pp_target_attach(int pid, struct pp_target **out,
 			     struct pp_error *err);
+/* A core file of a Python process, read like a live one: sample it with
+ * any flags (every thread is stopped in a core: PP_SAMPLE_PAUSE is
+ * implied; PP_SAMPLE_OS_STATE takes each thread's state from the core).
+ * `exe` (or NULL) is the executable to read instead of the one the core
+ * names; `root` (or NULL) a directory the core's paths are relative to.
+ * Errors: PP_ERR_IO (unreadable, truncated or corrupt core, files on disk
+ * missing or not those the process had mapped), PP_ERR_NOT_PYTHON. */
+enum pp_err pp_target_open_core(const char *core, const char *exe, const char *root,
+				struct pp_target **out, struct pp_error *err);
+/* The core file's path, or NULL for a live process. */
+const char *pp_target_core_path(const struct pp_target *t);
 void pp_target_detach(struct pp_target *t);
 const struct pp_target_info *pp_target_get_info(const struct pp_target *t);
 

@@ -12,6 +12,8 @@
 
 enum pp_err pp_sample_mem_error(struct pp_target *t, int rc, struct pp_error *err)
 {
+	if (t->core)
+		return pp_core_mem_error(t, rc, "memory", err);
 	/* Attaching read this process already, so a refusal now is far more
 	 * likely the process exiting than rights that changed. */
 	if ((rc == -EPERM || rc == -EACCES) && !pp_proc_task_exiting(t->info.pid, t->info.pid))
@@ -266,7 +268,9 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 		return pp_set_error(err, PP_ERR_IO, "out of memory");
 	struct snapshot *s = t->snap;
 	struct pp_pause pause = {0};
-	bool paused = flags & PP_SAMPLE_PAUSE, os_state = flags & PP_SAMPLE_OS_STATE;
+	/* In a core every thread is stopped already, and stays so. */
+	bool core = t->core != NULL;
+	bool paused = core || (flags & PP_SAMPLE_PAUSE), os_state = flags & PP_SAMPLE_OS_STATE;
 	enum pp_err e = PP_OK;
 	unsigned retries = 0;
 	int rc;
@@ -277,20 +281,20 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 	/* Task states, when pausing: the kernel's view first, or every
 	 * thread would read as "stopped" by us. */
 	if (os_state && paused) {
-		rc = pp_read_task_states(t, s);
+		rc = core ? pp_read_core_task_states(t, s) : pp_read_task_states(t, s);
 		if (rc)
 			return pp_sample_mem_error(t, rc, err);
 	}
-	if (paused) {
+	if (paused && !core) {
 		rc = pp_pause_all(t->info.pid, &pause);
 		if (rc == -EPERM && pp_tracer_error(t->info.pid, err))
 			return PP_ERR_PERM;
 		if (rc)
 			return pp_sample_mem_error(t, rc, err);
-		t->walker.paused = true;
 		if (os_state)
 			pp_merge_paused_task_states(t, s);
 	}
+	t->walker.paused = paused;
 	out->time_ns = now_ns();
 	/* Quiet threads: their run counts are read first, before anything
 	 * the sample reads of them (quiet.h). */
@@ -330,10 +334,9 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 	 * time. */
 	if (e && t->quiet_sample)
 		pp_quiet_learn(&t->quiet, NULL, 0);
-	if (paused) {
+	if (paused && !core)
 		pp_resume_all(&pause);
-		t->walker.paused = false;
-	}
+	t->walker.paused = false;
 	if (!e)
 		e = pp_assemble(t, s, flags, out, err);
 	out->retries = retries;

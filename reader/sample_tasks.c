@@ -123,6 +123,41 @@ void pp_merge_paused_task_states(struct pp_target *t, struct snapshot *s)
 	}
 }
 
+/* A core's threads, from their NT_PRSTATUS registers: orig_rax is the
+ * system call a thread was in when it stopped (-1: it was in user space),
+ * rdi, rsi, rdx, r10, r8, r9 its arguments - what /proc/.../syscall shows
+ * of a live one. Blocked in a call that can sleep it was sleeping, as a
+ * paused dump judges it (pp_merge_paused_task_states); whether in disk
+ * wait, the core does not say. */
+int pp_read_core_task_states(struct pp_target *t, struct snapshot *s)
+{
+	size_t n = pp_core_nthreads(t->core);
+	if (reserve_os(s, n ? n : 1) != 0)
+		return -ENOMEM;
+	s->nos = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pp_core_thread *th = pp_core_thread(t->core, i);
+		if (th->tid <= 0)
+			continue;
+		struct pp_os_state st = {.run = PP_OS_RUNNING, .in_syscall = 0, .syscall_nr = -1};
+		int64_t nr = (int64_t)th->regs[PP_REG_ORIG_RAX];
+		if (nr >= 0 && nr < 1024) {
+			static const int arg[6] = {PP_REG_RDI, PP_REG_RSI, PP_REG_RDX,
+						   PP_REG_R10, PP_REG_R8, PP_REG_R9};
+			st.in_syscall = 1;
+			st.syscall_nr = (long)nr;
+			for (int k = 0; k < 6; k++)
+				st.args[k] = th->regs[arg[k]];
+			if (!never_sleeps(st.syscall_nr))
+				st.run = PP_OS_SLEEPING;
+		}
+		s->os[s->nos].tid = th->tid;
+		s->os[s->nos++].st = st;
+	}
+	qsort(s->os, s->nos, sizeof(*s->os), by_tid);
+	return 0;
+}
+
 /* s->os is sorted by tid: a listing comes sorted, the threads' own
  * states are sorted once read. */
 const struct pp_os_state *pp_task_state_of(const struct snapshot *s, uint64_t tid)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core_file.h"
 #include "elf_symbols.h"
 #include "ptrace_scope.h"
 #include "maps.h"
@@ -84,6 +85,12 @@ int pp_tracer_error(int pid, struct pp_error *err)
 
 
 
+
+/* The target as messages name it: "process 1234", or the core. */
+static const char *who(const struct pp_target *t)
+{
+	return t->who;
+}
 
 /* How surely an opened file is the one a mapping shows. */
 enum same_file { NOT_SAME, SAME_INODE, SAME_FILE };
@@ -184,15 +191,15 @@ static enum pp_err no_runtime(struct pp_target *t, const struct pp_elf *elf,
 	    pp_elf_symbol(elf, "Py_Initialize", &sym, NULL) == 0) {
 		if (pp_version_detect(&t->mem, elf, bias, 0, &v) == 0)
 			return pp_set_error(err, PP_ERR_NOT_PYTHON,
-				"process %d runs Python %s, which pyprobe does not support "
-				"(supported: %s)", t->info.pid, v.str, sup);
+				"%s runs Python %s, which pyprobe does not support "
+				"(supported: %s)", who(t), v.str, sup);
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-			"process %d runs a Python too old for pyprobe (%s has no "
-			"_PyRuntime; supported: %s)", t->info.pid, path, sup);
+			"%s runs a Python too old for pyprobe (%s has no "
+			"_PyRuntime; supported: %s)", who(t), path, sup);
 	}
 	return pp_set_error(err, PP_ERR_NOT_PYTHON,
-		"process %d (%s) is not a Python process: no libpython is mapped "
-		"and its executable has no _PyRuntime symbol", t->info.pid,
+		"%s (%s) is not a Python process: no libpython is mapped "
+		"and its executable has no _PyRuntime symbol", who(t),
 		t->info.executable ? t->info.executable : "?");
 }
 
@@ -208,6 +215,8 @@ static enum pp_err proc_error(struct pp_target *t, int rc, const char *what,
 			      struct pp_error *err)
 {
 	int pid = t->info.pid;
+	if (t->core)
+		return pp_core_mem_error(t, rc, what, err);
 	if (rc == -EACCES || rc == -EPERM)
 		return pp_permission_error(err, pid);
 	if (rc == -ENOENT || rc == -ESRCH)
@@ -242,7 +251,10 @@ static enum pp_err open_interpreter_elf(struct pp_target *t, const struct pp_map
 		}
 		const struct pp_map *first = pp_maps_first_of(maps, p);
 		struct pp_elf *e = NULL;
-		int rc = open_target_elf(t->info.pid, p, first, i == maps->n, &e);
+		int rc = t->core ? pp_core_open_elf(t->core, p, &e)
+				 : open_target_elf(t->info.pid, p, first, i == maps->n, &e);
+		if (rc && t->core && (rc == -ESTALE || rc == -ENODATA || rc == -ENOENT))
+			return pp_set_error(err, PP_ERR_IO, "%s", pp_core_error(t->core));
 		if (rc) {
 			if (!first_rc)
 				first_rc = rc;
@@ -268,6 +280,11 @@ static enum pp_err open_interpreter_elf(struct pp_target *t, const struct pp_map
 	}
 	if (*elf)
 		return PP_OK;
+	if (!t->info.executable && t->core)
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+			"%s maps no libpython and does not say which executable it ran "
+			"(no NT_FILE mapping of its entry point): not a Python process, or a "
+			"corrupt core", who(t));
 	if (!t->info.executable)
 		return pp_set_error(err, PP_ERR_GONE,
 			"process %d exited while pyprobe was reading it", t->info.pid);
@@ -276,8 +293,8 @@ static enum pp_err open_interpreter_elf(struct pp_target *t, const struct pp_map
 		t->info.pid, strerror(-first_rc));
 }
 
-static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
-				struct pp_error *err)
+enum pp_err pp_find_runtime(struct pp_target *t, const struct pp_maps *maps,
+			    struct pp_error *err)
 {
 	struct pp_elf *elf = NULL;
 	const char *path = NULL;
@@ -302,8 +319,8 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 		if (rc)
 			return proc_error(t, rc, "memory", err);
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-			"process %d: cannot tell which Python version %s is "
-			"(no Py_Version, no version string in memory)", t->info.pid, path);
+			"%s: cannot tell which Python version %s is "
+			"(no Py_Version, no version string in memory)", who(t), path);
 	}
 	t->info.major = v.major;
 	t->info.minor = v.minor;
@@ -316,8 +333,8 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 		add_supported(sup, sizeof(sup));
 		pp_elf_close(elf);
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-			"process %d runs Python %s, which pyprobe does not support "
-			"(supported: %s)", t->info.pid, v.str, sup);
+			"%s runs Python %s, which pyprobe does not support "
+			"(supported: %s)", who(t), v.str, sup);
 	}
 	t->layout = *l;
 	snprintf(t->info.layout_source, sizeof(t->info.layout_source), "static table");
@@ -339,18 +356,18 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 		if (pp_debug_offsets_free_threaded(block, want) == 1) {
 			pp_elf_close(elf);
 			return pp_set_error(err, PP_ERR_NOT_PYTHON,
-				"process %d runs a free-threaded build of Python %s (no GIL), "
+				"%s runs a free-threaded build of Python %s (no GIL), "
 				"which pyprobe does not support; profile it under the default "
-				"build of the same version", t->info.pid, v.str);
+				"build of the same version", who(t), v.str);
 		}
 		char why[200];
 		if (pp_layout_apply_debug_offsets(&t->layout, block, want, why,
 						  sizeof(why)) != PP_DO_OK) {
 			pp_elf_close(elf);
 			return pp_set_error(err, PP_ERR_NOT_PYTHON,
-				"process %d runs Python %s, but %s: a pre-release or patched "
+				"%s runs Python %s, but %s: a pre-release or patched "
 				"build, which pyprobe does not read with a guessed layout "
-				"(supported: release builds of 3.%d to 3.%d)", t->info.pid,
+				"(supported: release builds of 3.%d to 3.%d)", who(t),
 				v.str, why, pp_supported_minors[0],
 				pp_supported_minors[pp_n_supported_minors - 1]);
 		}
@@ -371,7 +388,7 @@ static enum pp_err find_runtime(struct pp_target *t, const struct pp_maps *maps,
 
 /* The interpreter list must be there and self-consistent: this catches a
  * wrong layout, and a process that has not initialised Python yet. */
-static enum pp_err check_runtime(struct pp_target *t, struct pp_error *err)
+enum pp_err pp_check_runtime(struct pp_target *t, struct pp_error *err)
 {
 	const struct py_layout *l = &t->layout;
 	uint64_t interp = 0, tstate = 0, back = 0;
@@ -380,8 +397,9 @@ static enum pp_err check_runtime(struct pp_target *t, struct pp_error *err)
 		return proc_error(t, rc, "memory", err);
 	if (!interp) {
 		pp_set_error(err, PP_ERR_NOT_PYTHON,
-			     "process %d has not started its Python interpreter yet, or "
-			     "has already shut it down; try again in a moment", t->info.pid);
+			     "%s has not started its Python interpreter yet, or "
+			     "has already shut it down%s", who(t),
+			     t->core ? "" : "; try again in a moment");
 		err->starting = true;
 		return PP_ERR_NOT_PYTHON;
 	}
@@ -389,9 +407,9 @@ static enum pp_err check_runtime(struct pp_target *t, struct pp_error *err)
 	    (tstate && (pp_mem_read_u64(&t->mem, tstate + l->ts_interp, &back) != 0 ||
 			back != interp)))
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-			"process %d: the Python %s runtime does not have the layout "
+			"%s: the Python %s runtime does not have the layout "
 			"pyprobe expects (interpreter list is inconsistent); please report "
-			"this with the output of `python -VV`", t->info.pid, t->info.version);
+			"this with the output of `python -VV`", who(t), t->info.version);
 	return PP_OK;
 }
 
@@ -414,6 +432,7 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 	if (!t)
 		return pp_set_error(err, PP_ERR_IO, "out of memory");
 	t->info.pid = pid;
+	snprintf(t->who, sizeof(t->who), "process %d", pid);
 	t->tid_offset = -1;
 	pp_mem_init_process(&t->mem, pid);
 	t->ns_pid = pp_proc_ns_tid(pid, pid);
@@ -436,32 +455,39 @@ enum pp_err pp_target_attach(int pid, struct pp_target **out, struct pp_error *e
 			e = proc_error(t, rc, "the memory map", err);
 		goto fail;
 	}
-	e = find_runtime(t, &maps, err);
+	e = pp_find_runtime(t, &maps, err);
 	pp_maps_free(&maps);
 	if (e)
 		goto fail;
-	e = check_runtime(t, err);
+	e = pp_check_runtime(t, err);
 	if (e)
 		goto fail;
-
-	t->obj.mem = &t->mem;
-	t->obj.layout = &t->layout;
-	t->codes = pp_code_cache_new(&t->layout, &t->types);
 	t->os = pp_os_reader_new(pid);
-	if (!t->codes || !t->os) {
+	e = pp_target_ready(t, err);
+	if (!e && !t->os)
 		e = pp_set_error(err, PP_ERR_IO, "out of memory");
+	if (e)
 		goto fail;
-	}
-	t->walker.mem = &t->mem;
-	t->walker.l = &t->layout;
-	t->walker.codes = t->codes;
-	t->walker.frame_type = t->frame_type;
 	*out = t;
 	return PP_OK;
 fail:
 	pp_maps_free(&maps);
 	pp_target_detach(t);
 	return e;
+}
+
+enum pp_err pp_target_ready(struct pp_target *t, struct pp_error *err)
+{
+	t->obj.mem = &t->mem;
+	t->obj.layout = &t->layout;
+	t->codes = pp_code_cache_new(&t->layout, &t->types);
+	if (!t->codes)
+		return pp_set_error(err, PP_ERR_IO, "out of memory");
+	t->walker.mem = &t->mem;
+	t->walker.l = &t->layout;
+	t->walker.codes = t->codes;
+	t->walker.frame_type = t->frame_type;
+	return PP_OK;
 }
 
 void pp_target_detach(struct pp_target *t)
@@ -481,9 +507,11 @@ void pp_target_detach(struct pp_target *t)
 	free(t->quiet_seen);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);
+	pp_core_close(t->core);
 	free(t->info.executable);
 	free(t->info.libpython);
 	free(t->info.cmdline);
+	free(t->info.core);
 	free(t);
 }
 

@@ -4,6 +4,7 @@
 #define PYPROBE_READER_TARGET_INTERNAL_H
 
 #include "code_cache.h"
+#include "core_file.h"
 #include "frame_walk.h"
 #include "layout.h"
 #include "memory.h"
@@ -18,6 +19,11 @@
 
 struct pp_target {
 	struct pp_target_info info;
+	/* How messages name it: "process 1234", or the core file. */
+	char who[320];
+	/* Reading a core file (core_file.h), not a live process: memory
+	 * and task states come from it, nothing from /proc, no pause. */
+	struct pp_core *core;
 	struct pp_mem mem;
 	struct py_layout layout;
 	uint64_t runtime;        /* &_PyRuntime in the target */
@@ -53,6 +59,19 @@ struct pp_target {
 	struct pp_quiet_thread_seen *quiet_seen; /* learn_quiet's, reused */
 	size_t quiet_seen_cap;
 };
+
+/* Attaching, in steps shared by a live process (target.c) and a core
+ * (target_core.c): find the runtime, version and layout in the mapped
+ * ELF files; check its interpreter list; set up the readers. */
+enum pp_err pp_find_runtime(struct pp_target *t, const struct pp_maps *maps,
+			    struct pp_error *err);
+enum pp_err pp_check_runtime(struct pp_target *t, struct pp_error *err);
+enum pp_err pp_target_ready(struct pp_target *t, struct pp_error *err);
+/* A failed read of a core's memory (`what` was being read) as an error. */
+enum pp_err pp_core_mem_error(struct pp_target *t, int rc, const char *what,
+			      struct pp_error *err);
+/* task states of a core: what NT_PRSTATUS says each thread was doing. */
+int pp_read_core_task_states(struct pp_target *t, struct snapshot *s);
 
 /* Fill err with a formatted one-line message; returns code. */
 enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,

@@ -58,9 +58,17 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 
 int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 {
-	/* 1: the contract of docs/dump.md; raised when a field changes meaning
-	 * or goes (new fields do not raise it) */
-	fprintf(out, "{\n  \"format_version\": 1,\n  \"pid\": %d,\n  \"cmdline\": ", d->pid);
+	/* format_version 1: the contract of docs/dump.md; raised when a field
+	 * changes meaning or goes (new fields do not raise it). source: where
+	 * it was read, a live process or a core file of one. */
+	fprintf(out, "{\n  \"format_version\": 1,\n  \"source\": \"%s\",\n",
+		d->core ? "core" : "process");
+	if (d->core) {
+		fputs("  \"core\": ", out);
+		pp_json_str(d->core, out);
+		fputs(",\n", out);
+	}
+	fprintf(out, "  \"pid\": %d,\n  \"cmdline\": ", d->pid);
 	pp_json_str(d->cmdline, out);
 	fputs(",\n  \"python\": {\n    \"version\": ", out);
 	pp_json_str(d->version, out);

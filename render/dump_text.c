@@ -5,6 +5,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 
 #include "text_str.h"
@@ -35,6 +36,11 @@ static void put_header(const struct pp_dump *d, FILE *out)
 		fputc(')', out);
 	}
 	fputc('\n', out);
+	if (d->core) {
+		fputs("Core file ", out);
+		put_text(d->core, out);
+		fputc('\n', out);
+	}
 }
 
 /* The one state that answers "what is this thread doing": GIL first (in a
@@ -85,7 +91,7 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 	}
 }
 
-static void put_thread(const struct pp_dump_thread *t, FILE *out)
+static void put_thread(const struct pp_dump_thread *t, bool core, FILE *out)
 {
 	fprintf(out, "Thread %" PRIu64, t->native_id);
 	/* In a container: the id its own ps -L and logs show, too. */
@@ -104,9 +110,11 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 	fputs(")\n", out);
 
 	if (t->nframes == 0) {
-		fputs(t->stack == PP_DUMP_STACK_DROPPED
-			      ? "    (stack not shown: it changed faster than it could be read)\n"
-			      : "    (no Python frames)\n",
+		/* Nothing in a core moves: a stack none of which could be
+		 * verified there is one the core holds only in part. */
+		fputs(t->stack != PP_DUMP_STACK_DROPPED ? "    (no Python frames)\n"
+		      : core ? "    (stack not shown: the core does not hold it intact)\n"
+			     : "    (stack not shown: it changed faster than it could be read)\n",
 		      out);
 		return;
 	}
@@ -137,7 +145,7 @@ int pp_render_dump_text(const struct pp_dump *d, FILE *out)
 		if (ferror(out))
 			break;
 		fputc('\n', out);
-		put_thread(&d->threads[i], out);
+		put_thread(&d->threads[i], d->core != NULL, out);
 	}
 	if (fflush(out) == EOF || ferror(out)) {
 		if (errno == 0)

@@ -12,6 +12,7 @@
 
 static const char dump_usage[] =
 	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
+	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
@@ -21,13 +22,23 @@ static const char dump_usage[] =
 	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
 	"                     if it keeps moving, shown cut short under [changing]\n"
+	"  -c, --core CORE    read a core file (from gcore or the kernel) instead\n"
+	"                     of a live process\n"
+	"  -e, --exe PYTHON   with --core: the executable the process ran, where\n"
+	"                     the core's path to it is gone or differs here\n"
+	"  -r, --root DIR     with --core: the root the process ran in (a chroot,\n"
+	"                     a container's files): the core's paths are under it\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"By default the process is paused (ptrace) for the few milliseconds the\n"
 	"read takes, so the snapshot is consistent; it is never left stopped.\n"
+	"Files the core names but does not hold are read from disk, only after\n"
+	"their build-id matched the core's (docs/dump.md, \"From a core file\").\n"
 	"\n"
 	"exit status: 0 ok, 2 usage, 3 no such process or it exited,\n"
-	"4 permission denied, 5 not Python or unsupported version, 6 I/O error\n";
+	"4 permission denied, 5 not Python or unsupported version, 6 I/O error\n"
+	"(with --core: the core unreadable, truncated or corrupt, or a file it\n"
+	"names missing or not the one the process had mapped)\n";
 
 int cmd_dump(int argc, char **argv)
 {
@@ -35,13 +46,17 @@ int cmd_dump(int argc, char **argv)
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
 		{"nonblocking", no_argument, NULL, 'n'},
+		{"core", required_argument, NULL, 'c'},
+		{"exe", required_argument, NULL, 'e'},
+		{"root", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int pid = 0, json = 0, nonblocking = 0, c;
+	const char *core = NULL, *exe = NULL, *root = NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:jnh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jnc:e:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -51,13 +66,16 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'j': json = 1; break;
 		case 'n': nonblocking = 1; break;
+		case 'c': core = optarg; break;
+		case 'e': exe = optarg; break;
+		case 'r': root = optarg; break;
 		case 'h':
 			fputs(dump_usage, stdout);
 			return PP_EXIT_OK;
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && !strchr("pjnh", optopt))
+			if (optopt && optopt != '?' && !strchr("pjncerh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -66,12 +84,21 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (optind < argc)
 		return pp_usage_error("dump", "unexpected argument '%s'", argv[optind]);
-	if (!pid)
-		return pp_usage_error("dump", "which process? give --pid PID");
+	if (pid && core)
+		return pp_usage_error("dump", "give --pid PID or --core CORE, not both");
+	if (!pid && !core)
+		return pp_usage_error("dump", "which process? give --pid PID or --core CORE");
+	if ((exe || root) && !core)
+		return pp_usage_error("dump", "%s is for reading a core file: give --core CORE",
+				      exe ? "--exe" : "--root");
+	if (core && nonblocking)
+		return pp_usage_error("dump", "--nonblocking is for a live process: a core "
+				      "holds still");
 
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
-	if (pp_target_attach(pid, &t, &err) != PP_OK) {
+	if ((core ? pp_target_open_core(core, exe, root, &t, &err)
+		  : pp_target_attach(pid, &t, &err)) != PP_OK) {
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}

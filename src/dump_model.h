@@ -72,6 +72,7 @@ struct pp_dump {
 	const char *libpython;   /* NULL when linked statically */
 	const struct pp_dump_thread *threads;
 	size_t nthreads;
+	const char *core;        /* the core file it was read from, or NULL */
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */

@@ -96,6 +96,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	d->version = info->version;
 	d->executable = info->executable;
 	d->libpython = info->libpython;
+	d->core = info->core;
 	d->threads = th;
 	d->nthreads = s->nthreads;
 	*threads_out = th;
@@ -122,8 +123,10 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 	struct pp_sample *s = &out->sample;
 	enum pp_err e = pp_target_sample(t, flags, s, err);
 	/* Paused, a thread caught entering its evaluation loop has no stack
-	 * to show (reader.h: dropped); a moment later it has. */
-	for (size_t i = 0; e == PP_OK && !o->nonblocking && i < s->nthreads; i++)
+	 * to show (reader.h: dropped); a moment later it has. (Not in a core:
+	 * there is no later.) */
+	bool core = pp_target_get_info(t)->core != NULL;
+	for (size_t i = 0; e == PP_OK && !o->nonblocking && !core && i < s->nthreads; i++)
 		if (s->threads[i].dropped) {
 			e = pp_target_sample(t, flags, s, err);
 			break;

@@ -234,7 +234,7 @@ Test(render_dump, json_parses_and_means_what_it_says)
 	static const char script[] =
 		"import json, sys\n"
 		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
-		"assert list(d) == ['format_version', 'pid', 'cmdline', 'python', 'threads'], list(d)\n"
+		"assert list(d) == ['format_version', 'source', 'pid', 'cmdline', 'python', 'threads'], list(d)\n"
 		"assert d['format_version'] == 1\n"
 		"assert d['python'] == {'version': '3.11.7', 'executable': '/usr/bin/python3.11',\n"
 		"    'libpython': '/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0'}\n"
@@ -284,7 +284,7 @@ Test(render_dump, json_replaces_invalid_utf8)
 	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON};
 	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
-	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
@@ -316,7 +316,7 @@ Test(render_dump, json_control_chars)
 {
 	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
 				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0};
-	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
@@ -377,7 +377,7 @@ Test(render_dump, nul_in_names_is_escaped)
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)
 {
-	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0};
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL};
 	size_t len;
 	char *text = render(pp_render_dump_text, &d, &len);
 	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");
@@ -386,6 +386,7 @@ Test(render_dump, static_python_and_no_threads)
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_str_eq(json, "{\n"
 			       "  \"format_version\": 1,\n"
+			       "  \"source\": \"process\",\n"
 			       "  \"pid\": 99,\n"
 			       "  \"cmdline\": \"python3 -c pass\",\n"
 			       "  \"python\": {\n"
@@ -424,4 +425,32 @@ Test(render_dump, text_write_error)
 Test(render_dump, json_write_error)
 {
 	check_write_error(pp_render_dump_json);
+}
+
+/* A dump read from a core says so: "source": "core" and its path in JSON,
+ * a "Core file" line in the text, and a thread the core does not hold
+ * intact is not said to have changed. */
+Test(render_dump, from_a_core)
+{
+	struct pp_dump_thread th = {.native_id = 7, .name = "w", .gil = PP_DUMP_GIL_RELEASED,
+				    .os_state = PP_DUMP_OS_SLEEPING,
+				    .stack = PP_DUMP_STACK_DROPPED};
+	struct pp_dump d = {.pid = 7, .cmdline = "python3 app.py", .version = "3.12.1",
+			    .executable = "/usr/bin/python3.12", .threads = &th, .nthreads = 1,
+			    .core = "/var/tmp/core.7"};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert_str_eq(text, "Process 7: python3 app.py\n"
+			       "Python 3.12.1 (/usr/bin/python3.12)\n"
+			       "Core file /var/tmp/core.7\n"
+			       "\n"
+			       "Thread 7 \"w\" (idle)\n"
+			       "    (stack not shown: the core does not hold it intact)\n");
+	free(text);
+	char *json = render(pp_render_dump_json, &d, &len);
+	static const char head[] = "{\n  \"format_version\": 1,\n  \"source\": \"core\",\n"
+				   "  \"core\": \"/var/tmp/core.7\",\n  \"pid\": 7,\n";
+	cr_assert(strncmp(json, head, strlen(head)) == 0, "%s", json);
+	cr_assert_eq(json_tool(json, len), 0);
+	free(json);
 }

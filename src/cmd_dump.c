@@ -9,19 +9,27 @@
 #include "../render/render.h"
 #include "cli.h"
 #include "dump_model.h"
+#include "dump_native.h"
 #include "frame_marker.h"
+#include "native_capture.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
+	"usage: pyprobe dump --pid PID [--json] [--native | --nonblocking]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
 	"\n"
 	"  -p, --pid PID      the Python process to read\n"
 	"  -j, --json         JSON instead of text (schema: docs/dump.md)\n"
-	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
+	"  -n, --native       with the native (C) frames: each call of the\n"
+	"                     interpreter's evaluation function is replaced by\n"
+	"                     the Python frames it ran, innermost C call first\n"
+	"                     (where they cannot be matched, both stacks are\n"
+	"                     shown apart, with why)\n"
+	"      --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
 	"                     if it keeps moving, shown cut short under [changing]\n"
+	"                     (not with --native, which needs the pause)\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"By default the process is paused (ptrace) for the few milliseconds the\n"
@@ -103,8 +111,8 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 			if (f->kind != PP_RF_PYTHON) {
 				char *label = labels + LABEL_MAX * m++;
 				pp_frame_marker_label(f, label, LABEL_MAX);
-				fr[k] = (struct pp_dump_frame){label, NULL, NULL, -1,
-							       PP_DUMP_FRAME_MARKER};
+				fr[k] = (struct pp_dump_frame){.function = label, .line = -1,
+						       .kind = PP_DUMP_FRAME_MARKER};
 				continue;
 			}
 			fr[k].kind = PP_DUMP_FRAME_PYTHON;
@@ -132,11 +140,12 @@ int cmd_dump(int argc, char **argv)
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
-		{"nonblocking", no_argument, NULL, 'n'},
+		{"nonblocking", no_argument, NULL, 'B'},
+		{"native", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, native = 0, c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:p:jnh", opts, NULL)) != -1) {
@@ -148,14 +157,15 @@ int cmd_dump(int argc, char **argv)
 						      optarg);
 			break;
 		case 'j': json = 1; break;
-		case 'n': nonblocking = 1; break;
+		case 'n': native = 1; break;
+		case 'B': nonblocking = 1; break;
 		case 'h':
 			fputs(dump_usage, stdout);
 			return PP_EXIT_OK;
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && !strchr("pjnh", optopt))
+			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjnh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -166,12 +176,24 @@ int cmd_dump(int argc, char **argv)
 		return pp_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 	if (!pid)
 		return pp_usage_error("dump", "which process? give --pid PID");
+	if (native && nonblocking)
+		return pp_usage_error("dump", "--native needs the process paused to unwind "
+				      "its threads; drop --nonblocking");
 
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
 	if (pp_target_attach(pid, &t, &err) != PP_OK) {
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
+	}
+	struct pp_native_capture cap = {0};
+	if (native) {
+		char msg[300];
+		if (pp_native_capture_init(&cap, t, msg, sizeof(msg)) != 0) {
+			pp_die_msg("%s", msg);
+			pp_target_detach(t);
+			return PP_EXIT_IO;
+		}
 	}
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
 			 (nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
@@ -187,6 +209,7 @@ int cmd_dump(int argc, char **argv)
 	if (e != PP_OK) {
 		pp_die_msg("%s", err.msg);
 		pp_sample_free(&s);
+		pp_native_capture_free(&cap);
 		pp_target_detach(t);
 		return (int)err.code;
 	}
@@ -196,7 +219,9 @@ int cmd_dump(int argc, char **argv)
 	struct pp_dump_frame *fr = NULL;
 	char *labels = NULL;
 	int rc = PP_EXIT_OK;
-	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr, &labels) != 0) {
+	struct pp_dump_native_store store = {0};
+	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr, &labels) != 0 ||
+	    (native && pp_dump_add_native(&d, th, &s, &cap, &store) != 0)) {
 		pp_die_msg("out of memory");
 		rc = PP_EXIT_IO;
 	} else if ((json ? pp_render_dump_json(&d, stdout) : pp_render_dump_text(&d, stdout)) != 0 ||
@@ -207,6 +232,8 @@ int cmd_dump(int argc, char **argv)
 	free(th);
 	free(fr);
 	free(labels);
+	pp_dump_native_store_free(&store);
+	pp_native_capture_free(&cap);
 	pp_sample_free(&s);
 	pp_target_detach(t);
 	return rc;

@@ -56,12 +56,12 @@ _pyprobe()
 	local opts
 	case $cmd in
 	record) opts='--pid --output --format --rate --duration --subprocesses
-		--threads --idle --gil --gil-markers --nolineno --blocking
+		--threads --idle --gil --gil-markers --nolineno --native --blocking
 		--nonblocking --title --no-progress --help --' ;;
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --json --nonblocking --help' ;;
+	dump) opts='--pid --json --native --nonblocking --help' ;;
 	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -69,7 +69,15 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 {
 	if (write)
 		return -UNW_EINVAL; /* never write to the target */
-	return _UPT_access_mem(as, addr, val, 0, ((struct upt_arg *)arg)->upt);
+	struct upt_arg *a = arg;
+	/* Unwind tables and code from the files themselves; the stack from
+	 * the thread. */
+	uint64_t v;
+	if (pp_symbolizer_read_static(a->u->sym, addr, &v) == 0) {
+		*val = v;
+		return 0;
+	}
+	return _UPT_access_mem(as, addr, val, 0, a->upt);
 }
 
 static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,

@@ -24,8 +24,15 @@ struct name_block {
 	char s[];
 };
 
+/* A read-only segment of a mapped file, and where its bytes are here. */
+struct static_seg {
+	uint64_t start, end; /* target addresses */
+	const uint8_t *raw;
+};
+
 struct pp_symbolizer {
 	Dwfl *dwfl;
+	struct static_seg last_seg; /* pp_symbolizer_read_static's last */
 	struct name_block *names; /* plain_name's copies */
 	char *debuginfo_path;
 	Dwfl_Callbacks cb;
@@ -334,6 +341,41 @@ size_t pp_symbolize(struct pp_symbolizer *s, uint64_t pc, bool caller,
 	if (k < n)
 		out[k - 1] = tmp[n - 1];
 	return k;
+}
+
+/* ---- the files' read-only bytes ---------------------------------------------- */
+
+int pp_symbolizer_read_static(struct pp_symbolizer *s, uint64_t addr, uint64_t *val)
+{
+	struct static_seg *g = &s->last_seg;
+	if (!(g->raw && addr >= g->start && addr <= g->end - 8)) {
+		Dwfl_Module *m = dwfl_addrmodule(s->dwfl, addr);
+		Dwarf_Addr bias = 0;
+		Elf *elf = m ? dwfl_module_getelf(m, &bias) : NULL;
+		size_t nph = 0, rawsize = 0;
+		const char *raw = elf ? elf_rawfile(elf, &rawsize) : NULL;
+		if (!raw || elf_getphdrnum(elf, &nph) != 0)
+			return -1;
+		bool found = false;
+		for (size_t i = 0; i < nph && !found; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+			    (ph.p_flags & PF_W) || ph.p_filesz < 8)
+				continue;
+			uint64_t start = bias + ph.p_vaddr;
+			if (addr < start || addr - start > ph.p_filesz - 8)
+				continue;
+			if (ph.p_offset > rawsize || ph.p_filesz > rawsize - ph.p_offset)
+				return -1; /* a file shorter than its headers say */
+			*g = (struct static_seg){start, start + ph.p_filesz,
+						 (const uint8_t *)raw + ph.p_offset};
+			found = true;
+		}
+		if (!found)
+			return -1;
+	}
+	memcpy(val, g->raw + (addr - g->start), 8);
+	return 0;
 }
 
 /* ---- unwind tables ------------------------------------------------------------ */

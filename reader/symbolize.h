@@ -67,4 +67,11 @@ int pp_symbolizer_unwind_table(struct pp_symbolizer *s, uint64_t pc, uint64_t *s
 			       uint64_t *end, uint64_t *hdr, uint64_t *table,
 			       uint64_t *nentries);
 
+/* The 8 bytes at target address addr, read from the file mapped there
+ * rather than from the target, when addr lies in a read-only segment of
+ * it (code, .eh_frame: the same bytes, without faulting the target's
+ * pages in or a ptrace call per word). 0, or -1 when addr is in no such
+ * segment (then read the target). */
+int pp_symbolizer_read_static(struct pp_symbolizer *s, uint64_t addr, uint64_t *val);
+
 #endif

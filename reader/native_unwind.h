@@ -2,9 +2,12 @@
  *
  * libunwind's remote unwinder over ptrace: the caller must have the thread
  * ptrace-stopped already (pause.h stops every thread of a process), the
- * unwinder only reads its registers and memory and never resumes it. Only
- * frames with DWARF call-frame information (.eh_frame) are followed: no
- * frame-pointer guessing.
+ * unwinder only reads its registers and memory and never resumes it.
+ * Frames are followed by their DWARF call-frame information (.eh_frame);
+ * where a pc has none (JIT code), libunwind falls back on the frame-pointer
+ * chain, which may end the stack early or add wrong outer frames - the
+ * merge (native_merge.h) then finds the counts differ and keeps the stacks
+ * apart.
  * Symbolising the counters is symbolize.h's job; nothing here knows about
  * Python.
  */

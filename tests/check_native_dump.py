@@ -17,7 +17,7 @@ import sys
 # thread name -> (park function, pattern of the blocking C function)
 PARKS = {
     "sleeper": ("park_sleep", r"clock_nanosleep|nanosleep|select"),
-    "locker": ("park_lock", r"futex|sem_wait|sem_clockwait|sem_timedwait|pthread_cond|lll_lock"),
+    "locker": ("park_lock", r"futex|sem_wait|sem_clockwait|sem_timedwait|pthread_cond|lll_lock|_PySemaphore|_PyMutex"),
     "selector": ("park_select", r"select"),
     "ctypes": ("park_ctypes", r"pause"),
 }

@@ -164,3 +164,6 @@ Test(dump_native, debian_python_3_11) { check("debian", "merged"); }
 Test(dump_native, sid_python_3_13) { check("sid-3.13", "separate"); }
 Test(dump_native, sid_python_3_14) { check("sid-3.14", "separate"); }
 Test(dump_native, sid_python_3_15) { check("sid-3.15", "separate"); }
+/* sid's debug build has its symbols: merged, through 3.14's interpreter-
+ * owned entry frames. */
+Test(dump_native, sid_python_3_14d) { check("sid-3.14d", "merged"); }

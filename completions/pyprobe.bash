@@ -71,12 +71,12 @@ _pyprobe()
 	case $cmd in
 	record) opts='--pid --output --format --rate --duration --subprocesses
 		--threads --idle --gil --gil-markers --nolineno --function
-		--full-filenames --blocking
+		--full-filenames --native --blocking
 		--nonblocking --title --no-progress --help --' ;;
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --function --full-filenames --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --core --exe --root --json --nonblocking --help' ;;
+	dump) opts='--pid --core --exe --root --json --native --nonblocking --help' ;;
 	top) opts='--pid --rate --window --interval --duration --idle --sort --blocking
 		--nonblocking --help --' ;;
 	watch) opts='--pid --out --stall --stuck --heartbeat --heartbeat-timeout

@@ -242,6 +242,7 @@ static int emit(struct pp_walker *w, struct pp_frame_vec *out, const struct pp_c
 	struct pp_frame f = {0};
 	if (e) {
 		f.kind = PP_RF_PYTHON;
+		f.entry = w->l->minor <= 10; /* one evaluation call a frame */
 		f.code = &e->code;
 		f.line = line_for(w->l, e, unit);
 	} else {
@@ -721,6 +722,7 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 				     struct frame_reader *fr, uint64_t f, struct pp_frame_vec *out)
 {
 	const struct py_layout *l = w->l;
+	bool emitted_last = false; /* the previous chain frame was shown */
 	while (f) {
 		wk->end_addr = f;
 		if (wk->depth == PP_MAX_FRAMES) {
@@ -776,6 +778,11 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 			return -1;
 		wk->depth++;
 		f = prev;
+		/* 3.12+: the frame just shown, if its caller is this C-stack
+		 * entry frame, is the first of an evaluation call. */
+		if (kind == OWNER_ENTRY && emitted_last)
+			out->v[out->n - 1].entry = true;
+		emitted_last = false;
 		if (kind == OWNER_ENTRY || no_code)
 			continue; /* a C-stack shim, an entry or base frame: not Python */
 		/* _PyFrame_IsIncomplete: a frame that has not yet reached its
@@ -785,6 +792,9 @@ static int follow_interpreter_frames(struct pp_walker *w, struct pp_walk *wk,
 			continue;
 		if (emit(w, out, e, unit) != 0)
 			return -1;
+		emitted_last = out->v[out->n - 1].kind == PP_RF_PYTHON;
+		if (emitted_last && l->if_is_entry != PP_ABSENT) /* 3.11 */
+			out->v[out->n - 1].entry = pp_get_u8(fb, fsz, l->if_is_entry) != 0;
 	}
 	wk->end = PP_END_BOTTOM;
 	wk->end_addr = 0;

@@ -91,6 +91,11 @@ struct pp_frame {
 	uint8_t kind;       /* enum pp_rframe_kind */
 	uint8_t why;        /* PP_RF_UNREADABLE: enum pp_unreadable */
 	bool count_exact;   /* PP_RF_NOT_READ: count is all of them */
+	/* PP_RF_PYTHON: the outermost Python frame of one call of the
+	 * interpreter's evaluation function (<=3.10 every frame; 3.11 a
+	 * frame marked is_entry; 3.12+ one whose caller is the C-stack
+	 * entry frame) - what lines Python frames up with native ones. */
+	bool entry;
 	uint64_t count;     /* PP_RF_NOT_READ */
 };
 
@@ -190,6 +195,14 @@ const struct pp_target_info *pp_target_get_info(const struct pp_target *t);
 enum pp_err pp_target_sample(struct pp_target *t, unsigned flags,
 			     struct pp_sample *s, struct pp_error *err);
 void pp_sample_free(struct pp_sample *s);
+
+/* Called by pp_target_sample with PP_SAMPLE_PAUSE while every thread is
+ * stopped, after the Python stacks were read and before the threads run
+ * on: `tids` are the kernel ids of the threads stopped (ptrace-stopped by
+ * this process, so a native unwinder may read their registers). NULL: no
+ * hook. */
+typedef void (*pp_paused_hook)(void *ctx, const int *tids, size_t ntids);
+void pp_target_set_paused_hook(struct pp_target *t, pp_paused_hook fn, void *ctx);
 
 /* Reads issued to the kernel so far (for benchmarks). */
 uint64_t pp_target_syscalls(const struct pp_target *t);

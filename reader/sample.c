@@ -334,6 +334,15 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 	 * time. */
 	if (e && t->quiet_sample)
 		pp_quiet_learn(&t->quiet, NULL, 0);
+	if (paused && !e && t->paused_hook && pause.n) {
+		int *tids = malloc(pause.n * sizeof(*tids));
+		if (tids) {
+			for (size_t i = 0; i < pause.n; i++)
+				tids[i] = pause.tasks[i].tid;
+			t->paused_hook(t->paused_hook_ctx, tids, pause.n);
+			free(tids);
+		}
+	}
 	if (paused && !core)
 		pp_resume_all(&pause);
 	t->walker.paused = false;
@@ -341,6 +350,12 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 		e = pp_assemble(t, s, flags, out, err);
 	out->retries = retries;
 	return e;
+}
+
+void pp_target_set_paused_hook(struct pp_target *t, pp_paused_hook fn, void *ctx)
+{
+	t->paused_hook = fn;
+	t->paused_hook_ctx = ctx;
 }
 
 void pp_sample_free(struct pp_sample *s)

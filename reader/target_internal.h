@@ -33,6 +33,8 @@ struct pp_target {
 	struct pp_code_cache *codes;
 	struct pp_os_reader *os;
 	struct pp_walker walker;
+	pp_paused_hook paused_hook; /* reader.h; or NULL */
+	void *paused_hook_ctx;
 	int tid_offset;          /* <=3.10: tid inside struct pthread; -1 */
 	/* The target's own ids for its threads differ from ours when it runs
 	 * in another PID namespace (a container): the interpreter stores

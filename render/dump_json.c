@@ -10,8 +10,30 @@
 #include <inttypes.h>
 #include <stddef.h>
 
+/* A native frame: function (or null), library, offset, and file/line
+ * (null when unknown). */
+static void put_native(const struct pp_dump_frame *f, FILE *out)
+{
+	fputs("{\"kind\": \"native\", \"function\": ", out);
+	pp_json_str(f->function, out);
+	fputs(", \"name\": null, \"file\": ", out);
+	pp_json_str(f->file, out);
+	if (f->file && f->line > 0)
+		fprintf(out, ", \"line\": %d", f->line);
+	else
+		fputs(", \"line\": null", out);
+	fputs(", \"library\": ", out);
+	pp_json_str(f->library, out);
+	fprintf(out, ", \"offset\": %" PRIu64 ", \"inlined\": %s}", f->offset,
+		f->inlined ? "true" : "false");
+}
+
 static void put_frame(const struct pp_dump_frame *f, FILE *out)
 {
+	if (f->kind == PP_DUMP_FRAME_NATIVE) {
+		put_native(f, out);
+		return;
+	}
 	bool marker = f->kind == PP_DUMP_FRAME_MARKER;
 	fprintf(out, "{\"kind\": \"%s\", \"function\": ", marker ? "marker" : "python");
 	pp_json_str(f->function, out);
@@ -24,6 +46,18 @@ static void put_frame(const struct pp_dump_frame *f, FILE *out)
 		fputs(", \"line\": null}", out);
 	else
 		fprintf(out, ", \"line\": %d}", f->line);
+}
+
+static void put_frames(const char *key, const struct pp_dump_frame *f, size_t n, bool more,
+		       FILE *out)
+{
+	fprintf(out, "      \"%s\": [", key);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",\n        " : "\n        ", out);
+		put_frame(&f[i], out);
+	}
+	fputs(n ? "\n      ]" : "]", out);
+	fputs(more ? ",\n" : "\n", out);
 }
 
 static void put_thread(const struct pp_dump_thread *t, FILE *out)
@@ -43,17 +77,17 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 	fputs(",\n", out);
 	/* Before the frames, so a reader knows what they are first. */
 	fprintf(out, "      \"stack\": \"%s\",\n", pp_dump_stack_name(t->stack));
-	if (t->nframes == 0) {
-		fputs("      \"frames\": []\n    }", out);
-		return;
+	if (t->native != PP_DUMP_NATIVE_NONE) {
+		fprintf(out, "      \"native\": \"%s\",\n      \"native_note\": ",
+			pp_dump_native_name(t->native));
+		pp_json_str(t->native_note, out);
+		fputs(",\n", out);
 	}
-	fputs("      \"frames\": [\n", out);
-	for (size_t i = 0; i < t->nframes; i++) {
-		fputs("        ", out);
-		put_frame(&t->frames[i], out);
-		fputs(i + 1 < t->nframes ? ",\n" : "\n", out);
-	}
-	fputs("      ]\n    }", out);
+	put_frames("frames", t->frames, t->nframes,
+		   t->native == PP_DUMP_NATIVE_SEPARATE, out);
+	if (t->native == PP_DUMP_NATIVE_SEPARATE)
+		put_frames("native_frames", t->native_frames, t->nnative_frames, false, out);
+	fputs("    }", out);
 }
 
 int pp_render_dump_json(const struct pp_dump *d, FILE *out)
@@ -77,6 +111,13 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 	fputs(",\n    \"libpython\": ", out);
 	pp_json_str(d->libpython, out);
 	fputs("\n  },\n", out);
+	/* dump --native: a reason no thread's stacks could be merged, said
+	 * once (each thread's native_note says it too) */
+	if (d->native) {
+		fputs("  \"native_note\": ", out);
+		pp_json_str(d->native_note, out);
+		fputs(",\n", out);
+	}
 
 	if (d->nthreads == 0) {
 		fputs("  \"threads\": []\n", out);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "text_str.h"
 
@@ -39,6 +41,11 @@ static void put_header(const struct pp_dump *d, FILE *out)
 	if (d->core) {
 		fputs("Core file ", out);
 		put_text(d->core, out);
+		fputc('\n', out);
+	}
+	if (d->native_note) {
+		fputs("Native frames are shown apart from Python frames: ", out);
+		put_text(d->native_note, out);
 		fputc('\n', out);
 	}
 }
@@ -91,7 +98,66 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 	}
 }
 
-static void put_thread(const struct pp_dump_thread *t, bool core, FILE *out)
+/* The file's last path component: a native frame names its library
+ * short; JSON has the whole path. */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+/* "clock_nanosleep (libc.so.6+0xd1ba5)", with the source first where
+ * debug information gives it: "pysleep (Modules/timemodule.c:2159,
+ * libpython3.11.so.1.0+0x2a4b1c)"; an inlined function says so. */
+static void put_native(const struct pp_dump_frame *f, FILE *out)
+{
+	put_text(f->function, out);
+	fputs(" (", out);
+	if (f->file) {
+		put_text(f->file, out);
+		if (f->line > 0)
+			fprintf(out, ":%d", f->line);
+		fputs(", ", out);
+	}
+	if (f->library) {
+		pp_text_str(base_name(f->library), 0, out);
+		fprintf(out, "+0x%" PRIx64 ")", f->offset);
+	} else {
+		fprintf(out, "0x%" PRIx64 ")", f->offset);
+	}
+	if (f->inlined)
+		fputs(" [inlined]", out);
+	fputc('\n', out);
+}
+
+static void put_frames(const struct pp_dump_frame *frames, size_t n, FILE *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pp_dump_frame *f = &frames[i];
+		fputs("    ", out);
+		if (f->kind == PP_DUMP_FRAME_NATIVE) {
+			put_native(f, out);
+			continue;
+		}
+		put_text(f->function, out);
+		if (f->kind == PP_DUMP_FRAME_MARKER) {
+			fputc('\n', out);
+			continue;
+		}
+		fputs(" (", out);
+		put_text(f->file, out);
+		if (f->line >= 0)
+			fprintf(out, ":%d", f->line);
+		else if (f->line < -1)
+			fputs(":?", out); /* a line that could not be read */
+		fputs(")\n", out);
+	}
+}
+
+/* note_said: the thread's native note was said once, in the header. */
+/* core: read from a core file. */
+static void put_thread(const struct pp_dump_thread *t, bool note_said, bool core,
+		       FILE *out)
 {
 	fprintf(out, "Thread %" PRIu64, t->native_id);
 	/* In a container: the id its own ps -L and logs show, too. */
@@ -109,7 +175,7 @@ static void put_thread(const struct pp_dump_thread *t, bool core, FILE *out)
 	put_state(t, out);
 	fputs(")\n", out);
 
-	if (t->nframes == 0) {
+	if (t->nframes == 0 && t->native != PP_DUMP_NATIVE_SEPARATE) {
 		/* Nothing in a core moves: a stack none of which could be
 		 * verified there is one the core holds only in part. */
 		fputs(t->stack != PP_DUMP_STACK_DROPPED ? "    (no Python frames)\n"
@@ -118,21 +184,17 @@ static void put_thread(const struct pp_dump_thread *t, bool core, FILE *out)
 		      out);
 		return;
 	}
-	for (size_t i = 0; i < t->nframes; i++) {
-		const struct pp_dump_frame *f = &t->frames[i];
-		fputs("    ", out);
-		put_text(f->function, out);
-		if (f->kind == PP_DUMP_FRAME_MARKER) {
-			fputc('\n', out);
-			continue;
+	put_frames(t->frames, t->nframes, out);
+	if (t->native == PP_DUMP_NATIVE_SEPARATE) {
+		if (t->native_note && !note_said) {
+			fputs("    (native frames apart: ", out);
+			put_text(t->native_note, out);
+			fputs(")\n", out);
 		}
-		fputs(" (", out);
-		put_text(f->file, out);
-		if (f->line >= 0)
-			fprintf(out, ":%d", f->line);
-		else if (f->line < -1)
-			fputs(":?", out); /* a line that could not be read */
-		fputs(")\n", out);
+		fputs("  native:\n", out);
+		if (t->nnative_frames == 0)
+			fputs("    (none read)\n", out);
+		put_frames(t->native_frames, t->nnative_frames, out);
 	}
 }
 
@@ -145,7 +207,10 @@ int pp_render_dump_text(const struct pp_dump *d, FILE *out)
 		if (ferror(out))
 			break;
 		fputc('\n', out);
-		put_thread(&d->threads[i], d->core != NULL, out);
+		const struct pp_dump_thread *t = &d->threads[i];
+		put_thread(t, d->native_note && t->native_note &&
+				      strcmp(d->native_note, t->native_note) == 0,
+			   d->core != NULL, out);
 	}
 	if (fflush(out) == EOF || ferror(out)) {
 		if (errno == 0)

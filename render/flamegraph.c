@@ -64,13 +64,14 @@ enum family {
 	FAM_MARKER,  /* any other GIL marker ("[GIL released]") */
 	FAM_CHANGING,   /* [changing]: the stack moved inside the frame below */
 	FAM_UNREADABLE, /* [unreadable frame: ...], [N more frames not read] */
+	FAM_NATIVE,     /* native (C) frames: record --native */
 	FAM_COUNT,
 };
 
 static const char *const family_name[FAM_COUNT] = {
 	"your code", "standard library", "third-party", "all",
 	"process", "thread", "waiting for GIL", "GIL released",
-	"changing (cut short)", "unreadable",
+	"changing (cut short)", "unreadable", "native (C)",
 };
 
 /* A distinct label: what the graph merges by, like flamegraph.pl merging
@@ -278,6 +279,7 @@ static enum family family_of(const struct pp_view_frame *f)
 		if (strcmp(f->function, "[GIL released]") == 0)
 			return FAM_MARKER;
 		return FAM_UNREADABLE;
+	case PP_FRAME_NATIVE: return FAM_NATIVE;
 	case PP_FRAME_PYTHON: break;
 	}
 	const char *file = f->file ? f->file : "";
@@ -312,6 +314,8 @@ static struct rgb colour(enum family fam, const char *name)
 	case FAM_GILWAIT: return (struct rgb){214, 39, 40};
 	case FAM_CHANGING: return (struct rgb){176, 176, 176};
 	case FAM_UNREADABLE: return (struct rgb){196, 150, 206};
+	case FAM_NATIVE: /* khaki to olive: apart from every Python family */
+		return (struct rgb){175 + 40 * v1 / 255, 165 + 40 * v2 / 255, 95 + 40 * v3 / 255};
 	case FAM_MARKER:
 	case FAM_COUNT: break;
 	}
@@ -826,7 +830,7 @@ static void put_legend(FILE *out, const int *seen, int64_t y)
 {
 	static const enum family order[] = {FAM_USER,    FAM_STDLIB,  FAM_THIRD,    FAM_PROCESS,
 					    FAM_THREAD,  FAM_GILWAIT, FAM_MARKER,   FAM_CHANGING,
-					    FAM_UNREADABLE};
+					    FAM_UNREADABLE, FAM_NATIVE};
 	int64_t x10 = PAD_X * 10;
 	fprintf(out, "<g id=\"legend\">");
 	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {

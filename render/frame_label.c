@@ -6,7 +6,7 @@
 size_t pp_frame_label(const struct pp_view_frame *f, char *buf, size_t size)
 {
 	int n;
-	if (f->kind != PP_FRAME_PYTHON)
+	if (f->kind != PP_FRAME_PYTHON && f->kind != PP_FRAME_NATIVE)
 		n = snprintf(buf, size, "%s", f->function);
 	else if (f->line == PP_LINE_UNKNOWN) /* a line that could not be read */
 		n = snprintf(buf, size, "%s (%s:?)", f->function, f->file);

@@ -82,7 +82,7 @@ static void put_frame(const struct pp_view_frame *f, FILE *out)
 {
 	fputs("      {\"name\": ", out);
 	pp_json_str(f->function, out);
-	if (f->kind == PP_FRAME_PYTHON) {
+	if (f->kind == PP_FRAME_PYTHON || f->kind == PP_FRAME_NATIVE) {
 		fputs(", \"file\": ", out);
 		pp_json_str(f->file, out);
 		if (f->line >= 0)

@@ -11,7 +11,7 @@
 #include "dump_take.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
+	"usage: pyprobe dump --pid PID [--json] [--native | --nonblocking]\n"
 	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
@@ -19,9 +19,15 @@ static const char dump_usage[] =
 	"\n"
 	"  -p, --pid PID      the Python process to read\n"
 	"  -j, --json         JSON instead of text (schema: docs/dump.md)\n"
-	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
+	"  -n, --native       with the native (C) frames: each call of the\n"
+	"                     interpreter's evaluation function is replaced by\n"
+	"                     the Python frames it ran, innermost C call first\n"
+	"                     (where they cannot be matched, both stacks are\n"
+	"                     shown apart, with why)\n"
+	"      --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
 	"                     if it keeps moving, shown cut short under [changing]\n"
+	"                     (not with --native, which needs the pause)\n"
 	"  -c, --core CORE    read a core file (from gcore or the kernel) instead\n"
 	"                     of a live process\n"
 	"  -e, --exe PYTHON   with --core: the executable the process ran, where\n"
@@ -45,14 +51,15 @@ int cmd_dump(int argc, char **argv)
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
-		{"nonblocking", no_argument, NULL, 'n'},
+		{"nonblocking", no_argument, NULL, 'B'},
+		{"native", no_argument, NULL, 'n'},
 		{"core", required_argument, NULL, 'c'},
 		{"exe", required_argument, NULL, 'e'},
 		{"root", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, native = 0, c;
 	const char *core = NULL, *exe = NULL, *root = NULL;
 	opterr = 0;
 	optind = 1;
@@ -65,7 +72,8 @@ int cmd_dump(int argc, char **argv)
 						      optarg);
 			break;
 		case 'j': json = 1; break;
-		case 'n': nonblocking = 1; break;
+		case 'n': native = 1; break;
+		case 'B': nonblocking = 1; break;
 		case 'c': core = optarg; break;
 		case 'e': exe = optarg; break;
 		case 'r': root = optarg; break;
@@ -75,7 +83,7 @@ int cmd_dump(int argc, char **argv)
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && !strchr("pjncerh", optopt))
+			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjncerh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -94,6 +102,12 @@ int cmd_dump(int argc, char **argv)
 	if (core && nonblocking)
 		return pp_usage_error("dump", "--nonblocking is for a live process: a core "
 				      "holds still");
+	if (native && nonblocking)
+		return pp_usage_error("dump", "--native needs the process paused to unwind "
+				      "its threads; drop --nonblocking");
+	if (native && core)
+		return pp_usage_error("dump", "--native is not available with --core yet: "
+				      "a core's Python stacks are shown without it");
 
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;
@@ -102,7 +116,7 @@ int cmd_dump(int argc, char **argv)
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}
-	struct pp_dump_opts o = {.nonblocking = nonblocking};
+	struct pp_dump_opts o = {.nonblocking = nonblocking, .native = native};
 	struct pp_dump_taken d;
 	if (pp_dump_take(t, &o, &d, &err) != PP_OK) {
 		pp_die_msg("%s", err.msg);

@@ -62,6 +62,9 @@ static const char record_usage[] =
 	"                       (default: short, module-relative: after\n"
 	"                       site-packages/, lib/pythonX.Y/ or the current\n"
 	"                       directory); other formats always keep full paths\n"
+	"  -n, --native         native (C) frames too, merged with the Python frames\n"
+	"                       (each sample pauses the threads to unwind them: slower,\n"
+	"                       see docs/record.md); drawn in their own colour\n"
 	"      --blocking       pause the threads for each sample (exact, slower)\n"
 	"      --nonblocking    read while the threads run (the default)\n"
 	"      --title TEXT     the flame graph's title\n"
@@ -340,6 +343,7 @@ int cmd_record(int argc, char **argv)
 		{"nolineno", no_argument, NULL, O_NOLINENO},
 		{"function", no_argument, NULL, 'F'},
 		{"full-filenames", no_argument, NULL, O_FULL_FILENAMES},
+		{"native", no_argument, NULL, 'n'},
 		{"blocking", no_argument, NULL, O_BLOCKING},
 		{"nonblocking", no_argument, NULL, O_NONBLOCKING},
 		{"subprocesses", no_argument, NULL, 's'},
@@ -349,13 +353,14 @@ int cmd_record(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int pid = 0, c, no_progress = 0, blocking = 0, nonblocking = 0, subprocesses = 0;
+	int native = 0;
 	const char *output = NULL, *title = NULL;
 	enum pp_format fmt = PP_FMT_NONE;
 	double rate = 100, duration = 0;
 	struct pp_render_opts ro = {0};
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitgF", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:hsitgFn", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -395,6 +400,7 @@ int cmd_record(int argc, char **argv)
 		case 'F':
 		case O_NOLINENO: ro.view.nolineno = true; break;
 		case O_FULL_FILENAMES: ro.full_filenames = true; break;
+		case 'n': native = 1; break;
 		case O_BLOCKING: blocking = 1; break;
 		case O_NONBLOCKING: nonblocking = 1; break; /* py-spy's flag; the default */
 		case O_TITLE: title = optarg; break;
@@ -414,6 +420,9 @@ int cmd_record(int argc, char **argv)
 	}
 	if (blocking && nonblocking)
 		return pp_usage_error("record", "give --blocking or --nonblocking, not both");
+	if (native && nonblocking)
+		return pp_usage_error("record", "--native needs the threads paused to unwind "
+				      "them; drop --nonblocking");
 	char **cmd = optind < argc ? argv + optind : NULL;
 	if (cmd && optind > 0 && strcmp(argv[optind - 1], "--") != 0)
 		return pp_usage_error("record", "unexpected argument '%s' (a command to "
@@ -531,7 +540,7 @@ int cmd_record(int argc, char **argv)
 		pp_profile_meta(p)->title = pp_profile_str(p, title);
 	struct pp_sampler_opts so = {
 		.rate_hz = (unsigned)rate, .back_to_back = rate == 0,
-		.duration_s = duration, .blocking = blocking,
+		.duration_s = duration, .blocking = blocking, .native = native,
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
 	};
 	/* A recording takes its name now: killed from here on, pyprobe
@@ -626,6 +635,12 @@ int cmd_record(int argc, char **argv)
 		(unsigned long long)st.dropped, per * (double)st.dropped,
 		(unsigned long long)st.missed, ticks ? 100.0 * (double)st.missed / (double)ticks : 0.0,
 		(double)st.cost_median_ns / 1e3, (double)st.cost_p99_ns / 1e3, shown);
+	if (native)
+		fprintf(stderr, "pyprobe: native frames: unwinding %.1f µs a sample on "
+			"average; %llu thread samples (%.2f%%) drawn without them (their "
+			"stacks could not be merged)\n",
+			st.samples ? (double)st.native_unwind_ns / 1e3 / (double)st.samples : 0.0,
+			(unsigned long long)st.native_unmerged, per * (double)st.native_unmerged);
 	print_report_summary(p);
 	/* (A recording keeps every sample: render says it, if need be.) */
 	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))

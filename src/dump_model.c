@@ -54,3 +54,16 @@ const char *pp_dump_stack_name(enum pp_dump_stack s)
 	}
 	return "whole";
 }
+
+const char *pp_dump_native_name(enum pp_dump_native n)
+{
+	switch (n) {
+	case PP_DUMP_NATIVE_MERGED:
+		return "merged";
+	case PP_DUMP_NATIVE_SEPARATE:
+		return "separate";
+	case PP_DUMP_NATIVE_NONE:
+		break;
+	}
+	return NULL;
+}

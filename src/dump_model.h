@@ -7,6 +7,7 @@
 #ifndef PYPROBE_DUMP_MODEL_H
 #define PYPROBE_DUMP_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ enum pp_dump_frame_kind {
 	/* A marker: `function` is its label ("[changing]", "[unreadable
 	 * frame: not a code object]", ...); name and file are NULL. */
 	PP_DUMP_FRAME_MARKER,
+	/* A native (C) frame (dump --native): `function` its symbol or NULL,
+	 * `file`/`line` its source where debug information says (NULL/-2
+	 * otherwise), `library` the mapped file it is in (NULL: none),
+	 * `offset` its address in that file's load-relative terms. */
+	PP_DUMP_FRAME_NATIVE,
 };
 
 struct pp_dump_frame {
@@ -41,6 +47,17 @@ struct pp_dump_frame {
 	int line;             /* -1: the interpreter has no line here;
 				 -2: it could not be read */
 	enum pp_dump_frame_kind kind;
+	/* PP_DUMP_FRAME_NATIVE only */
+	const char *library;
+	uint64_t offset;
+	bool inlined;         /* inlined into the frame after it */
+};
+
+/* How a thread's native frames are shown (dump --native). */
+enum pp_dump_native {
+	PP_DUMP_NATIVE_NONE = 0,  /* not asked for */
+	PP_DUMP_NATIVE_MERGED,    /* frames: native and Python, as one stack */
+	PP_DUMP_NATIVE_SEPARATE,  /* frames: Python; native_frames apart */
 };
 
 /* How much of a thread's stack is shown (reader.h's pp_thread). */
@@ -62,6 +79,10 @@ struct pp_dump_thread {
 	enum pp_dump_stack stack;
 	const struct pp_dump_frame *frames; /* innermost first */
 	size_t nframes;
+	enum pp_dump_native native;
+	const char *native_note;   /* SEPARATE: why (one line) */
+	const struct pp_dump_frame *native_frames; /* SEPARATE, innermost first */
+	size_t nnative_frames;
 };
 
 struct pp_dump {
@@ -73,10 +94,15 @@ struct pp_dump {
 	const struct pp_dump_thread *threads;
 	size_t nthreads;
 	const char *core;        /* the core file it was read from, or NULL */
+	bool native;             /* dump --native */
+	/* Said once rather than for every thread: why no thread's stacks
+	 * could be merged (the evaluation function has no symbol), or NULL */
+	const char *native_note;
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */
 const char *pp_dump_stack_name(enum pp_dump_stack s); /* "whole", "cut_changing", ... */
 const char *pp_dump_os_name(enum pp_dump_os s);    /* "running", ... */
+const char *pp_dump_native_name(enum pp_dump_native n); /* "merged", "separate", NULL */
 
 #endif

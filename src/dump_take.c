@@ -80,8 +80,8 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 			if (f->kind != PP_RF_PYTHON) {
 				char *label = labels + LABEL_MAX * m++;
 				pp_frame_marker_label(f, label, LABEL_MAX);
-				fr[k] = (struct pp_dump_frame){label, NULL, NULL, -1,
-							       PP_DUMP_FRAME_MARKER};
+				fr[k] = (struct pp_dump_frame){.function = label, .line = -1,
+							       .kind = PP_DUMP_FRAME_MARKER};
 				continue;
 			}
 			fr[k].kind = PP_DUMP_FRAME_PYTHON;
@@ -107,8 +107,6 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 
 const char *pp_dump_unsupported(const struct pp_dump_opts *o)
 {
-	if (o->native)
-		return "--native";
 	if (o->locals)
 		return "--locals";
 	return NULL;
@@ -118,6 +116,20 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 			 struct pp_dump_taken *out, struct pp_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	if (o->native) {
+		/* the paused sample below unwinds every stopped thread */
+		out->native = calloc(1, sizeof(*out->native));
+		if (!out->native ||
+		    pp_native_capture_init(out->native, t, err->msg, sizeof(err->msg)) != 0) {
+			if (!out->native)
+				snprintf(err->msg, sizeof(err->msg), "out of memory");
+			free(out->native);
+			out->native = NULL;
+			err->code = PP_ERR_IO;
+			return PP_ERR_IO;
+		}
+		out->target = t;
+	}
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
 			 (o->nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
 	struct pp_sample *s = &out->sample;
@@ -134,7 +146,9 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 	if (e != PP_OK)
 		return e;
 	if (build_dump(pp_target_get_info(t), s, &out->dump, &out->threads, &out->frames,
-		       &out->labels) != 0) {
+		       &out->labels) != 0 ||
+	    (out->native && pp_dump_add_native(&out->dump, out->threads, s, out->native,
+					       &out->native_frames) != 0)) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		err->code = PP_ERR_IO;
 		return PP_ERR_IO;
@@ -144,6 +158,12 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 
 void pp_dump_taken_free(struct pp_dump_taken *d)
 {
+	if (d->native) {
+		pp_target_set_paused_hook(d->target, NULL, NULL);
+		pp_native_capture_free(d->native);
+		free(d->native);
+	}
+	pp_dump_native_store_free(&d->native_frames);
 	free(d->threads);
 	free(d->frames);
 	free(d->labels);

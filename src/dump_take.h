@@ -10,10 +10,12 @@
 
 #include "../reader/reader.h"
 #include "dump_model.h"
+#include "dump_native.h"
+#include "native_capture.h"
 
 struct pp_dump_opts {
 	bool nonblocking; /* read while it runs (PP_SAMPLE_WHOLE) */
-	bool native;      /* C frames: not available yet */
+	bool native;      /* C frames merged with the Python ones (needs the pause) */
 	bool locals;      /* each frame's local variables: not available yet */
 };
 
@@ -29,6 +31,11 @@ struct pp_dump_taken {
 	struct pp_dump_thread *threads;
 	struct pp_dump_frame *frames;
 	char *labels;
+	/* with native: the unwinder and symboliser whose strings the native
+	 * frames borrow, and where those frames are kept */
+	struct pp_native_capture *native;
+	struct pp_target *target;
+	struct pp_dump_native_store native_frames;
 };
 
 /* Take one dump of t. PP_OK, or the reader's error (err filled; out of

@@ -30,6 +30,11 @@ enum pp_frame_kind {
 	PP_FRAME_THREAD,     /* synthetic root: `thread TID "name"` */
 	PP_FRAME_PROCESS,    /* synthetic root: `process PID: cmdline` */
 	PP_FRAME_MARKER,     /* synthetic leaf: `[waiting for GIL]`, ... */
+	/* A native (C) function (record --native): function its symbol or
+	 * "?", name its library's file name, file its source file where
+	 * debug information gives it, else the library's file name again;
+	 * line its source line or -1. Labelled like a Python frame. */
+	PP_FRAME_NATIVE,
 };
 
 /* Per-sample states, as the reader saw them. Values are stored in

@@ -697,7 +697,7 @@ static int load_record(struct loader *l, struct cur *c, int t, uint32_t id,
 		if (check_str(l, "a frame", f.function) || check_str(l, "a frame", f.name) ||
 		    check_str(l, "a frame", f.file))
 			return -1;
-		if (f.kind > PP_FRAME_MARKER)
+		if (f.kind > PP_FRAME_NATIVE)
 			return corrupt(l, "frame %u: unknown kind %u", id, f.kind);
 		got = pp_profile_frame(p, &f);
 		break;

@@ -10,6 +10,8 @@
 
 #include "cost_histogram.h"
 #include "frame_marker.h"
+#include "native_capture.h"
+#include "../reader/native_merge.h"
 
 /* Interned ids of one code object, cached by the reader's stable pointer so
  * a sample costs no string hashing. */
@@ -36,12 +38,21 @@ struct converter {
 	uint64_t samples;
 	/* the profile frames of [changing] and each [unreadable frame: ...] */
 	pp_frame_id markers[MARKER_SLOTS];
+	/* --native: the process's unwinder and symboliser, set up on its
+	 * first sample (NULL until then, or when they could not be) */
+	struct pp_native_capture *native;
+	bool native_tried;
 };
 
-static void converter_free(void *c)
+static void converter_free(void *v)
 {
-	if (c)
-		free(((struct converter *)c)->slots);
+	struct converter *c = v;
+	if (c) {
+		free(c->slots);
+		if (c->native)
+			pp_native_capture_free(c->native);
+		free(c->native);
+	}
 	free(c);
 }
 
@@ -197,6 +208,55 @@ static uint32_t python_frames(const struct pp_thread *th)
 	return n;
 }
 
+/* The file name of a path (a native frame's library). */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+static pp_frame_id native_frame(struct converter *c, const struct pp_native_sym *sym)
+{
+	const char *lib = sym->library ? base_name(sym->library) : "?";
+	struct pp_pframe pf = {pp_profile_str(c->p, sym->function ? sym->function : "?"),
+			       pp_profile_str(c->p, lib),
+			       pp_profile_str(c->p, sym->file ? sym->file : lib),
+			       sym->file && sym->line > 0 ? sym->line : PP_LINE_NONE, 0,
+			       PP_FRAME_NATIVE};
+	if (pf.function == UINT32_MAX || pf.name == UINT32_MAX || pf.file == UINT32_MAX)
+		return UINT32_MAX;
+	return pp_profile_frame(c->p, &pf);
+}
+
+/* The thread's merged stack as profile stacks, root first; PP_EMPTY_STACK
+ * in *out when it could not be merged (*merged false). -1 out of memory. */
+static int native_stack(struct converter *c, const struct pp_thread *th, pp_stack_id *out,
+			bool *merged)
+{
+	*merged = false;
+	size_t npcs = 0;
+	const uint64_t *pcs = pp_native_capture_pcs(c->native, th->native_id, &npcs);
+	struct pp_native_stack ns;
+	if (pp_native_merge(th->frames, th->nframes, pcs, npcs, c->native->sym, &ns) != 0)
+		return -1;
+	int rc = 0;
+	pp_stack_id stack = PP_EMPTY_STACK;
+	if (ns.result == PP_MERGE_OK) {
+		*merged = true;
+		for (size_t k = ns.nmerged; k-- > 0 && rc == 0;) {
+			const struct pp_merged_frame *m = &ns.merged[k];
+			pp_frame_id fid = m->python ? python_frame(c, &th->frames[m->py_index])
+						    : native_frame(c, &m->sym);
+			if (fid == UINT32_MAX ||
+			    (stack = pp_profile_stack(c->p, stack, fid)) == UINT32_MAX)
+				rc = -1;
+		}
+	}
+	pp_native_stack_free(&ns);
+	*out = stack;
+	return rc;
+}
+
 /* Add one snapshot to the profile. -1 when out of memory. */
 static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t t0,
 			struct pp_sampler_stats *st)
@@ -211,7 +271,13 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 					th->name ? pp_profile_str(c->p, th->name) : 0, c->cmdline};
 		uint32_t tid = pp_profile_thread(c->p, &pt);
 		pp_stack_id stack = PP_EMPTY_STACK;
-		for (size_t k = th->nframes; k-- > 0;) { /* root first */
+		bool merged = false;
+		if (c->native) {
+			if (native_stack(c, th, &stack, &merged) != 0)
+				return -1;
+			st->native_unmerged += !merged;
+		}
+		for (size_t k = merged ? 0 : th->nframes; k-- > 0;) { /* root first */
 			const struct pp_frame *f = &th->frames[k];
 			pp_frame_id fid = f->kind == PP_RF_PYTHON ? python_frame(c, f)
 								  : marker_frame(c, f);
@@ -258,7 +324,7 @@ static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stat
  * (the process is not sampled) or PP_OK; *oom when the profile could not
  * grow. */
 static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
-			      unsigned names_every, struct pp_sample *s, uint64_t start,
+			      bool native, unsigned names_every, struct pp_sample *s, uint64_t start,
 			      struct pp_cost_histogram *costs, struct pp_sampler_stats *st,
 			      int *oom_out,
 			      struct pp_error *err)
@@ -271,12 +337,26 @@ static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsig
 	/* Names change rarely and cost a walk of threading._active: read them
 	 * on a process's first sample and about once a second. */
 	unsigned f = flags | (c->samples % names_every == 0 ? PP_SAMPLE_NAMES : 0);
+	if (native && !c->native_tried) {
+		/* A process whose mappings cannot be read is sampled as
+		 * without --native. */
+		c->native_tried = true;
+		char msg[300];
+		c->native = calloc(1, sizeof(*c->native));
+		if (c->native && pp_native_capture_init(c->native, pr->target, msg, sizeof(msg)) != 0) {
+			free(c->native);
+			c->native = NULL;
+		}
+	}
+	uint64_t unwind_before = c->native ? c->native->unwind_ns : 0;
 	uint64_t before = now_ns();
 	enum pp_err e = pp_target_sample(pr->target, f, s, err);
 	uint64_t after = now_ns();
 	if (e != PP_OK)
 		return e;
 	pp_cost_add(costs, after - before);
+	if (c->native)
+		st->native_unwind_ns += c->native->unwind_ns - unwind_before;
 	st->samples++;
 	c->samples++;
 	if (add_snapshot(c, s, start, st) != 0)
@@ -302,7 +382,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	uint64_t start = now_ns(), next = start, last_tick = start;
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
 	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE | PP_SAMPLE_OS_FAST : 0) |
-			 (o->blocking ? PP_SAMPLE_PAUSE : 0);
+			 (o->blocking || o->native ? PP_SAMPLE_PAUSE : 0);
 	enum pp_err rc = PP_OK;
 	int done = 0;
 	while (!done && !(o->stop && *o->stop)) {
@@ -321,7 +401,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
 			struct pp_process *pr = pp_process_set_at(set, i);
 			struct pp_error perr;
-			enum pp_err e = sample_one(pr, p, flags, rate, &s, start, costs, st,
+			enum pp_err e = sample_one(pr, p, flags, o->native, rate, &s, start, costs, st,
 						   &out_of_memory, pr->root ? err : &perr);
 			if (e == PP_OK) {
 				sampled = 1;

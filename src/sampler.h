@@ -41,6 +41,10 @@ struct pp_sampler_stats {
 	size_t processes;        /* attached now */
 	size_t processes_seen;   /* attached at some point */
 	enum pp_err end;         /* why sampling ended: PP_OK, or PP_ERR_GONE */
+	/* --native: thread samples whose native frames could not be merged
+	 * (drawn with their Python frames alone), and the time unwinding */
+	uint64_t native_unmerged;
+	uint64_t native_unwind_ns;
 };
 
 struct pp_sampler_opts {
@@ -50,6 +54,10 @@ struct pp_sampler_opts {
 	bool back_to_back;
 	double duration_s;   /* 0: until the root exits or we are stopped */
 	bool blocking;       /* pause the threads for each sample */
+	/* Native frames too (record --native): each sample pauses the
+	 * threads and unwinds them; merged stacks go into the profile as
+	 * Python and PP_FRAME_NATIVE frames. */
+	bool native;
 	bool os_state;       /* read /proc task state (needed to tell idle) */
 	/* Called about every 100 ms with the running stats (progress line,
 	 * flushing a recording); may be NULL. Non-zero stops sampling. */

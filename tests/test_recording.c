@@ -177,7 +177,7 @@ static void assert_consistent(const struct pp_profile *p)
 	const struct pp_pframe *f = pp_profile_frames(p, &n);
 	for (size_t i = 0; i < c.f; i++) {
 		cr_assert(f[i].function < c.s && f[i].name < c.s && f[i].file < c.s);
-		cr_assert(f[i].kind <= PP_FRAME_MARKER);
+		cr_assert(f[i].kind <= PP_FRAME_NATIVE);
 	}
 	const struct pp_pstack *s = pp_profile_stacks(p, &n);
 	cr_assert_eq(s[0].depth, 0);

@@ -19,70 +19,70 @@
 #include "tests/support.h"
 
 static const struct pp_dump_frame main_frames[] = {
-	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON},
-	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON},
+	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 static const struct pp_dump_frame worker_frames[] = {
-	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON},
-	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON},
-	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON},
-	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON},
-	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON},
+	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 static const struct pp_dump_frame gil_waiter_frames[] = {
-	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON},
-	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON},
+	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 /* A line of -1: the interpreter has no line for the instruction. */
 static const struct pp_dump_frame reader_frames[] = {
-	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON},
-	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON},
+	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 /* Non-ASCII in function names and file names, including a character
  * outside the BMP (U+20000, four UTF-8 bytes). */
 static const struct pp_dump_frame subinterp_frames[] = {
-	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON},
-	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON},
+	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 static const struct pp_dump_frame stopped_frames[] = {
-	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON},
+	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 static const struct pp_dump_frame exiting_frames[] = {
-	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON},
+	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 /* Cut short: the outer frames that held still under [changing]. */
 static const struct pp_dump_frame changing_frames[] = {
-	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
-	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON},
+	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
+	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 /* Unreadable parts: a name that could not be read, a line that could not
  * be read, a frame whose code object could not be, a chain that loops. */
 static const struct pp_dump_frame broken_frames[] = {
-	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON},
-	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON},
-	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
-	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON},
-	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
+	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
+	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
 };
 
 static const struct pp_dump_frame disk_frames[] = {
-	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON},
+	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 static const struct pp_dump_frame loop_frames[] = {
-	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON},
-	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON},
+	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
 };
 
 /* The second number is the id in the target's PID namespace: the main
@@ -91,44 +91,44 @@ static const struct pp_dump_frame loop_frames[] = {
 static const struct pp_dump_thread fixture_threads[] = {
 	/* gil held, os running */
 	{4242, 1, "MainThread", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
-	 main_frames, 3},
+	 main_frames, 3, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* released, sleeping in a syscall */
 	{4250, 4250, "worker-1", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, "futex", 0,
-	 worker_frames, 5},
+	 worker_frames, 5, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* waiting for the GIL wins over what the kernel says */
 	{4251, 0, "worker-2", 0, PP_DUMP_GIL_WAITING, PP_DUMP_OS_SLEEPING, "futex", 0,
-	 gil_waiter_frames, 2},
+	 gil_waiter_frames, 2, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* a name with a quote and a newline; disk wait in a syscall; line -1 */
 	{4252, 0, "io-\"reader\"\nline2", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_DISK, "read", 0,
-	 reader_frames, 2},
+	 reader_frames, 2, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* no name, sleeping without a known syscall, no frames */
-	{4253, 0, NULL, 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL, 0, NULL, 0},
+	{4253, 0, NULL, 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL, 0, NULL, 0, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* a subinterpreter (its own GIL, 3.12+); non-ASCII everywhere */
 	{4254, 0, "trabajador-ñ 线程", 1, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0,
-	 subinterp_frames, 3},
+	 subinterp_frames, 3, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	{4255, 0, "stopper", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_STOPPED, NULL, 0,
-	 stopped_frames, 1},
+	 stopped_frames, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* holds the GIL while blocked in the kernel: the classic hang */
 	{4260, 0, "hog", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_SLEEPING, "nanosleep", 0,
-	 stopped_frames, 1},
+	 stopped_frames, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* dropped (nothing held still), nothing known about it */
 	{4256, 0, "churn", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_UNKNOWN, NULL, PP_DUMP_STACK_DROPPED,
-	 NULL, 0},
+	 NULL, 0, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	{4257, 0, "exiting", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_ZOMBIE, NULL, 0,
-	 exiting_frames, 1},
+	 exiting_frames, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* backslash, tab and a terminal escape in a name; disk without a
 	 * syscall */
 	{4258, 0, "C:\\tmp\tesc\x1b[31m", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_DISK, NULL, 0,
-	 disk_frames, 1},
+	 disk_frames, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* gil unknown falls through to the OS state */
 	{4259, 0, "asyncio-loop", 0, PP_DUMP_GIL_UNKNOWN, PP_DUMP_OS_SLEEPING, "epoll_wait", 0,
-	 loop_frames, 2},
+	 loop_frames, 2, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* cut short: what held still, under its marker */
 	{4261, 0, "partial", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_RUNNING, NULL,
-	 PP_DUMP_STACK_CUT_CHANGING, changing_frames, 3},
+	 PP_DUMP_STACK_CUT_CHANGING, changing_frames, 3, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 	/* parts that could not be read */
 	{4262, 0, "broken", 0, PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL,
-	 PP_DUMP_STACK_CUT_UNREADABLE, broken_frames, 5},
+	 PP_DUMP_STACK_CUT_UNREADABLE, broken_frames, 5, PP_DUMP_NATIVE_NONE, NULL, NULL, 0},
 };
 
 static const struct pp_dump fixture = {
@@ -281,10 +281,10 @@ Test(render_dump, json_parses_and_means_what_it_says)
  * subsequence, so the document is still valid JSON. */
 Test(render_dump, json_replaces_invalid_utf8)
 {
-	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON};
+	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON, NULL, 0, false};
 	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
-				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
-	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL};
+				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL, false, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
@@ -315,8 +315,8 @@ Test(render_dump, json_replaces_invalid_utf8)
 Test(render_dump, json_control_chars)
 {
 	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
-				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0};
-	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL};
+				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL, false, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
@@ -377,7 +377,7 @@ Test(render_dump, nul_in_names_is_escaped)
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)
 {
-	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL};
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL, false, NULL};
 	size_t len;
 	char *text = render(pp_render_dump_text, &d, &len);
 	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");

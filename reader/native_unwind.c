@@ -1,0 +1,203 @@
+/* libunwind's remote unwinder over ptrace: one address space per process,
+ * one UPT handle per thread per unwind.
+ *
+ * libunwind-ptrace finds a frame's unwind rules by opening the file mapped
+ * there under /proc/PID/root - which, for a target chrooted somewhere, is
+ * the wrong file (/proc/PID/maps already names it from our root). So the
+ * unwind tables come from the symboliser's view of the mappings instead:
+ * the .eh_frame_hdr search table of the file at a pc, handed to libunwind
+ * as a remote table it reads through the target's memory (the way perf
+ * does). Registers and memory are still UPT's. */
+#include "native_unwind.h"
+
+#include <libunwind-ptrace.h>
+#include <stdlib.h>
+
+/* libunwind's own table search; exported by it, not declared in its
+ * headers. */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+struct pp_unwinder {
+	int pid;
+	unw_addr_space_t as;
+	unw_accessors_t acc;
+	struct pp_symbolizer *sym;
+};
+
+/* What libunwind passes the accessors. */
+struct upt_arg {
+	void *upt;
+	struct pp_unwinder *u;
+};
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	struct upt_arg *a = arg;
+	uint64_t start, end, hdr, table, n;
+	if (pp_symbolizer_unwind_table(a->u->sym, ip, &start, &end, &hdr, &table, &n) != 0)
+		return -UNW_ENOINFO;
+	unw_dyn_info_t di = {0};
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.start_ip = start;
+	di.end_ip = end;
+	di.u.rti.segbase = hdr;
+	di.u.rti.table_data = table;
+	/* in words: each entry is two 32-bit values */
+	di.u.rti.table_len = n * 8 / sizeof(unw_word_t);
+	/* it reads the table through our accessors: our arg */
+	return _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+}
+
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	_UPT_put_unwind_info(as, pi, ((struct upt_arg *)arg)->upt);
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)arg;
+	return -UNW_ENOINFO; /* no JIT-registered unwind info is looked for */
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+		      void *arg)
+{
+	if (write)
+		return -UNW_EINVAL; /* never write to the target */
+	struct upt_arg *a = arg;
+	/* Unwind tables and code from the files themselves; the stack from
+	 * the thread. */
+	uint64_t v;
+	if (pp_symbolizer_read_static(a->u->sym, addr, &v) == 0) {
+		*val = v;
+		return 0;
+	}
+	return _UPT_access_mem(as, addr, val, 0, a->upt);
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+		      void *arg)
+{
+	if (write)
+		return -UNW_EINVAL;
+	return _UPT_access_reg(as, reg, val, 0, ((struct upt_arg *)arg)->upt);
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+			void *arg)
+{
+	if (write)
+		return -UNW_EINVAL;
+	return _UPT_access_fpreg(as, reg, val, 0, ((struct upt_arg *)arg)->upt);
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	(void)as;
+	(void)c;
+	(void)arg;
+	return -UNW_EINVAL; /* never */
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			 unw_word_t *off, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)off;
+	(void)arg;
+	return -UNW_ENOINFO; /* names are symbolize.h's */
+}
+
+struct pp_unwinder *pp_unwinder_new(int pid, struct pp_symbolizer *sym)
+{
+	struct pp_unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->pid = pid;
+	u->sym = sym;
+	u->acc = (unw_accessors_t){
+		.find_proc_info = find_proc_info,
+		.put_unwind_info = put_unwind_info,
+		.get_dyn_info_list_addr = get_dyn_info_list_addr,
+		.access_mem = access_mem,
+		.access_reg = access_reg,
+		.access_fpreg = access_fpreg,
+		.resume = resume,
+		.get_proc_name = get_proc_name,
+	};
+	u->as = unw_create_addr_space(&u->acc, 0);
+	if (!u->as) {
+		free(u);
+		return NULL;
+	}
+	/* Unwind rules found once serve every thread and sample after. */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	return u;
+}
+
+void pp_unwinder_free(struct pp_unwinder *u)
+{
+	if (!u)
+		return;
+	unw_destroy_addr_space(u->as);
+	free(u);
+}
+
+void pp_unwinder_flush(struct pp_unwinder *u)
+{
+	if (u)
+		unw_flush_cache(u->as, 0, 0);
+}
+
+long pp_unwind_thread(struct pp_unwinder *u, int tid, uint64_t *pcs, size_t max,
+		      enum pp_unwind_end *end)
+{
+	*end = PP_UNWIND_FAILED;
+	if (!u || tid <= 0)
+		return -1;
+	struct upt_arg a = {_UPT_create(tid), u};
+	if (!a.upt)
+		return -1;
+	unw_cursor_t c;
+	long n = 0;
+	if (unw_init_remote(&c, u->as, &a) < 0) {
+		_UPT_destroy(a.upt);
+		return -1;
+	}
+	for (;;) {
+		if ((size_t)n == max) {
+			*end = PP_UNWIND_TOO_DEEP;
+			break;
+		}
+		unw_word_t ip = 0;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0) {
+			if (n == 0)
+				n = -1;
+			break;
+		}
+		/* A zero return address is how the outermost frames of a
+		 * thread (clone's, _start's) end their chain. */
+		if (ip == 0 && n > 0) {
+			*end = PP_UNWIND_BOTTOM;
+			break;
+		}
+		pcs[n++] = ip;
+		int r = unw_step(&c);
+		if (r == 0) {
+			*end = PP_UNWIND_BOTTOM;
+			break;
+		}
+		if (r < 0)
+			break;
+	}
+	_UPT_destroy(a.upt);
+	return n;
+}

@@ -1,0 +1,108 @@
+/* A dump thread's frames from a merged native stack. */
+#include "dump_native.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct pp_dump_frame *store_new(struct pp_dump_native_store *st, size_t n)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 16;
+		struct pp_dump_frame **v = realloc(st->blocks, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		st->blocks = v;
+		st->cap = cap;
+	}
+	struct pp_dump_frame *f = calloc(n ? n : 1, sizeof(*f));
+	if (f)
+		st->blocks[st->n++] = f;
+	return f;
+}
+
+void pp_dump_native_store_free(struct pp_dump_native_store *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->blocks[i]);
+	free(st->blocks);
+	memset(st, 0, sizeof(*st));
+}
+
+static struct pp_dump_frame native_frame(const struct pp_native_sym *sym)
+{
+	return (struct pp_dump_frame){
+		.function = sym->function,
+		.file = sym->file,
+		.line = sym->file && sym->line > 0 ? sym->line : PP_FRAME_LINE_UNKNOWN,
+		.kind = PP_DUMP_FRAME_NATIVE,
+		.library = sym->library,
+		.offset = sym->library ? sym->offset : sym->pc,
+		.inlined = sym->inlined,
+	};
+}
+
+/* Notes outlive the merge: they are kept with the frames. */
+static const char *keep_note(struct pp_dump_native_store *st, const char *note)
+{
+	size_t len = strlen(note) + 1;
+	size_t n = (len + sizeof(struct pp_dump_frame) - 1) / sizeof(struct pp_dump_frame);
+	char *p = (char *)store_new(st, n);
+	if (p)
+		memcpy(p, note, len);
+	return p;
+}
+
+int pp_dump_add_native(struct pp_dump *d, struct pp_dump_thread *th, const struct pp_sample *s,
+		       struct pp_native_capture *c, struct pp_dump_native_store *st)
+{
+	d->native = true;
+	size_t no_eval = 0, with_python = 0;
+	for (size_t i = 0; i < s->nthreads && i < d->nthreads; i++) {
+		const struct pp_thread *t = &s->threads[i];
+		size_t npcs = 0;
+		const uint64_t *pcs = pp_native_capture_pcs(c, t->native_id, &npcs);
+		struct pp_native_stack ns;
+		if (pp_native_merge(t->frames, t->nframes, pcs, npcs, c->sym, &ns) != 0)
+			return -1;
+		int rc = 0;
+		if (ns.result == PP_MERGE_OK) {
+			struct pp_dump_frame *f = store_new(st, ns.nmerged);
+			if (!f) {
+				rc = -1;
+			} else {
+				for (size_t k = 0; k < ns.nmerged; k++)
+					f[k] = ns.merged[k].python
+						? th[i].frames[ns.merged[k].py_index]
+						: native_frame(&ns.merged[k].sym);
+				th[i].frames = f;
+				th[i].nframes = ns.nmerged;
+				th[i].native = PP_DUMP_NATIVE_MERGED;
+			}
+		} else {
+			struct pp_dump_frame *f = store_new(st, ns.nnative);
+			const char *note = keep_note(st, ns.note);
+			if (!f || !note) {
+				rc = -1;
+			} else {
+				for (size_t k = 0; k < ns.nnative; k++)
+					f[k] = native_frame(&ns.native[k]);
+				th[i].native_frames = f;
+				th[i].nnative_frames = ns.nnative;
+				th[i].native = PP_DUMP_NATIVE_SEPARATE;
+				th[i].native_note = note;
+				if (ns.result == PP_MERGE_NO_EVALUATOR && !d->native_note)
+					d->native_note = note;
+			}
+		}
+		if (t->nframes)
+			with_python++;
+		no_eval += ns.result == PP_MERGE_NO_EVALUATOR;
+		pp_native_stack_free(&ns);
+		if (rc)
+			return rc;
+	}
+	/* Said once only when it is every thread's story. */
+	if (no_eval == 0 || no_eval < with_python)
+		d->native_note = NULL;
+	return 0;
+}

@@ -470,6 +470,9 @@ void pp_target_detach(struct pp_target *t)
 	pp_quiet_free(t->quiet);
 	pp_resume_free(t->resume);
 	free(t->quiet_seen);
+	pp_repr_free(&t->repr);
+	pp_locals_arena_reset(&t->locals);
+	free(t->locals.v);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);
 	free(t->info.executable);

@@ -4,6 +4,7 @@
 #define PYPROBE_READER_TARGET_INTERNAL_H
 
 #include "code_cache.h"
+#include "frame_locals.h"
 #include "frame_walk.h"
 #include "layout.h"
 #include "memory.h"
@@ -52,6 +53,8 @@ struct pp_target {
 	bool quiet_sample;          /* this sample may take threads over */
 	struct pp_quiet_thread_seen *quiet_seen; /* learn_quiet's, reused */
 	size_t quiet_seen_cap;
+	struct pp_repr repr;           /* PP_SAMPLE_LOCALS: types seen */
+	struct pp_locals_arena locals; /* ...and the last sample's locals */
 };
 
 /* Fill err with a formatted one-line message; returns code. */

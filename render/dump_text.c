@@ -85,6 +85,29 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 	}
 }
 
+/* Under a frame's line, one line per local: `name = repr`, the repr as
+ * Python would print it (its type shows in it). */
+static void put_locals(const struct pp_dump_frame *f, FILE *out)
+{
+	if (f->locals_state == PP_DUMP_LOCALS_UNREADABLE) {
+		fputs("        (locals not readable)\n", out);
+		return;
+	}
+	for (size_t i = 0; i < f->nlocals; i++) {
+		const struct pp_dump_local *l = &f->locals[i];
+		fputs("        ", out);
+		put_text(l->name, out);
+		fputs(" = ", out);
+		if (l->repr)
+			pp_text_str(l->repr, 0, out);
+		else
+			fputs("<value not readable>", out);
+		fputc('\n', out);
+	}
+	if (f->locals_cut)
+		fputs("        (more locals not read)\n", out);
+}
+
 static void put_thread(const struct pp_dump_thread *t, FILE *out)
 {
 	fprintf(out, "Thread %" PRIu64, t->native_id);
@@ -125,6 +148,7 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 		else if (f->line < -1)
 			fputs(":?", out); /* a line that could not be read */
 		fputs(")\n", out);
+		put_locals(f, out);
 	}
 }
 

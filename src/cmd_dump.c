@@ -12,16 +12,23 @@
 #include "frame_marker.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
+	"usage: pyprobe dump --pid PID [--json] [--locals] [--nonblocking]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
 	"\n"
 	"  -p, --pid PID      the Python process to read\n"
 	"  -j, --json         JSON instead of text (schema: docs/dump.md)\n"
+	"  -l, --locals       each Python frame's arguments and local variables,\n"
+	"                     with their values as pyprobe reads them from memory\n"
+	"                     (never by running code in the process): exact for\n"
+	"                     None, bool, int, float, str and bytes (long ones\n"
+	"                     cut), type and length for containers, type and\n"
+	"                     address for other objects\n"
 	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
-	"                     if it keeps moving, shown cut short under [changing]\n"
+	"                     if it keeps moving, shown cut short under [changing];\n"
+	"                     with --locals, values may be caught mid-change\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"By default the process is paused (ptrace) for the few milliseconds the\n"
@@ -68,24 +75,49 @@ static enum pp_dump_stack dump_stack(const struct pp_thread *t)
  * in `labels` (one slot per marker frame). */
 #define LABEL_MAX 96
 
+/* A Python frame's locals, as the model holds them (`store`: room for
+ * all of the sample's). */
+static void build_locals(const struct pp_frame *f, struct pp_dump_frame *df,
+			 struct pp_dump_local *store, size_t *used)
+{
+	if (f->locals_state == PP_LOCALS_UNREADABLE) {
+		df->locals_state = PP_DUMP_LOCALS_UNREADABLE;
+		return;
+	}
+	if (f->locals_state != PP_LOCALS_READ)
+		return;
+	df->locals_state = PP_DUMP_LOCALS_READ;
+	df->locals = store + *used;
+	df->nlocals = f->nlocals;
+	df->locals_cut = f->locals_cut;
+	for (uint32_t i = 0; i < f->nlocals; i++)
+		store[(*used)++] = (struct pp_dump_local){f->locals[i].name, f->locals[i].type,
+							  f->locals[i].repr};
+}
+
 static int build_dump(const struct pp_target_info *info, const struct pp_sample *s,
 		      struct pp_dump *d, struct pp_dump_thread **threads_out,
-		      struct pp_dump_frame **frames_out, char **labels_out)
+		      struct pp_dump_frame **frames_out, char **labels_out,
+		      struct pp_dump_local **locals_out)
 {
-	size_t nf = 0, nm = 0;
+	size_t nf = 0, nm = 0, nl = 0;
 	for (size_t i = 0; i < s->nthreads; i++)
-		for (size_t j = 0; j < s->threads[i].nframes; j++, nf++)
+		for (size_t j = 0; j < s->threads[i].nframes; j++, nf++) {
 			nm += s->threads[i].frames[j].kind != PP_RF_PYTHON;
+			nl += s->threads[i].frames[j].nlocals;
+		}
 	struct pp_dump_thread *th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
 	struct pp_dump_frame *fr = calloc(nf ? nf : 1, sizeof(*fr));
 	char *labels = malloc(nm ? nm * LABEL_MAX : 1);
-	if (!th || !fr || !labels) {
+	struct pp_dump_local *lo = malloc((nl ? nl : 1) * sizeof(*lo));
+	if (!th || !fr || !labels || !lo) {
 		free(th);
 		free(fr);
 		free(labels);
+		free(lo);
 		return -1;
 	}
-	size_t k = 0, m = 0;
+	size_t k = 0, m = 0, used = 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *t = &s->threads[i];
 		th[i].native_id = t->native_id;
@@ -103,8 +135,8 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 			if (f->kind != PP_RF_PYTHON) {
 				char *label = labels + LABEL_MAX * m++;
 				pp_frame_marker_label(f, label, LABEL_MAX);
-				fr[k] = (struct pp_dump_frame){label, NULL, NULL, -1,
-							       PP_DUMP_FRAME_MARKER};
+				fr[k] = (struct pp_dump_frame){.function = label, .line = -1,
+							       .kind = PP_DUMP_FRAME_MARKER};
 				continue;
 			}
 			fr[k].kind = PP_DUMP_FRAME_PYTHON;
@@ -112,6 +144,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 			fr[k].name = f->code->name;
 			fr[k].file = f->code->filename;
 			fr[k].line = f->line;
+			build_locals(f, &fr[k], lo, &used);
 		}
 	}
 	d->pid = info->pid;
@@ -124,6 +157,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	*threads_out = th;
 	*frames_out = fr;
 	*labels_out = labels;
+	*locals_out = lo;
 	return 0;
 }
 
@@ -132,14 +166,15 @@ int cmd_dump(int argc, char **argv)
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
+		{"locals", no_argument, NULL, 'l'},
 		{"nonblocking", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, locals = 0, c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:jnh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jlnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -148,6 +183,7 @@ int cmd_dump(int argc, char **argv)
 						      optarg);
 			break;
 		case 'j': json = 1; break;
+		case 'l': locals = 1; break;
 		case 'n': nonblocking = 1; break;
 		case 'h':
 			fputs(dump_usage, stdout);
@@ -155,7 +191,7 @@ int cmd_dump(int argc, char **argv)
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && !strchr("pjnh", optopt))
+			if (optopt && optopt != '?' && !strchr("pjlnh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -174,7 +210,8 @@ int cmd_dump(int argc, char **argv)
 		return (int)err.code;
 	}
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
-			 (nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
+			 (nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE) |
+			 (locals ? PP_SAMPLE_LOCALS : 0);
 	struct pp_sample s = {0};
 	enum pp_err e = pp_target_sample(t, flags, &s, &err);
 	/* Paused, a thread caught entering its evaluation loop has no stack
@@ -195,8 +232,10 @@ int cmd_dump(int argc, char **argv)
 	struct pp_dump_thread *th = NULL;
 	struct pp_dump_frame *fr = NULL;
 	char *labels = NULL;
+	struct pp_dump_local *lo = NULL;
 	int rc = PP_EXIT_OK;
-	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr, &labels) != 0) {
+	d.with_locals = locals;
+	if (build_dump(pp_target_get_info(t), &s, &d, &th, &fr, &labels, &lo) != 0) {
 		pp_die_msg("out of memory");
 		rc = PP_EXIT_IO;
 	} else if ((json ? pp_render_dump_json(&d, stdout) : pp_render_dump_text(&d, stdout)) != 0 ||
@@ -207,6 +246,7 @@ int cmd_dump(int argc, char **argv)
 	free(th);
 	free(fr);
 	free(labels);
+	free(lo);
 	pp_sample_free(&s);
 	pp_target_detach(t);
 	return rc;

@@ -19,70 +19,70 @@
 #include "tests/support.h"
 
 static const struct pp_dump_frame main_frames[] = {
-	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON},
-	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON},
+	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame worker_frames[] = {
-	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON},
-	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON},
-	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON},
-	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON},
-	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON},
+	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame gil_waiter_frames[] = {
-	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON},
-	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON},
+	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 /* A line of -1: the interpreter has no line for the instruction. */
 static const struct pp_dump_frame reader_frames[] = {
-	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON},
-	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON},
+	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 /* Non-ASCII in function names and file names, including a character
  * outside the BMP (U+20000, four UTF-8 bytes). */
 static const struct pp_dump_frame subinterp_frames[] = {
-	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON},
-	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON},
+	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame stopped_frames[] = {
-	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON},
+	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame exiting_frames[] = {
-	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON},
+	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 /* Cut short: the outer frames that held still under [changing]. */
 static const struct pp_dump_frame changing_frames[] = {
-	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
-	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON},
-	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON},
+	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0},
+	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 /* Unreadable parts: a name that could not be read, a line that could not
  * be read, a frame whose code object could not be, a chain that loops. */
 static const struct pp_dump_frame broken_frames[] = {
-	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON},
-	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON},
-	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
-	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON},
-	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER},
+	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0},
+	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame disk_frames[] = {
-	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON},
+	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 static const struct pp_dump_frame loop_frames[] = {
-	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON},
-	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON},
+	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
+	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0},
 };
 
 /* The second number is the id in the target's PID namespace: the main
@@ -280,10 +280,10 @@ Test(render_dump, json_parses_and_means_what_it_says)
  * subsequence, so the document is still valid JSON. */
 Test(render_dump, json_replaces_invalid_utf8)
 {
-	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON};
+	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0};
 	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1};
-	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, 0};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
@@ -315,7 +315,7 @@ Test(render_dump, json_control_chars)
 {
 	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
 				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0};
-	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, 0};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
@@ -376,7 +376,7 @@ Test(render_dump, nul_in_names_is_escaped)
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)
 {
-	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0};
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, 0};
 	size_t len;
 	char *text = render(pp_render_dump_text, &d, &len);
 	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");

@@ -61,7 +61,7 @@ _pyprobe()
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --json --nonblocking --help' ;;
+	dump) opts='--pid --json --locals --nonblocking --help' ;;
 	help) COMPREPLY=($(compgen -W 'record render report dump' -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then

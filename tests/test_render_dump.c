@@ -423,3 +423,54 @@ Test(render_dump, json_write_error)
 {
 	check_write_error(pp_render_dump_json);
 }
+
+/* --locals: text lines under their frame, JSON lists on Python frames only
+ * (null where unreadable), and a dump without --locals has no such key. */
+Test(render_dump, locals_text_and_json)
+{
+	static const struct pp_dump_local lv[] = {
+		{"n", "int", "42"},
+		{"s", "str", "'it\\'s \xe2\x9c\x93'"},
+		{"bad\xff", NULL, NULL},
+		{NULL, "Foo", "<Foo object at 0x7f00>"},
+	};
+	struct pp_dump_frame fr[] = {
+		{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0},
+		{"work", "work", "app.py", 3, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_READ, lv, 4, 1},
+		{"main", "main", "app.py", 9, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_UNREADABLE, NULL, 0, 0},
+		{"<module>", "<module>", "app.py", 11, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_READ, NULL, 0, 0},
+	};
+	struct pp_dump_thread th = {7, 0, "w", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL,
+				    PP_DUMP_STACK_CUT_CHANGING, fr, 4};
+	struct pp_dump d = {1, "python3 app.py", "3.12.1", "/x", NULL, &th, 1, 1};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert(strstr(text, "    work (app.py:3)\n"
+			       "        n = 42\n"
+			       "        s = 'it\\'s \xe2\x9c\x93'\n"
+			       "        bad\xff = <value not readable>\n"
+			       "        ? = <Foo object at 0x7f00>\n"
+			       "        (more locals not read)\n"
+			       "    main (app.py:9)\n"
+			       "        (locals not readable)\n"
+			       "    <module> (app.py:11)\n"),
+		  "text:\n%s", text);
+	free(text);
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_eq(python_check(json, len,
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1]))\n"
+		"f = d['threads'][0]['frames']\n"
+		"assert 'locals' not in f[0], f[0]\n"
+		"assert f[1]['locals'] == [{'name': 'n', 'type': 'int', 'repr': '42'},\n"
+		"  {'name': 's', 'type': 'str', 'repr': \"'it\\\\'s \\u2713'\"},\n"
+		"  {'name': 'bad\\ufffd', 'type': None, 'repr': None},\n"
+		"  {'name': None, 'type': 'Foo', 'repr': '<Foo object at 0x7f00>'}], f[1]\n"
+		"assert f[2]['locals'] is None\n"
+		"assert f[3]['locals'] == []\n"), 0, "JSON:\n%s", json);
+	free(json);
+	d.with_locals = 0;
+	json = render(pp_render_dump_json, &d, &len);
+	cr_assert_null(strstr(json, "\"locals\""), "no --locals, no locals key:\n%s", json);
+	free(json);
+}

@@ -7,8 +7,10 @@
 
 #include "pystring.h"
 
-/* co_localspluskinds bits (3.11+, the same in every version since). */
-#define CO_FAST_HIDDEN 0x10
+/* co_localspluskinds bits (3.11+, the same in every version since).
+ * CO_FAST_HIDDEN (0x10, 3.12+: a comprehension's variable inlined into its
+ * function) needs nothing of its own: unbound outside the comprehension,
+ * it is left out like any unbound slot, and shown while it runs. */
 #define CO_FAST_LOCAL 0x20
 #define CO_FAST_CELL 0x40
 #define CO_FAST_FREE 0x80
@@ -211,8 +213,6 @@ int pp_read_frame_locals(struct pp_repr *r, struct pp_locals_arena *a, uint64_t 
 				val = inner;
 			}
 		}
-		if ((kind & CO_FAST_HIDDEN) && !val && !type)
-			continue;
 		if (val)
 			pp_repr_object(r, val, &type, &repr);
 		char *name = pp_read_str(r->mem, l, names[i], 0);

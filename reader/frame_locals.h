@@ -14,8 +14,9 @@
  *           slot's type says which. From 3.14 slots are _PyStackRefs:
  *           NULL is the value 1, a tagged int has both low bits set.
  *
- * A cell shows its contents. Unbound slots (NULL, an empty cell) and
- * hidden ones are left out, as Python's own locals() does. Everything read
+ * A cell shows its contents. Unbound slots (NULL, an empty cell) are left
+ * out, as Python's own locals() does; a hidden one is shown while bound
+ * (inside its comprehension). Everything read
  * is bounded: at most PP_LOCALS_MAX slots, names as pystring.h bounds
  * them, values as pyrepr.h does.
  */

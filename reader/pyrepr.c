@@ -39,6 +39,9 @@ struct sb {
 
 static void sb_add(struct sb *b, const char *s, size_t n)
 {
+	/* (no repr comes near this; the bound also tells the compiler so) */
+	if (n > (1u << 24))
+		b->oom = true;
 	if (b->oom)
 		return;
 	if (b->n + n + 1 > b->cap) {

@@ -43,7 +43,19 @@ void pp_locals_arena_reset(struct pp_locals_arena *a)
 	for (size_t i = 0; i < a->n; i++)
 		free(a->v[i]);
 	a->n = 0;
+	a->ncodes = 0;
 }
+
+void pp_locals_arena_free(struct pp_locals_arena *a)
+{
+	pp_locals_arena_reset(a);
+	free(a->v);
+	free(a->codes);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Code objects remembered per sample; past this, read for every frame. */
+#define CODES_MAX 4096
 
 /* The first `want` items of the tuple at `addr`, which must have `size`. */
 static int read_tuple(struct pp_repr *r, uint64_t addr, uint64_t len, size_t want,
@@ -160,6 +172,47 @@ static int read_code_slots(struct pp_repr *r, uint64_t code, uint64_t **names, u
 	return 0;
 }
 
+/* The slots of the code object at `code`, from the sample's cache or read
+ * now (and kept). NULL if unreadable. */
+static const struct pp_locals_code *code_slots(struct pp_repr *r, struct pp_locals_arena *a,
+					       uint64_t code)
+{
+	for (size_t i = a->ncodes; i-- > 0;)
+		if (a->codes[i].addr == code)
+			return &a->codes[i];
+	uint64_t *names;
+	uint8_t *kinds;
+	size_t n, total;
+	if (read_code_slots(r, code, &names, &kinds, &n, &total) != 0)
+		return NULL;
+	const char **strs = pp_locals_arena_keep(a, calloc(n ? n : 1, sizeof(*strs)));
+	if (!strs)
+		free(kinds);
+	if (!strs || !pp_locals_arena_keep(a, kinds)) { /* (keep frees it) */
+		free(names);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		strs[i] = pp_locals_arena_keep(a, pp_read_str(r->mem, r->l, names[i], 0));
+	free(names);
+	static struct pp_locals_code one; /* when the cache is full */
+	struct pp_locals_code *c = &one;
+	if (a->ncodes < CODES_MAX) {
+		if (a->ncodes == a->codes_cap) {
+			size_t cap = a->codes_cap ? a->codes_cap * 2 : 64;
+			struct pp_locals_code *nc = realloc(a->codes, cap * sizeof(*nc));
+			if (nc) {
+				a->codes = nc;
+				a->codes_cap = cap;
+			}
+		}
+		if (a->ncodes < a->codes_cap)
+			c = &a->codes[a->ncodes++];
+	}
+	*c = (struct pp_locals_code){code, n, total, strs, kinds};
+	return c;
+}
+
 int pp_read_frame_locals(struct pp_repr *r, struct pp_locals_arena *a, uint64_t frame,
 			 uint64_t code, struct pp_frame_locals *out)
 {
@@ -171,25 +224,22 @@ int pp_read_frame_locals(struct pp_repr *r, struct pp_locals_arena *a, uint64_t 
 		return -ENOTSUP;
 	if (frame < 4096 || frame >= (1ull << 47) || code < 4096 || code >= (1ull << 47))
 		return -EFAULT;
-	uint64_t *names;
-	uint8_t *kinds;
-	size_t n, total;
-	int rc = read_code_slots(r, code, &names, &kinds, &n, &total);
-	if (rc)
-		return rc;
+	const struct pp_locals_code *cs = code_slots(r, a, code);
+	if (!cs)
+		return -EINVAL;
+	size_t n = cs->n;
+	int rc = 0;
 	uint64_t *slots = malloc((n ? n : 1) * sizeof(*slots));
 	struct pp_local *v = pp_locals_arena_keep(a, malloc((n ? n : 1) * sizeof(*v)));
 	if (!slots || !v || (n && (rc = pp_mem_read(r->mem, frame + lp, slots, n * 8)) != 0)) {
 		free(slots);
-		free(names);
-		free(kinds);
 		return rc ? rc : -ENOMEM;
 	}
 	bool stackrefs = l->if_code_tag_bits != 0 && l->if_code_tag_bits != PP_ABSENT;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t val = slots[i];
-		uint8_t kind = kinds[i];
+		uint8_t kind = cs->kinds[i];
 		char *type = NULL, *repr = NULL;
 		if (stackrefs) {
 			if (val == STACKREF_NULL)
@@ -215,17 +265,14 @@ int pp_read_frame_locals(struct pp_repr *r, struct pp_locals_arena *a, uint64_t 
 		}
 		if (val)
 			pp_repr_object(r, val, &type, &repr);
-		char *name = pp_read_str(r->mem, l, names[i], 0);
-		v[k].name = pp_locals_arena_keep(a, name);
+		v[k].name = cs->names[i];
 		v[k].type = pp_locals_arena_keep(a, type);
 		v[k].repr = pp_locals_arena_keep(a, repr);
 		k++;
 	}
 	free(slots);
-	free(names);
-	free(kinds);
 	out->v = v;
 	out->n = k;
-	out->cut = total > n;
+	out->cut = cs->total > n;
 	return 0;
 }

@@ -30,16 +30,28 @@
 #include "pyrepr.h"
 #include "reader.h"
 
+/* What a code object says of its slots, kept for one sample: the frames
+ * of a recursion, or of one function in many threads, share it. */
+struct pp_locals_code {
+	uint64_t addr;
+	size_t n, total;    /* slots read (<= PP_LOCALS_MAX), slots it has */
+	const char **names; /* n, in the arena (an entry NULL: unreadable) */
+	const uint8_t *kinds;
+};
+
 /* Everything the locals of one sample are made of, freed together. */
 struct pp_locals_arena {
 	void **v;
 	size_t n, cap;
+	struct pp_locals_code *codes; /* the last sample's, most recent last */
+	size_t ncodes, codes_cap;
 };
 
 /* Keep p (malloc'd) until the arena is reset; returns p, or NULL (and
  * frees p) when out of memory. */
 void *pp_locals_arena_keep(struct pp_locals_arena *a, void *p);
 void pp_locals_arena_reset(struct pp_locals_arena *a);
+void pp_locals_arena_free(struct pp_locals_arena *a);
 
 struct pp_frame_locals {
 	struct pp_local *v; /* in the arena */

@@ -471,8 +471,7 @@ void pp_target_detach(struct pp_target *t)
 	pp_resume_free(t->resume);
 	free(t->quiet_seen);
 	pp_repr_free(&t->repr);
-	pp_locals_arena_reset(&t->locals);
-	free(t->locals.v);
+	pp_locals_arena_free(&t->locals);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);
 	free(t->info.executable);

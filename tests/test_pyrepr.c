@@ -519,8 +519,7 @@ static void check_objects_and_frame(int minor)
 		x = find(&fl, "t");
 		cr_assert(x && !strcmp(x->repr, "-5") && !strcmp(x->type, "int"), "3.%d t", minor);
 	}
-	pp_locals_arena_reset(&a);
-	free(a.v);
+	pp_locals_arena_free(&a);
 	pp_repr_free(&r);
 	world_free(&w);
 }
@@ -617,8 +616,7 @@ Test(pyrepr, corrupt_memory_never_crashes)
 			} else {
 				cr_assert_eq(fl.n, 0);
 			}
-			pp_locals_arena_reset(&a);
-			free(a.v);
+			pp_locals_arena_free(&a);
 			pp_repr_free(&r);
 		}
 		free(pristine);

@@ -493,13 +493,33 @@ static char *fmt_other(const char *type, uint64_t addr)
 	return sb_take(&b);
 }
 
-/* A size field: a count no real object reaches is corrupt. */
-static int read_count(struct pp_repr *r, uint64_t addr, uint32_t off, int64_t *n)
+/* The first bytes of an object, read once: its type and, for most types
+ * shown exactly, everything else pyprobe needs of it. */
+#define HEAD_BYTES 32
+struct head {
+	uint8_t b[HEAD_BYTES];
+	size_t len; /* read: HEAD_BYTES, or less at the end of a mapping */
+};
+
+/* An 8-byte field at `off`, from the head when it holds it. */
+static int field_u64(struct pp_repr *r, const struct head *h, uint64_t addr, uint32_t off,
+		     uint64_t *v)
 {
-	uint64_t v;
 	if (off == PP_ABSENT)
 		return -ENOTSUP;
-	int rc = pp_mem_read_u64(r->mem, addr + off, &v);
+	if (off + 8 <= h->len) {
+		memcpy(v, h->b + off, 8);
+		return 0;
+	}
+	return pp_mem_read_u64(r->mem, addr + off, v);
+}
+
+/* A size field: a count no real object reaches is corrupt. */
+static int read_count(struct pp_repr *r, const struct head *h, uint64_t addr, uint32_t off,
+		      int64_t *n)
+{
+	uint64_t v;
+	int rc = field_u64(r, h, addr, off, &v);
 	if (rc)
 		return rc;
 	if ((int64_t)v < 0 || v > (1ull << 40))
@@ -508,13 +528,25 @@ static int read_count(struct pp_repr *r, uint64_t addr, uint32_t off, int64_t *n
 	return 0;
 }
 
-static int repr_long(struct pp_repr *r, uint64_t addr, bool is_bool, char **out)
+/* n 30-bit digits at `off`, from the head when it holds them. */
+static int read_digits(struct pp_repr *r, const struct head *h, uint64_t addr, uint32_t off,
+		       uint32_t *d, size_t n)
+{
+	if (off + 4 * n <= h->len) {
+		memcpy(d, h->b + off, 4 * n);
+		return 0;
+	}
+	return pp_mem_read(r->mem, addr + off, d, 4 * n);
+}
+
+static int repr_long(struct pp_repr *r, const struct head *h, uint64_t addr, bool is_bool,
+		     char **out)
 {
 	const struct py_layout *l = r->l;
 	if (l->long_size == PP_ABSENT || l->long_digits == PP_ABSENT)
 		return -ENOTSUP;
 	uint64_t word;
-	int rc = pp_mem_read_u64(r->mem, addr + l->long_size, &word);
+	int rc = field_u64(r, h, addr, l->long_size, &word);
 	if (rc)
 		return rc;
 	uint64_t nd;
@@ -538,7 +570,7 @@ static int repr_long(struct pp_repr *r, uint64_t addr, bool is_bool, char **out)
 		if (nd > 1)
 			return -EINVAL;
 		uint32_t d = 0;
-		if (nd && (rc = pp_mem_read_u32(r->mem, addr + l->long_digits, &d)) != 0)
+		if (nd && (rc = read_digits(r, h, addr, l->long_digits, &d, 1)) != 0)
 			return rc;
 		if (neg || d > 1)
 			return -EINVAL;
@@ -554,20 +586,20 @@ static int repr_long(struct pp_repr *r, uint64_t addr, bool is_bool, char **out)
 		return *out ? 0 : -ENOMEM;
 	}
 	uint32_t digits[PP_REPR_INT_MAX_DIGITS];
-	if (nd && (rc = pp_mem_read(r->mem, addr + l->long_digits, digits, nd * 4)) != 0)
+	if (nd && (rc = read_digits(r, h, addr, l->long_digits, digits, (size_t)nd)) != 0)
 		return rc;
 	*out = pp_repr_long(digits, nd, neg);
 	return *out ? 0 : -EINVAL;
 }
 
-static int repr_float(struct pp_repr *r, uint64_t addr, char **out)
+static int repr_float(struct pp_repr *r, const struct head *h, uint64_t addr, char **out)
 {
-	if (r->l->val_float_fval == PP_ABSENT)
-		return -ENOTSUP;
-	double v;
-	int rc = pp_mem_read(r->mem, addr + r->l->val_float_fval, &v, sizeof v);
+	uint64_t bits;
+	int rc = field_u64(r, h, addr, r->l->val_float_fval, &bits);
 	if (rc)
 		return rc;
+	double v;
+	memcpy(&v, &bits, sizeof v);
 	*out = pp_repr_float(v);
 	return *out ? 0 : -ENOMEM;
 }
@@ -611,11 +643,11 @@ static int repr_str(struct pp_repr *r, uint64_t addr, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int repr_bytes(struct pp_repr *r, uint64_t addr, char **out)
+static int repr_bytes(struct pp_repr *r, const struct head *h, uint64_t addr, char **out)
 {
 	const struct py_layout *l = r->l;
 	int64_t size;
-	int rc = read_count(r, addr, l->bytes_size, &size);
+	int rc = read_count(r, h, addr, l->bytes_size, &size);
 	if (rc)
 		return rc;
 	bool cut = size > (int64_t)PP_REPR_BYTES_MAX;
@@ -656,8 +688,18 @@ int pp_repr_object(struct pp_repr *r, uint64_t addr, char **type, char **repr)
 	if (bad_ptr(addr))
 		return -EFAULT;
 	const struct py_layout *l = r->l;
+	/* One read for the head; an object that ends just before an
+	 * unmapped page has at least its type and a word after it. */
+	struct head h = {.len = HEAD_BYTES};
+	int rc = pp_mem_read(r->mem, addr, h.b, h.len);
+	if (rc) {
+		h.len = 16;
+		rc = pp_mem_read(r->mem, addr, h.b, h.len);
+	}
+	if (rc)
+		return rc;
 	uint64_t tp;
-	int rc = pp_mem_read_u64(r->mem, addr + l->ob_type, &tp);
+	rc = field_u64(r, &h, addr, l->ob_type, &tp);
 	if (rc)
 		return rc;
 	const struct pp_repr_type *t = type_of(r, tp);
@@ -672,16 +714,16 @@ int pp_repr_object(struct pp_repr *r, uint64_t addr, char **type, char **repr)
 		break;
 	case PP_REPR_BOOL:
 	case PP_REPR_INT:
-		rc = repr_long(r, addr, t->kind == PP_REPR_BOOL, &out);
+		rc = repr_long(r, &h, addr, t->kind == PP_REPR_BOOL, &out);
 		break;
 	case PP_REPR_FLOAT:
-		rc = repr_float(r, addr, &out);
+		rc = repr_float(r, &h, addr, &out);
 		break;
 	case PP_REPR_STR:
 		rc = repr_str(r, addr, &out);
 		break;
 	case PP_REPR_BYTES:
-		rc = repr_bytes(r, addr, &out);
+		rc = repr_bytes(r, &h, addr, &out);
 		break;
 	case PP_REPR_TUPLE:
 	case PP_REPR_LIST:
@@ -691,7 +733,7 @@ int pp_repr_object(struct pp_repr *r, uint64_t addr, char **type, char **repr)
 		uint32_t off = t->kind == PP_REPR_TUPLE ? l->ob_size
 			     : t->kind == PP_REPR_LIST ? l->val_list_size
 			     : t->kind == PP_REPR_DICT ? l->val_dict_used : l->val_set_used;
-		rc = read_count(r, addr, off, &n);
+		rc = read_count(r, &h, addr, off, &n);
 		if (!rc) {
 			out = fmt_len(t->name, n);
 			rc = out ? 0 : -ENOMEM;

@@ -11,7 +11,10 @@ rendering and writing; the pause itself is a part of it. We report the
 median and the maximum. Each dump's frame count is checked, so a broken
 read cannot look fast.
 
-Usage: bench/dump_latency.py [--runs N] [--pyprobe PATH]
+With --locals, every dump is `dump --locals` (each frame's arguments and
+locals read and formatted too: deep_threads.py's frames hold a few each).
+
+Usage: bench/dump_latency.py [--runs N] [--pyprobe PATH] [--locals]
 """
 import argparse
 import json
@@ -45,8 +48,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--pyprobe", default=os.path.join(HERE, "..", "build", "src", "pyprobe"))
+    ap.add_argument("--locals", action="store_true")
     args = ap.parse_args()
-    print(f"pyprobe dump, {THREADS} threads x >= {DEPTH} frames, {args.runs} runs per mode")
+    more = ["--locals"] if args.locals else []
+    print(f"pyprobe dump{' --locals' if args.locals else ''}, {THREADS} threads x >= {DEPTH} "
+          f"frames, {args.runs} runs per mode")
     print(f"{'interpreter':38} {'paused median':>14} {'max':>8} {'nonblocking median':>19} {'max':>8}")
     for py in INTERPRETERS:
         if not os.access(py, os.X_OK):
@@ -57,7 +63,7 @@ def main():
         try:
             assert target.stdout.readline().strip() == b"ready"
             row = []
-            for extra in ([], ["--nonblocking"]):
+            for extra in (more, more + ["--nonblocking"]):
                 run_dump(args.pyprobe, target.pid, extra)  # warm the page cache
                 ts = [run_dump(args.pyprobe, target.pid, extra) for _ in range(args.runs)]
                 row += [statistics.median(ts) * 1e3, max(ts) * 1e3]

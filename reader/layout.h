@@ -155,6 +155,27 @@ struct py_layout {
 	int32_t obj_managed_values;  /* PyDictValues* (3.11 only) */
 	uint32_t tpflags_managed_dict;  /* Py_TPFLAGS_MANAGED_DICT */
 	uint32_t tpflags_inline_values; /* Py_TPFLAGS_INLINE_VALUES (3.13) */
+
+	/* A frame's arguments and locals (dump --locals, reader/frame_locals.c) */
+	uint32_t loc_fo_localsplus;   /* PyFrameObject.f_localsplus (<=3.10) */
+	uint32_t loc_if_localsplus;   /* _PyInterpreterFrame.localsplus (3.11+):
+	                                 _PyStackRefs from 3.14 (tagged like
+	                                 if_code, see if_code_tag_bits) */
+	uint32_t loc_co_nlocals;      /* int co_nlocals */
+	uint32_t loc_co_nlocalsplus;  /* int co_nlocalsplus (3.11+) */
+	uint32_t loc_co_varnames;     /* tuple of str (<=3.10) */
+	uint32_t loc_co_cellvars;     /* tuple of str (<=3.10) */
+	uint32_t loc_co_freevars;     /* tuple of str (<=3.10) */
+	uint32_t loc_co_localsplusnames; /* tuple of str (3.11+) */
+	uint32_t loc_co_localspluskinds; /* bytes, one CO_FAST_* per name (3.11+) */
+
+	/* Values shown as locals (reader/pyrepr.c) */
+	uint32_t val_tuple_items;     /* PyTupleObject.ob_item */
+	uint32_t val_list_size;       /* PyListObject ob_size */
+	uint32_t val_dict_used;       /* PyDictObject.ma_used */
+	uint32_t val_set_used;        /* PySetObject.used */
+	uint32_t val_float_fval;      /* PyFloatObject.ob_fval */
+	uint32_t val_cell_ref;        /* PyCellObject.ob_ref */
 };
 
 /* The static table for 3.<minor>, or NULL if unsupported. */

@@ -125,6 +125,23 @@ static const struct py_layout layout_3_8 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = PP_ABSENT,
 	.tpflags_inline_values = PP_ABSENT,
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = 360,
+	.loc_if_localsplus = PP_ABSENT,
+	.loc_co_nlocals = 28,
+	.loc_co_nlocalsplus = PP_ABSENT,
+	.loc_co_varnames = 72,
+	.loc_co_cellvars = 88,
+	.loc_co_freevars = 80,
+	.loc_co_localsplusnames = PP_ABSENT,
+	.loc_co_localspluskinds = PP_ABSENT,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.9.18 */
@@ -235,6 +252,23 @@ static const struct py_layout layout_3_9 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = PP_ABSENT,
 	.tpflags_inline_values = PP_ABSENT,
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = 360,
+	.loc_if_localsplus = PP_ABSENT,
+	.loc_co_nlocals = 28,
+	.loc_co_nlocalsplus = PP_ABSENT,
+	.loc_co_varnames = 72,
+	.loc_co_cellvars = 88,
+	.loc_co_freevars = 80,
+	.loc_co_localsplusnames = PP_ABSENT,
+	.loc_co_localspluskinds = PP_ABSENT,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.10.13 */
@@ -345,6 +379,23 @@ static const struct py_layout layout_3_10 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = PP_ABSENT,
 	.tpflags_inline_values = PP_ABSENT,
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = 352,
+	.loc_if_localsplus = PP_ABSENT,
+	.loc_co_nlocals = 28,
+	.loc_co_nlocalsplus = PP_ABSENT,
+	.loc_co_varnames = 72,
+	.loc_co_cellvars = 88,
+	.loc_co_freevars = 80,
+	.loc_co_localsplusnames = PP_ABSENT,
+	.loc_co_localspluskinds = PP_ABSENT,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.11.7 */
@@ -455,6 +506,23 @@ static const struct py_layout layout_3_11 = {
 	.obj_managed_values = -32, /* inline */
 	.tpflags_managed_dict = 16, /* macro */
 	.tpflags_inline_values = PP_ABSENT,
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = PP_ABSENT,
+	.loc_if_localsplus = 72,
+	.loc_co_nlocals = 80,
+	.loc_co_nlocalsplus = 76,
+	.loc_co_varnames = PP_ABSENT,
+	.loc_co_cellvars = PP_ABSENT,
+	.loc_co_freevars = PP_ABSENT,
+	.loc_co_localsplusnames = 96,
+	.loc_co_localspluskinds = 104,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.12.1 */
@@ -565,6 +633,23 @@ static const struct py_layout layout_3_12 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = 16, /* macro */
 	.tpflags_inline_values = PP_ABSENT,
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = PP_ABSENT,
+	.loc_if_localsplus = 72,
+	.loc_co_nlocals = 80,
+	.loc_co_nlocalsplus = 72,
+	.loc_co_varnames = PP_ABSENT,
+	.loc_co_cellvars = PP_ABSENT,
+	.loc_co_freevars = PP_ABSENT,
+	.loc_co_localsplusnames = 96,
+	.loc_co_localspluskinds = 104,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.13.0 */
@@ -675,6 +760,23 @@ static const struct py_layout layout_3_13 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = 16, /* macro */
 	.tpflags_inline_values = 4, /* macro */
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = PP_ABSENT,
+	.loc_if_localsplus = 72,
+	.loc_co_nlocals = 80,
+	.loc_co_nlocalsplus = 72,
+	.loc_co_varnames = PP_ABSENT,
+	.loc_co_cellvars = PP_ABSENT,
+	.loc_co_freevars = PP_ABSENT,
+	.loc_co_localsplusnames = 96,
+	.loc_co_localspluskinds = 104,
+	/* values shown as locals */
+	.val_tuple_items = 24,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.14.10 (sid) */
@@ -785,6 +887,23 @@ static const struct py_layout layout_3_14 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = 16, /* macro */
 	.tpflags_inline_values = 4, /* macro */
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = PP_ABSENT,
+	.loc_if_localsplus = 80,
+	.loc_co_nlocals = 80,
+	.loc_co_nlocalsplus = 72,
+	.loc_co_varnames = PP_ABSENT,
+	.loc_co_cellvars = PP_ABSENT,
+	.loc_co_freevars = PP_ABSENT,
+	.loc_co_localsplusnames = 96,
+	.loc_co_localspluskinds = 104,
+	/* values shown as locals */
+	.val_tuple_items = 32,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 /* CPython 3.15.2 (sid) */
@@ -895,6 +1014,23 @@ static const struct py_layout layout_3_15 = {
 	.obj_managed_values = 0,
 	.tpflags_managed_dict = 16, /* macro */
 	.tpflags_inline_values = 4, /* macro */
+	/* a frame's arguments and locals */
+	.loc_fo_localsplus = PP_ABSENT,
+	.loc_if_localsplus = 80,
+	.loc_co_nlocals = 80,
+	.loc_co_nlocalsplus = 72,
+	.loc_co_varnames = PP_ABSENT,
+	.loc_co_cellvars = PP_ABSENT,
+	.loc_co_freevars = PP_ABSENT,
+	.loc_co_localsplusnames = 96,
+	.loc_co_localspluskinds = 104,
+	/* values shown as locals */
+	.val_tuple_items = 32,
+	.val_list_size = 16,
+	.val_dict_used = 16,
+	.val_set_used = 24,
+	.val_float_fval = 16,
+	.val_cell_ref = 16,
 };
 
 const int pp_supported_minors[] = { 8, 9, 10, 11, 12, 13, 14, 15 };

@@ -83,10 +83,31 @@ enum pp_unreadable {
 /* The text of a reason, as markers show it. */
 const char *pp_unreadable_reason(enum pp_unreadable why);
 
+/* One argument or local variable of a frame (PP_SAMPLE_LOCALS), as
+ * reader/pyrepr.h shows it. NULL: that could not be read. */
+struct pp_local {
+	const char *name;
+	const char *type; /* the type's tp_name */
+	const char *repr;
+};
+
+enum pp_locals_state {
+	PP_LOCALS_NOT_READ = 0, /* not asked for, or not a Python frame */
+	PP_LOCALS_READ,         /* locals[0, nlocals): every bound one */
+	PP_LOCALS_UNREADABLE,   /* the frame's or its code's slots were not */
+};
+
 struct pp_frame {
 	/* PP_RF_PYTHON: its code. A name or file the reader could not
 	 * read is NULL there (shown as "?"). */
 	const struct pp_code *code;
+	/* PP_SAMPLE_LOCALS: its arguments and locals, cells and free
+	 * variables included, in the code's order (arguments first); unbound
+	 * ones are left out. Valid until the next sample. */
+	const struct pp_local *locals;
+	uint32_t nlocals;
+	uint8_t locals_state; /* enum pp_locals_state */
+	bool locals_cut;      /* more than PP_LOCALS_MAX: the first ones */
 	int line;           /* or PP_FRAME_LINE_NONE / _UNKNOWN */
 	uint8_t kind;       /* enum pp_rframe_kind */
 	uint8_t why;        /* PP_RF_UNREADABLE: enum pp_unreadable */
@@ -167,7 +188,15 @@ enum {
 	 * holder's at all: it reads as running. For sampling many times a
 	 * second; a dump wants the exact state. */
 	PP_SAMPLE_OS_FAST = 1 << 4,
+	/* Read every Python frame's arguments and locals (pp_frame.locals)
+	 * while the threads are paused - or, without PP_SAMPLE_PAUSE, after
+	 * the stacks were read, values that may be changing. Costs a few
+	 * reads per frame and per value: for dumps, not for sampling. */
+	PP_SAMPLE_LOCALS = 1 << 5,
 };
+
+/* Locals read per frame; past them, the frame's locals_cut is set. */
+#define PP_LOCALS_MAX 1024
 
 struct pp_target;
 

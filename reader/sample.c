@@ -298,7 +298,9 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 	out->time_ns = now_ns();
 	/* Quiet threads: their run counts are read first, before anything
 	 * the sample reads of them (quiet.h). */
-	t->quiet_sample = os_state && (flags & PP_SAMPLE_OS_FAST) && !paused;
+	/* (not with locals: a stack taken over has none) */
+	t->quiet_sample = os_state && (flags & PP_SAMPLE_OS_FAST) && !paused &&
+			  !(flags & PP_SAMPLE_LOCALS);
 	if (t->quiet_sample)
 		pp_quiet_begin(t->quiet, t->os);
 	/* Structure, walks, verification. A cached code object that turned
@@ -313,6 +315,8 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 			break;
 		ahead = false;
 	}
+	if (!e && (flags & PP_SAMPLE_LOCALS))
+		pp_read_locals(t, s);
 	if (!e) {
 		bool listing = t->layout.ts_native_thread_id == PP_ABSENT && t->tid_offset < 0;
 		/* Inferring where glibc keeps the tid checks candidates against

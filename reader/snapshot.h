@@ -15,6 +15,8 @@
  *   verification   what of each walk held still (verify.c), and whether the
  *                  code objects named are still those (code_cache.c); a
  *                  walk of which nothing held still is read again
+ *   locals         optional: every Python frame's arguments and locals,
+ *                  still paused (sample_locals.c)
  *   thread ids     kernel thread ids (sample_ids.c)
  *   task states    of a running target, read now (sample_tasks.c)
  *   names          threading.Thread names (sample_names.c)
@@ -97,6 +99,10 @@ enum pp_err pp_sample_mem_error(struct pp_target *t, int rc, struct pp_error *er
  * state, by following the lists. */
 enum pp_err pp_read_interpreters(struct pp_target *t, struct snapshot *s, struct pp_error *err);
 enum pp_err pp_read_tstates(struct pp_target *t, struct snapshot *s, struct pp_error *err);
+
+/* locals: the arguments and locals of every frame the walks show
+ * (PP_SAMPLE_LOCALS), into pp_frame.locals; valid until the next sample. */
+void pp_read_locals(struct pp_target *t, const struct snapshot *s);
 
 /* thread ids: every thread state's kernel id, in pyprobe's PID namespace. */
 void pp_fill_native_ids(struct pp_target *t, struct snapshot *s);

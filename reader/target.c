@@ -505,6 +505,8 @@ void pp_target_detach(struct pp_target *t)
 	pp_quiet_free(t->quiet);
 	pp_resume_free(t->resume);
 	free(t->quiet_seen);
+	pp_repr_free(&t->repr);
+	pp_locals_arena_free(&t->locals);
 	free(t->tidmap);
 	pp_mem_close(&t->mem);
 	pp_core_close(t->core);

@@ -5,6 +5,7 @@
 
 #include "code_cache.h"
 #include "core_file.h"
+#include "frame_locals.h"
 #include "frame_walk.h"
 #include "layout.h"
 #include "memory.h"
@@ -60,6 +61,8 @@ struct pp_target {
 	bool quiet_sample;          /* this sample may take threads over */
 	struct pp_quiet_thread_seen *quiet_seen; /* learn_quiet's, reused */
 	size_t quiet_seen_cap;
+	struct pp_repr repr;           /* PP_SAMPLE_LOCALS: types seen */
+	struct pp_locals_arena locals; /* ...and the last sample's locals */
 };
 
 /* Attaching, in steps shared by a live process (target.c) and a core

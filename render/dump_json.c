@@ -28,7 +28,27 @@ static void put_native(const struct pp_dump_frame *f, FILE *out)
 		f->inlined ? "true" : "false");
 }
 
-static void put_frame(const struct pp_dump_frame *f, FILE *out)
+/* ", \"locals\": [...]": null when the frame's could not be read. */
+static void put_locals(const struct pp_dump_frame *f, FILE *out)
+{
+	if (f->locals_state != PP_DUMP_LOCALS_READ) {
+		fputs(", \"locals\": null", out);
+		return;
+	}
+	fputs(", \"locals\": [", out);
+	for (size_t i = 0; i < f->nlocals; i++) {
+		fputs(i ? ", {\"name\": " : "{\"name\": ", out);
+		pp_json_str(f->locals[i].name, out);
+		fputs(", \"type\": ", out);
+		pp_json_str(f->locals[i].type, out);
+		fputs(", \"repr\": ", out);
+		pp_json_str(f->locals[i].repr, out);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
+static void put_frame(const struct pp_dump_frame *f, bool with_locals, FILE *out)
 {
 	if (f->kind == PP_DUMP_FRAME_NATIVE) {
 		put_native(f, out);
@@ -43,24 +63,27 @@ static void put_frame(const struct pp_dump_frame *f, FILE *out)
 	pp_json_str(marker ? NULL : f->file, out);
 	/* -1: the interpreter has no line there; null: none could be read */
 	if (marker || f->line < -1)
-		fputs(", \"line\": null}", out);
+		fputs(", \"line\": null", out);
 	else
-		fprintf(out, ", \"line\": %d}", f->line);
+		fprintf(out, ", \"line\": %d", f->line);
+	if (with_locals && !marker)
+		put_locals(f, out);
+	fputc('}', out);
 }
 
 static void put_frames(const char *key, const struct pp_dump_frame *f, size_t n, bool more,
-		       FILE *out)
+		       bool with_locals, FILE *out)
 {
 	fprintf(out, "      \"%s\": [", key);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ",\n        " : "\n        ", out);
-		put_frame(&f[i], out);
+		put_frame(&f[i], with_locals, out);
 	}
 	fputs(n ? "\n      ]" : "]", out);
 	fputs(more ? ",\n" : "\n", out);
 }
 
-static void put_thread(const struct pp_dump_thread *t, FILE *out)
+static void put_thread(const struct pp_dump_thread *t, bool with_locals, FILE *out)
 {
 	fprintf(out, "    {\n      \"native_id\": %" PRIu64 ",\n", t->native_id);
 	if (t->ns_id)
@@ -84,9 +107,10 @@ static void put_thread(const struct pp_dump_thread *t, FILE *out)
 		fputs(",\n", out);
 	}
 	put_frames("frames", t->frames, t->nframes,
-		   t->native == PP_DUMP_NATIVE_SEPARATE, out);
+		   t->native == PP_DUMP_NATIVE_SEPARATE, with_locals, out);
 	if (t->native == PP_DUMP_NATIVE_SEPARATE)
-		put_frames("native_frames", t->native_frames, t->nnative_frames, false, out);
+		put_frames("native_frames", t->native_frames, t->nnative_frames, false, false,
+			   out);
 	fputs("    }", out);
 }
 
@@ -127,7 +151,7 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 			/* Stop early on a dead stream; the result is -1 anyway. */
 			if (ferror(out))
 				break;
-			put_thread(&d->threads[i], out);
+			put_thread(&d->threads[i], d->with_locals, out);
 			fputs(i + 1 < d->nthreads ? ",\n" : "\n", out);
 		}
 		fputs("  ]\n", out);

@@ -98,6 +98,29 @@ static void put_state(const struct pp_dump_thread *t, FILE *out)
 	}
 }
 
+/* Under a frame's line, one line per local: `name = repr`, the repr as
+ * Python would print it (its type shows in it). */
+static void put_locals(const struct pp_dump_frame *f, FILE *out)
+{
+	if (f->locals_state == PP_DUMP_LOCALS_UNREADABLE) {
+		fputs("        (locals not readable)\n", out);
+		return;
+	}
+	for (size_t i = 0; i < f->nlocals; i++) {
+		const struct pp_dump_local *l = &f->locals[i];
+		fputs("        ", out);
+		put_text(l->name, out);
+		fputs(" = ", out);
+		if (l->repr)
+			pp_text_str(l->repr, 0, out);
+		else
+			fputs("<value not readable>", out);
+		fputc('\n', out);
+	}
+	if (f->locals_cut)
+		fputs("        (more locals not read)\n", out);
+}
+
 /* The file's last path component: a native frame names its library
  * short; JSON has the whole path. */
 static const char *base_name(const char *path)
@@ -151,6 +174,7 @@ static void put_frames(const struct pp_dump_frame *frames, size_t n, FILE *out)
 		else if (f->line < -1)
 			fputs(":?", out); /* a line that could not be read */
 		fputs(")\n", out);
+		put_locals(f, out);
 	}
 }
 

@@ -11,14 +11,20 @@
 #include "dump_take.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--native | --nonblocking]\n"
-	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json]\n"
+	"usage: pyprobe dump --pid PID [--json] [--locals] [--native | --nonblocking]\n"
+	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json] [--locals]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
 	"\n"
 	"  -p, --pid PID      the Python process to read\n"
 	"  -j, --json         JSON instead of text (schema: docs/dump.md)\n"
+	"  -l, --locals       each Python frame's arguments and local variables,\n"
+	"                     with their values as pyprobe reads them from memory\n"
+	"                     (never by running code in the process): exact for\n"
+	"                     None, bool, int, float, str and bytes (long ones\n"
+	"                     cut), type and length for containers, type and\n"
+	"                     address for other objects\n"
 	"  -n, --native       with the native (C) frames: each call of the\n"
 	"                     interpreter's evaluation function is replaced by\n"
 	"                     the Python frames it ran, innermost C call first\n"
@@ -26,7 +32,8 @@ static const char dump_usage[] =
 	"                     shown apart, with why)\n"
 	"      --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
-	"                     if it keeps moving, shown cut short under [changing]\n"
+	"                     if it keeps moving, shown cut short under [changing];\n"
+	"                     with --locals, values may be caught mid-change\n"
 	"                     (not with --native, which needs the pause)\n"
 	"  -c, --core CORE    read a core file (from gcore or the kernel) instead\n"
 	"                     of a live process\n"
@@ -53,17 +60,18 @@ int cmd_dump(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"nonblocking", no_argument, NULL, 'B'},
 		{"native", no_argument, NULL, 'n'},
+		{"locals", no_argument, NULL, 'l'},
 		{"core", required_argument, NULL, 'c'},
 		{"exe", required_argument, NULL, 'e'},
 		{"root", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, native = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, native = 0, locals = 0, c;
 	const char *core = NULL, *exe = NULL, *root = NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:jnc:e:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jlnc:e:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -73,6 +81,7 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'j': json = 1; break;
 		case 'n': native = 1; break;
+		case 'l': locals = 1; break;
 		case 'B': nonblocking = 1; break;
 		case 'c': core = optarg; break;
 		case 'e': exe = optarg; break;
@@ -83,7 +92,7 @@ int cmd_dump(int argc, char **argv)
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjncerh", optopt))
+			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjlncerh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -116,7 +125,7 @@ int cmd_dump(int argc, char **argv)
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}
-	struct pp_dump_opts o = {.nonblocking = nonblocking, .native = native};
+	struct pp_dump_opts o = {.nonblocking = nonblocking, .native = native, .locals = locals};
 	struct pp_dump_taken d;
 	if (pp_dump_take(t, &o, &d, &err) != PP_OK) {
 		pp_die_msg("%s", err.msg);

@@ -39,6 +39,20 @@ enum pp_dump_frame_kind {
 	PP_DUMP_FRAME_NATIVE,
 };
 
+/* A frame's argument or local variable (dump --locals): what pyprobe made
+ * of its value from memory (reader/pyrepr.h). NULL: could not be read. */
+struct pp_dump_local {
+	const char *name;
+	const char *type; /* the type's name */
+	const char *repr;
+};
+
+enum pp_dump_locals {
+	PP_DUMP_LOCALS_NONE = 0,   /* not asked for (or a marker) */
+	PP_DUMP_LOCALS_READ,       /* locals[0, nlocals) */
+	PP_DUMP_LOCALS_UNREADABLE, /* the frame's slots could not be read */
+};
+
 struct pp_dump_frame {
 	const char *function; /* qualified name where the version has one;
 				 NULL: it could not be read */
@@ -47,6 +61,13 @@ struct pp_dump_frame {
 	int line;             /* -1: the interpreter has no line here;
 				 -2: it could not be read */
 	enum pp_dump_frame_kind kind;
+	/* Python frames of a dump with locals: bound arguments first, then
+	 * locals, cells and free variables; `locals_cut`: there were more
+	 * than the reader reads. */
+	enum pp_dump_locals locals_state;
+	const struct pp_dump_local *locals;
+	size_t nlocals;
+	int locals_cut;
 	/* PP_DUMP_FRAME_NATIVE only */
 	const char *library;
 	uint64_t offset;
@@ -98,6 +119,7 @@ struct pp_dump {
 	/* Said once rather than for every thread: why no thread's stacks
 	 * could be merged (the evaluation function has no symbol), or NULL */
 	const char *native_note;
+	int with_locals; /* --locals: every Python frame says what it holds */
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */

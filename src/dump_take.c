@@ -45,24 +45,49 @@ static enum pp_dump_stack dump_stack(const struct pp_thread *t)
  * in `labels` (one slot per marker frame). */
 #define LABEL_MAX 96
 
+/* A Python frame's locals, as the model holds them (`store`: room for
+ * all of the sample's). */
+static void build_locals(const struct pp_frame *f, struct pp_dump_frame *df,
+			 struct pp_dump_local *store, size_t *used)
+{
+	if (f->locals_state == PP_LOCALS_UNREADABLE) {
+		df->locals_state = PP_DUMP_LOCALS_UNREADABLE;
+		return;
+	}
+	if (f->locals_state != PP_LOCALS_READ)
+		return;
+	df->locals_state = PP_DUMP_LOCALS_READ;
+	df->locals = store + *used;
+	df->nlocals = f->nlocals;
+	df->locals_cut = f->locals_cut;
+	for (uint32_t i = 0; i < f->nlocals; i++)
+		store[(*used)++] = (struct pp_dump_local){f->locals[i].name, f->locals[i].type,
+							  f->locals[i].repr};
+}
+
 static int build_dump(const struct pp_target_info *info, const struct pp_sample *s,
 		      struct pp_dump *d, struct pp_dump_thread **threads_out,
-		      struct pp_dump_frame **frames_out, char **labels_out)
+		      struct pp_dump_frame **frames_out, char **labels_out,
+		      struct pp_dump_local **locals_out)
 {
-	size_t nf = 0, nm = 0;
+	size_t nf = 0, nm = 0, nl = 0;
 	for (size_t i = 0; i < s->nthreads; i++)
-		for (size_t j = 0; j < s->threads[i].nframes; j++, nf++)
+		for (size_t j = 0; j < s->threads[i].nframes; j++, nf++) {
 			nm += s->threads[i].frames[j].kind != PP_RF_PYTHON;
+			nl += s->threads[i].frames[j].nlocals;
+		}
 	struct pp_dump_thread *th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
 	struct pp_dump_frame *fr = calloc(nf ? nf : 1, sizeof(*fr));
 	char *labels = malloc(nm ? nm * LABEL_MAX : 1);
-	if (!th || !fr || !labels) {
+	struct pp_dump_local *lo = malloc((nl ? nl : 1) * sizeof(*lo));
+	if (!th || !fr || !labels || !lo) {
 		free(th);
 		free(fr);
 		free(labels);
+		free(lo);
 		return -1;
 	}
-	size_t k = 0, m = 0;
+	size_t k = 0, m = 0, used = 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *t = &s->threads[i];
 		th[i].native_id = t->native_id;
@@ -89,6 +114,7 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 			fr[k].name = f->code->name;
 			fr[k].file = f->code->filename;
 			fr[k].line = f->line;
+			build_locals(f, &fr[k], lo, &used);
 		}
 	}
 	d->pid = info->pid;
@@ -102,13 +128,13 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	*threads_out = th;
 	*frames_out = fr;
 	*labels_out = labels;
+	*locals_out = lo;
 	return 0;
 }
 
 const char *pp_dump_unsupported(const struct pp_dump_opts *o)
 {
-	if (o->locals)
-		return "--locals";
+	(void)o;
 	return NULL;
 }
 
@@ -131,7 +157,8 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 		out->target = t;
 	}
 	unsigned flags = PP_SAMPLE_OS_STATE | PP_SAMPLE_NAMES |
-			 (o->nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE);
+			 (o->nonblocking ? PP_SAMPLE_WHOLE : PP_SAMPLE_PAUSE) |
+			 (o->locals ? PP_SAMPLE_LOCALS : 0);
 	struct pp_sample *s = &out->sample;
 	enum pp_err e = pp_target_sample(t, flags, s, err);
 	/* Paused, a thread caught entering its evaluation loop has no stack
@@ -145,8 +172,9 @@ enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 		}
 	if (e != PP_OK)
 		return e;
+	out->dump.with_locals = o->locals;
 	if (build_dump(pp_target_get_info(t), s, &out->dump, &out->threads, &out->frames,
-		       &out->labels) != 0 ||
+		       &out->labels, &out->locals) != 0 ||
 	    (out->native && pp_dump_add_native(&out->dump, out->threads, s, out->native,
 					       &out->native_frames) != 0)) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -167,6 +195,7 @@ void pp_dump_taken_free(struct pp_dump_taken *d)
 	free(d->threads);
 	free(d->frames);
 	free(d->labels);
+	free(d->locals);
 	pp_sample_free(&d->sample);
 	memset(d, 0, sizeof(*d));
 }

@@ -16,11 +16,11 @@
 struct pp_dump_opts {
 	bool nonblocking; /* read while it runs (PP_SAMPLE_WHOLE) */
 	bool native;      /* C frames merged with the Python ones (needs the pause) */
-	bool locals;      /* each frame's local variables: not available yet */
+	bool locals;      /* each Python frame's arguments and locals (PP_SAMPLE_LOCALS) */
 };
 
-/* The first option of o this build cannot make a dump with ("--native",
- * "--locals"), or NULL. */
+/* The first option of o this build cannot make a dump with, or NULL
+ * (none now: --native and --locals both landed). */
 const char *pp_dump_unsupported(const struct pp_dump_opts *o);
 
 /* A dump and what its strings live in; free with pp_dump_taken_free().
@@ -31,6 +31,7 @@ struct pp_dump_taken {
 	struct pp_dump_thread *threads;
 	struct pp_dump_frame *frames;
 	char *labels;
+	struct pp_dump_local *locals;
 	/* with native: the unwinder and symboliser whose strings the native
 	 * frames borrow, and where those frames are kept */
 	struct pp_native_capture *native;

@@ -19,70 +19,70 @@
 #include "tests/support.h"
 
 static const struct pp_dump_frame main_frames[] = {
-	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"compute", "compute", "app.py", 12, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"main", "main", "app.py", 30, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"<module>", "<module>", "app.py", 34, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame worker_frames[] = {
-	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Condition.wait", "wait", "/usr/lib/python3.11/threading.py", 320, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Queue.get", "get", "/usr/lib/python3.11/queue.py", 171, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Worker.run", "run", "/srv/app/workers.py", 58, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Thread._bootstrap_inner", "_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1045, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Thread._bootstrap", "_bootstrap", "/usr/lib/python3.11/threading.py", 1002, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame gil_waiter_frames[] = {
-	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"parse", "parse", "/srv/app/codec.py", 88, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Worker.run", "run", "/srv/app/workers.py", 61, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 /* A line of -1: the interpreter has no line for the instruction. */
 static const struct pp_dump_frame reader_frames[] = {
-	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Reader.fill", "fill", "/srv/app/io.py", -1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Reader.run", "run", "/srv/app/io.py", 40, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 /* Non-ASCII in function names and file names, including a character
  * outside the BMP (U+20000, four UTF-8 bytes). */
 static const struct pp_dump_frame subinterp_frames[] = {
-	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"Clase.función_ñ", "función_ñ", "/srv/app/módulo.py", 7, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"函数", "函数", "/srv/应用/𠀀.py", 99, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"<module>", "<module>", "/srv/应用/𠀀.py", 1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame stopped_frames[] = {
-	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"handler", "handler", "/srv/app/signals.py", 5, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame exiting_frames[] = {
-	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"_shutdown", "_shutdown", "/usr/lib/python3.11/threading.py", 1583, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 /* Cut short: the outer frames that held still under [changing]. */
 static const struct pp_dump_frame changing_frames[] = {
-	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
-	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0, NULL, 0, false},
+	{"driver", "driver", "/srv/app/churn.py", 33, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"<module>", "<module>", "/srv/app/churn.py", 40, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 /* Unreadable parts: a name that could not be read, a line that could not
  * be read, a frame whose code object could not be, a chain that loops. */
 static const struct pp_dump_frame broken_frames[] = {
-	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
-	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, NULL, 0, false},
+	{NULL, NULL, "/srv/app/ext.py", 12, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"Handler.run", "run", "/srv/app/ext.py", -2, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"[unreadable frame: not a code object]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0, NULL, 0, false},
+	{"serve", "serve", NULL, 9, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"[unreadable frame: frame chain loops]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame disk_frames[] = {
-	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"load", "load", "/srv/app/disk.py", 3, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 static const struct pp_dump_frame loop_frames[] = {
-	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
-	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON, NULL, 0, false},
+	{"EpollSelector.select", "select", "/usr/lib/python3.11/selectors.py", 468, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
+	{"BaseEventLoop._run_once", "_run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1898, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false},
 };
 
 /* The second number is the id in the target's PID namespace: the main
@@ -281,10 +281,10 @@ Test(render_dump, json_parses_and_means_what_it_says)
  * subsequence, so the document is still valid JSON. */
 Test(render_dump, json_replaces_invalid_utf8)
 {
-	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON, NULL, 0, false};
+	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false};
 	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
-	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL, false, NULL};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL, false, NULL, 0};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
@@ -316,7 +316,7 @@ Test(render_dump, json_control_chars)
 {
 	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
 				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
-	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL, false, NULL};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL, false, NULL, 0};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
@@ -377,7 +377,7 @@ Test(render_dump, nul_in_names_is_escaped)
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)
 {
-	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL, false, NULL};
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL, false, NULL, 0};
 	size_t len;
 	char *text = render(pp_render_dump_text, &d, &len);
 	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");
@@ -452,5 +452,57 @@ Test(render_dump, from_a_core)
 				   "  \"core\": \"/var/tmp/core.7\",\n  \"pid\": 7,\n";
 	cr_assert(strncmp(json, head, strlen(head)) == 0, "%s", json);
 	cr_assert_eq(json_tool(json, len), 0);
+	free(json);
+}
+
+/* --locals: text lines under their frame, JSON lists on Python frames only
+ * (null where unreadable), and a dump without --locals has no such key. */
+Test(render_dump, locals_text_and_json)
+{
+	static const struct pp_dump_local lv[] = {
+		{"n", "int", "42"},
+		{"s", "str", "'it\\'s \xe2\x9c\x93'"},
+		{"bad\xff", NULL, NULL},
+		{NULL, "Foo", "<Foo object at 0x7f00>"},
+	};
+	struct pp_dump_frame fr[] = {
+		{"[changing]", NULL, NULL, -1, PP_DUMP_FRAME_MARKER, 0, NULL, 0, 0, NULL, 0, false},
+		{"work", "work", "app.py", 3, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_READ, lv, 4, 1, NULL, 0, false},
+		{"main", "main", "app.py", 9, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_UNREADABLE, NULL, 0, 0, NULL, 0, false},
+		{"<module>", "<module>", "app.py", 11, PP_DUMP_FRAME_PYTHON, PP_DUMP_LOCALS_READ, NULL, 0, 0, NULL, 0, false},
+	};
+	struct pp_dump_thread th = {7, 0, "w", 0, PP_DUMP_GIL_RELEASED, PP_DUMP_OS_SLEEPING, NULL,
+				    PP_DUMP_STACK_CUT_CHANGING, fr, 4, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
+	struct pp_dump d = {.pid = 1, .cmdline = "python3 app.py", .version = "3.12.1",
+			    .executable = "/x", .threads = &th, .nthreads = 1, .with_locals = 1};
+	size_t len;
+	char *text = render(pp_render_dump_text, &d, &len);
+	cr_assert(strstr(text, "    work (app.py:3)\n"
+			       "        n = 42\n"
+			       "        s = 'it\\'s \xe2\x9c\x93'\n"
+			       "        bad\xff = <value not readable>\n"
+			       "        ? = <Foo object at 0x7f00>\n"
+			       "        (more locals not read)\n"
+			       "    main (app.py:9)\n"
+			       "        (locals not readable)\n"
+			       "    <module> (app.py:11)\n"),
+		  "text:\n%s", text);
+	free(text);
+	char *json = render(pp_render_dump_json, &d, &len);
+	cr_assert_eq(python_check(json, len,
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1]))\n"
+		"f = d['threads'][0]['frames']\n"
+		"assert 'locals' not in f[0], f[0]\n"
+		"assert f[1]['locals'] == [{'name': 'n', 'type': 'int', 'repr': '42'},\n"
+		"  {'name': 's', 'type': 'str', 'repr': \"'it\\\\'s \\u2713'\"},\n"
+		"  {'name': 'bad\\ufffd', 'type': None, 'repr': None},\n"
+		"  {'name': None, 'type': 'Foo', 'repr': '<Foo object at 0x7f00>'}], f[1]\n"
+		"assert f[2]['locals'] is None\n"
+		"assert f[3]['locals'] == []\n"), 0, "JSON:\n%s", json);
+	free(json);
+	d.with_locals = 0;
+	json = render(pp_render_dump_json, &d, &len);
+	cr_assert_null(strstr(json, "\"locals\""), "no --locals, no locals key:\n%s", json);
 	free(json);
 }

@@ -46,6 +46,11 @@ static const struct pp_layout_field pp_layout_fields[] = {
 	U(dv_values),
 	S(obj_managed_dict), S(obj_managed_values),
 	U(tpflags_managed_dict), U(tpflags_inline_values),
+	U(loc_fo_localsplus), U(loc_if_localsplus), U(loc_co_nlocals),
+	U(loc_co_nlocalsplus), U(loc_co_varnames), U(loc_co_cellvars),
+	U(loc_co_freevars), U(loc_co_localsplusnames), U(loc_co_localspluskinds),
+	U(val_tuple_items), U(val_list_size), U(val_dict_used), U(val_set_used),
+	U(val_float_fval), U(val_cell_ref),
 };
 #undef U
 #undef S

@@ -455,6 +455,39 @@ static size_t collect(struct field *f)
 #else
 	f[n++] = (struct field)ABSENT(tpflags_inline_values);
 #endif
+
+	/* A frame's arguments and locals */
+#if PY_MINOR_VERSION <= 10
+	f[n++] = (struct field)OFF(loc_fo_localsplus, PyFrameObject, f_localsplus);
+	f[n++] = (struct field)ABSENT(loc_if_localsplus);
+#else
+	f[n++] = (struct field)ABSENT(loc_fo_localsplus);
+	f[n++] = (struct field)OFF(loc_if_localsplus, _PyInterpreterFrame, localsplus);
+#endif
+	f[n++] = (struct field)OFF(loc_co_nlocals, PyCodeObject, co_nlocals);
+#if PY_MINOR_VERSION <= 10
+	f[n++] = (struct field)ABSENT(loc_co_nlocalsplus);
+	f[n++] = (struct field)OFF(loc_co_varnames, PyCodeObject, co_varnames);
+	f[n++] = (struct field)OFF(loc_co_cellvars, PyCodeObject, co_cellvars);
+	f[n++] = (struct field)OFF(loc_co_freevars, PyCodeObject, co_freevars);
+	f[n++] = (struct field)ABSENT(loc_co_localsplusnames);
+	f[n++] = (struct field)ABSENT(loc_co_localspluskinds);
+#else
+	f[n++] = (struct field)OFF(loc_co_nlocalsplus, PyCodeObject, co_nlocalsplus);
+	f[n++] = (struct field)ABSENT(loc_co_varnames);
+	f[n++] = (struct field)ABSENT(loc_co_cellvars);
+	f[n++] = (struct field)ABSENT(loc_co_freevars);
+	f[n++] = (struct field)OFF(loc_co_localsplusnames, PyCodeObject, co_localsplusnames);
+	f[n++] = (struct field)OFF(loc_co_localspluskinds, PyCodeObject, co_localspluskinds);
+#endif
+
+	/* Values shown as locals */
+	f[n++] = (struct field)OFF(val_tuple_items, PyTupleObject, ob_item);
+	f[n++] = (struct field)OFF(val_list_size, PyListObject, ob_base.ob_size);
+	f[n++] = (struct field)OFF(val_dict_used, PyDictObject, ma_used);
+	f[n++] = (struct field)OFF(val_set_used, PySetObject, used);
+	f[n++] = (struct field)OFF(val_float_fval, PyFloatObject, ob_fval);
+	f[n++] = (struct field)OFF(val_cell_ref, PyCellObject, ob_ref);
 	return n;
 }
 

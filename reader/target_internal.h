@@ -54,6 +54,14 @@ struct pp_target {
 	size_t quiet_seen_cap;
 };
 
+/* Open an ELF file the target has mapped at `path` (its first mapping
+ * `first`, or NULL), the way attach opens libpython: through the target's
+ * root when it runs in a chroot or container. 0 or a negative errno. */
+struct pp_elf;
+struct pp_map;
+int pp_target_open_mapped_elf(const struct pp_target *t, const char *path,
+			      const struct pp_map *first, struct pp_elf **out);
+
 /* Fill err with a formatted one-line message; returns code. */
 enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,
 			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -139,6 +139,8 @@ int pp_render_dump_text(const struct pp_dump *d, FILE *out)
 		fputc('\n', out);
 		put_thread(&d->threads[i], out);
 	}
+	if (d->asyncio && !ferror(out) && pp_render_tasks_text(d->asyncio, out) != 0)
+		return -1;
 	if (fflush(out) == EOF || ferror(out)) {
 		if (errno == 0)
 			errno = EIO;

@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../reader/asyncio_tasks.h"
 #include "../reader/reader.h"
 #include "../render/render.h"
 #include "cli.h"
 #include "dump_take.h"
+#include "dump_tasks.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--nonblocking]\n"
+	"usage: pyprobe dump --pid PID [--json] [--nonblocking] [--tasks]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
@@ -21,6 +23,9 @@ static const char dump_usage[] =
 	"  -n, --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
 	"                     if it keeps moving, shown cut short under [changing]\n"
+	"  -t, --tasks        also every asyncio Task of every event loop: its name,\n"
+	"                     state, suspended coroutines and the tasks it awaits,\n"
+	"                     as a tree (Python 3.14 and later)\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"By default the process is paused (ptrace) for the few milliseconds the\n"
@@ -35,13 +40,14 @@ int cmd_dump(int argc, char **argv)
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
 		{"nonblocking", no_argument, NULL, 'n'},
+		{"tasks", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, tasks = 0, c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:jnh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jnth", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -51,13 +57,14 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'j': json = 1; break;
 		case 'n': nonblocking = 1; break;
+		case 't': tasks = 1; break;
 		case 'h':
 			fputs(dump_usage, stdout);
 			return PP_EXIT_OK;
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && !strchr("pjnh", optopt))
+			if (optopt && optopt != '?' && !strchr("pjnth", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -75,6 +82,12 @@ int cmd_dump(int argc, char **argv)
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}
+	const struct pp_target_info *info = pp_target_get_info(t);
+	if (tasks && (info->major != 3 || info->minor < 14)) {
+		pp_die_msg("dump --tasks needs Python 3.14 or later (this is %s)", info->version);
+		pp_target_detach(t);
+		return PP_EXIT_NOT_PYTHON;
+	}
 	struct pp_dump_opts o = {.nonblocking = nonblocking};
 	struct pp_dump_taken d;
 	if (pp_dump_take(t, &o, &d, &err) != PP_OK) {
@@ -83,12 +96,33 @@ int cmd_dump(int argc, char **argv)
 		pp_target_detach(t);
 		return (int)err.code;
 	}
+	struct pp_tasks ts = {0};
+	struct pp_dump_tasks_taken dt = {0};
+	if (tasks) {
+		if (pp_target_asyncio_tasks(t, !nonblocking, &ts, &err) != PP_OK) {
+			pp_die_msg("%s", err.msg);
+			pp_tasks_free(&ts);
+			pp_dump_taken_free(&d);
+			pp_target_detach(t);
+			return (int)err.code;
+		}
+		if (pp_dump_tasks_build(&ts, &dt) != 0) {
+			pp_die_msg("out of memory");
+			pp_tasks_free(&ts);
+			pp_dump_taken_free(&d);
+			pp_target_detach(t);
+			return PP_EXIT_IO;
+		}
+		d.dump.asyncio = &dt.model;
+	}
 	int rc = PP_EXIT_OK;
 	if ((json ? pp_render_dump_json(&d.dump, stdout) : pp_render_dump_text(&d.dump, stdout)) != 0 ||
 	    fflush(stdout) != 0) {
 		pp_die_msg("cannot write the dump to standard output: %s", strerror(errno));
 		rc = PP_EXIT_IO;
 	}
+	pp_dump_tasks_free(&dt);
+	pp_tasks_free(&ts);
 	pp_dump_taken_free(&d);
 	pp_target_detach(t);
 	return rc;

@@ -64,6 +64,8 @@ struct pp_dump_thread {
 	size_t nframes;
 };
 
+struct pp_dump_asyncio; /* dump_tasks.h */
+
 struct pp_dump {
 	int pid;
 	const char *cmdline;
@@ -72,6 +74,7 @@ struct pp_dump {
 	const char *libpython;   /* NULL when linked statically */
 	const struct pp_dump_thread *threads;
 	size_t nthreads;
+	const struct pp_dump_asyncio *asyncio; /* --tasks; NULL: not asked */
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */

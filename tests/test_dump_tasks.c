@@ -143,6 +143,8 @@ static void check_tasks(const char *spec)
 
 Test(dump_tasks, sid_python_3_14) { check_tasks("sid-3.14"); }
 Test(dump_tasks, sid_python_3_15) { check_tasks("sid-3.15"); }
+/* the debug build: another _asyncio extension (_asyncio.cpython-314d) */
+Test(dump_tasks, sid_python_3_14d) { check_tasks("sid-3.14d"); }
 
 /* Before 3.14: one line, exit 5, nothing on standard output. */
 static void check_refused(const char *spec, const char *version)

@@ -169,3 +169,42 @@ static void check_refused(const char *spec, const char *version)
 
 Test(dump_tasks, refused_python_3_12) { check_refused("3.12.1", "3.12.1"); }
 Test(dump_tasks, refused_sid_python_3_13) { check_refused("sid-3.13", "3.13.18"); }
+
+/* Corrupt task memory (fixtures/dump/tasks_hostile.py): a list that loops
+ * without its head, a name and a coroutine in unmapped memory, a garbage
+ * awaited-by set. The dump must finish, find each task once, and show
+ * what it could not read as null. */
+static void check_hostile(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	char truth[PATH_MAX];
+	pid_t pid = start_fixture(&py, "fixtures/dump/tasks_hostile.py", truth, sizeof truth);
+	wait_truth(pid, truth);
+	char buf[256];
+	cr_assert(ts_read_file(truth, buf, sizeof buf) > 0 && strcmp(buf, "ready\n") == 0,
+		  "%s: fixture says %s", py.label, buf);
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
+	static struct ts_run r;
+	char *args[] = {"dump", "--pid", pidarg, "--tasks", "--json", NULL};
+	ts_run_pyprobe("dump_tasks", &r, args);
+	cr_assert_eq(ts_exit_code(&r), 0, "exit %d: %s", ts_exit_code(&r), r.err);
+	/* each task once; b nameless with no stack */
+	static const char *want[] = {"{\"name\": \"Task-1\"", "{\"name\": \"a\"",
+				     "{\"name\": \"c\"", "{\"name\": null"};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const char *p = strstr(r.out, want[i]);
+		cr_assert(p, "%s: no %s in\n%s", py.label, want[i], r.out);
+		cr_assert(!strstr(p + 1, want[i]), "%s: %s twice in\n%s", py.label, want[i], r.out);
+	}
+	cr_assert(strstr(r.out, "{\"name\": null, \"state\": \"pending\",\n           \"stack\": [],"),
+		  "%s: b's stack is not empty:\n%s", py.label, r.out);
+	char *text[] = {"dump", "--pid", pidarg, "--tasks", NULL};
+	ts_run_pyprobe("dump_tasks", &r, text);
+	cr_assert_eq(ts_exit_code(&r), 0, "text: exit %d: %s", ts_exit_code(&r), r.err);
+	cr_assert(strstr(r.out, "(T) ?\n"), "%s: no nameless task in\n%s", py.label, r.out);
+}
+
+Test(dump_tasks, hostile_sid_python_3_14) { check_hostile("sid-3.14"); }
+Test(dump_tasks, hostile_sid_python_3_15) { check_hostile("sid-3.15"); }

@@ -115,6 +115,8 @@ int pp_render_tasks_text(const struct pp_dump_asyncio *a, FILE *out)
 				awaited[a->tasks[i].awaits[j]] = true;
 	for (size_t l = 0; l < a->nloops && !ferror(out); l++) {
 		const struct pp_dump_loop *lp = &a->loops[l];
+		if (l)
+			fputc('\n', out);
 		fprintf(out, "asyncio tasks of event loop 0x%" PRIx64, lp->addr);
 		if (lp->thread)
 			fprintf(out, " (running in thread %" PRIu64 ")", lp->thread);

@@ -52,7 +52,7 @@ static void put_task(struct tree *t, size_t k, bool last, unsigned depth)
 	if (task->state && task->state[0] != 'p')
 		fprintf(t->out, " [%s]", task->state);
 	if (t->on_path[k]) {
-		fputs(" (awaits itself: a cycle)\n", t->out);
+		fputs(" (await cycle: shown above)\n", t->out);
 		return;
 	}
 	fputc('\n', t->out);

@@ -76,7 +76,7 @@ _pyprobe()
 	render) opts='--output --format --threads --idle --gil --gil-markers
 		--nolineno --function --full-filenames --title --help' ;;
 	report) opts='--output --json --stall-threshold --waits --help' ;;
-	dump) opts='--pid --core --exe --root --json --locals --native --nonblocking --help' ;;
+	dump) opts='--pid --core --exe --root --json --locals --native --nonblocking --tasks --help' ;;
 	top) opts='--pid --rate --window --interval --duration --idle --sort --blocking
 		--nonblocking --help --' ;;
 	watch) opts='--pid --out --stall --stuck --heartbeat --heartbeat-timeout

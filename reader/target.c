@@ -172,6 +172,13 @@ static int open_target_elf(int pid, const char *path, const struct pp_map *first
 	return rc_root ? rc_root : rc_any ? rc_any : -ENOENT;
 }
 
+int pp_target_open_mapped_elf(const struct pp_target *t, const char *path,
+			       const struct pp_map *first, struct pp_elf **out)
+{
+	return open_target_elf(t->info.pid, path, first,
+			       t->info.executable && strcmp(path, t->info.executable) == 0, out);
+}
+
 static void add_supported(char *buf, size_t len)
 {
 	snprintf(buf, len, "3.%d to 3.%d", pp_supported_minors[0],

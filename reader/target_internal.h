@@ -77,6 +77,13 @@ enum pp_err pp_core_mem_error(struct pp_target *t, int rc, const char *what,
 			      struct pp_error *err);
 /* task states of a core: what NT_PRSTATUS says each thread was doing. */
 int pp_read_core_task_states(struct pp_target *t, struct snapshot *s);
+/* Open an ELF file the target has mapped at `path` (its first mapping
+ * `first`, or NULL), the way attach opens libpython: through the target's
+ * root when it runs in a chroot or container. 0 or a negative errno. */
+struct pp_elf;
+struct pp_map;
+int pp_target_open_mapped_elf(const struct pp_target *t, const char *path,
+			      const struct pp_map *first, struct pp_elf **out);
 
 /* Fill err with a formatted one-line message; returns code. */
 enum pp_err pp_set_error(struct pp_error *err, enum pp_err code,

@@ -142,6 +142,8 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 		pp_json_str(d->native_note, out);
 		fputs(",\n", out);
 	}
+	if (d->asyncio && pp_render_tasks_json(d->asyncio, out) != 0)
+		return -1;
 
 	if (d->nthreads == 0) {
 		fputs("  \"threads\": []\n", out);

@@ -236,6 +236,8 @@ int pp_render_dump_text(const struct pp_dump *d, FILE *out)
 				      strcmp(d->native_note, t->native_note) == 0,
 			   d->core != NULL, out);
 	}
+	if (d->asyncio && !ferror(out) && pp_render_tasks_text(d->asyncio, out) != 0)
+		return -1;
 	if (fflush(out) == EOF || ferror(out)) {
 		if (errno == 0)
 			errno = EIO;

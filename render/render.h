@@ -11,12 +11,17 @@
 
 #include "../src/diff.h"
 #include "../src/dump_model.h"
+#include "../src/dump_tasks.h"
 #include "../src/hang_model.h"
 #include "../src/profile.h"
 #include "../src/report.h"
 
 int pp_render_dump_text(const struct pp_dump *d, FILE *out);
 int pp_render_dump_json(const struct pp_dump *d, FILE *out);
+/* The asyncio tasks part of a dump (dump_tasks.c): drawn by the two above
+ * when the dump has one. */
+int pp_render_tasks_text(const struct pp_dump_asyncio *a, FILE *out);
+int pp_render_tasks_json(const struct pp_dump_asyncio *a, FILE *out);
 /* `pyprobe watch`'s hang files: what fired, the culprits, the last
  * seconds collapsed, then the dump as pp_render_dump_text/_json draw it. */
 int pp_render_hang_text(const struct pp_hang *h, FILE *out);

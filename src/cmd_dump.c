@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../reader/asyncio_tasks.h"
 #include "../reader/reader.h"
 #include "../render/render.h"
 #include "cli.h"
 #include "dump_take.h"
+#include "dump_tasks.h"
 
 static const char dump_usage[] =
-	"usage: pyprobe dump --pid PID [--json] [--locals] [--native | --nonblocking]\n"
+	"usage: pyprobe dump --pid PID [--json] [--locals] [--tasks] [--native | --nonblocking]\n"
 	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json] [--locals]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
@@ -35,6 +37,9 @@ static const char dump_usage[] =
 	"                     if it keeps moving, shown cut short under [changing];\n"
 	"                     with --locals, values may be caught mid-change\n"
 	"                     (not with --native, which needs the pause)\n"
+	"  -t, --tasks        also every asyncio Task of every event loop: its name,\n"
+	"                     state, suspended coroutines and the tasks it awaits,\n"
+	"                     as a tree (Python 3.14 and later)\n"
 	"  -c, --core CORE    read a core file (from gcore or the kernel) instead\n"
 	"                     of a live process\n"
 	"  -e, --exe PYTHON   with --core: the executable the process ran, where\n"
@@ -61,17 +66,18 @@ int cmd_dump(int argc, char **argv)
 		{"nonblocking", no_argument, NULL, 'B'},
 		{"native", no_argument, NULL, 'n'},
 		{"locals", no_argument, NULL, 'l'},
+		{"tasks", no_argument, NULL, 't'},
 		{"core", required_argument, NULL, 'c'},
 		{"exe", required_argument, NULL, 'e'},
 		{"root", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int pid = 0, json = 0, nonblocking = 0, native = 0, locals = 0, c;
+	int pid = 0, json = 0, nonblocking = 0, native = 0, locals = 0, tasks = 0, c;
 	const char *core = NULL, *exe = NULL, *root = NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:jlnc:e:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:jlntc:e:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid = pp_parse_pid(optarg);
@@ -82,6 +88,7 @@ int cmd_dump(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'n': native = 1; break;
 		case 'l': locals = 1; break;
+		case 't': tasks = 1; break;
 		case 'B': nonblocking = 1; break;
 		case 'c': core = optarg; break;
 		case 'e': exe = optarg; break;
@@ -92,7 +99,7 @@ int cmd_dump(int argc, char **argv)
 		case ':':
 			return pp_usage_error("dump", "%s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjlncerh", optopt))
+			if (optopt && optopt != '?' && optopt < 128 && !strchr("pjlntcerh", optopt))
 				return pp_usage_error("dump", "unknown option '-%c'", optopt);
 			return pp_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -114,6 +121,9 @@ int cmd_dump(int argc, char **argv)
 	if (native && nonblocking)
 		return pp_usage_error("dump", "--native needs the process paused to unwind "
 				      "its threads; drop --nonblocking");
+	if (tasks && core)
+		return pp_usage_error("dump", "--tasks is not available with --core yet: a "
+				      "core's thread stacks are shown without it");
 	if (native && core)
 		return pp_usage_error("dump", "--native is not available with --core yet: "
 				      "a core's Python stacks are shown without it");
@@ -125,6 +135,12 @@ int cmd_dump(int argc, char **argv)
 		pp_die_msg("%s", err.msg);
 		return (int)err.code;
 	}
+	const struct pp_target_info *info = pp_target_get_info(t);
+	if (tasks && (info->major != 3 || info->minor < 14)) {
+		pp_die_msg("dump --tasks needs Python 3.14 or later (this is %s)", info->version);
+		pp_target_detach(t);
+		return PP_EXIT_NOT_PYTHON;
+	}
 	struct pp_dump_opts o = {.nonblocking = nonblocking, .native = native, .locals = locals};
 	struct pp_dump_taken d;
 	if (pp_dump_take(t, &o, &d, &err) != PP_OK) {
@@ -133,12 +149,33 @@ int cmd_dump(int argc, char **argv)
 		pp_target_detach(t);
 		return (int)err.code;
 	}
+	struct pp_tasks ts = {0};
+	struct pp_dump_tasks_taken dt = {0};
+	if (tasks) {
+		if (pp_target_asyncio_tasks(t, !nonblocking, &ts, &err) != PP_OK) {
+			pp_die_msg("%s", err.msg);
+			pp_tasks_free(&ts);
+			pp_dump_taken_free(&d);
+			pp_target_detach(t);
+			return (int)err.code;
+		}
+		if (pp_dump_tasks_build(&ts, &dt) != 0) {
+			pp_die_msg("out of memory");
+			pp_tasks_free(&ts);
+			pp_dump_taken_free(&d);
+			pp_target_detach(t);
+			return PP_EXIT_IO;
+		}
+		d.dump.asyncio = &dt.model;
+	}
 	int rc = PP_EXIT_OK;
 	if ((json ? pp_render_dump_json(&d.dump, stdout) : pp_render_dump_text(&d.dump, stdout)) != 0 ||
 	    fflush(stdout) != 0) {
 		pp_die_msg("cannot write the dump to standard output: %s", strerror(errno));
 		rc = PP_EXIT_IO;
 	}
+	pp_dump_tasks_free(&dt);
+	pp_tasks_free(&ts);
 	pp_dump_taken_free(&d);
 	pp_target_detach(t);
 	return rc;

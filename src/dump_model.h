@@ -106,6 +106,8 @@ struct pp_dump_thread {
 	size_t nnative_frames;
 };
 
+struct pp_dump_asyncio; /* dump_tasks.h */
+
 struct pp_dump {
 	int pid;
 	const char *cmdline;
@@ -120,6 +122,7 @@ struct pp_dump {
 	 * could be merged (the evaluation function has no symbol), or NULL */
 	const char *native_note;
 	int with_locals; /* --locals: every Python frame says what it holds */
+	const struct pp_dump_asyncio *asyncio; /* --tasks; NULL: not asked */
 };
 
 const char *pp_dump_gil_name(enum pp_dump_gil g);  /* "held", ... "unknown" */

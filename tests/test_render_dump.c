@@ -284,7 +284,7 @@ Test(render_dump, json_replaces_invalid_utf8)
 	struct pp_dump_frame fr = {"bad\xff", "\xc0\xaf" "overlong", "\xed\xa0\x80surrogate", 1, PP_DUMP_FRAME_PYTHON, 0, NULL, 0, 0, NULL, 0, false};
 	struct pp_dump_thread th = {7, 0, "trunc\xe4\xb8" "x\xf4\x90\x80\x80" "end\xe4", 0,
 				    PP_DUMP_GIL_HELD, PP_DUMP_OS_RUNNING, NULL, 0, &fr, 1, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
-	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL, false, NULL, 0};
+	struct pp_dump d = {1, "ok \xf0\x9f\x98\x80", "3.12.1", "/x", NULL, &th, 1, NULL, false, NULL, 0, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_eq(json_tool(json, len), 0, "invalid JSON:\n%s", json);
@@ -316,7 +316,7 @@ Test(render_dump, json_control_chars)
 {
 	struct pp_dump_thread th = {7, 0, "\x01\b\f\n\r\t\x1f\x7f/\"\\", 0, PP_DUMP_GIL_RELEASED,
 				    PP_DUMP_OS_SLEEPING, "futex", 0, NULL, 0, PP_DUMP_NATIVE_NONE, NULL, NULL, 0};
-	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL, false, NULL, 0};
+	struct pp_dump d = {1, NULL, "3.12.1", NULL, NULL, &th, 1, NULL, false, NULL, 0, NULL};
 	size_t len;
 	char *json = render(pp_render_dump_json, &d, &len);
 	cr_assert_not_null(strstr(json, "\"name\": \"\\u0001\\b\\f\\n\\r\\t\\u001f\x7f/\\\"\\\\\""),
@@ -377,7 +377,7 @@ Test(render_dump, nul_in_names_is_escaped)
  * a dump with no threads is still a complete document. */
 Test(render_dump, static_python_and_no_threads)
 {
-	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL, false, NULL, 0};
+	struct pp_dump d = {99, "python3 -c pass", "3.8.18", "/usr/bin/python3.8", NULL, NULL, 0, NULL, false, NULL, 0, NULL};
 	size_t len;
 	char *text = render(pp_render_dump_text, &d, &len);
 	cr_assert_str_eq(text, "Process 99: python3 -c pass\nPython 3.8.18 (/usr/bin/python3.8)\n");

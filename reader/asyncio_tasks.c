@@ -1,0 +1,489 @@
+/* asyncio Tasks, 3.14+ (asyncio_tasks.h). */
+#include "asyncio_tasks.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elf_symbols.h"
+#include "linetable.h"
+#include "maps.h"
+#include "pause.h"
+#include "pystring.h"
+#include "target_internal.h"
+
+/* _Py_AsyncioModuleDebugOffsets as 3.14 and 3.15 lay it out: 13 uint64s. */
+enum {
+	AD_TASK_SIZE, AD_TASK_NAME, AD_TASK_AWAITED_BY, AD_TASK_IS_TASK,
+	AD_TASK_AWAITED_BY_IS_SET, AD_TASK_CORO, AD_TASK_NODE,
+	AD_INTERP_SIZE, AD_INTERP_TASKS_HEAD,
+	AD_TS_SIZE, AD_TS_RUNNING_LOOP, AD_TS_RUNNING_TASK, AD_TS_TASKS_HEAD,
+	AD_N
+};
+
+/* Offsets the debug section does not give, the same on 3.14 and 3.15
+ * (checked with offsetof against both versions' internal headers):
+ * FutureObj's loop is its first field, its fut_state (an enum) sits just
+ * before fut_is_task; PyGenObject's gi_frame_state (int8) and gi_iframe;
+ * _PyInterpreterFrame's stackpointer; a set's mask and table. */
+#define TASK_LOOP 16
+#define GEN_FRAME_STATE 67
+#define GEN_IFRAME 72
+#define IF_STACKPOINTER 64
+#define SET_MASK 32
+#define SET_TABLE 40
+#define SET_MAX_SLOTS (1u << 16)
+#define MAX_INTERPS 4096
+#define MAX_THREADS 100000
+#define MAX_OFFSET (1u << 20)
+
+struct addr_idx;
+
+struct finder {
+	struct pp_target *t;
+	uint64_t ad[AD_N];
+	int minor;
+	struct pp_tasks *out;
+	size_t cap, loops_cap;
+	/* nodes seen, open addressing (0 = empty) */
+	uint64_t *seen;
+	size_t seen_cap, seen_n;
+	struct addr_idx *index;
+};
+
+const char *pp_task_state_name(enum pp_task_state s)
+{
+	switch (s) {
+	case PP_TASK_PENDING: return "pending";
+	case PP_TASK_CANCELLED: return "cancelled";
+	case PP_TASK_DONE: return "done";
+	default: return "unknown";
+	}
+}
+
+static size_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+/* 1 if addr was seen already, 0 if new (now recorded), -1 out of memory. */
+static int seen_add(struct finder *f, uint64_t addr)
+{
+	if ((f->seen_n + 1) * 2 > f->seen_cap) {
+		size_t ncap = f->seen_cap ? f->seen_cap * 2 : 1024;
+		uint64_t *n = calloc(ncap, sizeof(*n));
+		if (!n)
+			return -1;
+		for (size_t i = 0; i < f->seen_cap; i++)
+			if (f->seen[i])
+				for (size_t j = hash64(f->seen[i]) & (ncap - 1);; j = (j + 1) & (ncap - 1))
+					if (!n[j]) {
+						n[j] = f->seen[i];
+						break;
+					}
+		free(f->seen);
+		f->seen = n;
+		f->seen_cap = ncap;
+	}
+	for (size_t j = hash64(addr) & (f->seen_cap - 1);; j = (j + 1) & (f->seen_cap - 1)) {
+		if (f->seen[j] == addr)
+			return 1;
+		if (!f->seen[j]) {
+			f->seen[j] = addr;
+			f->seen_n++;
+			return 0;
+		}
+	}
+}
+
+/* The module's debug offsets: in the _asyncio extension (3.14) or in the
+ * interpreter itself (3.15 builds it in). 0, -ENOENT when no mapped file
+ * has them (asyncio not imported), or -EINVAL when they make no sense. */
+static int find_offsets(struct finder *f)
+{
+	struct pp_maps maps = {0};
+	int rc = pp_maps_read(f->t->info.pid, &maps);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < maps.n && rc == -ENOENT; i++) {
+		const struct pp_map *m = &maps.v[i];
+		if (!m->path || m->path[0] != '/' || pp_maps_first_of(&maps, m->path) != m)
+			continue;
+		const char *base = strrchr(m->path, '/') + 1;
+		bool exe = f->t->info.executable && strcmp(m->path, f->t->info.executable) == 0;
+		if (!exe && strncmp(base, "_asyncio", 8) != 0 && strncmp(base, "libpython", 9) != 0 &&
+		    strncmp(base, "python", 6) != 0)
+			continue;
+		struct pp_elf *e = NULL;
+		if (pp_target_open_mapped_elf(f->t, m->path, m, &e) != 0)
+			continue;
+		uint64_t addr = 0, size = 0;
+		if (pp_elf_section(e, ".AsyncioDebug", &addr, &size) == 0 &&
+		    size >= sizeof(f->ad)) {
+			uint64_t at = pp_elf_load_bias(e, m) + addr;
+			rc = pp_mem_read(&f->t->mem, at, f->ad, sizeof(f->ad)) == 0 ? 0 : -EIO;
+		}
+		pp_elf_close(e);
+	}
+	pp_maps_free(&maps);
+	if (rc)
+		return rc;
+	const uint64_t *a = f->ad;
+	if (a[AD_TASK_SIZE] < TASK_LOOP + 8 || a[AD_TASK_SIZE] > 4096)
+		return -EINVAL;
+	for (int k = AD_TASK_NAME; k <= AD_TASK_NODE; k++)
+		if (a[k] + 16 > a[AD_TASK_SIZE] && k != AD_TASK_IS_TASK && k != AD_TASK_AWAITED_BY_IS_SET)
+			return -EINVAL;
+	if (a[AD_TASK_IS_TASK] < 4 || a[AD_TASK_IS_TASK] >= a[AD_TASK_SIZE] ||
+	    a[AD_TASK_AWAITED_BY_IS_SET] >= a[AD_TASK_SIZE] ||
+	    a[AD_INTERP_TASKS_HEAD] > MAX_OFFSET || a[AD_TS_TASKS_HEAD] > MAX_OFFSET ||
+	    a[AD_TS_RUNNING_LOOP] > MAX_OFFSET)
+		return -EINVAL;
+	return 0;
+}
+
+static bool is_suspended_in_await(int minor, int8_t st)
+{
+	return minor == 14 ? st == -1 : (st == 2 || st == 3);
+}
+
+static bool has_frame(int minor, int8_t st)
+{
+	return minor == 14 ? (st >= -3 && st <= 0) : (st >= 0 && st <= 4);
+}
+
+static int line_of(const struct py_layout *l, const struct pp_code_entry *e, int64_t unit)
+{
+	if (!e->linetable || e->ncodeunits < 0 || unit > e->ncodeunits || unit < -1)
+		return PP_FRAME_LINE_UNKNOWN;
+	int line = pp_linetable_line(l->minor, e->linetable, e->linetable_len,
+				     e->code.firstlineno, unit);
+	return line < PP_FRAME_LINE_NONE ? PP_FRAME_LINE_UNKNOWN : line;
+}
+
+/* The coroutines task k runs: its coroutine, the one that awaits, ...
+ * Frames are collected outermost first and turned round at the end. */
+static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro)
+{
+	const struct py_layout *l = &f->t->layout;
+	uint64_t tag_mask = ~(uint64_t)l->if_code_tag_bits;
+	size_t cap = 0;
+	uint64_t coro_type = 0;
+	for (unsigned depth = 0; coro && depth < PP_TASK_CORO_DEPTH; depth++) {
+		uint8_t head[GEN_IFRAME + 80];
+		if (l->if_code + 8 > 80 || l->if_instr + 8 > 80 ||
+		    pp_mem_read(&f->t->mem, coro, head, sizeof(head)) != 0)
+			break;
+		uint64_t type = pp_get_u64(head, sizeof(head), l->ob_type);
+		if (depth == 0)
+			coro_type = type;
+		else if (type != coro_type)
+			break; /* awaiting a future, a generator of another kind */
+		int8_t st = (int8_t)pp_get_u8(head, sizeof(head), GEN_FRAME_STATE);
+		if (!has_frame(f->minor, st))
+			break;
+		const uint8_t *fr = head + GEN_IFRAME;
+		uint64_t code = pp_get_u64(fr, 80, l->if_code) & tag_mask;
+		uint64_t instr = pp_get_u64(fr, 80, l->if_instr);
+		const struct pp_code_entry *e = pp_code_cache_get(f->t->codes, &f->t->mem, code);
+		if (!e)
+			break;
+		if (task->nframes == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct pp_frame *n = realloc(task->frames, ncap * sizeof(*n));
+			if (!n)
+				return -1;
+			task->frames = n;
+			cap = ncap;
+		}
+		int64_t unit = ((int64_t)(instr - (code + l->co_code_adaptive))) / 2;
+		task->frames[task->nframes++] = (struct pp_frame){
+			.code = &e->code, .line = line_of(l, e, unit), .kind = PP_RF_PYTHON};
+		if (!is_suspended_in_await(f->minor, st))
+			break;
+		/* What it awaits is on its value stack: the top on 3.14; on
+		 * 3.15 the slot under the top (the top holds the value to
+		 * send; seen on 3.15.2 against cr_await). */
+		uint64_t sp = pp_get_u64(fr, 80, IF_STACKPOINTER), next = 0;
+		uint64_t slot = f->minor == 14 ? 8 : 16;
+		if (sp < coro + GEN_IFRAME + slot ||
+		    pp_mem_read_u64(&f->t->mem, sp - slot, &next) != 0)
+			break;
+		coro = next & tag_mask;
+	}
+	for (size_t i = 0; i < task->nframes / 2; i++) {
+		struct pp_frame x = task->frames[i];
+		task->frames[i] = task->frames[task->nframes - 1 - i];
+		task->frames[task->nframes - 1 - i] = x;
+	}
+	return 0;
+}
+
+/* A task's name: a str, or (not asked for yet) the int n of "Task-n". */
+static char *read_name(struct finder *f, uint64_t obj)
+{
+	char *s = pp_read_str(&f->t->mem, &f->t->layout, obj, f->t->types.str);
+	if (s)
+		return s;
+	uint64_t n = 0;
+	if (pp_read_long(&f->t->obj, obj, &n) != 0)
+		return NULL;
+	char buf[32];
+	snprintf(buf, sizeof(buf), "Task-%llu", (unsigned long long)n);
+	return strdup(buf);
+}
+
+static int add_task(struct finder *f, uint64_t addr)
+{
+	if (f->out->n >= PP_TASKS_MAX) {
+		f->out->not_read++;
+		return 0;
+	}
+	uint8_t buf[4096];
+	size_t size = f->ad[AD_TASK_SIZE];
+	if (pp_mem_read(&f->t->mem, addr, buf, size) != 0)
+		return 0;
+	if (pp_get_u8(buf, size, f->ad[AD_TASK_IS_TASK]) != 1)
+		return 0;
+	if (f->out->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 64;
+		struct pp_task *n = realloc(f->out->v, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		f->out->v = n;
+		f->cap = ncap;
+	}
+	struct pp_task *task = &f->out->v[f->out->n++];
+	memset(task, 0, sizeof(*task));
+	task->addr = addr;
+	task->found = f->out->n - 1;
+	task->loop = pp_get_u64(buf, size, TASK_LOOP);
+	uint32_t st = pp_get_u32(buf, size, f->ad[AD_TASK_IS_TASK] - 4);
+	task->state = st <= PP_TASK_DONE ? (enum pp_task_state)st : PP_TASK_UNKNOWN;
+	task->name = read_name(f, pp_get_u64(buf, size, f->ad[AD_TASK_NAME]));
+	return read_coro_chain(f, task, pp_get_u64(buf, size, f->ad[AD_TASK_CORO]));
+}
+
+/* The tasks on one list: a circular list of task_node, through a head
+ * that is no task. */
+static int walk_list(struct finder *f, uint64_t head)
+{
+	uint64_t node = 0;
+	if (pp_mem_read_u64(&f->t->mem, head, &node) != 0)
+		return 0;
+	for (size_t steps = 0; node && node != head && steps < 4 * PP_TASKS_MAX; steps++) {
+		int s = seen_add(f, node);
+		if (s < 0)
+			return -1;
+		if (s > 0)
+			break; /* a loop that misses the head: corrupt */
+		if (add_task(f, node - f->ad[AD_TASK_NODE]) != 0)
+			return -1;
+		if (pp_mem_read_u64(&f->t->mem, node, &node) != 0)
+			break;
+	}
+	return 0;
+}
+
+static int add_loop(struct finder *f, uint64_t loop, uint64_t thread)
+{
+	struct pp_tasks *o = f->out;
+	for (size_t i = 0; i < o->nloops; i++)
+		if (o->loops[i].addr == loop) {
+			if (thread && !o->loops[i].thread)
+				o->loops[i].thread = thread;
+			return 0;
+		}
+	if (o->nloops == f->loops_cap) {
+		size_t ncap = f->loops_cap ? f->loops_cap * 2 : 8;
+		struct pp_task_loop *n = realloc(o->loops, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		o->loops = n;
+		f->loops_cap = ncap;
+	}
+	o->loops[o->nloops++] = (struct pp_task_loop){loop, thread};
+	return 0;
+}
+
+static int walk_interpreters(struct finder *f)
+{
+	const struct py_layout *l = &f->t->layout;
+	uint64_t interp = 0;
+	if (pp_mem_read_u64(&f->t->mem, f->t->runtime + l->rt_interpreters_head, &interp) != 0)
+		return -EIO;
+	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
+		if (seen_add(f, interp) != 0)
+			break;
+		uint64_t ts = 0;
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_threads_head, &ts) == 0) {
+			for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
+				int s = seen_add(f, ts);
+				if (s < 0)
+					return -1;
+				if (s > 0)
+					break;
+				uint64_t loop = 0, tid = 0;
+				if (pp_mem_read_u64(&f->t->mem, ts + f->ad[AD_TS_RUNNING_LOOP], &loop) == 0 &&
+				    loop && l->ts_native_thread_id != PP_ABSENT &&
+				    pp_mem_read_u64(&f->t->mem, ts + l->ts_native_thread_id, &tid) == 0 &&
+				    add_loop(f, loop, tid) != 0)
+					return -1;
+				if (walk_list(f, ts + f->ad[AD_TS_TASKS_HEAD]) != 0)
+					return -1;
+				if (pp_mem_read_u64(&f->t->mem, ts + l->ts_next, &ts) != 0)
+					break;
+			}
+		}
+		if (walk_list(f, interp + f->ad[AD_INTERP_TASKS_HEAD]) != 0)
+			return -1;
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_next, &interp) != 0)
+			break;
+	}
+	return 0;
+}
+
+struct addr_idx { uint64_t addr; size_t i; };
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct addr_idx *x = a, *y = b;
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* The index of the task at addr, or -1 (f->index: sorted by address). */
+static long task_index(const struct finder *f, uint64_t addr)
+{
+	struct addr_idx key = {addr, 0};
+	const struct addr_idx *hit = bsearch(&key, f->index, f->out->n, sizeof(key), by_addr);
+	return hit ? (long)hit->i : -1;
+}
+
+static int add_await(struct pp_task *waiter, size_t awaited)
+{
+	for (size_t i = 0; i < waiter->nawaits; i++)
+		if (waiter->awaits[i] == awaited)
+			return 0;
+	size_t *n = realloc(waiter->awaits, (waiter->nawaits + 1) * sizeof(*n));
+	if (!n)
+		return -1;
+	waiter->awaits = n;
+	waiter->awaits[waiter->nawaits++] = awaited;
+	return 0;
+}
+
+/* Task k is awaited by the task (or each task of the set) in its
+ * awaited-by field: those await k. Anything else there is ignored. */
+static int read_awaited_by(struct finder *f, size_t k)
+{
+	struct pp_tasks *o = f->out;
+	uint8_t buf[4096];
+	size_t size = f->ad[AD_TASK_SIZE];
+	if (pp_mem_read(&f->t->mem, o->v[k].addr, buf, size) != 0)
+		return 0;
+	uint64_t by = pp_get_u64(buf, size, f->ad[AD_TASK_AWAITED_BY]);
+	if (!by)
+		return 0;
+	if (!pp_get_u8(buf, size, f->ad[AD_TASK_AWAITED_BY_IS_SET])) {
+		long w = task_index(f, by);
+		return w >= 0 ? add_await(&o->v[w], k) : 0;
+	}
+	uint64_t mask = 0, table = 0;
+	if (pp_mem_read_u64(&f->t->mem, by + SET_MASK, &mask) != 0 ||
+	    pp_mem_read_u64(&f->t->mem, by + SET_TABLE, &table) != 0 || mask >= SET_MAX_SLOTS ||
+	    ((mask + 1) & mask) != 0)
+		return 0;
+	size_t n = (size_t)mask + 1;
+	uint64_t *entries = malloc(n * 16);
+	if (!entries)
+		return -1;
+	int rc = 0;
+	if (pp_mem_read(&f->t->mem, table, entries, n * 16) == 0)
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			long w = entries[2 * i] ? task_index(f, entries[2 * i]) : -1;
+			if (w >= 0)
+				rc = add_await(&o->v[w], k);
+		}
+	free(entries);
+	return rc;
+}
+
+/* Each loop's tasks together, in the order found. */
+static int by_loop(const void *a, const void *b)
+{
+	const struct pp_task *x = a, *y = b;
+	if (x->loop != y->loop)
+		return (x->loop > y->loop) - (x->loop < y->loop);
+	return (x->found > y->found) - (x->found < y->found);
+}
+
+enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
+				    struct pp_tasks *out, struct pp_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	const struct pp_target_info *info = &t->info;
+	if (info->major != 3 || info->minor < 14)
+		return pp_set_error(err, PP_ERR_NOT_PYTHON,
+				    "dump --tasks needs Python 3.14 or later (this is %s)",
+				    info->version);
+	struct finder f = {.t = t, .minor = info->minor, .out = out};
+	struct pp_pause p = {0};
+	if (pause) {
+		int rc = pp_pause_all(info->pid, &p);
+		if (rc == -ESRCH)
+			return pp_set_error(err, PP_ERR_GONE, "process %d exited", info->pid);
+		if (rc)
+			return pp_set_error(err, PP_ERR_PERM,
+					    "cannot pause process %d to read its tasks: %s",
+					    info->pid, strerror(-rc));
+	}
+	enum pp_err e = PP_OK;
+	int rc = find_offsets(&f);
+	if (rc == -ENOENT) {
+		out->no_asyncio = true;
+	} else if (rc) {
+		e = pp_set_error(err, PP_ERR_IO,
+				 "cannot read the _asyncio module's debug offsets in process %d (%s)",
+				 info->pid, strerror(-rc));
+	} else if ((rc = walk_interpreters(&f)) != 0) {
+		e = pp_set_error(err, rc == -1 ? PP_ERR_IO : PP_ERR_GONE,
+				 rc == -1 ? "out of memory reading tasks of process %d"
+					  : "cannot read the interpreters of process %d",
+				 info->pid);
+	} else {
+		if (out->n)
+			qsort(out->v, out->n, sizeof(*out->v), by_loop);
+		f.index = malloc((out->n ? out->n : 1) * sizeof(*f.index));
+		if (!f.index)
+			e = pp_set_error(err, PP_ERR_IO, "out of memory reading tasks");
+		for (size_t i = 0; f.index && i < out->n; i++)
+			f.index[i] = (struct addr_idx){out->v[i].addr, i};
+		if (f.index && out->n)
+			qsort(f.index, out->n, sizeof(*f.index), by_addr);
+		for (size_t i = 0; i < out->n && e == PP_OK; i++)
+			if (add_loop(&f, out->v[i].loop, 0) != 0 || read_awaited_by(&f, i) != 0)
+				e = pp_set_error(err, PP_ERR_IO, "out of memory reading tasks");
+	}
+	if (pause)
+		pp_resume_all(&p);
+	free(f.seen);
+	free(f.index);
+	return e;
+}
+
+void pp_tasks_free(struct pp_tasks *ts)
+{
+	for (size_t i = 0; ts->v && i < ts->n; i++) {
+		free(ts->v[i].name);
+		free(ts->v[i].frames);
+		free(ts->v[i].awaits);
+	}
+	free(ts->v);
+	free(ts->loops);
+	memset(ts, 0, sizeof(*ts));
+}

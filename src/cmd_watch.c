@@ -37,7 +37,8 @@ static const char watch_usage[] =
 	"      --heartbeat FILE     a file the service touches while it is well...\n"
 	"      --heartbeat-timeout SECONDS  ...that fires when older than this\n"
 	"  -r, --rate HZ            samples a second (default 20)\n"
-	"      --native, --locals   passed to the dump (not available yet)\n"
+	"      --native, --locals   the dump with C frames, with each frame's locals\n"
+	"                           (as pyprobe dump --native / --locals)\n"
 	"      --once               exit 1 right after the first hang is written\n"
 	"  -h, --help               this help\n"
 	"\n"
@@ -175,12 +176,6 @@ int cmd_watch(int argc, char **argv)
 		return pp_usage_error("watch", "--heartbeat needs --heartbeat-timeout SECONDS");
 	if (!hb && hb_timeout > 0)
 		return pp_usage_error("watch", "--heartbeat-timeout needs --heartbeat FILE");
-	const char *missing = pp_dump_unsupported(&dump);
-	if (missing) {
-		pp_die_msg("%s is not available yet: pyprobe dump cannot read it in this "
-			   "version; run watch without it", missing);
-		return PP_EXIT_USAGE;
-	}
 	struct stat ds;
 	if (stat(out, &ds) != 0 || !S_ISDIR(ds.st_mode) || access(out, W_OK | X_OK) != 0) {
 		pp_die_msg("cannot write hang files to %s: %s; give --out a writable directory",

@@ -132,12 +132,6 @@ static int build_dump(const struct pp_target_info *info, const struct pp_sample 
 	return 0;
 }
 
-const char *pp_dump_unsupported(const struct pp_dump_opts *o)
-{
-	(void)o;
-	return NULL;
-}
-
 enum pp_err pp_dump_take(struct pp_target *t, const struct pp_dump_opts *o,
 			 struct pp_dump_taken *out, struct pp_error *err)
 {

@@ -19,10 +19,6 @@ struct pp_dump_opts {
 	bool locals;      /* each Python frame's arguments and locals (PP_SAMPLE_LOCALS) */
 };
 
-/* The first option of o this build cannot make a dump with, or NULL
- * (none now: --native and --locals both landed). */
-const char *pp_dump_unsupported(const struct pp_dump_opts *o);
-
 /* A dump and what its strings live in; free with pp_dump_taken_free().
  * Strings are borrowed from the target handle, which must outlive it. */
 struct pp_dump_taken {

@@ -346,10 +346,6 @@ Test(watch, command_line_errors)
 		     "--heartbeat-timeout");
 	expect_usage((char *[]){"watch", "--pid", self, "--heartbeat-timeout", "3", NULL},
 		     "--heartbeat FILE");
-	expect_usage((char *[]){"watch", "--pid", self, "--native", NULL},
-		     "--native is not available yet");
-	expect_usage((char *[]){"watch", "--pid", self, "--locals", NULL},
-		     "--locals is not available yet");
 	expect_usage((char *[]){"watch", "--pid", self, "--bogus", NULL}, "unknown option");
 
 	struct ts_run r;

@@ -209,10 +209,11 @@ static void check_private_chroot(const char *minor)
 			inner, (char *)ns_script, NULL};
 	g_unshare = ts_spawn(argv, NULL, NULL, 1);
 	cr_assert_gt(g_unshare, 0);
-	for (int i = 0; i < 1000 && access(ready, F_OK) != 0; i++)
-		ts_sleep_ms(10);
+	/* Until it holds the version: the target creates the file, then
+	 * writes it (seen empty in between once, under load). */
 	char version[64] = "";
-	ts_read_file(ready, version, sizeof version);
+	for (int i = 0; i < 1000 && ts_read_file(ready, version, sizeof version) <= 0; i++)
+		ts_sleep_ms(10);
 	unlink(ready);
 	cr_assert(version[0], "the chrooted python%s never started", minor);
 	int pid = (int)g_unshare;

@@ -26,6 +26,7 @@
  *                start (Unix ns)
  */
 #include "render.h"
+#include "stream_end.h"
 #include "json_str.h"
 
 #include <errno.h>
@@ -255,10 +256,5 @@ out:
 	pp_view_free(v);
 	if (rc != 0)
 		return -1;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

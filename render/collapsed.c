@@ -8,6 +8,7 @@
  * merge again as text, so every line in the output is unique.
  */
 #include "render.h"
+#include "stream_end.h"
 #include "frame_label.h"
 #include "stack_set.h"
 #include "utf8.h"
@@ -171,10 +172,5 @@ int pp_render_collapsed(const struct pp_profile *p, const struct pp_render_opts 
 		errno = ENOMEM;
 		return -1;
 	}
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

@@ -3,6 +3,7 @@
  * frame per line so that two dumps diff line by line.
  */
 #include "render.h"
+#include "stream_end.h"
 #include "json_str.h"
 
 #include <errno.h>
@@ -159,10 +160,5 @@ int pp_render_dump_json(const struct pp_dump *d, FILE *out)
 		fputs("  ]\n", out);
 	}
 	fputs("}\n", out);
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

@@ -3,6 +3,7 @@
  * Python traceback printed upside down, like py-spy dump and pystack).
  */
 #include "render.h"
+#include "stream_end.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -238,10 +239,5 @@ int pp_render_dump_text(const struct pp_dump *d, FILE *out)
 	}
 	if (d->asyncio && !ferror(out) && pp_render_tasks_text(d->asyncio, out) != 0)
 		return -1;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

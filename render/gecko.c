@@ -28,6 +28,7 @@
  *   libs, pages  empty
  */
 #include "render.h"
+#include "stream_end.h"
 #include "json_str.h"
 #include "stack_set.h"
 
@@ -581,10 +582,5 @@ int pp_render_gecko(const struct pp_profile *p, const struct pp_render_opts *o, 
 	pp_view_free(v);
 	if (rc != 0)
 		return -1;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

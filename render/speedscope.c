@@ -24,6 +24,7 @@
  * diff well.
  */
 #include "render.h"
+#include "stream_end.h"
 #include "json_str.h"
 #include "stack_set.h"
 
@@ -271,10 +272,5 @@ int pp_render_speedscope(const struct pp_profile *p, const struct pp_render_opts
 	pp_view_free(v);
 	if (rc != 0)
 		return -1;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return pp_stream_end(out);
 }

@@ -25,7 +25,7 @@
 #define FILE_HDR_SIZE 16u
 #define FILE_HDR_MAX 4096u
 #define FMT_MAJOR 1u
-#define FMT_MINOR 1u
+#define FMT_MINOR 2u
 
 #define BLOCK_MAGIC "PPBK"
 #define BLOCK_HDR_SIZE 16u
@@ -57,6 +57,12 @@ enum section {
 	SEC_THREADS = 4,
 	SEC_SAMPLES = 5,
 	SEC_META = 6,
+	/* 1.2: which of this block's frames are native (C) functions. They
+	 * are written as kind 0 in the frames section, so that a 1.0 or 1.1
+	 * reader, which skips this section, still loads the recording and
+	 * shows them as plain functions (a new kind byte would make it refuse
+	 * the file as corrupt). */
+	SEC_NATIVE_FRAMES = 7,
 };
 #define NTABLES 5 /* the table sections, SEC_STRINGS .. SEC_SAMPLES */
 
@@ -269,7 +275,8 @@ static int put_records(struct pp_recording_writer *w, const struct pp_profile *p
 			put_varint(r, fr[i].file);
 			put_varint(r, zigzag((uint64_t)(int64_t)fr[i].line));
 			put_varint(r, zigzag((uint64_t)(int64_t)fr[i].firstlineno));
-			put_byte(r, fr[i].kind);
+			/* native: kind 0 here, named in SEC_NATIVE_FRAMES */
+			put_byte(r, fr[i].kind == PP_FRAME_NATIVE ? PP_FRAME_PYTHON : fr[i].kind);
 			break;
 		case 2:
 			put_varint(r, st[i].parent);
@@ -292,6 +299,35 @@ static int put_records(struct pp_recording_writer *w, const struct pp_profile *p
 		}
 	}
 	return 0;
+}
+
+/* The SEC_NATIVE_FRAMES section of a block that defines frames
+ * [first, end): their count, then the ids of the native ones, ascending,
+ * each as the difference from the one before (the first from `first`).
+ * Nothing when none is native. */
+static void put_native_frames(struct buf *raw, const struct pp_profile *p, size_t first,
+			      size_t end)
+{
+	size_t n;
+	const struct pp_pframe *fr = pp_profile_frames(p, &n);
+	struct buf ids = {0};
+	size_t count = 0, prev = first;
+	for (size_t i = first; i < end && i < n; i++)
+		if (fr[i].kind == PP_FRAME_NATIVE) {
+			put_varint(&ids, i - prev);
+			prev = i;
+			count++;
+		}
+	if (count) {
+		struct buf body = {0};
+		put_varint(&body, count);
+		put_bytes(&body, ids.p, ids.n);
+		put_section(raw, SEC_NATIVE_FRAMES, &body);
+		if (body.oom || ids.oom)
+			raw->oom = 1;
+		free(body.p);
+	}
+	free(ids.p);
 }
 
 /* Deflate in[0..n) into out (room for compressBound(n)); *outlen: the
@@ -455,6 +491,7 @@ int pp_recording_flush(struct pp_recording_writer *w, const struct pp_profile *p
 				w->raw.oom = 1;
 			free(body.p);
 		}
+		put_native_frames(&w->raw, p, w->done[1], next[1]);
 		if (write_block(w) != 0)
 			return -1;
 		memcpy(w->done, next, sizeof next);
@@ -498,6 +535,11 @@ int pp_recording_close(struct pp_recording_writer *w, const struct pp_profile *p
 
 /* ---- loading --------------------------------------------------------------- */
 
+/* A bounds-checked cursor over a payload. */
+struct cur {
+	const uint8_t *p, *end;
+};
+
 struct loader {
 	FILE *f;
 	struct pp_profile *p;
@@ -512,6 +554,11 @@ struct loader {
 	size_t compcap;
 	char *str;      /* a NUL-terminated copy of the string being interned */
 	size_t strcap;
+	/* This block's SEC_NATIVE_FRAMES (1.2), found before its frames are
+	 * loaded: the ids still to come, the next of them. */
+	int has_natives;
+	struct cur natives;
+	uint64_t natives_left, next_native;
 };
 
 #if defined(__GNUC__)
@@ -600,11 +647,6 @@ static int rest_is_zero(struct loader *l, const uint8_t *have, size_t n)
 	}
 }
 
-/* A bounds-checked cursor over a payload. */
-struct cur {
-	const uint8_t *p, *end;
-};
-
 static int get_varint(struct cur *c, uint64_t *v)
 {
 	uint64_t r = 0;
@@ -662,6 +704,8 @@ static int check_str(struct loader *l, const char *what, uint32_t id)
 
 /* One record of table t, id `id`: decode, check its references, add it
  * through the public API and check the profile gave it the same id. */
+static int next_native_id(struct loader *l);
+
 static int load_record(struct loader *l, struct cur *c, int t, uint32_t id,
 		       uint64_t *prev_time)
 {
@@ -699,6 +743,13 @@ static int load_record(struct loader *l, struct cur *c, int t, uint32_t id,
 			return -1;
 		if (f.kind > PP_FRAME_NATIVE)
 			return corrupt(l, "frame %u: unknown kind %u", id, f.kind);
+		if (l->natives_left && id == l->next_native) {
+			if (f.kind != PP_FRAME_PYTHON)
+				return corrupt(l, "frame %u: kind %u named native", id, f.kind);
+			f.kind = PP_FRAME_NATIVE;
+			if (--l->natives_left && next_native_id(l) != 0)
+				return -1;
+		}
 		got = pp_profile_frame(p, &f);
 		break;
 	}
@@ -761,6 +812,17 @@ static int load_record(struct loader *l, struct cur *c, int t, uint32_t id,
 	return 0;
 }
 
+/* The next id of the native frames section: ascending, so a difference
+ * of at least 1 from the last. */
+static int next_native_id(struct loader *l)
+{
+	uint64_t d;
+	if (get_varint(&l->natives, &d) || d == 0 || d > UINT32_MAX)
+		return corrupt(l, "native frames section: bad id");
+	l->next_native += d;
+	return 0;
+}
+
 static int load_table(struct loader *l, struct cur *c, int t)
 {
 	size_t have[NTABLES];
@@ -775,6 +837,14 @@ static int load_table(struct loader *l, struct cur *c, int t)
 	    first + count >= UINT32_MAX)
 		return corrupt(l, "%s section: %llu entries cannot fit", table_name[t],
 			       (unsigned long long)count);
+	if (t == 1 && l->has_natives) {
+		uint64_t d;
+		l->has_natives = 0;
+		if (get_varint(&l->natives, &l->natives_left) || l->natives_left == 0 ||
+		    l->natives_left > count || get_varint(&l->natives, &d) || d >= count)
+			return corrupt(l, "native frames section: bad header");
+		l->next_native = first + d;
+	}
 	uint64_t prev_time = 0;
 	for (uint64_t i = 0; i < count; i++)
 		if (load_record(l, c, t, (uint32_t)(first + i), &prev_time) != 0)
@@ -782,6 +852,8 @@ static int load_table(struct loader *l, struct cur *c, int t)
 	if (c->p != c->end)
 		return corrupt(l, "%s section: %zu bytes left over", table_name[t],
 			       (size_t)(c->end - c->p));
+	if (t == 1 && (l->natives_left || l->natives.p != l->natives.end))
+		return corrupt(l, "native frames section names frames this block does not define");
 	return 0;
 }
 
@@ -817,6 +889,24 @@ static int load_payload(struct loader *l, const uint8_t *d, size_t n)
 {
 	struct cur c = {d, d + n};
 	l->finished = 0; /* only a block with the final metadata ends a recording */
+	l->has_natives = 0;
+	l->natives_left = 0;
+	/* 1.2: the native frames section comes after the frames it names
+	 * (sections go by tag): look for it first. */
+	if (l->minor >= 2) {
+		struct cur c = {d, d + n};
+		while (c.p < c.end) {
+			uint64_t tag, len;
+			if (get_varint(&c, &tag) || get_varint(&c, &len) ||
+			    len > (uint64_t)(c.end - c.p))
+				break; /* the loop below says what is wrong */
+			if (tag == SEC_NATIVE_FRAMES) {
+				l->natives = (struct cur){c.p, c.p + len};
+				l->has_natives = 1;
+			}
+			c.p += len;
+		}
+	}
 	uint64_t prev = 0;
 	while (c.p < c.end) {
 		uint64_t tag, len;
@@ -835,8 +925,11 @@ static int load_payload(struct loader *l, const uint8_t *d, size_t n)
 		} else if (tag == SEC_META) {
 			if (load_meta(l, &s) != 0)
 				return -1;
-		} /* else: a section a newer minor version added; skipped */
+		} /* else: SEC_NATIVE_FRAMES (read with the frames) or a section a
+		   * newer minor version added: skipped */
 	}
+	if (l->has_natives)
+		return corrupt(l, "native frames section in a block without frames");
 	return 0;
 }
 

@@ -834,7 +834,7 @@ Test(recording, framing_errors)
 	work_buf[10] = 5;
 	write_all(bad, work_buf, n);
 	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
-	cr_assert(strstr(err, "2.5") && strstr(err, "(1.1)") && strstr(err, "newer"), "%s", err);
+	cr_assert(strstr(err, "2.5") && strstr(err, "(1.2)") && strstr(err, "newer"), "%s", err);
 	work_buf[8] = 1;
 	write_all(bad, work_buf, n);
 	q = pp_recording_load(bad, &trunc, err, sizeof err);
@@ -1395,7 +1395,7 @@ static int block_ends(const uint8_t *f, size_t n, long *ends, int max)
 	return k;
 }
 
-/* A file already written is never rewritten: the writer writes 1.1 now,
+/* A file already written is never rewritten: the writer writes 1.2 now,
  * so 1.0 is checked against the profile it holds, and only the newest
  * fixture can be regenerated. */
 Test(recording, the_1_0_fixture_loads)
@@ -1434,18 +1434,8 @@ Test(recording, the_1_1_fixture_loads)
 	char path[4096], cut[128];
 	fixture_path(path, sizeof path, "v1.1.pyprobe");
 	struct pp_profile *p = pp_profile_new();
-	if (getenv("PYPROBE_REGEN_FIXTURES")) {
-		struct pp_recording_writer *w = pp_recording_create(path);
-		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
-		for (int stage = 0; stage < 3; stage++) {
-			fixture_stage_1_1(p, stage);
-			cr_assert_eq(pp_recording_flush(w, p), 0);
-		}
-		cr_assert_eq(pp_recording_close(w, p), 0);
-	} else {
-		for (int stage = 0; stage < 3; stage++)
-			fixture_stage_1_1(p, stage);
-	}
+	for (int stage = 0; stage < 3; stage++)
+		fixture_stage_1_1(p, stage);
 	check_fixture(path, p, 1, "fixture « 1.1 »");
 	size_t n = read_all(path, file_buf, sizeof file_buf);
 	cr_assert_eq(le32(file_buf + 8), 1u << 16 | 1u, "version 1.1 (u16 1, u16 1)");
@@ -1466,6 +1456,158 @@ Test(recording, the_1_1_fixture_loads)
 	assert_prefix(p, q, 1);
 	assert_meta_eq(pp_profile_meta_c(q), pp_profile_meta_c(p));
 	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+/* The 1.2 fixture: the 1.1 profile with native (C) frames under a Python
+ * frame in the first and the last block, one of them sharing its
+ * function's name with a Python frame. */
+static void fixture_stage_1_2(struct pp_profile *p, int stage)
+{
+	fixture_stage_1_1(p, stage);
+	if (stage == 1)
+		return;
+	pp_frame_id fm = add_frame(p, "<module>", "/srv/app.py", 30, 1, PP_FRAME_PYTHON);
+	pp_frame_id fr = add_frame(p, "run", "/srv/app.py", 12, 10, PP_FRAME_PYTHON);
+	pp_stack_id s2 = pp_profile_stack(p, pp_profile_stack(p, PP_EMPTY_STACK, fm), fr);
+	pp_frame_id n1 = add_frame(p, stage ? "run" : "time_sleep", "libpython3.12.so.1.0",
+				   stage ? -1 : 372, 0, PP_FRAME_NATIVE);
+	pp_frame_id n2 = add_frame(p, "clock_nanosleep", "libc.so.6", -1, 0, PP_FRAME_NATIVE);
+	pp_stack_id s = pp_profile_stack(p, pp_profile_stack(p, s2, n1), n2);
+	struct pp_psample x = {stage ? 30500 : 5000, 0, s, PP_SGIL_RELEASED, PP_SOS_SLEEPING};
+	pp_profile_add_sample(p, &x);
+	if (stage)
+		pp_profile_meta(p)->title = pp_profile_str(p, "fixture « 1.2 »");
+}
+
+/* Strip every section of tag 7 and up from the blocks: what a 1.0 or 1.1
+ * reader reads of a newer minor's file. */
+static void strip_newer_sections(struct blocks *b)
+{
+	for (int k = 0; k < b->n; k++) {
+		uint8_t out[MAXPAY];
+		size_t o = 0;
+		for (size_t i = 0; i < b->len[k];) {
+			size_t start = i;
+			uint64_t v[2] = {0, 0};
+			for (int f = 0; f < 2; f++)
+				for (int sh = 0;; sh += 7) {
+					cr_assert_lt(i, b->len[k]);
+					v[f] |= (uint64_t)(b->pay[k][i] & 0x7f) << sh;
+					if (!(b->pay[k][i++] & 0x80))
+						break;
+				}
+			i += v[1];
+			cr_assert_leq(i, b->len[k]);
+			if (v[0] < 7) {
+				memcpy(out + o, b->pay[k] + start, i - start);
+				o += i - start;
+			}
+		}
+		memcpy(b->pay[k], out, o);
+		b->len[k] = o;
+	}
+}
+
+/* 1.2 writes native frames as kind 0 with a section naming them, so a 1.1
+ * reader (which refuses a kind it does not know, and skips sections 7 and
+ * up) still loads a `record --native` recording, showing those frames as
+ * plain functions; 1.2 loads them as native. */
+Test(recording, the_1_2_fixture_loads)
+{
+	char path[4096], old[128];
+	fixture_path(path, sizeof path, "v1.2.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	if (getenv("PYPROBE_REGEN_FIXTURES")) {
+		struct pp_recording_writer *w = pp_recording_create(path);
+		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
+		for (int stage = 0; stage < 3; stage++) {
+			fixture_stage_1_2(p, stage);
+			cr_assert_eq(pp_recording_flush(w, p), 0);
+		}
+		cr_assert_eq(pp_recording_close(w, p), 0);
+	} else {
+		for (int stage = 0; stage < 3; stage++)
+			fixture_stage_1_2(p, stage);
+	}
+	check_fixture(path, p, 1, "fixture « 1.2 »");
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	cr_assert_eq(le32(file_buf + 8), 2u << 16 | 1u, "version 1.2 (u16 1, u16 2)");
+
+	/* as a 1.1 reader sees it: the same profile, native frames as kind 0 */
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	cr_assert_eq(b.n, 4);
+	strip_newer_sections(&b);
+	size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+	path_in(old, sizeof old, "v1.2-as-1.1.pyprobe");
+	write_all(old, work_buf, m);
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(old, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	size_t nf, nq, natives = 0;
+	const struct pp_pframe *fp = pp_profile_frames(p, &nf), *fq = pp_profile_frames(q, &nq);
+	cr_assert_eq(nq, nf);
+	for (size_t i = 0; i < nf; i++) {
+		natives += fp[i].kind == PP_FRAME_NATIVE;
+		cr_assert_eq(fq[i].kind, fp[i].kind == PP_FRAME_NATIVE ? PP_FRAME_PYTHON
+								  : fp[i].kind, "frame %zu", i);
+		cr_assert_eq(fq[i].function, fp[i].function);
+		cr_assert_eq(fq[i].file, fp[i].file);
+	}
+	cr_assert_eq(natives, 3);
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+/* A native frames section that does not match its block's frames is
+ * corrupt, never a wrong kind. */
+Test(recording, a_bad_native_frames_section_is_corrupt)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "native.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	fixture_stage_1_2(p, 0);
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	cr_assert_eq(pp_recording_close(w, p), 0);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	cr_assert_eq(b.n, 1);
+	/* the section is last: tag 7, length 3, count 2, then the ids as
+	 * differences: 2 from the block's first frame 1, then 1 (frames 1..4:
+	 * <module>, run, time_sleep, clock_nanosleep) */
+	size_t len = b.len[0];
+	const uint8_t want[] = {7, 3, 2, 2, 1};
+	cr_assert_eq(memcmp(b.pay[0] + len - 5, want, 5), 0, "native frames section as written");
+	const uint8_t cases[][5] = {
+		{7, 3, 2, 9, 1},  /* past the block's frames */
+		{7, 3, 2, 2, 0},  /* not ascending */
+		{7, 3, 3, 2, 1},  /* a count larger than the ids given */
+		{7, 3, 2, 1, 1},  /* names a Python frame... */
+		{7, 3, 0, 2, 1},  /* none */
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		memcpy(b.pay[0] + len - 5, cases[c], 5);
+		size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+		write_all(bad, work_buf, m);
+		char err[256] = "";
+		int trunc = -1;
+		struct pp_profile *q = pp_recording_load(bad, &trunc, err, sizeof err);
+		if (c == 3 && q) {
+			/* ...which is just another native frame: a wrong kind the
+			 * file says, not something a reader can tell */
+			pp_profile_free(q);
+			continue;
+		}
+		cr_assert_null(q, "case %zu loaded", c);
+		cr_assert(strstr(err, "corrupt recording: ") && strstr(err, "native"),
+			  "case %zu: %s", c, err);
+	}
 	pp_profile_free(p);
 }
 

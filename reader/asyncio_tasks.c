@@ -1,4 +1,4 @@
-/* asyncio Tasks, 3.14+ (asyncio_tasks.h). */
+/* asyncio Tasks, 3.14+ (asyncio_tasks.h); 3.11-3.13 in asyncio_tasks_311.c. */
 #include "asyncio_tasks.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "pause.h"
 #include "pystring.h"
+#include "asyncio_tasks_311.h"
 #include "target_internal.h"
 
 /* _Py_AsyncioModuleDebugOffsets as 3.14 and 3.15 lay it out: 13 uint64s. */
@@ -427,9 +428,9 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 {
 	memset(out, 0, sizeof(*out));
 	const struct pp_target_info *info = &t->info;
-	if (info->major != 3 || info->minor < 14)
+	if (info->major != 3 || info->minor < 11)
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-				    "dump --tasks needs Python 3.14 or later (this is %s)",
+				    "dump --tasks needs Python 3.11 or later (this is %s)",
 				    info->version);
 	struct finder f = {.t = t, .minor = info->minor, .out = out};
 	struct pp_pause p = {0};
@@ -443,8 +444,20 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 					    info->pid, strerror(-rc));
 	}
 	enum pp_err e = PP_OK;
-	int rc = find_offsets(&f);
-	if (rc == -ENOENT) {
+	int rc = info->minor < 14 ? pp_asyncio_tasks_311(t, out) : find_offsets(&f);
+	if (info->minor < 14) {
+		if (rc == -ENOENT)
+			out->no_asyncio = true;
+		else if (rc == -EPROTO)
+			e = pp_set_error(err, PP_ERR_NOT_PYTHON,
+					 "dump --tasks: the _asyncio Task of %s is not laid out as "
+					 "pyprobe knows it for %s", t->who, info->version);
+		else if (rc)
+			e = pp_set_error(err, rc == -1 ? PP_ERR_IO : PP_ERR_GONE,
+					 rc == -1 ? "out of memory reading tasks of process %d"
+						  : "cannot read the interpreters of process %d",
+					 info->pid);
+	} else if (rc == -ENOENT) {
 		out->no_asyncio = true;
 	} else if (rc) {
 		e = pp_set_error(err, PP_ERR_IO,

@@ -500,3 +500,65 @@ void pp_tasks_free(struct pp_tasks *ts)
 	free(ts->loops);
 	memset(ts, 0, sizeof(*ts));
 }
+
+/* ---- the task a thread runs now ------------------------------------------ */
+
+/* 3.14+: the thread state's asyncio_running_task (the debug offsets'). */
+static char *running_task_314(struct finder *f, uint64_t native_id)
+{
+	const struct py_layout *l = &f->t->layout;
+	uint64_t interp = 0;
+	if (l->ts_native_thread_id == PP_ABSENT ||
+	    pp_mem_read_u64(&f->t->mem, f->t->runtime + l->rt_interpreters_head, &interp) != 0)
+		return NULL;
+	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
+		if (seen_add(f, interp) != 0)
+			return NULL;
+		uint64_t ts = 0;
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_threads_head, &ts) != 0)
+			ts = 0;
+		for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
+			uint64_t tid = 0, task = 0, name = 0;
+			if (seen_add(f, ts) != 0)
+				return NULL;
+			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_native_thread_id, &tid) == 0 &&
+			    tid == native_id) {
+				uint8_t is_task = 0;
+				if (pp_mem_read_u64(&f->t->mem, ts + f->ad[AD_TS_RUNNING_TASK], &task) != 0 ||
+				    !task ||
+				    pp_mem_read(&f->t->mem, task + f->ad[AD_TASK_IS_TASK], &is_task, 1) != 0 ||
+				    is_task != 1 ||
+				    pp_mem_read_u64(&f->t->mem, task + f->ad[AD_TASK_NAME], &name) != 0)
+					return NULL;
+				return read_name(f, name);
+			}
+			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_next, &ts) != 0)
+				break;
+		}
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_next, &interp) != 0)
+			break;
+	}
+	return NULL;
+}
+
+char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bool pause)
+{
+	const struct pp_target_info *info = &t->info;
+	if (info->major != 3 || info->minor < 11 || !native_id || t->core)
+		return NULL;
+	struct pp_pause p = {0};
+	if (pause && pp_pause_all(info->pid, &p) != 0)
+		return NULL;
+	char *name = NULL;
+	if (info->minor < 14) {
+		name = pp_asyncio_running_task_311(t, native_id);
+	} else {
+		struct finder f = {.t = t, .minor = info->minor};
+		if (find_offsets(&f) == 0 && f.ad[AD_TS_RUNNING_TASK] <= MAX_OFFSET)
+			name = running_task_314(&f, native_id);
+		free(f.seen);
+	}
+	if (pause)
+		pp_resume_all(&p);
+	return name;
+}

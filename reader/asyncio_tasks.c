@@ -546,6 +546,14 @@ char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bo
 	const struct pp_target_info *info = &t->info;
 	if (info->major != 3 || info->minor < 11 || !native_id || t->core)
 		return NULL;
+	/* the interpreter stores the thread's id as its own PID namespace
+	 * numbers it (a container): the last sample's map translates ours */
+	if (t->ns_pid != info->pid)
+		for (size_t i = 0; i < t->ntidmap; i++)
+			if ((uint64_t)t->tidmap[i].host == native_id) {
+				native_id = (uint64_t)t->tidmap[i].ns;
+				break;
+			}
 	struct pp_pause p = {0};
 	if (pause && pp_pause_all(info->pid, &p) != 0)
 		return NULL;

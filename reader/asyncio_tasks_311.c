@@ -462,17 +462,20 @@ static uint64_t running_loop(struct pp_target *t, const struct task_layout *tl, 
 	return loop;
 }
 
-/* Calls fn for every thread state of every interpreter (bounded, each
- * visited once); stops when fn returns non-zero and returns that. */
+/* Calls fn for every thread state of every interpreter; stops when fn
+ * returns non-zero and returns that. A list that loops back to its head
+ * ends there; one that loops elsewhere (corrupt) ends at MAX_THREADS steps
+ * in all, interpreters and threads together. */
 typedef int (*ts_fn)(uint64_t interp, uint64_t ts, void *ctx);
 static int each_thread(struct pp_target *t, ts_fn fn, void *ctx, bool interps_only)
 {
 	const struct py_layout *l = &t->layout;
 	uint64_t interp = 0, first = 0;
+	unsigned budget = MAX_THREADS;
 	if (pp_mem_read_u64(&t->mem, t->runtime + l->rt_interpreters_head, &interp) != 0)
 		return -EIO;
 	first = interp;
-	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
+	for (unsigned i = 0; interp && i < MAX_INTERPS && budget; i++, budget--) {
 		if (i && interp == first)
 			break;
 		int rc;
@@ -483,7 +486,7 @@ static int each_thread(struct pp_target *t, ts_fn fn, void *ctx, bool interps_on
 			uint64_t ts = 0, ts0 = 0;
 			if (pp_mem_read_u64(&t->mem, interp + l->is_threads_head, &ts) == 0)
 				ts0 = ts;
-			for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
+			for (unsigned k = 0; ts && budget; k++, budget--) {
 				if (k && ts == ts0)
 					break;
 				if ((rc = fn(interp, ts, ctx)) != 0)

@@ -1,4 +1,4 @@
-/* asyncio Tasks, 3.14+ (asyncio_tasks.h). */
+/* asyncio Tasks, 3.14+ (asyncio_tasks.h); 3.11-3.13 in asyncio_tasks_311.c. */
 #include "asyncio_tasks.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "pause.h"
 #include "pystring.h"
+#include "asyncio_tasks_311.h"
 #include "target_internal.h"
 
 /* _Py_AsyncioModuleDebugOffsets as 3.14 and 3.15 lay it out: 13 uint64s. */
@@ -427,9 +428,9 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 {
 	memset(out, 0, sizeof(*out));
 	const struct pp_target_info *info = &t->info;
-	if (info->major != 3 || info->minor < 14)
+	if (info->major != 3 || info->minor < 11)
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
-				    "dump --tasks needs Python 3.14 or later (this is %s)",
+				    "dump --tasks needs Python 3.11 or later (this is %s)",
 				    info->version);
 	struct finder f = {.t = t, .minor = info->minor, .out = out};
 	struct pp_pause p = {0};
@@ -443,8 +444,20 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 					    info->pid, strerror(-rc));
 	}
 	enum pp_err e = PP_OK;
-	int rc = find_offsets(&f);
-	if (rc == -ENOENT) {
+	int rc = info->minor < 14 ? pp_asyncio_tasks_311(t, out) : find_offsets(&f);
+	if (info->minor < 14) {
+		if (rc == -ENOENT)
+			out->no_asyncio = true;
+		else if (rc == -EPROTO)
+			e = pp_set_error(err, PP_ERR_NOT_PYTHON,
+					 "dump --tasks: the _asyncio Task of %s is not laid out as "
+					 "pyprobe knows it for %s", t->who, info->version);
+		else if (rc)
+			e = pp_set_error(err, rc == -1 ? PP_ERR_IO : PP_ERR_GONE,
+					 rc == -1 ? "out of memory reading tasks of process %d"
+						  : "cannot read the interpreters of process %d",
+					 info->pid);
+	} else if (rc == -ENOENT) {
 		out->no_asyncio = true;
 	} else if (rc) {
 		e = pp_set_error(err, PP_ERR_IO,
@@ -486,4 +499,74 @@ void pp_tasks_free(struct pp_tasks *ts)
 	free(ts->v);
 	free(ts->loops);
 	memset(ts, 0, sizeof(*ts));
+}
+
+/* ---- the task a thread runs now ------------------------------------------ */
+
+/* 3.14+: the thread state's asyncio_running_task (the debug offsets'). */
+static char *running_task_314(struct finder *f, uint64_t native_id)
+{
+	const struct py_layout *l = &f->t->layout;
+	uint64_t interp = 0;
+	if (l->ts_native_thread_id == PP_ABSENT ||
+	    pp_mem_read_u64(&f->t->mem, f->t->runtime + l->rt_interpreters_head, &interp) != 0)
+		return NULL;
+	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
+		if (seen_add(f, interp) != 0)
+			return NULL;
+		uint64_t ts = 0;
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_threads_head, &ts) != 0)
+			ts = 0;
+		for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
+			uint64_t tid = 0, task = 0, name = 0;
+			if (seen_add(f, ts) != 0)
+				return NULL;
+			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_native_thread_id, &tid) == 0 &&
+			    tid == native_id) {
+				uint8_t is_task = 0;
+				if (pp_mem_read_u64(&f->t->mem, ts + f->ad[AD_TS_RUNNING_TASK], &task) != 0 ||
+				    !task ||
+				    pp_mem_read(&f->t->mem, task + f->ad[AD_TASK_IS_TASK], &is_task, 1) != 0 ||
+				    is_task != 1 ||
+				    pp_mem_read_u64(&f->t->mem, task + f->ad[AD_TASK_NAME], &name) != 0)
+					return NULL;
+				return read_name(f, name);
+			}
+			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_next, &ts) != 0)
+				break;
+		}
+		if (pp_mem_read_u64(&f->t->mem, interp + l->is_next, &interp) != 0)
+			break;
+	}
+	return NULL;
+}
+
+char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bool pause)
+{
+	const struct pp_target_info *info = &t->info;
+	if (info->major != 3 || info->minor < 11 || !native_id || t->core)
+		return NULL;
+	/* the interpreter stores the thread's id as its own PID namespace
+	 * numbers it (a container): the last sample's map translates ours */
+	if (t->ns_pid != info->pid)
+		for (size_t i = 0; i < t->ntidmap; i++)
+			if ((uint64_t)t->tidmap[i].host == native_id) {
+				native_id = (uint64_t)t->tidmap[i].ns;
+				break;
+			}
+	struct pp_pause p = {0};
+	if (pause && pp_pause_all(info->pid, &p) != 0)
+		return NULL;
+	char *name = NULL;
+	if (info->minor < 14) {
+		name = pp_asyncio_running_task_311(t, native_id);
+	} else {
+		struct finder f = {.t = t, .minor = info->minor};
+		if (find_offsets(&f) == 0 && f.ad[AD_TS_RUNNING_TASK] <= MAX_OFFSET)
+			name = running_task_314(&f, native_id);
+		free(f.seen);
+	}
+	if (pause)
+		pp_resume_all(&p);
+	return name;
 }

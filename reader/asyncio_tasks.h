@@ -1,7 +1,9 @@
-/* The asyncio Tasks of a process (3.14+): every C Task of every event
- * loop, found through the lists the interpreter keeps of them (each thread
- * state's and its interpreter's asyncio_tasks_head), described by the
- * _asyncio module's own debug offsets (its .AsyncioDebug section).
+/* The asyncio Tasks of a process (3.11+): every C Task of every event
+ * loop. On 3.14+ found through the lists the interpreter keeps of them
+ * (each thread state's and its interpreter's asyncio_tasks_head), described
+ * by the _asyncio module's own debug offsets (its .AsyncioDebug section);
+ * on 3.11-3.13 through asyncio.tasks' registries of them, with layouts
+ * verified per version (asyncio_tasks_311.c).
  *
  * For each Task: its name, state, the suspended coroutines it runs (the
  * task's coroutine, then the coroutine that one awaits, and so on, as
@@ -61,11 +63,18 @@ struct pp_tasks {
 };
 
 /* Read every task of t (pause the target around it when `pause`). PP_OK;
- * PP_ERR_NOT_PYTHON with a one-line message on versions before 3.14; the
- * target's errors (gone, permission) as the sampler gives them. */
+ * PP_ERR_NOT_PYTHON with a one-line message on versions before 3.11 (or a
+ * 3.11-3.13 whose Task is not laid out as pyprobe knows it); the target's
+ * errors (gone, permission) as the sampler gives them. */
 enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 				    struct pp_tasks *out, struct pp_error *err);
 void pp_tasks_free(struct pp_tasks *ts);
+
+/* The name of the Task the thread with native id `native_id` runs now (its
+ * event loop's current task), malloc'd UTF-8; NULL when it runs none, on
+ * versions before 3.11, or when it cannot be read. Pauses the target around
+ * the read when `pause`. */
+char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bool pause);
 const char *pp_task_state_name(enum pp_task_state s); /* "pending", ... */
 
 #endif

@@ -50,7 +50,16 @@ static void text_finding(const struct pp_hang_finding *f, const struct pp_hang *
 		fputc('"', out);
 	}
 	fprintf(out, ", %s for %.1f s", f->activity, f->seconds);
-	if (f->task) {
+	if (f->task_name) {
+		fputs(", loop running task \"", out);
+		pp_text_str(f->task_name, 1, out);
+		fputc('"', out);
+		if (f->task) {
+			fputs(" (coroutine ", out);
+			pp_text_str(f->task, 0, out);
+			fputc(')', out);
+		}
+	} else if (f->task) {
 		fputs(", loop running ", out);
 		pp_text_str(f->task, 0, out);
 	}
@@ -144,6 +153,8 @@ int pp_render_hang_json(const struct pp_hang *h, FILE *out)
 			fputs(", \"line\": null", out);
 		fputs(", \"task\": ", out);
 		pp_json_str(f->task, out);
+		fputs(", \"task_name\": ", out);
+		pp_json_str(f->task_name, out);
 		fputc('}', out);
 	}
 	fprintf(out, "%s],\n  \"findings_left_out\": %zu,\n", h->nfindings ? "\n  " : "", h->nmore);

@@ -39,7 +39,7 @@ static const char dump_usage[] =
 	"                     (not with --native, which needs the pause)\n"
 	"  -t, --tasks        also every asyncio Task of every event loop: its name,\n"
 	"                     state, suspended coroutines and the tasks it awaits,\n"
-	"                     as a tree (Python 3.14 and later)\n"
+	"                     as a tree (Python 3.11 and later)\n"
 	"  -c, --core CORE    read a core file (from gcore or the kernel) instead\n"
 	"                     of a live process\n"
 	"  -e, --exe PYTHON   with --core: the executable the process ran, where\n"
@@ -136,8 +136,8 @@ int cmd_dump(int argc, char **argv)
 		return (int)err.code;
 	}
 	const struct pp_target_info *info = pp_target_get_info(t);
-	if (tasks && (info->major != 3 || info->minor < 14)) {
-		pp_die_msg("dump --tasks needs Python 3.14 or later (this is %s)", info->version);
+	if (tasks && (info->major != 3 || info->minor < 11)) {
+		pp_die_msg("dump --tasks needs Python 3.11 or later (this is %s)", info->version);
 		pp_target_detach(t);
 		return PP_EXIT_NOT_PYTHON;
 	}

@@ -22,6 +22,8 @@ struct pp_hang_finding {
 	const char *file;
 	int line;
 	const char *task;        /* stall: the coroutine or callback, or NULL */
+	const char *task_name;   /* stall: the asyncio Task the loop runs (its
+	                            name), or NULL (none, or before 3.11) */
 };
 
 struct pp_hang {

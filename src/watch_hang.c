@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../reader/asyncio_tasks.h"
 #include "../render/render.h"
 
 /* Write one file through a temporary name in the same directory. */
@@ -56,6 +57,7 @@ int pp_watch_write_hang(struct pp_target *t, const struct pp_watch_samples *ws,
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
 
 	struct pp_hang_finding f[PP_WATCH_MAX_FINDINGS];
+	char *task_names[PP_WATCH_MAX_FINDINGS] = {0};
 	for (size_t i = 0; i < ev->n; i++) {
 		const struct pp_watch_finding *w = &ev->f[i];
 		f[i] = (struct pp_hang_finding){
@@ -68,8 +70,14 @@ int pp_watch_write_hang(struct pp_target *t, const struct pp_watch_samples *ws,
 		if (w->tid && pp_watch_samples_leaf(ws, w->stack, &f[i].function, &f[i].file,
 						    &f[i].line) != 0)
 			f[i].function = NULL;
-		if (w->cond == PP_WATCH_STALL)
+		if (w->cond == PP_WATCH_STALL) {
 			f[i].task = pp_watch_samples_task(ws, w->stack);
+			/* the Task it runs: the loop is stuck in it, so it is the
+			 * one the dump just saw */
+			if (w->tid)
+				task_names[i] = pp_target_asyncio_running_task(t, w->tid, true);
+			f[i].task_name = task_names[i];
+		}
 	}
 	struct pp_hang h = {
 		.pid = info->pid,
@@ -119,6 +127,15 @@ int pp_watch_write_hang(struct pp_target *t, const struct pp_watch_samples *ws,
 	else if (!strcmp(c->condition, "heartbeat"))
 		snprintf(culprit, culprit_size, "%s not modified for %.1f s",
 			 o->heartbeat_file ? o->heartbeat_file : "?", c->seconds);
+	else if (c->task_name)
+		snprintf(culprit, culprit_size,
+			 "thread %llu%s%s%s (%s) at %s (%s:%d), loop running task \"%s\"%s%s%s",
+			 (unsigned long long)c->native_id, c->thread_name ? " \"" : "",
+			 c->thread_name ? c->thread_name : "", c->thread_name ? "\"" : "",
+			 c->activity, c->function ? c->function : "?",
+			 c->function && c->file ? c->file : "?", c->function ? c->line : 0,
+			 c->task_name, c->task ? " (coroutine " : "", c->task ? c->task : "",
+			 c->task ? ")" : "");
 	else
 		snprintf(culprit, culprit_size, "thread %llu%s%s%s (%s) at %s (%s:%d)%s%s",
 			 (unsigned long long)c->native_id, c->thread_name ? " \"" : "",
@@ -126,6 +143,8 @@ int pp_watch_write_hang(struct pp_target *t, const struct pp_watch_samples *ws,
 			 c->activity, c->function ? c->function : "?",
 			 c->function && c->file ? c->file : "?", c->function ? c->line : 0,
 			 c->task ? ", loop running " : "", c->task ? c->task : "");
+	for (size_t i = 0; i < PP_WATCH_MAX_FINDINGS; i++)
+		free(task_names[i]);
 	pp_profile_free(recent);
 	pp_dump_taken_free(&d);
 	return rc;

@@ -64,6 +64,13 @@ def check(scenario, out_dir, err_file, fixture):
             fail("wrong line: %s" % x)
         if "blocker" not in err:
             fail("stderr does not name blocker")
+        # the Task as well as its coroutine, where pyprobe reads tasks (3.11+)
+        v = tuple(int(p) for p in h["dump"]["python"]["version"].split(".")[:2])
+        want = "blocker-task" if v >= (3, 11) else None
+        if x["task_name"] != want:
+            fail("task_name %r, expected %r (Python %s)" % (x["task_name"], want, v))
+        if want and 'loop running task "blocker-task" (coroutine blocker)' not in err:
+            fail("stderr does not name the task blocker-task")
     elif scenario == "deadlock":
         if set(by_name) != {"worker-a", "worker-b"}:
             fail("deadlock names %s, expected worker-a and worker-b" % sorted(by_name))

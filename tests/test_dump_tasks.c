@@ -4,9 +4,11 @@
  * gather of two tasks, one of them awaiting a third) and writes what the
  * interpreter says of them (names, coroutine stacks with lines, who awaits
  * whom) to a truth file. The JSON dump must equal it (tests/compare_tasks.py),
- * the text tree must draw it, and the target must be left running. Versions
- * before 3.14 are refused with one line, exit 5. A missing interpreter is a
- * visible skip.
+ * the text tree must draw it, and the target must be left running: on 3.14+
+ * (the _asyncio debug offsets and per-thread task lists) and on 3.11-3.13
+ * (asyncio.tasks' registries, reader/asyncio_tasks_311.c), Debian's
+ * stripped static 3.11 included. Versions before 3.11 are refused with one
+ * line, exit 5. A missing interpreter is a visible skip.
  */
 #include <criterion/criterion.h>
 
@@ -141,12 +143,18 @@ static void check_tasks(const char *spec)
 			  lines[i], r.out);
 }
 
+Test(dump_tasks, python_3_11) { check_tasks("3.11.7"); }
+Test(dump_tasks, python_3_12) { check_tasks("3.12.1"); }
+Test(dump_tasks, python_3_13) { check_tasks("3.13.0"); }
+/* stripped and static: the layout is checked by the Task type's size */
+Test(dump_tasks, debian_python_3_11) { check_tasks("debian"); }
+Test(dump_tasks, sid_python_3_13) { check_tasks("sid-3.13"); }
 Test(dump_tasks, sid_python_3_14) { check_tasks("sid-3.14"); }
 Test(dump_tasks, sid_python_3_15) { check_tasks("sid-3.15"); }
 /* the debug build: another _asyncio extension (_asyncio.cpython-314d) */
 Test(dump_tasks, sid_python_3_14d) { check_tasks("sid-3.14d"); }
 
-/* Before 3.14: one line, exit 5, nothing on standard output. */
+/* Before 3.11: one line, exit 5, nothing on standard output. */
 static void check_refused(const char *spec, const char *version)
 {
 	struct ts_python py;
@@ -162,24 +170,26 @@ static void check_refused(const char *spec, const char *version)
 	cr_assert_eq(ts_exit_code(&r), 5, "exit %d, want 5: %s", ts_exit_code(&r), r.err);
 	char want[128];
 	snprintf(want, sizeof want,
-		 "pyprobe: dump --tasks needs Python 3.14 or later (this is %s)\n", version);
+		 "pyprobe: dump --tasks needs Python 3.11 or later (this is %s)\n", version);
 	cr_assert_str_eq(r.err, want);
 	cr_assert_str_eq(r.out, "");
 }
 
-Test(dump_tasks, refused_python_3_12) { check_refused("3.12.1", "3.12.1"); }
-Test(dump_tasks, refused_sid_python_3_13) { check_refused("sid-3.13", "3.13.18"); }
+Test(dump_tasks, refused_python_3_8) { check_refused("3.8.18", "3.8.18"); }
+Test(dump_tasks, refused_python_3_9) { check_refused("3.9.18", "3.9.18"); }
+Test(dump_tasks, refused_python_3_10) { check_refused("3.10.13", "3.10.13"); }
 
 /* Corrupt task memory (fixtures/dump/tasks_hostile.py): a list that loops
  * without its head, a name and a coroutine in unmapped memory, a garbage
  * awaited-by set. The dump must finish, find each task once, and show
  * what it could not read as null. */
-static void check_hostile(const char *spec)
+static void check_hostile_with(const char *spec, const char *script, const char *const *want,
+			       size_t nwant)
 {
 	struct ts_python py;
 	ts_python_get(spec, &py);
 	char truth[PATH_MAX];
-	pid_t pid = start_fixture(&py, "fixtures/dump/tasks_hostile.py", truth, sizeof truth);
+	pid_t pid = start_fixture(&py, script, truth, sizeof truth);
 	wait_truth(pid, truth);
 	char buf[256];
 	cr_assert(ts_read_file(truth, buf, sizeof buf) > 0 && strcmp(buf, "ready\n") == 0,
@@ -191,9 +201,7 @@ static void check_hostile(const char *spec)
 	ts_run_pyprobe("dump_tasks", &r, args);
 	cr_assert_eq(ts_exit_code(&r), 0, "exit %d: %s", ts_exit_code(&r), r.err);
 	/* each task once; b nameless with no stack */
-	static const char *want[] = {"{\"name\": \"Task-1\"", "{\"name\": \"a\"",
-				     "{\"name\": \"c\"", "{\"name\": null"};
-	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+	for (size_t i = 0; i < nwant; i++) {
 		const char *p = strstr(r.out, want[i]);
 		cr_assert(p, "%s: no %s in\n%s", py.label, want[i], r.out);
 		cr_assert(!strstr(p + 1, want[i]), "%s: %s twice in\n%s", py.label, want[i], r.out);
@@ -206,5 +214,30 @@ static void check_hostile(const char *spec)
 	cr_assert(strstr(r.out, "(T) ?\n"), "%s: no nameless task in\n%s", py.label, r.out);
 }
 
+static void check_hostile(const char *spec)
+{
+	static const char *want[] = {"{\"name\": \"Task-1\"", "{\"name\": \"a\"",
+				     "{\"name\": \"c\"", "{\"name\": null"};
+	check_hostile_with(spec, "fixtures/dump/tasks_hostile.py", want, sizeof want / sizeof *want);
+}
+
 Test(dump_tasks, hostile_sid_python_3_14) { check_hostile("sid-3.14"); }
 Test(dump_tasks, hostile_sid_python_3_15) { check_hostile("sid-3.15"); }
+
+/* 3.11-3.13 (fixtures/dump/tasks_hostile_311.py): a name and a coroutine
+ * in unmapped memory, a fut_waiter that is no object, a value stack far
+ * past the frame, a gather among its own children, a task awaiting
+ * itself. d still awaits e through its gather; c awaits nothing. */
+static void check_hostile_311(const char *spec)
+{
+	static const char *want[] = {
+		"{\"name\": \"Task-1\"", "{\"name\": \"a\"", "{\"name\": \"c\"",
+		"{\"name\": \"e\"", "{\"name\": null", "{\"name\": \"d\""};
+	check_hostile_with(spec, "fixtures/dump/tasks_hostile_311.py", want,
+			   sizeof want / sizeof *want);
+}
+
+Test(dump_tasks, hostile_python_3_11) { check_hostile_311("3.11.7"); }
+Test(dump_tasks, hostile_python_3_12) { check_hostile_311("3.12.1"); }
+Test(dump_tasks, hostile_python_3_13) { check_hostile_311("3.13.0"); }
+Test(dump_tasks, hostile_sid_python_3_13) { check_hostile_311("sid-3.13"); }

@@ -31,9 +31,9 @@ static struct pp_profile *recent(void)
 }
 
 static const struct pp_hang_finding findings[] = {
-	{"deadlock", 43, "evil\nthread 1 \"x\" 99", "lock wait", 2.5, "take", "/srv/app.py", 20, NULL},
-	{"deadlock", 44, NULL, "lock wait", 2.0, NULL, NULL, 0, NULL},
-	{"heartbeat", 0, NULL, "unknown", 3.0, NULL, NULL, 0, NULL},
+	{"deadlock", 43, "evil\nthread 1 \"x\" 99", "lock wait", 2.5, "take", "/srv/app.py", 20, NULL, NULL},
+	{"deadlock", 44, NULL, "lock wait", 2.0, NULL, NULL, 0, NULL, NULL},
+	{"heartbeat", 0, NULL, "unknown", 3.0, NULL, NULL, 0, NULL, NULL},
 };
 
 static char *render(int (*fn)(const struct pp_hang *, FILE *), const struct pp_hang *h)
@@ -96,4 +96,30 @@ Test(render_hang, json_and_text)
 	cr_assert(strstr(text, "(not taken: process 42 exited"), "%s", text);
 	free(text);
 	pp_profile_free(p);
+}
+
+/* A stall names the Task the loop runs (quoted, escaped like a thread name)
+ * and its coroutine; without a Task, the coroutine alone, as before. */
+Test(render_hang, stall_task)
+{
+	static const struct pp_hang_finding stall[] = {
+		{"stall", 7, "MainThread", "running", 3.0, "blocker", "/srv/app.py", 56, "blocker",
+		 "fetch-\"3\"\n"},
+		{"stall", 8, NULL, "running", 3.0, "cb", "/srv/app.py", 9, "cb", NULL},
+	};
+	struct pp_hang h = {
+		.pid = 42, .condition = "stall", .condition_name = "loop stall",
+		.time = "2026-12-02T15:00:00Z", .stall_s = 1, .stuck_s = 30,
+		.findings = stall, .nfindings = 2,
+	};
+	char *text = render(pp_render_hang_text, &h);
+	cr_assert(strstr(text, "stall: thread 7 \"MainThread\", running for 3.0 s, loop running task "
+			       "\"fetch-\\\"3\\\"\\n\" (coroutine blocker), at blocker (/srv/app.py:56)\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "stall: thread 8, running for 3.0 s, loop running cb, at cb"), "%s", text);
+	free(text);
+	char *json = render(pp_render_hang_json, &h);
+	cr_assert(strstr(json, "\"task\": \"blocker\", \"task_name\": \"fetch-\\\"3\\\"\\n\"}"), "%s", json);
+	cr_assert(strstr(json, "\"task\": \"cb\", \"task_name\": null}"), "%s", json);
+	free(json);
 }

@@ -9,8 +9,11 @@
  * out, so those are read from disk) - and requires `pyprobe dump --core
  * --json` to equal the interpreter's own view (tests/compare_dump.py)
  * and the live dump (thread ids, names, every frame's function, file and
- * line). The errors: a truncated core, a core of a program that is not
- * Python, a build-id mismatch, a file that is not a core.
+ * line). With --native too: the core's merged stacks must be the live
+ * `dump --native`'s taken just before, frame for frame
+ * (tests/compare_native_core.py). The errors: a truncated core, a core of
+ * a program that is not Python, a build-id mismatch, a file that is not a
+ * core.
  *
  * Artifacts stay in $PYPROBE_BUILD_ROOT/tests/dump_core/<label>/ (or the
  * sid root's /tmp/pyprobe-tests/dump_core/<label>/); cores are deleted.
@@ -256,12 +259,28 @@ static void live_dump(const struct fixture *fx)
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)fx->pid);
 	assert_ok(fx, "live", (char *[]){"dump", "--pid", pid, "--json", NULL});
+	assert_ok(fx, "live-native", (char *[]){"dump", "--pid", pid, "--json", "--native", NULL});
 	char script[PATH_MAX], live[PATH_MAX + 64];
 	fmt(script, sizeof script, "%s/tests/compare_dump.py", ts_source_root());
 	fmt(live, sizeof live, "%s/live.out", fx->dir);
 	char *argv[] = {"python3", script, "--root", (char *)(fx->py.root[0] ? fx->py.root : "/"),
 			(char *)fx->truth, live, NULL};
 	python_check(fx, "live.compare", argv);
+}
+
+/* The core's dump --native against the live one (tests/compare_native_core.py):
+ * the same stacks, merged or apart alike, frame for frame. Merged where the
+ * evaluator has a symbol (pyenv's builds, Debian's 3.11), apart with the
+ * note where it has none (sid's stripped builds). */
+static void compare_native(const struct fixture *fx)
+{
+	char script[PATH_MAX], live[PATH_MAX + 64], core[PATH_MAX + 64];
+	fmt(script, sizeof script, "%s/tests/compare_native_core.py", ts_source_root());
+	fmt(live, sizeof live, "%s/live-native.out", fx->dir);
+	fmt(core, sizeof core, "%s/core-native.out", fx->dir);
+	const char *mode = strncmp(fx->py.label, "sid-", 4) == 0 ? "separate" : "merged";
+	char *argv[] = {"python3", script, live, core, (char *)mode, NULL};
+	python_check(fx, "core-native.compare", argv);
 }
 
 /* The text form names the core and the version. */
@@ -310,10 +329,14 @@ static void check_gcore(const char *spec)
 		  access(core, R_OK) == 0, "gcore failed (see %s)", log);
 
 	int rc = run_pyprobe(&fx, "core", (char *[]){"dump", "--core", core, "--json", NULL});
+	int nrc = run_pyprobe(&fx, "core-native",
+			      (char *[]){"dump", "--core", core, "--json", "--native", NULL});
 	text_dump(&fx, (char *[]){"dump", "--core", core, NULL});
 	unlink(core);
 	cr_assert_eq(rc, 0, "dump --core %s: exit %d (see core.err)", core, rc);
+	cr_assert_eq(nrc, 0, "dump --core %s --native: exit %d (see core-native.err)", core, nrc);
 	compare_core(&fx, "core");
+	compare_native(&fx);
 }
 
 static void check_kernel(const char *spec)
@@ -337,11 +360,16 @@ static void check_kernel(const char *spec)
 	char *root = fx.py.root[0] ? fx.py.root : NULL;
 	char *args[] = {"dump", "--core", core, "--json", root ? "--root" : NULL, root, NULL};
 	int rc = run_pyprobe(&fx, "core", args);
+	char *nargs[] = {"dump", "--core", core, "--json", "--native", root ? "--root" : NULL, root,
+			 NULL};
+	int nrc = run_pyprobe(&fx, "core-native", nargs);
 	char *targs[] = {"dump", "--core", core, root ? "--root" : NULL, root, NULL};
 	text_dump(&fx, targs);
 	unlink(core);
 	cr_assert_eq(rc, 0, "dump --core %s: exit %d (see core.err)", core, rc);
+	cr_assert_eq(nrc, 0, "dump --core %s --native: exit %d (see core-native.err)", core, nrc);
 	compare_core(&fx, "core");
+	compare_native(&fx);
 }
 
 Test(dump_core, gcore_3_8) { check_gcore("3.8.18"); }

@@ -39,6 +39,11 @@ struct unwind_arg {
 	struct pp_unwinder *u;
 	void *upt;            /* ptrace; NULL with a source */
 	const uint64_t *regs; /* a source's: PP_UNWIND_NREGS of them */
+	/* the last pc find_proc_info found no unwind table for: libunwind
+	 * then guesses by the frame-pointer chain, and ends the stack there
+	 * when that fails too - an end that is not the thread's bottom */
+	bool noinfo;
+	uint64_t noinfo_ip;
 };
 
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
@@ -46,8 +51,11 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 {
 	struct unwind_arg *a = arg;
 	uint64_t start, end, hdr, table, n;
-	if (pp_symbolizer_unwind_table(a->u->sym, ip, &start, &end, &hdr, &table, &n) != 0)
+	if (pp_symbolizer_unwind_table(a->u->sym, ip, &start, &end, &hdr, &table, &n) != 0) {
+		a->noinfo = true;
+		a->noinfo_ip = ip;
 		return -UNW_ENOINFO;
+	}
 	unw_dyn_info_t di = {0};
 	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
 	di.start_ip = start;
@@ -266,7 +274,9 @@ long pp_unwind_thread(struct pp_unwinder *u, int tid, uint64_t *pcs, size_t max,
 		pcs[n++] = ip;
 		int r = unw_step(&c);
 		if (r == 0) {
-			*end = PP_UNWIND_BOTTOM;
+			/* (looked up at the pc, or at the call before it) */
+			bool guessed = a.noinfo && (a.noinfo_ip == ip || a.noinfo_ip + 1 == ip);
+			*end = guessed ? PP_UNWIND_FAILED : PP_UNWIND_BOTTOM;
 			break;
 		}
 		if (r < 0)

@@ -77,3 +77,11 @@ const uint64_t *pp_native_capture_pcs(const struct pp_native_capture *c, uint64_
 		}
 	return NULL;
 }
+
+enum pp_unwind_end pp_native_capture_end(const struct pp_native_capture *c, uint64_t tid)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		if ((uint64_t)c->threads[i].tid == tid)
+			return c->threads[i].end;
+	return PP_UNWIND_FAILED;
+}

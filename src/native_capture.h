@@ -45,5 +45,8 @@ void pp_native_capture_free(struct pp_native_capture *c);
  * when it was not stopped or could not be unwound. */
 const uint64_t *pp_native_capture_pcs(const struct pp_native_capture *c, uint64_t tid,
 				      size_t *n);
+/* How thread tid's unwind in the last sample ended (PP_UNWIND_FAILED for
+ * a thread not unwound). */
+enum pp_unwind_end pp_native_capture_end(const struct pp_native_capture *c, uint64_t tid);
 
 #endif

@@ -1,6 +1,7 @@
 /* A dump thread's frames from a merged native stack. */
 #include "dump_native.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,13 @@ int pp_dump_add_native(struct pp_dump *d, struct pp_dump_thread *th, const struc
 			return -1;
 		/* (a stack not read at all says so in its note) */
 		const char *cut = pcs ? cut_label(pp_native_capture_end(c, t->native_id)) : NULL;
+		/* Cut short, it lacks evaluator frames for that reason, not for
+		 * want of symbols: say what happened. */
+		if (cut && (ns.result == PP_MERGE_NO_EVALUATOR || ns.result == PP_MERGE_MISMATCH)) {
+			ns.result = PP_MERGE_MISMATCH;
+			snprintf(ns.note, sizeof(ns.note), "its native stack was cut short (see its "
+				 "last frame), so the stacks are shown apart");
+		}
 		int rc = 0;
 		if (ns.result == PP_MERGE_OK) {
 			struct pp_dump_frame *f = store_new(st, ns.nmerged + 1);

@@ -266,9 +266,11 @@ long pp_unwind_thread(struct pp_unwinder *u, int tid, uint64_t *pcs, size_t max,
 			break;
 		}
 		/* A zero return address is how the outermost frames of a
-		 * thread (clone's, _start's) end their chain. */
+		 * thread (clone's, _start's) end their chain - not the
+		 * innermost one's: that is a stack of zeros (a core that
+		 * holds the stack's pages without their contents). */
 		if (ip == 0 && n > 0) {
-			*end = PP_UNWIND_BOTTOM;
+			*end = n == 1 ? PP_UNWIND_FAILED : PP_UNWIND_BOTTOM;
 			break;
 		}
 		pcs[n++] = ip;

@@ -88,6 +88,13 @@ int pp_dump_add_native(struct pp_dump *d, struct pp_dump_thread *th, const struc
 			return -1;
 		/* (a stack not read at all says so in its note) */
 		const char *cut = pcs ? cut_label(pp_native_capture_end(c, t->native_id)) : NULL;
+		/* No Python stack to merge with (not read intact): a "merge"
+		 * would be the native frames alone, hiding that. */
+		if (th[i].stack == PP_DUMP_STACK_DROPPED && pcs && ns.result == PP_MERGE_OK) {
+			ns.result = PP_MERGE_NOT_WHOLE;
+			snprintf(ns.note, sizeof(ns.note), "its Python stack could not be read, so "
+				 "the stacks are shown apart");
+		}
 		/* Cut short, it lacks evaluator frames for that reason, not for
 		 * want of symbols: say what happened. */
 		if (cut && (ns.result == PP_MERGE_NO_EVALUATOR || ns.result == PP_MERGE_MISMATCH)) {

@@ -939,7 +939,9 @@ int pp_core_maps(const struct pp_core *c, struct pp_maps *out)
 	return 0;
 }
 
-int pp_core_open_elf(struct pp_core *c, const char *core_path, struct pp_elf **out)
+/* The file the core names core_path, checked; NULL with the reason in
+ * *rc and pp_core_error(). */
+static struct core_file *checked_file(struct pp_core *c, const char *core_path, int *rc)
 {
 	struct core_file *f = NULL;
 	for (size_t i = 0; i < c->nfiles && !f; i++)
@@ -947,10 +949,18 @@ int pp_core_open_elf(struct pp_core *c, const char *core_path, struct pp_elf **o
 			f = &c->files[i];
 	if (!f) {
 		set_last(c, "the core %s maps no file %s", c->path, core_path);
-		return -ENOENT;
+		*rc = -ENOENT;
+		return NULL;
 	}
-	int rc = check_file(c, f);
-	if (rc)
+	*rc = check_file(c, f);
+	return *rc ? NULL : f;
+}
+
+int pp_core_open_elf(struct pp_core *c, const char *core_path, struct pp_elf **out)
+{
+	int rc;
+	struct core_file *f = checked_file(c, core_path, &rc);
+	if (!f)
 		return rc;
 	/* the very file that was checked, whatever its path does since */
 	char self[64];
@@ -959,6 +969,19 @@ int pp_core_open_elf(struct pp_core *c, const char *core_path, struct pp_elf **o
 	if (rc)
 		set_last(c, "cannot read %s as an ELF file: %s", f->disk_path, strerror(-rc));
 	return rc;
+}
+
+int pp_core_open_fd(struct pp_core *c, const char *core_path, const char **disk_path)
+{
+	int rc;
+	struct core_file *f = checked_file(c, core_path, &rc);
+	if (!f)
+		return rc;
+	int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	*disk_path = f->disk_path;
+	return fd;
 }
 
 const char *pp_core_error(const struct pp_core *c) { return c->last.msg; }

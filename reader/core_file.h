@@ -85,6 +85,12 @@ int pp_core_maps(const struct pp_core *c, struct pp_maps *out);
  * had mapped, -ENODATA the core holds nothing to check it against. */
 int pp_core_open_elf(struct pp_core *c, const char *core_path, struct pp_elf **out);
 
+/* The same file as a file descriptor of its own (O_CLOEXEC; the caller
+ * closes it) and, in *disk_path (the core's, valid until
+ * pp_core_close), where it was found: for a symboliser. A negative errno
+ * as pp_core_open_elf's. */
+int pp_core_open_fd(struct pp_core *c, const char *core_path, const char **disk_path);
+
 /* The last file problem as one line (no "pyprobe: "), and its class:
  * PP_ERR_IO, or PP_OK if there was none. */
 const char *pp_core_error(const struct pp_core *c);

@@ -228,7 +228,8 @@ void pp_sample_free(struct pp_sample *s);
 /* Called by pp_target_sample with PP_SAMPLE_PAUSE while every thread is
  * stopped, after the Python stacks were read and before the threads run
  * on: `tids` are the kernel ids of the threads stopped (ptrace-stopped by
- * this process, so a native unwinder may read their registers). NULL: no
+ * this process, so a native unwinder may read their registers; of a core,
+ * every thread it holds the registers of - with any flags). NULL: no
  * hook. */
 typedef void (*pp_paused_hook)(void *ctx, const int *tids, size_t ntids);
 void pp_target_set_paused_hook(struct pp_target *t, pp_paused_hook fn, void *ctx);

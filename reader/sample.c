@@ -338,12 +338,14 @@ enum pp_err pp_target_sample(struct pp_target *t, unsigned flags, struct pp_samp
 	 * time. */
 	if (e && t->quiet_sample)
 		pp_quiet_learn(&t->quiet, NULL, 0);
-	if (paused && !e && t->paused_hook && pause.n) {
-		int *tids = malloc(pause.n * sizeof(*tids));
+	/* (a core's threads: those it saved the registers of) */
+	size_t nstopped = core ? pp_core_nthreads(t->core) : pause.n;
+	if (paused && !e && t->paused_hook && nstopped) {
+		int *tids = malloc(nstopped * sizeof(*tids));
 		if (tids) {
-			for (size_t i = 0; i < pause.n; i++)
-				tids[i] = pause.tasks[i].tid;
-			t->paused_hook(t->paused_hook_ctx, tids, pause.n);
+			for (size_t i = 0; i < nstopped; i++)
+				tids[i] = core ? pp_core_thread(t->core, i)->tid : pause.tasks[i].tid;
+			t->paused_hook(t->paused_hook_ctx, tids, nstopped);
 			free(tids);
 		}
 	}

@@ -36,6 +36,8 @@ struct pp_symbolizer {
 	struct name_block *names; /* plain_name's copies */
 	char *debuginfo_path;
 	Dwfl_Callbacks cb;
+	pp_symbolizer_open_fn open; /* pp_symbolizer_new_files's */
+	void *open_ctx;
 	struct cache_slot *slots;
 	size_t nslots, used;
 	struct pp_native_sym *entries;
@@ -101,6 +103,64 @@ struct pp_symbolizer *pp_symbolizer_new_maps(FILE *maps, char *err, size_t errle
 		pp_symbolizer_free(s);
 		return NULL;
 	}
+	return s;
+}
+
+/* libdwfl's find_elf for pp_symbolizer_new_files: every module's
+ * userdata is its symboliser (set_userdata). */
+static int open_file(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		     char **file_name, Elf **elfp)
+{
+	(void)mod;
+	(void)base;
+	struct pp_symbolizer *s = *userdata;
+	*elfp = NULL;
+	if (!s || !name)
+		return -1;
+	char *shown = NULL;
+	int fd = s->open(s->open_ctx, name, &shown);
+	if (fd < 0) {
+		free(shown);
+		return -1;
+	}
+	*file_name = shown;
+	return fd;
+}
+
+static int set_userdata(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)base;
+	*userdata = arg;
+	return DWARF_CB_OK;
+}
+
+struct pp_symbolizer *pp_symbolizer_new_files(FILE *maps, pp_symbolizer_open_fn open,
+					      void *ctx, char *err, size_t errlen)
+{
+	struct pp_symbolizer *s = new_symbolizer();
+	if (!s) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->open = open;
+	s->open_ctx = ctx;
+	/* read by libdwfl from here on, before any module's ELF is wanted */
+	s->cb.find_elf = open_file;
+	dwfl_report_begin(s->dwfl);
+	int rc = dwfl_linux_proc_maps_report(s->dwfl, maps);
+	if (rc != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "cannot read the mappings: %s",
+			 rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+		set_err(err, errlen, msg);
+		pp_symbolizer_free(s);
+		return NULL;
+	}
+	/* find_elf is asked lazily, with the module's userdata: ours */
+	dwfl_getmodules(s->dwfl, set_userdata, s, 0);
 	return s;
 }
 

@@ -4,10 +4,11 @@
  * The symboliser knows a process only by its mappings: which file is mapped
  * where. It is made from a live process's /proc/PID/maps
  * (pp_symbolizer_new_pid) or from the text of a maps file from anywhere
- * else (pp_symbolizer_new_maps: a core file's mappings written in that
- * format); the files are then opened by the paths the mappings name, as
- * this process sees them (a chrooted target's /proc/PID/maps already names
- * them so). DWARF comes from the file itself or from a separate debug file
+ * else (pp_symbolizer_new_maps); the files are then opened by the paths
+ * the mappings name, as this process sees them (a chrooted target's
+ * /proc/PID/maps already names them so) - or, for a core's mappings, by
+ * whoever knows where they are and whether they are the right ones
+ * (pp_symbolizer_new_files). DWARF comes from the file itself or from a separate debug file
  * found by build-id or debuglink under /usr/lib/debug (libdw's standard
  * search). Symbols come from .symtab, else .dynsym: a stripped program
  * still names its exported functions.
@@ -47,6 +48,18 @@ struct pp_symbolizer *pp_symbolizer_new_pid(int pid, char *err, size_t errlen);
 /* The mappings in `maps`, in /proc/PID/maps format (read to its end; the
  * caller closes it). */
 struct pp_symbolizer *pp_symbolizer_new_maps(FILE *maps, char *err, size_t errlen);
+
+/* How a symboliser made by pp_symbolizer_new_files opens the file mapped
+ * as `path`: a file descriptor the symboliser then owns, and in *shown
+ * (malloc'd) the path frames name as their library; or -1 when the file
+ * may not be read (its frames then name no function). */
+typedef int (*pp_symbolizer_open_fn)(void *ctx, const char *path, char **shown);
+/* The mappings in `maps`, as pp_symbolizer_new_maps, with each file opened
+ * by `open` rather than by its path (a core's files: found under another
+ * root, checked against the core first). ctx must outlive the
+ * symboliser. */
+struct pp_symbolizer *pp_symbolizer_new_files(FILE *maps, pp_symbolizer_open_fn open,
+					      void *ctx, char *err, size_t errlen);
 void pp_symbolizer_free(struct pp_symbolizer *s);
 
 /* Symbolise pc into out[0..max): returns the number of entries written,

@@ -200,14 +200,16 @@ static void put_thread(const struct pp_dump_thread *t, bool note_said, bool core
 	put_state(t, out);
 	fputs(")\n", out);
 
-	if (t->nframes == 0 && t->native != PP_DUMP_NATIVE_SEPARATE) {
+	if (t->nframes == 0 && (t->native != PP_DUMP_NATIVE_SEPARATE ||
+				t->stack == PP_DUMP_STACK_DROPPED)) {
 		/* Nothing in a core moves: a stack none of which could be
 		 * verified there is one the core holds only in part. */
 		fputs(t->stack != PP_DUMP_STACK_DROPPED ? "    (no Python frames)\n"
 		      : core ? "    (stack not shown: the core does not hold it intact)\n"
 			     : "    (stack not shown: it changed faster than it could be read)\n",
 		      out);
-		return;
+		if (t->native != PP_DUMP_NATIVE_SEPARATE)
+			return;
 	}
 	put_frames(t->frames, t->nframes, out);
 	if (t->native == PP_DUMP_NATIVE_SEPARATE) {

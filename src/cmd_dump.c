@@ -15,6 +15,7 @@
 static const char dump_usage[] =
 	"usage: pyprobe dump --pid PID [--json] [--locals] [--tasks] [--native | --nonblocking]\n"
 	"       pyprobe dump --core CORE [--exe PYTHON] [--root DIR] [--json] [--locals]\n"
+	"                        [--native]\n"
 	"\n"
 	"Print every thread's Python stack (innermost frame first), which thread\n"
 	"holds the GIL, which wait for it, and what each is blocked on.\n"
@@ -31,7 +32,8 @@ static const char dump_usage[] =
 	"                     interpreter's evaluation function is replaced by\n"
 	"                     the Python frames it ran, innermost C call first\n"
 	"                     (where they cannot be matched, both stacks are\n"
-	"                     shown apart, with why)\n"
+	"                     shown apart, with why); with --core, from the\n"
+	"                     registers and stacks the core saved\n"
 	"      --nonblocking  read while the process runs, without pausing it; a\n"
 	"                     stack that moves while it is read is read again, and\n"
 	"                     if it keeps moving, shown cut short under [changing];\n"
@@ -124,9 +126,6 @@ int cmd_dump(int argc, char **argv)
 	if (tasks && core)
 		return pp_usage_error("dump", "--tasks is not available with --core yet: a "
 				      "core's thread stacks are shown without it");
-	if (native && core)
-		return pp_usage_error("dump", "--native is not available with --core yet: "
-				      "a core's Python stacks are shown without it");
 
 	struct pp_error err = {0};
 	struct pp_target *t = NULL;

@@ -49,17 +49,8 @@ int pp_native_capture_init(struct pp_native_capture *c, struct pp_target *t, cha
 			   size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	int pid = pp_target_get_info(t)->pid;
-	c->sym = pp_symbolizer_new_pid(pid, err, errlen);
-	if (!c->sym)
+	if (pp_target_native_open(t, &c->sym, &c->unw, err, errlen) != 0)
 		return -1;
-	c->unw = pp_unwinder_new(pid, c->sym);
-	if (!c->unw) {
-		snprintf(err, errlen, "out of memory");
-		pp_symbolizer_free(c->sym);
-		c->sym = NULL;
-		return -1;
-	}
 	pp_target_set_paused_hook(t, on_paused, c);
 	return 0;
 }
@@ -85,4 +76,12 @@ const uint64_t *pp_native_capture_pcs(const struct pp_native_capture *c, uint64_
 			return c->pcs + c->threads[i].off;
 		}
 	return NULL;
+}
+
+enum pp_unwind_end pp_native_capture_end(const struct pp_native_capture *c, uint64_t tid)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		if ((uint64_t)c->threads[i].tid == tid)
+			return c->threads[i].end;
+	return PP_UNWIND_FAILED;
 }

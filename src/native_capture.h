@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../reader/native_target.h"
 #include "../reader/native_unwind.h"
 #include "../reader/reader.h"
 #include "../reader/symbolize.h"
@@ -32,8 +33,9 @@ struct pp_native_capture {
 	uint64_t unwind_ns;  /* time spent unwinding, all samples */
 };
 
-/* Set up for target t (attached) and install the paused hook: every
- * sample taken with PP_SAMPLE_PAUSE from now fills the capture. 0, or -1
+/* Set up for target t (attached, or a core) and install the paused hook:
+ * every sample taken with PP_SAMPLE_PAUSE (of a core: every sample) from
+ * now fills the capture. 0, or -1
  * with a one-line message in err. */
 int pp_native_capture_init(struct pp_native_capture *c, struct pp_target *t, char *err,
 			   size_t errlen);
@@ -43,5 +45,8 @@ void pp_native_capture_free(struct pp_native_capture *c);
  * when it was not stopped or could not be unwound. */
 const uint64_t *pp_native_capture_pcs(const struct pp_native_capture *c, uint64_t tid,
 				      size_t *n);
+/* How thread tid's unwind in the last sample ended (PP_UNWIND_FAILED for
+ * a thread not unwound). */
+enum pp_unwind_end pp_native_capture_end(const struct pp_native_capture *c, uint64_t tid);
 
 #endif

@@ -9,8 +9,11 @@
  * out, so those are read from disk) - and requires `pyprobe dump --core
  * --json` to equal the interpreter's own view (tests/compare_dump.py)
  * and the live dump (thread ids, names, every frame's function, file and
- * line). The errors: a truncated core, a core of a program that is not
- * Python, a build-id mismatch, a file that is not a core.
+ * line). With --native too: the core's merged stacks must be the live
+ * `dump --native`'s taken just before, frame for frame
+ * (tests/compare_native_core.py). The errors: a truncated core, a core of
+ * a program that is not Python, a build-id mismatch, a file that is not a
+ * core.
  *
  * Artifacts stay in $PYPROBE_BUILD_ROOT/tests/dump_core/<label>/ (or the
  * sid root's /tmp/pyprobe-tests/dump_core/<label>/); cores are deleted.
@@ -18,7 +21,9 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -256,12 +261,28 @@ static void live_dump(const struct fixture *fx)
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)fx->pid);
 	assert_ok(fx, "live", (char *[]){"dump", "--pid", pid, "--json", NULL});
+	assert_ok(fx, "live-native", (char *[]){"dump", "--pid", pid, "--json", "--native", NULL});
 	char script[PATH_MAX], live[PATH_MAX + 64];
 	fmt(script, sizeof script, "%s/tests/compare_dump.py", ts_source_root());
 	fmt(live, sizeof live, "%s/live.out", fx->dir);
 	char *argv[] = {"python3", script, "--root", (char *)(fx->py.root[0] ? fx->py.root : "/"),
 			(char *)fx->truth, live, NULL};
 	python_check(fx, "live.compare", argv);
+}
+
+/* The core's dump --native against the live one (tests/compare_native_core.py):
+ * the same stacks, merged or apart alike, frame for frame. Merged where the
+ * evaluator has a symbol (pyenv's builds, Debian's 3.11), apart with the
+ * note where it has none (sid's stripped builds). */
+static void compare_native(const struct fixture *fx)
+{
+	char script[PATH_MAX], live[PATH_MAX + 64], core[PATH_MAX + 64];
+	fmt(script, sizeof script, "%s/tests/compare_native_core.py", ts_source_root());
+	fmt(live, sizeof live, "%s/live-native.out", fx->dir);
+	fmt(core, sizeof core, "%s/core-native.out", fx->dir);
+	const char *mode = strncmp(fx->py.label, "sid-", 4) == 0 ? "separate" : "merged";
+	char *argv[] = {"python3", script, live, core, (char *)mode, NULL};
+	python_check(fx, "core-native.compare", argv);
 }
 
 /* The text form names the core and the version. */
@@ -310,10 +331,14 @@ static void check_gcore(const char *spec)
 		  access(core, R_OK) == 0, "gcore failed (see %s)", log);
 
 	int rc = run_pyprobe(&fx, "core", (char *[]){"dump", "--core", core, "--json", NULL});
+	int nrc = run_pyprobe(&fx, "core-native",
+			      (char *[]){"dump", "--core", core, "--json", "--native", NULL});
 	text_dump(&fx, (char *[]){"dump", "--core", core, NULL});
 	unlink(core);
 	cr_assert_eq(rc, 0, "dump --core %s: exit %d (see core.err)", core, rc);
+	cr_assert_eq(nrc, 0, "dump --core %s --native: exit %d (see core-native.err)", core, nrc);
 	compare_core(&fx, "core");
+	compare_native(&fx);
 }
 
 static void check_kernel(const char *spec)
@@ -337,11 +362,16 @@ static void check_kernel(const char *spec)
 	char *root = fx.py.root[0] ? fx.py.root : NULL;
 	char *args[] = {"dump", "--core", core, "--json", root ? "--root" : NULL, root, NULL};
 	int rc = run_pyprobe(&fx, "core", args);
+	char *nargs[] = {"dump", "--core", core, "--json", "--native", root ? "--root" : NULL, root,
+			 NULL};
+	int nrc = run_pyprobe(&fx, "core-native", nargs);
 	char *targs[] = {"dump", "--core", core, root ? "--root" : NULL, root, NULL};
 	text_dump(&fx, targs);
 	unlink(core);
 	cr_assert_eq(rc, 0, "dump --core %s: exit %d (see core.err)", core, rc);
+	cr_assert_eq(nrc, 0, "dump --core %s --native: exit %d (see core-native.err)", core, nrc);
 	compare_core(&fx, "core");
+	compare_native(&fx);
 }
 
 Test(dump_core, gcore_3_8) { check_gcore("3.8.18"); }
@@ -392,7 +422,8 @@ static void kernel_core_of(const char *dir, char *const argv[], long settle_ms)
 		  "no core of %s (status 0x%x)", argv[0], status);
 }
 
-/* A Python blocked in time.sleep, dumped by the kernel, in fx->dir. */
+/* A Python blocked in time.sleep in its main thread and another, dumped by
+ * the kernel, in fx->dir. */
 static void small_python_core(struct fixture *fx, const char *label, const char *python)
 {
 	need_kernel_cores();
@@ -407,7 +438,9 @@ static void small_python_core(struct fixture *fx, const char *label, const char 
 	fmt(ready, sizeof ready, "%s/ready", fx->dir);
 	unlink(ready);
 	char code[PATH_MAX + 128];
-	fmt(code, sizeof code, "import time\nopen('%s', 'w').close()\ntime.sleep(600)\n", ready);
+	fmt(code, sizeof code, "import threading, time\n"
+	    "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
+	    "open('%s', 'w').close()\ntime.sleep(600)\n", ready);
 	/* started and asleep before the core is taken */
 	char core[PATH_MAX + 16];
 	fmt(core, sizeof core, "%s/core", fx->dir);
@@ -468,6 +501,103 @@ Test(dump_core, truncated_core)
 	assert_error(&fx, "cut", (char *[]){"dump", "--core", cut, NULL}, 6, "is truncated");
 	unlink(cut);
 	unlink(core);
+}
+
+/* The NT_PRSTATUS notes of core file `fd`: each one's pr_pid and the file
+ * offset of its registers, up to max; how many. */
+static size_t prstatus_notes(int fd, int *tids, off_t *regs, size_t max)
+{
+	Elf64_Ehdr eh;
+	cr_assert(pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh);
+	size_t n = 0;
+	for (size_t i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		cr_assert(pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) ==
+			  (ssize_t)sizeof ph);
+		if (ph.p_type != PT_NOTE)
+			continue;
+		static uint8_t notes[1 << 20];
+		cr_assert(ph.p_filesz <= sizeof notes);
+		cr_assert(pread(fd, notes, ph.p_filesz, (off_t)ph.p_offset) == (ssize_t)ph.p_filesz);
+		for (size_t off = 0; off + 12 <= ph.p_filesz && n < max;) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, notes + off, sizeof nh);
+			size_t desc = off + 12 + ((nh.n_namesz + 3) & ~3u);
+			/* pr_pid at 32, pr_reg at 112 */
+			if (nh.n_type == NT_PRSTATUS && nh.n_descsz >= 112 + 27 * 8) {
+				memcpy(&tids[n], notes + desc + 32, sizeof(int));
+				regs[n++] = (off_t)(ph.p_offset + desc + 112);
+			}
+			off = desc + ((nh.n_descsz + 3) & ~3u);
+		}
+	}
+	return n;
+}
+
+/* dump --core --native where the core cannot give a thread's native stack:
+ * a thread whose registers note is gone (its note retyped) and the main
+ * thread with a stack pointer into nothing. Each says so, in its own
+ * block; the dump stands (0). */
+Test(dump_core, native_without_registers_or_stack)
+{
+	struct fixture fx;
+	small_python_core(&fx, "native-broken", NULL);
+	char core[PATH_MAX + 16];
+	fmt(core, sizeof core, "%s/core", fx.dir);
+	assert_ok(&fx, "whole", (char *[]){"dump", "--core", core, "--native", "--json", NULL});
+	int fd = open(core, O_RDWR);
+	cr_assert(fd >= 0);
+	int tids[8];
+	off_t regs[8];
+	size_t n = prstatus_notes(fd, tids, regs, 8);
+	cr_assert(n >= 2, "%zu threads in the core", n);
+	int other = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (tids[i] == (int)fx.pid) {
+			/* rsp (word 19) into the zero page, rbp (word 4) 0: no
+			 * caller can be read, nor guessed from a frame chain */
+			uint64_t zero = 0, low = 0x10;
+			cr_assert(pwrite(fd, &low, 8, regs[i] + 19 * 8) == 8);
+			cr_assert(pwrite(fd, &zero, 8, regs[i] + 4 * 8) == 8);
+		} else if (!other) {
+			other = tids[i];
+			/* retype its note: the header's n_type, then the name
+			 * "CORE" padded to 8, then the descriptor */
+			uint32_t type = 0x4e4f4e45;
+			off_t desc = regs[i] - 112;
+			char name[8];
+			cr_assert(pread(fd, name, 5, desc - 8) == 5 && memcmp(name, "CORE", 5) == 0);
+			cr_assert(pwrite(fd, &type, 4, desc - 8 - 4) == 4);
+		}
+	}
+	close(fd);
+	cr_assert(other, "no second thread");
+	assert_ok(&fx, "broken", (char *[]){"dump", "--core", core, "--native", "--json", NULL});
+	assert_ok(&fx, "broken-text", (char *[]){"dump", "--core", core, "--native", NULL});
+	unlink(core);
+	char out[PATH_MAX + 64], check[PATH_MAX + 64];
+	fmt(out, sizeof out, "%s/broken.out", fx.dir);
+	static const char script[] =
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+		"t = {x['native_id']: x for x in d['threads']}\n"
+		"main, other = t[int(sys.argv[2])], t[int(sys.argv[3])]\n"
+		"assert other['native'] == 'separate', other\n"
+		"assert other['native_note'] == 'its native stack could not be read', other\n"
+		"nf = main.get('native_frames') or []\n"
+		"assert main['native'] == 'separate', main['native']\n"
+		"assert 'cut short' in main['native_note'], main['native_note']\n"
+		"assert d['native_note'] is None, d['native_note']\n"
+		"assert nf and nf[-1]['kind'] == 'marker' and \\\n"
+		"    nf[-1]['function'].startswith('[native stack cut'), nf\n"
+		"assert any(f['kind'] == 'python' for f in main['frames']), main['frames']\n"
+		"print('ok: %d native frames, then the cut' % (len(nf) - 1))\n";
+	char pid[32], oth[32];
+	snprintf(pid, sizeof pid, "%d", (int)fx.pid);
+	snprintf(oth, sizeof oth, "%d", other);
+	fmt(check, sizeof check, "broken.check");
+	char *argv[] = {"python3", "-c", (char *)script, out, pid, oth, NULL};
+	python_check(&fx, check, argv);
 }
 
 /* A core of `sleep`: not Python (5). */

@@ -12,6 +12,14 @@ struct quiet_thread {
 				* that read them: both, so that a new task given
 				* a dead one's id is not taken for it */
 	bool runs_known;
+	/* Reads of the run count that found it moved, in a row, and
+	 * samples left before the next read: a thread that runs between
+	 * nearly every sample (a busy worker waiting on a lock or the GIL)
+	 * cannot be taken over, and reading its count each time only costs
+	 * a pread. Skipping reads keeps the last count read: equal counts
+	 * over a longer span still mean it did not run in the shorter one,
+	 * and a skipped sample takes nothing over. */
+	unsigned moving, skip;
 	bool blocked;          /* the last OS state read (or taken over) was a
 				* block in a system call: off its CPU then */
 	bool candidate;        /* the stack below was read while it was off
@@ -72,13 +80,28 @@ void pp_quiet_begin(struct pp_quiet *q, struct pp_os_reader *os)
 		th->same_runs = th->take_now = false;
 		/* A thread seen running cannot be quiet yet: its count is
 		 * not needed until it has been seen blocked. */
-		if (!th->blocked || !th->tid || th->tid > INT32_MAX ||
-		    pp_os_reader_runs(os, (int)th->tid, &runs, &cpu_ns) != 0) {
+		if (!th->blocked || !th->tid || th->tid > INT32_MAX) {
 			th->runs_known = false;
+			th->moving = th->skip = 0;
+			continue;
+		}
+		if (th->runs_known && th->skip) {
+			th->skip--;
+			continue;
+		}
+		if (pp_os_reader_runs(os, (int)th->tid, &runs, &cpu_ns) != 0) {
+			th->runs_known = false;
+			th->moving = th->skip = 0;
 			continue;
 		}
 		th->same_runs = th->runs_known && runs == th->runs && cpu_ns == th->cpu_ns;
 		th->take_now = th->same_runs && th->candidate && th->have_stack;
+		/* Moved MOVING_READS times in a row: read it every SKIP_EVERY
+		 * samples until it holds still. A thread that goes quiet is
+		 * then taken over a few samples later than it could be. */
+		enum { MOVING_READS = 3, SKIP_EVERY = 4 };
+		th->moving = th->same_runs || !th->runs_known ? 0 : th->moving + 1;
+		th->skip = th->moving >= MOVING_READS ? SKIP_EVERY - 1 : 0;
 		th->runs = runs;
 		th->cpu_ns = cpu_ns;
 		th->runs_known = true;

@@ -17,7 +17,16 @@ Method.
     one sampling period to see the hang, the paused dump, the writing.
     ROUNDS rounds (5) per kind.
 
+ 3. A/B (--compare OTHER [OTHER...]): the CPU of step 1 for several
+    binaries at once, watching the same service side by side, so that each
+    window of the service's work and of the machine's load is the same for
+    all of them; ROUNDS windows of DURATION s, the binaries started in a
+    rotating order each round. CPU from /proc/WATCH/schedstat (the task's
+    run time in ns: the same quantity as utime+stime, without their 10 ms
+    ticks), the load average printed at each window; medians reported.
+
 Usage: bench/watch_cost.py [--pyprobe PATH] [--python PATH] [--duration S] [--rounds N]
+                           [--compare OTHER_PYPROBE ...] [--cpu-only]
 """
 import argparse
 import glob
@@ -71,6 +80,48 @@ def cpu_share(args, tmp):
         svc.wait()
 
 
+def cpu_ns(pid):
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
+def cpu_compare(args, tmp, binaries):
+    """Watchers of every binary beside one service20.py; per round, each
+    one's CPU share over the same window."""
+    ready = os.path.join(tmp, "cmp.ready")
+    svc = subprocess.Popen([args.python, os.path.join(ROOT, "fixtures/bench/service20.py"), ready])
+    shares = {b: [] for b in binaries}
+    try:
+        wait_file(ready)
+        for r in range(args.rounds):
+            order = binaries[r % len(binaries):] + binaries[:r % len(binaries)]
+            ws = {}
+            for b in order:
+                out = os.path.join(tmp, "cmp-%d-%d" % (r, binaries.index(b)))
+                os.mkdir(out)
+                ws[b] = (subprocess.Popen([b, "watch", "--pid", str(svc.pid), "-o", out],
+                                          stderr=subprocess.DEVNULL), out)
+            time.sleep(2)
+            c0 = {b: cpu_ns(w.pid) for b, (w, _) in ws.items()}
+            t0 = time.monotonic()
+            time.sleep(args.duration)
+            c1 = {b: cpu_ns(w.pid) for b, (w, _) in ws.items()}
+            t1 = time.monotonic()
+            for b, (w, out) in ws.items():
+                w.terminate()
+                w.wait()
+                if glob.glob(os.path.join(out, "*.json")):
+                    sys.exit("%s: a hang file for the busy service" % b)
+                shares[b].append(100.0 * (c1[b] - c0[b]) / 1e9 / (t1 - t0))
+            print("round %d: %s; load average %s" % (
+                r + 1, ", ".join("%s %.3f%%" % (b, shares[b][-1]) for b in binaries),
+                " ".join(open("/proc/loadavg").read().split()[:3])), flush=True)
+    finally:
+        svc.kill()
+        svc.wait()
+    return shares
+
+
 def latency(args, tmp, kind, round_):
     start = os.path.join(tmp, "%s-%d.start" % (kind, round_))
     out = os.path.join(tmp, "%s-%d" % (kind, round_))
@@ -98,9 +149,21 @@ def main():
     ap.add_argument("--python", default="/root/.pyenv/versions/3.11.7/bin/python3.11")
     ap.add_argument("--duration", type=float, default=30)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--compare", nargs="+", metavar="PYPROBE", default=[])
+    ap.add_argument("--cpu-only", action="store_true", help="no latency rounds")
     args = ap.parse_args()
-    print("# %s, %d CPUs, %s, %s" % (platform.node(), os.cpu_count(), args.python, args.pyprobe))
+    print("# %s, %d CPUs, %s, %s, %s; load average %s" % (
+        platform.node(), os.cpu_count(), args.python, args.pyprobe,
+        time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(open("/proc/loadavg").read().split()[:3])))
     with tempfile.TemporaryDirectory() as tmp:
+        if args.compare:
+            binaries = [args.pyprobe] + args.compare
+            shares = cpu_compare(args, tmp, binaries)
+            for b in binaries:
+                print("%s: median %.3f%% of one CPU (min %.3f, max %.3f) over %d windows of %.0f s"
+                      % (b, statistics.median(shares[b]), min(shares[b]), max(shares[b]),
+                         len(shares[b]), args.duration))
+            return
         share, hangs, wall = cpu_share(args, tmp)
         print("CPU of pyprobe watch (20 Hz) beside service20.py: %.2f%% of one CPU over %.1f s; "
               "%d hang files (expected 0)" % (share, wall, hangs))

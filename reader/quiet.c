@@ -12,6 +12,17 @@ struct quiet_thread {
 				* that read them: both, so that a new task given
 				* a dead one's id is not taken for it */
 	bool runs_known;
+	/* The last reads of the run count, one bit each, set where it had
+	 * moved (newest lowest), and samples left before the next read: a
+	 * thread that keeps running between samples (a busy worker waiting
+	 * on a lock or the GIL, a queue server fed every few ticks) is
+	 * seldom still at two reads in a row, which a take-over needs, and
+	 * reading its count each time only costs a pread. Skipping reads
+	 * keeps the last count read: equal counts over a longer span still
+	 * mean it did not run in the shorter one, and a skipped sample takes
+	 * nothing over. */
+	uint8_t moved_bits;
+	unsigned skip;
 	bool blocked;          /* the last OS state read (or taken over) was a
 				* block in a system call: off its CPU then */
 	bool candidate;        /* the stack below was read while it was off
@@ -71,14 +82,39 @@ void pp_quiet_begin(struct pp_quiet *q, struct pp_os_reader *os)
 		uint64_t runs = 0, cpu_ns = 0;
 		th->same_runs = th->take_now = false;
 		/* A thread seen running cannot be quiet yet: its count is
-		 * not needed until it has been seen blocked. */
-		if (!th->blocked || !th->tid || th->tid > INT32_MAX ||
-		    pp_os_reader_runs(os, (int)th->tid, &runs, &cpu_ns) != 0) {
+		 * not needed until it has been seen blocked.
+		 * Moved at MOVED_READS of its last 8 reads (seen running
+		 * counts as one): read it every SKIP_EVERY samples until that
+		 * is no longer so. A thread that goes quiet is then taken over
+		 * later than it could be (up to ~6 * SKIP_EVERY samples). */
+		enum { MOVED_READS = 3, SKIP_EVERY = 4 };
+		if (!th->tid || th->tid > INT32_MAX) {
 			th->runs_known = false;
+			th->moved_bits = 0;
+			th->skip = 0;
+			continue;
+		}
+		if (!th->blocked) { /* seen running: it moved */
+			th->runs_known = false;
+			th->moved_bits = (uint8_t)(th->moved_bits << 1 | 1);
+			th->skip = __builtin_popcount(th->moved_bits) >= MOVED_READS ? SKIP_EVERY - 1 : 0;
+			continue;
+		}
+		if (th->skip) {
+			th->skip--;
+			continue;
+		}
+		if (pp_os_reader_runs(os, (int)th->tid, &runs, &cpu_ns) != 0) {
+			th->runs_known = false;
+			th->moved_bits = 0;
+			th->skip = 0;
 			continue;
 		}
 		th->same_runs = th->runs_known && runs == th->runs && cpu_ns == th->cpu_ns;
 		th->take_now = th->same_runs && th->candidate && th->have_stack;
+		bool moved = th->runs_known && !th->same_runs;
+		th->moved_bits = (uint8_t)(th->moved_bits << 1 | moved);
+		th->skip = __builtin_popcount(th->moved_bits) >= MOVED_READS ? SKIP_EVERY - 1 : 0;
 		th->runs = runs;
 		th->cpu_ns = cpu_ns;
 		th->runs_known = true;

@@ -10,7 +10,9 @@
  * whoever knows where they are and whether they are the right ones
  * (pp_symbolizer_new_files). DWARF comes from the file itself or from a separate debug file
  * found by build-id or debuglink under /usr/lib/debug (libdw's standard
- * search). Symbols come from .symtab, else .dynsym: a stripped program
+ * search; debuginfod servers are asked only when DEBUGINFOD_URLS names
+ * some, as libdw would, but without loading libdebuginfod when it names
+ * none). Symbols come from .symtab, else .dynsym: a stripped program
  * still names its exported functions.
  *
  * Nothing here reads target memory except, for a live process, its vDSO.

@@ -21,6 +21,27 @@ struct pp_watch_samples {
 	size_t head, len, cap;
 	struct pp_watch_obs *obs;
 	size_t obs_cap;
+	/* The last tick's stack of each thread (by its index in the sample,
+	 * as threads come in the same order every tick): most threads of a
+	 * service are where they were 50 ms ago, and interning their frames
+	 * again (three string hashes a frame) was most of this file's cost.
+	 * Keyed by code entry address and line: the reader never reuses an
+	 * entry's address (code_cache.h), so equal keys are the same frames. */
+	struct stack_memo *memo;
+	size_t memo_cap;
+};
+
+struct memo_frame {
+	const struct pp_code *code;
+	int line;
+};
+
+struct stack_memo {
+	uint64_t tid;
+	pp_stack_id stack;
+	bool valid;
+	struct memo_frame *f;
+	size_t n, cap;
 };
 
 struct pp_watch_samples *pp_watch_samples_new(const struct pp_target_info *info,
@@ -49,6 +70,9 @@ void pp_watch_samples_free(struct pp_watch_samples *ws)
 	pp_loop_classes_free(&ws->classes);
 	free(ws->ring);
 	free(ws->obs);
+	for (size_t i = 0; i < ws->memo_cap; i++)
+		free(ws->memo[i].f);
+	free(ws->memo);
 	free(ws);
 }
 
@@ -71,6 +95,43 @@ static pp_frame_id frame_of(struct pp_profile *p, const struct pp_frame *f)
 	if (pf.function == UINT32_MAX || pf.name == UINT32_MAX || pf.file == UINT32_MAX)
 		return UINT32_MAX;
 	return pp_profile_frame(p, &pf);
+}
+
+/* Whether th's frames are the memo's: all Python frames, the same code
+ * entries at the same lines. */
+static bool memo_hit(const struct stack_memo *m, const struct pp_thread *th)
+{
+	if (!m->valid || m->tid != th->native_id || m->n != th->nframes)
+		return false;
+	for (size_t k = 0; k < th->nframes; k++) {
+		const struct pp_frame *f = &th->frames[k];
+		if (f->kind != PP_RF_PYTHON || f->code != m->f[k].code || f->line != m->f[k].line)
+			return false;
+	}
+	return true;
+}
+
+/* Remember th's stack in m, if it is Python frames only (a marker's label
+ * depends on more than a code and a line); out of memory forgets it. */
+static void memo_set(struct stack_memo *m, const struct pp_thread *th, pp_stack_id stack)
+{
+	m->valid = false;
+	for (size_t k = 0; k < th->nframes; k++)
+		if (th->frames[k].kind != PP_RF_PYTHON)
+			return;
+	if (th->nframes > m->cap) {
+		struct memo_frame *f = realloc(m->f, th->nframes * sizeof(*f));
+		if (!f)
+			return;
+		m->f = f;
+		m->cap = th->nframes;
+	}
+	for (size_t k = 0; k < th->nframes; k++)
+		m->f[k] = (struct memo_frame){th->frames[k].code, th->frames[k].line};
+	m->n = th->nframes;
+	m->tid = th->native_id;
+	m->stack = stack;
+	m->valid = true;
 }
 
 static int ring_push(struct pp_watch_samples *ws, const struct pp_psample *s)
@@ -135,6 +196,14 @@ int pp_watch_samples_add(struct pp_watch_samples *ws, const struct pp_sample *s,
 		ws->obs = o;
 		ws->obs_cap = s->nthreads;
 	}
+	if (s->nthreads > ws->memo_cap) {
+		struct stack_memo *m = realloc(ws->memo, s->nthreads * sizeof(*m));
+		if (!m)
+			return -1;
+		memset(m + ws->memo_cap, 0, (s->nthreads - ws->memo_cap) * sizeof(*m));
+		ws->memo = m;
+		ws->memo_cap = s->nthreads;
+	}
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct pp_thread *th = &s->threads[i];
 		struct pp_watch_obs *o = &ws->obs[i];
@@ -144,11 +213,17 @@ int pp_watch_samples_add(struct pp_watch_samples *ws, const struct pp_sample *s,
 			continue;
 		pp_stack_id stack = PP_EMPTY_STACK;
 		const struct pp_code *leaf = NULL;
-		for (size_t k = th->nframes; k-- > 0;) { /* root first */
-			const struct pp_frame *f = &th->frames[k];
-			pp_frame_id fid = frame_of(ws->p, f);
-			if (fid == UINT32_MAX || (stack = pp_profile_stack(ws->p, stack, fid)) == UINT32_MAX)
-				return -1;
+		if (memo_hit(&ws->memo[i], th)) {
+			stack = ws->memo[i].stack;
+		} else {
+			for (size_t k = th->nframes; k-- > 0;) { /* root first */
+				const struct pp_frame *f = &th->frames[k];
+				pp_frame_id fid = frame_of(ws->p, f);
+				if (fid == UINT32_MAX ||
+				    (stack = pp_profile_stack(ws->p, stack, fid)) == UINT32_MAX)
+					return -1;
+			}
+			memo_set(&ws->memo[i], th, stack);
 		}
 		for (size_t k = 0; k < th->nframes && !leaf; k++)
 			if (th->frames[k].kind == PP_RF_PYTHON)

@@ -641,6 +641,11 @@ int cmd_record(int argc, char **argv)
 			"stacks could not be merged)\n",
 			st.samples ? (double)st.native_unwind_ns / 1e3 / (double)st.samples : 0.0,
 			(unsigned long long)st.native_unmerged, per * (double)st.native_unmerged);
+	if (st.task_reads)
+		fprintf(stderr, "pyprobe: asyncio Tasks: %llu thread samples in an event loop "
+			"callback, %llu named (reading the Task %.1f µs each on average)\n",
+			(unsigned long long)st.task_reads, (unsigned long long)st.tasks_named,
+			(double)st.task_read_ns / 1e3 / (double)st.task_reads);
 	print_report_summary(p);
 	/* (A recording keeps every sample: render says it, if need be.) */
 	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))

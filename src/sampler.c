@@ -10,7 +10,9 @@
 
 #include "cost_histogram.h"
 #include "frame_marker.h"
+#include "loop_stalls.h"
 #include "native_capture.h"
+#include "../reader/asyncio_tasks.h"
 #include "../reader/native_merge.h"
 
 /* Interned ids of one code object, cached by the reader's stable pointer so
@@ -25,6 +27,13 @@ struct code_ids {
 };
 
 #define MARKER_SLOTS 8
+/* asyncio Task names remembered, by (task, name object) */
+#define TASK_SLOTS 64
+
+struct task_slot {
+	uint64_t task, name_obj;
+	pp_str_id name;
+};
 
 /* One process's side of the conversion. The code cache is per process:
  * the reader's pointers are stable only for its target's life, and a
@@ -42,6 +51,12 @@ struct converter {
 	 * first sample (NULL until then, or when they could not be) */
 	struct pp_native_capture *native;
 	bool native_tried;
+	/* 3.11+: the running asyncio Task of a thread whose stack runs an
+	 * event loop callback (NULL before 3.11, or out of memory); which
+	 * stacks do (the profile's, classified as they come); the names read */
+	struct pp_running_tasks *tasks;
+	struct pp_loop_classes loops;
+	struct task_slot names[TASK_SLOTS];
 };
 
 static void converter_free(void *v)
@@ -52,6 +67,8 @@ static void converter_free(void *v)
 		if (c->native)
 			pp_native_capture_free(c->native);
 		free(c->native);
+		pp_running_tasks_free(c->tasks);
+		pp_loop_classes_free(&c->loops);
 	}
 	free(c);
 }
@@ -96,6 +113,10 @@ static struct converter *converter_of(struct pp_process *pr, struct pp_profile *
 		free(c);
 		return NULL;
 	}
+	/* The running Task is there to read on 3.11+ only; without it the
+	 * sample is as before. */
+	if (info->major == 3 && info->minor >= 11)
+		c->tasks = pp_running_tasks_new(pr->target);
 	pr->user = c;
 	pr->free_user = converter_free;
 	return c;
@@ -257,6 +278,62 @@ static int native_stack(struct converter *c, const struct pp_thread *th, pp_stac
 	return rc;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The string id of the name of Task `task` whose name object is
+ * name_obj: remembered by the pair (set_name() makes a new name object), read
+ * on a miss. 0: unreadable; UINT32_MAX: out of memory. */
+static pp_str_id task_name_id(struct converter *c, uint64_t task, uint64_t name_obj)
+{
+	struct task_slot *slot = &c->names[(hash_ptr((const void *)(uintptr_t)(task ^ name_obj))) %
+					   TASK_SLOTS];
+	if (slot->name && slot->task == task && slot->name_obj == name_obj)
+		return slot->name;
+	char *name = pp_running_task_name(c->tasks, name_obj);
+	if (!name || !name[0]) {
+		free(name);
+		return 0;
+	}
+	pp_str_id id = pp_profile_str(c->p, name);
+	free(name);
+	if (id != UINT32_MAX)
+		*slot = (struct task_slot){task, name_obj, id};
+	return id;
+}
+
+/* Name the Task of the sample just added, of thread th whose leaf is
+ * `stack`, when that stack runs an event loop callback. -1 when out of
+ * memory. */
+static int add_task(struct converter *c, const struct pp_thread *th, pp_stack_id stack,
+		    struct pp_sampler_stats *st)
+{
+	if (stack >= c->loops.n && pp_loop_classify(&c->loops, c->p) != 0)
+		return -1;
+	if (stack >= c->loops.n || c->loops.state[stack] != PP_LOOP_BUSY)
+		return 0;
+	uint64_t before = now_ns(), task = 0, name_obj = 0;
+	int found = pp_running_task_peek(c->tasks, th->ns_id ? th->ns_id : th->native_id, &task,
+					 &name_obj);
+	pp_str_id id = found == 0 ? task_name_id(c, task, name_obj) : 0;
+	st->task_reads++;
+	st->task_read_ns += now_ns() - before;
+	if (id == UINT32_MAX)
+		return -1;
+	if (id == 0)
+		return 0;
+	size_t n;
+	pp_profile_samples(c->p, &n);
+	if (pp_profile_set_sample_task(c->p, n - 1, id) != 0)
+		return -1;
+	st->tasks_named++;
+	return 0;
+}
+
 /* Add one snapshot to the profile. -1 when out of memory. */
 static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t t0,
 			struct pp_sampler_stats *st)
@@ -289,6 +366,8 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 					(uint8_t)os_of(th->os.run)};
 		if (pp_profile_add_sample(c->p, &ps) != 0)
 			return -1;
+		if (c->tasks && stack != PP_EMPTY_STACK && add_task(c, th, stack, st) != 0)
+			return -1;
 		st->thread_samples++;
 		if (th->changing) {
 			st->cut++;
@@ -305,13 +384,6 @@ static enum pp_err oom(struct pp_error *err)
 	err->code = PP_ERR_IO;
 	snprintf(err->msg, sizeof(err->msg), "out of memory");
 	return PP_ERR_IO;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stats *st)

@@ -45,6 +45,10 @@ struct pp_sampler_stats {
 	 * (drawn with their Python frames alone), and the time unwinding */
 	uint64_t native_unmerged;
 	uint64_t native_unwind_ns;
+	/* 3.11+: thread samples whose stack ran an event loop callback, for
+	 * which the thread's running asyncio Task was read, the time those
+	 * reads took, and how many named one */
+	uint64_t task_reads, task_read_ns, tasks_named;
 };
 
 struct pp_sampler_opts {

@@ -58,12 +58,13 @@ def hashing(report):
         fail("the hasher should run without the GIL most of the time")
 
 
-def stalls(report, manifest, tol):
+def stalls(report, manifest, tol, names):
     got = report["stalls"]
     for s in got:
         top = s["stack"][0] if s["stack"] else {}
         print(f"reported: {s['duration_ms']:.0f} ms at {s['start_s']:.3f} s in "
-              f"{top.get('function')}:{top.get('line')} (task {s['task']})")
+              f"{top.get('function')}:{top.get('line')} (task {s['task']}, "
+              f"task_name {s['task_name']})")
     for m in manifest:
         print(f"expected: {m['duration_ms']:.0f} ms at {m['start_s']:.3f} s in "
               f"{m['function']}:{m['line']}")
@@ -77,6 +78,12 @@ def stalls(report, manifest, tol):
             bad.append(f"{m['function']}:{m['line']}: reported {len(match)} times")
             continue
         used.add(match[0])
+        # 3.11+ (names): the Task the manifest names, none for the plain
+        # callback; before: never a name
+        want = m["task"] if names else None
+        if got[match[0]]["task_name"] != want:
+            bad.append(f"{m['function']}:{m['line']}: task_name "
+                       f"{got[match[0]]['task_name']!r}, the program ran it in {want!r}")
         d = got[match[0]]["duration_ms"]
         if abs(d - m["duration_ms"]) > m["duration_ms"] * tol / 100:
             bad.append(f"{m['function']}:{m['line']}: {d:.0f} ms, the program measured "
@@ -96,7 +103,8 @@ def main():
     elif mode == "hashing":
         hashing(report)
     elif mode == "stalls":
-        stalls(report, json.load(open(sys.argv[3], encoding="utf-8")), float(sys.argv[4]))
+        stalls(report, json.load(open(sys.argv[3], encoding="utf-8")), float(sys.argv[4]),
+               len(sys.argv) > 5 and sys.argv[5] == "names")
     else:
         fail(f"unknown mode {mode}")
 

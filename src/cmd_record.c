@@ -643,8 +643,10 @@ int cmd_record(int argc, char **argv)
 			(unsigned long long)st.native_unmerged, per * (double)st.native_unmerged);
 	if (st.task_reads)
 		fprintf(stderr, "pyprobe: asyncio Tasks: %llu thread samples in an event loop "
-			"callback, %llu named (reading the Task %.1f µs each on average)\n",
+			"callback, %llu named; reading the Task: median %.1f µs, p99 %.1f µs, "
+			"mean %.1f µs\n",
 			(unsigned long long)st.task_reads, (unsigned long long)st.tasks_named,
+			(double)st.task_read_median_ns / 1e3, (double)st.task_read_p99_ns / 1e3,
 			(double)st.task_read_ns / 1e3 / (double)st.task_reads);
 	print_report_summary(p);
 	/* (A recording keeps every sample: render says it, if need be.) */

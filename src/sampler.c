@@ -57,6 +57,7 @@ struct converter {
 	struct pp_running_tasks *tasks;
 	struct pp_loop_classes loops;
 	struct task_slot names[TASK_SLOTS];
+	struct pp_cost_histogram *task_costs; /* the run's, set for each sample */
 };
 
 static void converter_free(void *v)
@@ -320,8 +321,11 @@ static int add_task(struct converter *c, const struct pp_thread *th, pp_stack_id
 	int found = pp_running_task_peek(c->tasks, th->ns_id ? th->ns_id : th->native_id, &task,
 					 &name_obj);
 	pp_str_id id = found == 0 ? task_name_id(c, task, name_obj) : 0;
+	uint64_t took = now_ns() - before;
 	st->task_reads++;
-	st->task_read_ns += now_ns() - before;
+	st->task_read_ns += took;
+	if (c->task_costs)
+		pp_cost_add(c->task_costs, took);
 	if (id == UINT32_MAX)
 		return -1;
 	if (id == 0)
@@ -397,7 +401,8 @@ static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stat
  * grow. */
 static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
 			      bool native, unsigned names_every, struct pp_sample *s, uint64_t start,
-			      struct pp_cost_histogram *costs, struct pp_sampler_stats *st,
+			      struct pp_cost_histogram *costs, struct pp_cost_histogram *task_costs,
+			      struct pp_sampler_stats *st,
 			      int *oom_out,
 			      struct pp_error *err)
 {
@@ -431,6 +436,7 @@ static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsig
 		st->native_unwind_ns += c->native->unwind_ns - unwind_before;
 	st->samples++;
 	c->samples++;
+	c->task_costs = task_costs;
 	if (add_snapshot(c, s, start, st) != 0)
 		*oom_out = 1;
 	return PP_OK;
@@ -445,8 +451,12 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	 * timer slack): at 5 kHz that slack alone would skip ticks. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	struct pp_cost_histogram *costs = calloc(1, sizeof(*costs));
-	if (!costs)
+	struct pp_cost_histogram *task_costs = calloc(1, sizeof(*task_costs));
+	if (!costs || !task_costs) {
+		free(costs);
+		free(task_costs);
 		return oom(err);
+	}
 	struct pp_sample s = {0};
 	/* back to back: thread names about every 10 000 samples instead */
 	unsigned rate = o->back_to_back ? 10000 : o->rate_hz ? o->rate_hz : 100;
@@ -473,7 +483,8 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
 			struct pp_process *pr = pp_process_set_at(set, i);
 			struct pp_error perr;
-			enum pp_err e = sample_one(pr, p, flags, o->native, rate, &s, start, costs, st,
+			enum pp_err e = sample_one(pr, p, flags, o->native, rate, &s, start, costs,
+						   task_costs, st,
 						   &out_of_memory, pr->root ? err : &perr);
 			if (e == PP_OK) {
 				sampled = 1;
@@ -538,7 +549,10 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	st->processes = pp_process_set_count(set);
 	st->processes_seen = pp_process_set_seen(set);
 	cost_stats(costs, st);
+	st->task_read_median_ns = pp_cost_quantile(task_costs, 0.5);
+	st->task_read_p99_ns = pp_cost_quantile(task_costs, 0.99);
 	free(costs);
+	free(task_costs);
 	pp_sample_free(&s);
 	return rc;
 }

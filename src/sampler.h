@@ -49,6 +49,7 @@ struct pp_sampler_stats {
 	 * which the thread's running asyncio Task was read, the time those
 	 * reads took, and how many named one */
 	uint64_t task_reads, task_read_ns, tasks_named;
+	uint64_t task_read_median_ns, task_read_p99_ns; /* one read, at the end */
 };
 
 struct pp_sampler_opts {

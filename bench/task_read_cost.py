@@ -10,8 +10,9 @@ of reading a snapshot (the stack read, timed around the reader's sample
 call: the per-sample cost without the Task) and the median and mean of
 the Task read that follows it for a busy-loop sample (its own timer; the
 mean includes the first read, which finds what later reads keep). A run
-counts only if every busy-loop sample named the Task ("N named" equals
-the busy samples) and `pyprobe report` names it in the stall. Figures:
+counts only if all but at most 3 busy-loop samples named a Task (the
+rest: asyncio.run's plain callbacks, a done callback, which no Task
+runs) and `pyprobe report` names it in the stall. Figures:
 medians over the runs; the load average is printed before and after.
 
 Usage: bench/task_read_cost.py [--pyprobe PATH] [--runs N] [--seconds S]
@@ -73,8 +74,13 @@ def one_run(pyprobe, spec, seconds, tmp):
         sys.exit(f"{spec}: no figures in record's summary:\n{p.stderr}")
     rep = subprocess.run([pyprobe, "report", "--json", out], capture_output=True, text=True)
     stalls = json.loads(rep.stdout)["stalls"] if rep.returncode == 0 else []
-    ok = (int(t.group(1)) > 0 and int(t.group(2)) == int(t.group(1)) and
+    # asyncio.run's own plain callbacks (a done callback at the end) are
+    # busy samples that no Task runs: a few may go unnamed
+    ok = (int(t.group(1)) > 0 and int(t.group(2)) >= int(t.group(1)) - 3 and
           any(s.get("task_name") == "busy-task" for s in stalls))
+    if not ok:
+        print(f"  ({spec}: run not counted: {t.group(2)} of {t.group(1)} busy samples named, "
+              f"stalls named {[x.get('task_name') for x in stalls]})", file=sys.stderr)
     return ok, float(m.group(1)), float(t.group(3)), float(t.group(4)), float(t.group(5)), \
         int(t.group(1))
 

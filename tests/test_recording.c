@@ -1420,7 +1420,7 @@ static int block_ends(const uint8_t *f, size_t n, long *ends, int max)
 	return k;
 }
 
-/* A file already written is never rewritten: the writer writes 1.2 now,
+/* A file already written is never rewritten: the writer writes 1.3 now,
  * so 1.0 is checked against the profile it holds, and only the newest
  * fixture can be regenerated. */
 Test(recording, the_1_0_fixture_loads)

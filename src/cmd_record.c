@@ -542,6 +542,7 @@ int cmd_record(int argc, char **argv)
 		.rate_hz = (unsigned)rate, .back_to_back = rate == 0,
 		.duration_s = duration, .blocking = blocking, .native = native,
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
+		.tasks = fmt == PP_FMT_RAW, /* no other output shows them */
 	};
 	/* A recording takes its name now: killed from here on, pyprobe
 	 * leaves every block it wrote there. */

@@ -100,7 +100,7 @@ static pp_str_id cmdline_label(struct pp_profile *p, const char *cmd)
 }
 
 /* The converter of a process of the set, made on its first sample. */
-static struct converter *converter_of(struct pp_process *pr, struct pp_profile *p)
+static struct converter *converter_of(struct pp_process *pr, struct pp_profile *p, bool tasks)
 {
 	if (pr->user)
 		return pr->user;
@@ -116,7 +116,7 @@ static struct converter *converter_of(struct pp_process *pr, struct pp_profile *
 	}
 	/* The running Task is there to read on 3.11+ only; without it the
 	 * sample is as before. */
-	if (info->major == 3 && info->minor >= 11)
+	if (tasks && info->major == 3 && info->minor >= 11)
 		c->tasks = pp_running_tasks_new(pr->target);
 	pr->user = c;
 	pr->free_user = converter_free;
@@ -400,13 +400,13 @@ static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stat
  * (the process is not sampled) or PP_OK; *oom when the profile could not
  * grow. */
 static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
-			      bool native, unsigned names_every, struct pp_sample *s, uint64_t start,
+			      bool native, bool tasks, unsigned names_every, struct pp_sample *s, uint64_t start,
 			      struct pp_cost_histogram *costs, struct pp_cost_histogram *task_costs,
 			      struct pp_sampler_stats *st,
 			      int *oom_out,
 			      struct pp_error *err)
 {
-	struct converter *c = converter_of(pr, p);
+	struct converter *c = converter_of(pr, p, tasks);
 	if (!c) {
 		*oom_out = 1;
 		return PP_OK;
@@ -483,7 +483,7 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
 			struct pp_process *pr = pp_process_set_at(set, i);
 			struct pp_error perr;
-			enum pp_err e = sample_one(pr, p, flags, o->native, rate, &s, start, costs,
+			enum pp_err e = sample_one(pr, p, flags, o->native, o->tasks, rate, &s, start, costs,
 						   task_costs, st,
 						   &out_of_memory, pr->root ? err : &perr);
 			if (e == PP_OK) {

@@ -64,6 +64,10 @@ struct pp_sampler_opts {
 	 * Python and PP_FRAME_NATIVE frames. */
 	bool native;
 	bool os_state;       /* read /proc task state (needed to tell idle) */
+	/* 3.11+: the running asyncio Task of each sample whose stack runs an
+	 * event loop callback, into the profile's sample tasks (only a
+	 * recording keeps them) */
+	bool tasks;
 	/* Called about every 100 ms with the running stats (progress line,
 	 * flushing a recording); may be NULL. Non-zero stops sampling. */
 	int (*tick)(void *ctx, const struct pp_profile *p, const struct pp_sampler_stats *s);

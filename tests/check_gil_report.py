@@ -95,6 +95,15 @@ def stalls(report, manifest, tol, names):
         fail("\n".join(bad))
 
 
+def task_names(report, names):
+    """fixtures/asyncio/task_names.py: three stalls, each named with the
+    name its Task had then (the program's "names" line)."""
+    got = [s["task_name"] for s in report["stalls"]]
+    print(f"stalls named {got}, the program's Tasks were {names}")
+    if got != names:
+        fail(f"task names {got}, not {names}")
+
+
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     report = json.load(open(path, encoding="utf-8"))
@@ -102,6 +111,8 @@ def main():
         threads(report, int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "hashing":
         hashing(report)
+    elif mode == "task_names":
+        task_names(report, sys.argv[3:])
     elif mode == "stalls":
         stalls(report, json.load(open(sys.argv[3], encoding="utf-8")), float(sys.argv[4]),
                len(sys.argv) > 5 and sys.argv[5] == "names")

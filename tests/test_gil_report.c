@@ -163,6 +163,34 @@ static void stalls(const char *spec, bool uvloop)
 	check(&p, py.label, c);
 }
 
+/* Stalls of a Task renamed between them, and of one never named: each
+ * named as the Task was called then (record reads the name object every
+ * sample, so set_name() shows; 3.12+ keeps an unnamed Task's number until
+ * its name is asked for, and pyprobe formats it as asyncio would). */
+static void task_names(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	struct paths p;
+	paths_for(&p, &py, "task_names");
+	char names[PATH_MAX + 32], names_arg[PATH_MAX + 32], line[256];
+	snprintf(names, sizeof names, "%s/names.txt", p.dir);
+	unlink(names);
+	ts_python_path(&py, names, names_arg, sizeof names_arg);
+	char err[4096];
+	char *args[] = {names_arg, NULL};
+	record_and_report(&p, &py, "asyncio/task_names.py", args, err, sizeof err);
+	ts_read_file(names, line, sizeof line);
+	char n1[64], n2[64], n3[64];
+	cr_assert_eq(sscanf(line, "names %63s %63s %63s", n1, n2, n3), 3, "%s", line);
+	char *c[] = {"task_names", p.json, n1, n2, n3, NULL};
+	check(&p, py.label, c);
+}
+
+Test(gil_report, task_names_3_11) { task_names("3.11.7"); }
+Test(gil_report, task_names_3_12) { task_names("3.12.1"); }
+Test(gil_report, task_names_sid_3_14) { task_names("sid-3.14"); }
+
 #define VERSION(tag, version)                                                   \
 	Test(gil_report, cpu_threads_##tag) { cpu_threads(version); }          \
 	Test(gil_report, hashing_##tag) { hashing(version); }                  \

@@ -89,7 +89,8 @@ struct pp_running_tasks *pp_running_tasks_new(struct pp_target *t); /* NULL: out
 void pp_running_tasks_free(struct pp_running_tasks *rt);
 /* The Task the thread with (the target's own) id ns_id runs now: 0 with
  * its address and its name object's (which changes when set_name() gives
- * it a new name: callers cache names by the pair); -1 when it runs none or
+ * it a new name: callers cache names by the pair, and read them again now
+ * and then, since a freed name's memory can hold the next name); -1 when it runs none or
  * it cannot be read. */
 int pp_running_task_peek(struct pp_running_tasks *rt, uint64_t ns_id, uint64_t *task,
 			 uint64_t *name_obj);

@@ -27,12 +27,16 @@ struct code_ids {
 };
 
 #define MARKER_SLOTS 8
-/* asyncio Task names remembered, by (task, name object) */
+/* asyncio Task names remembered, by (task, name object), each read again
+ * after TASK_NAME_REUSE uses: a name freed by set_name() can have its
+ * memory reused by the next name given, at the same address */
 #define TASK_SLOTS 64
+#define TASK_NAME_REUSE 16
 
 struct task_slot {
 	uint64_t task, name_obj;
 	pp_str_id name;
+	unsigned uses;
 };
 
 /* One process's side of the conversion. The code cache is per process:
@@ -288,12 +292,14 @@ static uint64_t now_ns(void)
 
 /* The string id of the name of Task `task` whose name object is
  * name_obj: remembered by the pair (set_name() makes a new name object), read
- * on a miss. 0: unreadable; UINT32_MAX: out of memory. */
+ * on a miss and every TASK_NAME_REUSE uses. 0: unreadable; UINT32_MAX: out
+ * of memory. */
 static pp_str_id task_name_id(struct converter *c, uint64_t task, uint64_t name_obj)
 {
 	struct task_slot *slot = &c->names[(hash_ptr((const void *)(uintptr_t)(task ^ name_obj))) %
 					   TASK_SLOTS];
-	if (slot->name && slot->task == task && slot->name_obj == name_obj)
+	if (slot->name && slot->task == task && slot->name_obj == name_obj &&
+	    ++slot->uses < TASK_NAME_REUSE)
 		return slot->name;
 	char *name = pp_running_task_name(c->tasks, name_obj);
 	if (!name || !name[0]) {
@@ -303,7 +309,7 @@ static pp_str_id task_name_id(struct converter *c, uint64_t task, uint64_t name_
 	pp_str_id id = pp_profile_str(c->p, name);
 	free(name);
 	if (id != UINT32_MAX)
-		*slot = (struct task_slot){task, name_obj, id};
+		*slot = (struct task_slot){task, name_obj, id, 0};
 	return id;
 }
 

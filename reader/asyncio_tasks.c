@@ -570,3 +570,137 @@ char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bo
 		pp_resume_all(&p);
 	return name;
 }
+
+/* ---- the task a thread runs now, for the sampler ------------------------- */
+
+#define RT_THREADS 64     /* thread states remembered */
+#define RT_RETRY 1000     /* calls between two searches for what was not found */
+
+struct rt_thread { uint64_t id, ts, interp; };
+
+struct pp_running_tasks {
+	struct pp_target *t;
+	/* 3.14+: the _asyncio debug offsets (found: ad_ok) */
+	uint64_t ad[AD_N];
+	bool ad_ok;
+	/* 3.11-3.13 */
+	struct pp_current_311 c311;
+	uint64_t calls, retry_at; /* search again for the offsets at retry_at */
+	struct rt_thread threads[RT_THREADS];
+	size_t nthreads, next_slot;
+};
+
+struct pp_running_tasks *pp_running_tasks_new(struct pp_target *t)
+{
+	struct pp_running_tasks *rt = calloc(1, sizeof(*rt));
+	if (rt)
+		rt->t = t;
+	return rt;
+}
+
+void pp_running_tasks_free(struct pp_running_tasks *rt)
+{
+	free(rt);
+}
+
+/* The thread state of the thread the interpreter numbers id, and its
+ * interpreter: remembered, checked by one read, searched for when that
+ * fails. 0, or -1. */
+static int thread_state_of(struct pp_running_tasks *rt, uint64_t id, uint64_t *ts,
+			   uint64_t *interp)
+{
+	struct pp_target *t = rt->t;
+	const struct py_layout *l = &t->layout;
+	if (l->ts_native_thread_id == PP_ABSENT)
+		return -1;
+	for (size_t i = 0; i < rt->nthreads; i++) {
+		struct rt_thread *th = &rt->threads[i];
+		uint64_t tid = 0;
+		if (th->id != id)
+			continue;
+		if (pp_mem_read_u64(&t->mem, th->ts + l->ts_native_thread_id, &tid) == 0 &&
+		    tid == id) {
+			*ts = th->ts;
+			*interp = th->interp;
+			return 0;
+		}
+		th->id = 0; /* gone or reused: search */
+	}
+	uint64_t in = 0, first = 0;
+	unsigned budget = MAX_THREADS;
+	if (pp_mem_read_u64(&t->mem, t->runtime + l->rt_interpreters_head, &in) != 0)
+		return -1;
+	first = in;
+	for (unsigned i = 0; in && i < MAX_INTERPS && budget; i++, budget--) {
+		if (i && in == first)
+			break;
+		uint64_t s = 0, s0 = 0;
+		if (pp_mem_read_u64(&t->mem, in + l->is_threads_head, &s) == 0)
+			s0 = s;
+		for (unsigned k = 0; s && budget; k++, budget--) {
+			uint64_t tid = 0;
+			if (k && s == s0)
+				break;
+			if (pp_mem_read_u64(&t->mem, s + l->ts_native_thread_id, &tid) == 0 &&
+			    tid == id) {
+				struct rt_thread *th = NULL;
+				for (size_t j = 0; j < rt->nthreads && !th; j++)
+					if (!rt->threads[j].id)
+						th = &rt->threads[j];
+				if (!th && rt->nthreads < RT_THREADS)
+					th = &rt->threads[rt->nthreads++];
+				if (!th) /* full: replace in turn */
+					th = &rt->threads[rt->next_slot++ % RT_THREADS];
+				*th = (struct rt_thread){id, s, in};
+				*ts = s;
+				*interp = in;
+				return 0;
+			}
+			if (pp_mem_read_u64(&t->mem, s + l->ts_next, &s) != 0)
+				break;
+		}
+		if (pp_mem_read_u64(&t->mem, in + l->is_next, &in) != 0)
+			break;
+	}
+	return -1;
+}
+
+int pp_running_task_peek(struct pp_running_tasks *rt, uint64_t ns_id, uint64_t *task,
+			 uint64_t *name_obj)
+{
+	struct pp_target *t = rt->t;
+	const struct pp_target_info *info = &t->info;
+	if (info->major != 3 || info->minor < 11 || !ns_id || t->core)
+		return -1;
+	rt->calls++;
+	uint64_t ts = 0, interp = 0;
+	if (thread_state_of(rt, ns_id, &ts, &interp) != 0)
+		return -1;
+	if (info->minor < 14)
+		return pp_asyncio_current_task_311(t, &rt->c311, interp, ts, task, name_obj);
+	if (!rt->ad_ok) {
+		/* asyncio may be imported later: look again now and then (a
+		 * search reads the mappings and an ELF file) */
+		if (rt->calls < rt->retry_at)
+			return -1;
+		struct finder f = {.t = t, .minor = info->minor};
+		rt->ad_ok = find_offsets(&f) == 0 && f.ad[AD_TS_RUNNING_TASK] <= MAX_OFFSET;
+		memcpy(rt->ad, f.ad, sizeof(rt->ad));
+		rt->retry_at = rt->calls + RT_RETRY;
+		if (!rt->ad_ok)
+			return -1;
+	}
+	uint8_t is_task = 0;
+	if (pp_mem_read_u64(&t->mem, ts + rt->ad[AD_TS_RUNNING_TASK], task) != 0 || !*task ||
+	    pp_mem_read(&t->mem, *task + rt->ad[AD_TASK_IS_TASK], &is_task, 1) != 0 ||
+	    is_task != 1 ||
+	    pp_mem_read_u64(&t->mem, *task + rt->ad[AD_TASK_NAME], name_obj) != 0 || !*name_obj)
+		return -1;
+	return 0;
+}
+
+char *pp_running_task_name(struct pp_running_tasks *rt, uint64_t name_obj)
+{
+	struct finder f = {.t = rt->t};
+	return read_name(&f, name_obj);
+}

@@ -77,4 +77,25 @@ void pp_tasks_free(struct pp_tasks *ts);
 char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bool pause);
 const char *pp_task_state_name(enum pp_task_state s); /* "pending", ... */
 
+/* The same for the sampler, at every sample of a thread whose stack runs
+ * an event loop callback: what it finds once (the _asyncio debug offsets
+ * on 3.14+; asyncio.tasks._current_tasks and the Task type on 3.11-3.13;
+ * each thread's thread state) is kept, and found again only when a read
+ * through it fails. Does not pause the target: the caller reads the Task
+ * just after the stack, so a callback shorter than that gap can be
+ * credited to the next one's Task. Never on versions before 3.11. */
+struct pp_running_tasks;
+struct pp_running_tasks *pp_running_tasks_new(struct pp_target *t); /* NULL: out of memory */
+void pp_running_tasks_free(struct pp_running_tasks *rt);
+/* The Task the thread with (the target's own) id ns_id runs now: 0 with
+ * its address and its name object's (which changes when set_name() gives
+ * it a new name: callers cache names by the pair, and read them again now
+ * and then, since a freed name's memory can hold the next name); -1 when it runs none or
+ * it cannot be read. */
+int pp_running_task_peek(struct pp_running_tasks *rt, uint64_t ns_id, uint64_t *task,
+			 uint64_t *name_obj);
+/* A name object's text (a str, or the int n of a 3.12+ "Task-n" not yet
+ * asked for): malloc'd UTF-8, or NULL. */
+char *pp_running_task_name(struct pp_running_tasks *rt, uint64_t name_obj);
+
 #endif

@@ -634,3 +634,52 @@ char *pp_asyncio_running_task_311(struct pp_target *t, uint64_t native_id)
 		return NULL;
 	return read_name(&f, name);
 }
+
+/* ---- the same, cheaply, for the sampler ------------------------------------ */
+
+static int resolve_current(struct pp_target *t, struct pp_current_311 *c, uint64_t interp)
+{
+	uint64_t modules = 0;
+	*c = (struct pp_current_311){0};
+	if (pp_mem_read_u64(&t->mem, interp + t->layout.is_modules, &modules) != 0)
+		return -1;
+	uint64_t md = module_dict(t, modules, "asyncio.tasks");
+	uint64_t amd = module_dict(t, modules, "_asyncio");
+	if (!md || !amd || pp_dict_get_str(&t->obj, md, "_current_tasks", &c->current) != 0 ||
+	    pp_dict_get_str(&t->obj, amd, "Task", &c->task_type) != 0 || !c->current ||
+	    !c->task_type) {
+		*c = (struct pp_current_311){0};
+		return -1;
+	}
+	c->interp = interp;
+	return 0;
+}
+
+int pp_asyncio_current_task_311(struct pp_target *t, struct pp_current_311 *c, uint64_t interp,
+				uint64_t ts, uint64_t *task, uint64_t *name)
+{
+	const struct task_layout *tl = layout_for(t->info.minor);
+	if (!tl)
+		return -1;
+	uint64_t loop = running_loop(t, tl, ts);
+	if (!loop)
+		return -1; /* no loop running: no task (nothing to look up) */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* found once; again when the interpreter differs or a read
+		 * through what was found fails (the module re-imported) */
+		if ((c->interp != interp || !c->current) && resolve_current(t, c, interp) != 0)
+			return -1;
+		struct current_ctx cc = {loop, 0};
+		struct finder f = {.t = t, .tl = tl, .task_type = c->task_type};
+		int rc = pp_dict_foreach(&t->obj, c->current, find_current, &cc);
+		if (rc == 1 && is_task(&f, cc.task) &&
+		    pp_mem_read_u64(&t->mem, cc.task + tl->task_name, name) == 0 && *name) {
+			*task = cc.task;
+			return 0;
+		}
+		if (rc == 0)
+			return -1; /* the dict read, the loop runs no task now */
+		c->current = 0;
+	}
+	return -1;
+}

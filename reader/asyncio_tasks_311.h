@@ -26,4 +26,19 @@ int pp_asyncio_tasks_311(struct pp_target *t, struct pp_tasks *out);
  * cannot be read. 3.11-3.13, target paused. */
 char *pp_asyncio_running_task_311(struct pp_target *t, uint64_t native_id);
 
+/* What pp_asyncio_current_task_311() keeps between calls: found once,
+ * found again when a read through them fails. Start from {0}. */
+struct pp_current_311 {
+	uint64_t interp;    /* the interpreter they were found in */
+	uint64_t current;   /* asyncio.tasks._current_tasks (a dict) */
+	uint64_t task_type; /* _asyncio.Task */
+};
+
+/* The Task the thread state ts (of interpreter interp) runs now: its
+ * loop's entry in _current_tasks. 0 with *task and *name (the Task's
+ * name object, for pp_target_task_name()) set; -1 when it runs none or it
+ * cannot be read. 3.11-3.13; the caller pauses the target or not. */
+int pp_asyncio_current_task_311(struct pp_target *t, struct pp_current_311 *c, uint64_t interp,
+				uint64_t ts, uint64_t *task, uint64_t *name);
+
 #endif

@@ -71,6 +71,9 @@ static int put_stalls(const struct pp_profile *p, const struct pp_report *r, FIL
 			i ? "," : "", r->threads[s->thread].native_id, (double)s->start_ns / 1e9,
 			(double)s->duration_ns / 1e6, s->samples);
 		pp_json_str(s->task, out);
+		/* the Task's name, null when the recording has none */
+		fputs(", \"task_name\": ", out);
+		pp_json_str(s->task_name, out);
 		fputs(", \"other_tasks\": [", out);
 		bool first = true;
 		for (uint32_t k = 0; k < s->nothers && k < PP_STALL_OTHERS; k++) {

@@ -190,7 +190,16 @@ static void put_stalls(const struct pp_profile *p, const struct pp_report *r,
 		fprintf(out, "  %zu. at %.3f s, %.0f ms, ", i + 1, (double)s->start_ns / 1e9,
 			(double)s->duration_ns / 1e6);
 		put_thread(&r->threads[s->thread], out);
-		if (s->task) {
+		if (s->task_name) { /* the recording names its Task */
+			fputs(", running task \"", out);
+			pp_text_str(s->task_name, 1, out);
+			fputc('"', out);
+			if (s->task) {
+				fputs(" (coroutine ", out);
+				pp_text_str(s->task, 0, out);
+				fputc(')', out);
+			}
+		} else if (s->task) {
 			fputs(", running ", out);
 			pp_text_str(s->task, 0, out);
 		}

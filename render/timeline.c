@@ -777,7 +777,16 @@ static void put_stalls(const struct tl *g)
 		put_ms(out, s->duration_ns);
 		fputs(" at ", out);
 		put_s3(out, s->start_ns);
-		if (s->task) {
+		if (s->task_name) { /* the recording names its Task */
+			fputs(", running task &quot;", out);
+			put_text(out, s->task_name, 0);
+			fputs("&quot;", out);
+			if (s->task) {
+				fputs(" (coroutine ", out);
+				put_text(out, s->task, 0);
+				putc(')', out);
+			}
+		} else if (s->task) {
 			fputs(", running ", out);
 			put_text(out, s->task, 0);
 		}

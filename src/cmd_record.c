@@ -542,6 +542,7 @@ int cmd_record(int argc, char **argv)
 		.rate_hz = (unsigned)rate, .back_to_back = rate == 0,
 		.duration_s = duration, .blocking = blocking, .native = native,
 		.os_state = true, .tick = tick, .tick_ctx = &rs, .stop = &stop_requested,
+		.tasks = fmt == PP_FMT_RAW, /* no other output shows them */
 	};
 	/* A recording takes its name now: killed from here on, pyprobe
 	 * leaves every block it wrote there. */
@@ -641,6 +642,13 @@ int cmd_record(int argc, char **argv)
 			"stacks could not be merged)\n",
 			st.samples ? (double)st.native_unwind_ns / 1e3 / (double)st.samples : 0.0,
 			(unsigned long long)st.native_unmerged, per * (double)st.native_unmerged);
+	if (st.task_reads)
+		fprintf(stderr, "pyprobe: asyncio Tasks: %llu thread samples in an event loop "
+			"callback, %llu named; reading the Task: median %.1f µs, p99 %.1f µs, "
+			"mean %.1f µs\n",
+			(unsigned long long)st.task_reads, (unsigned long long)st.tasks_named,
+			(double)st.task_read_median_ns / 1e3, (double)st.task_read_p99_ns / 1e3,
+			(double)st.task_read_ns / 1e3 / (double)st.task_reads);
 	print_report_summary(p);
 	/* (A recording keeps every sample: render says it, if need be.) */
 	if (fmt != PP_FMT_RAW && pp_view_all_idle(p, &ro.view))

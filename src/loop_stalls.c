@@ -182,8 +182,22 @@ struct run {         /* a loop thread's current stretch of busy samples */
 	bool open;
 	uint64_t first, last, lead;
 	pp_stack_id *stacks;
+	pp_str_id *names;   /* each sample's Task name (0: none), as stacks */
 	size_t n, cap;
 };
+
+/* Whether stack s runs the stall's coroutine (any stack does when the
+ * stall names none). */
+static bool same_task(const struct pp_profile *p, const struct pp_report *r, pp_stack_id s,
+		      const struct pp_stall *st)
+{
+	if (!st->task)
+		return true;
+	if (s >= r->nstacks || !r->loop_task_depth[s])
+		return false;
+	const char *name = pp_loop_function_at(p, s, r->loop_task_depth[s]);
+	return name && !strcmp(name, st->task);
+}
 
 /* The qualified name of the frame at `depth` in `leaf`'s path. */
 const char *pp_loop_function_at(const struct pp_profile *p, pp_stack_id leaf, uint32_t depth)
@@ -196,6 +210,64 @@ const char *pp_loop_function_at(const struct pp_profile *p, pp_stack_id leaf, ui
 			return st[id].frame < nf ? pp_profile_string(p, fr[st[id].frame].function)
 						 : NULL;
 	return NULL;
+}
+
+static int cmp_str_id(const void *a, const void *b)
+{
+	pp_str_id x = *(const pp_str_id *)a, y = *(const pp_str_id *)b;
+	return (x > y) - (x < y);
+}
+
+/* The Task the stall's coroutine ran in: the name most of the samples
+ * running that coroutine give (ties: the first seen). NULL when none
+ * does (a recording without task names), or out of memory. */
+static const char *stall_task_name(const struct pp_profile *p, const struct run *run,
+				   const struct pp_report *r, const struct pp_stall *st)
+{
+	pp_str_id *ids = malloc((run->n ? run->n : 1) * sizeof(*ids));
+	if (!ids)
+		return NULL;
+	size_t n = 0;
+	pp_stack_id last = PP_EMPTY_STACK;
+	bool last_same = false;
+	for (size_t i = 0; i < run->n; i++) {
+		if (!run->names[i])
+			continue;
+		if (i == 0 || run->stacks[i] != last) {
+			last = run->stacks[i];
+			last_same = same_task(p, r, last, st);
+		}
+		if (last_same)
+			ids[n++] = run->names[i];
+	}
+	/* the distinct names and their counts, sorted by name */
+	pp_str_id *u = malloc((n ? n : 1) * sizeof(*u));
+	size_t *cnt = malloc((n ? n : 1) * sizeof(*cnt));
+	pp_str_id best = 0;
+	if (u && cnt && n) {
+		memcpy(u, ids, n * sizeof(*ids));
+		qsort(u, n, sizeof(*u), cmp_str_id);
+		size_t nu = 0, most = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (nu && u[nu - 1] == u[i]) {
+				cnt[nu - 1]++;
+			} else {
+				u[nu] = u[i];
+				cnt[nu++] = 1;
+			}
+			if (cnt[nu - 1] > most)
+				most = cnt[nu - 1];
+		}
+		for (size_t i = 0; i < n && !best; i++) { /* in sample order: ties go to the first */
+			const pp_str_id *at = bsearch(&ids[i], u, nu, sizeof(*u), cmp_str_id);
+			if (at && cnt[at - u] == most)
+				best = ids[i];
+		}
+	}
+	free(u);
+	free(cnt);
+	free(ids);
+	return best ? pp_profile_string(p, best) : NULL;
 }
 
 static int close_run(struct pp_report *r, const struct pp_profile *p, struct run *run,
@@ -252,6 +324,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 			st.others[st.nothers] = tasks[k];
 		st.nothers++;
 	}
+	st.task_name = stall_task_name(p, run, r, &st);
 	r->stalls[r->nstalls++] = st;
 	return 0;
 }
@@ -272,6 +345,8 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 	size_t ns, nrows;
 	const struct pp_psample *smp = pp_profile_samples(p, &ns);
 	pp_profile_threads(p, &nrows);
+	size_t ntasks;
+	pp_profile_sample_tasks(p, &ntasks);
 	size_t nt = r->nthreads;
 	struct run *runs = calloc(nt ? nt : 1, sizeof(*runs));
 	uint64_t *prev = calloc(nt ? nt : 1, sizeof(*prev));
@@ -309,8 +384,13 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 				if (!n)
 					goto out;
 				run->stacks = n;
+				pp_str_id *nm = realloc(run->names, nc * sizeof(*nm));
+				if (!nm)
+					goto out;
+				run->names = nm;
 				run->cap = nc;
 			}
+			run->names[run->n] = ntasks ? pp_profile_sample_task(p, i) : 0;
 			run->stacks[run->n++] = s->stack;
 			run->last = s->time_ns;
 		} else if (run->open &&
@@ -334,8 +414,10 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 	rc = 0;
 out:
 	if (runs)
-		for (size_t t = 0; t < nt; t++)
+		for (size_t t = 0; t < nt; t++) {
 			free(runs[t].stacks);
+			free(runs[t].names);
+		}
 	free(runs);
 	free(prev);
 	free(seen);

@@ -28,6 +28,11 @@ struct pp_profile {
 	size_t nthreads, capthreads;
 	struct pp_psample *samples;
 	size_t nsamples, capsamples;
+	/* sample -> asyncio Task name: only the samples that have one, in
+	 * increasing sample order (a side table, so struct pp_psample and its
+	 * many users stay as they are) */
+	struct pp_sample_task *tasks;
+	size_t ntasks, captasks;
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -224,6 +229,36 @@ int pp_profile_add_sample(struct pp_profile *p, const struct pp_psample *s)
 	return 0;
 }
 
+int pp_profile_set_sample_task(struct pp_profile *p, uint64_t sample, pp_str_id task)
+{
+	if (sample >= p->nsamples || task == 0 || task >= p->nstrs ||
+	    (p->ntasks && p->tasks[p->ntasks - 1].sample >= sample))
+		return -1;
+	if (grow((void **)&p->tasks, &p->captasks, p->ntasks, sizeof(*p->tasks)) != 0)
+		return -1;
+	p->tasks[p->ntasks++] = (struct pp_sample_task){sample, task};
+	return 0;
+}
+
+const struct pp_sample_task *pp_profile_sample_tasks(const struct pp_profile *p, size_t *n)
+{
+	*n = p->ntasks;
+	return p->tasks;
+}
+
+pp_str_id pp_profile_sample_task(const struct pp_profile *p, uint64_t sample)
+{
+	size_t lo = 0, hi = p->ntasks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->tasks[mid].sample < sample)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->ntasks && p->tasks[lo].sample == sample ? p->tasks[lo].task : 0;
+}
+
 struct pp_profile *pp_profile_new(void)
 {
 	struct pp_profile *p = calloc(1, sizeof(*p));
@@ -257,6 +292,7 @@ void pp_profile_free(struct pp_profile *p)
 	free(p->stacki.slot);
 	free(p->threads);
 	free(p->samples);
+	free(p->tasks);
 	free(p);
 }
 

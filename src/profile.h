@@ -139,6 +139,22 @@ pp_stack_id pp_profile_stack(struct pp_profile *p, pp_stack_id parent, pp_frame_
 uint32_t pp_profile_thread(struct pp_profile *p, const struct pp_pthread *t);
 int pp_profile_add_sample(struct pp_profile *p, const struct pp_psample *s);
 
+/* The asyncio Task a sample's thread was running (format 1.3 and later:
+ * `record` reads it for a thread whose stack runs an event loop callback,
+ * on 3.11+), as a side table: only samples that have one are in it, in
+ * increasing sample order. */
+struct pp_sample_task {
+	uint64_t sample;    /* index into the samples */
+	pp_str_id task;     /* the Task's name, never 0 */
+};
+/* Name the Task of sample `sample` (already added, after every sample
+ * named so far). 0; -1 when out of memory or out of order, or for an id
+ * that is not a string or is 0. */
+int pp_profile_set_sample_task(struct pp_profile *p, uint64_t sample, pp_str_id task);
+/* The Task name's string id of a sample, 0 when none (binary search). */
+pp_str_id pp_profile_sample_task(const struct pp_profile *p, uint64_t sample);
+const struct pp_sample_task *pp_profile_sample_tasks(const struct pp_profile *p, size_t *n);
+
 /* Whether the profile holds more than one program: threads of several
  * processes (record --subprocesses), or of one process under several
  * command lines (record followed it through an exec). Outputs of such a

@@ -25,7 +25,7 @@
 #define FILE_HDR_SIZE 16u
 #define FILE_HDR_MAX 4096u
 #define FMT_MAJOR 1u
-#define FMT_MINOR 2u
+#define FMT_MINOR 3u
 
 #define BLOCK_MAGIC "PPBK"
 #define BLOCK_HDR_SIZE 16u
@@ -63,6 +63,10 @@ enum section {
 	 * shows them as plain functions (a new kind byte would make it refuse
 	 * the file as corrupt). */
 	SEC_NATIVE_FRAMES = 7,
+	/* 1.3: the asyncio Task some samples' threads were running (the
+	 * profile's side table). A 1.2 reader skips it and loses the names
+	 * alone. */
+	SEC_SAMPLE_TASKS = 8,
 };
 #define NTABLES 5 /* the table sections, SEC_STRINGS .. SEC_SAMPLES */
 
@@ -175,6 +179,11 @@ struct pp_recording_writer {
 	 * recording, 1 in the block pp_recording_close writes last, whatever
 	 * the profile's own meta says (the writer alone knows it ended). */
 	uint8_t finishing;
+	size_t done_tasks;    /* sample-task entries already in the file */
+	uint64_t task_base;   /* the sample after the last one named so far */
+	/* ... and both once the block being written is */
+	size_t pending_tasks;
+	uint64_t pending_base;
 	struct buf raw, rec, out;
 };
 
@@ -330,6 +339,38 @@ static void put_native_frames(struct buf *raw, const struct pp_profile *p, size_
 	free(ids.p);
 }
 
+/* The SEC_SAMPLE_TASKS section: the profile's sample-task entries from
+ * w->done_tasks on whose samples are in the file once this block is
+ * (sample < nsamples): their count, then each entry's sample as the
+ * difference from the sample after the one named before (the first of the
+ * file: from 0) and its Task name's string id. Nothing when there is none. */
+static void put_sample_tasks(struct pp_recording_writer *w, const struct pp_profile *p,
+			     size_t nsamples)
+{
+	size_t n;
+	const struct pp_sample_task *st = pp_profile_sample_tasks(p, &n);
+	struct buf ents = {0};
+	size_t k = w->done_tasks;
+	uint64_t base = w->task_base;
+	for (; k < n && st[k].sample < nsamples; k++) {
+		put_varint(&ents, st[k].sample - base);
+		put_varint(&ents, st[k].task);
+		base = st[k].sample + 1;
+	}
+	if (k > w->done_tasks) {
+		struct buf body = {0};
+		put_varint(&body, k - w->done_tasks);
+		put_bytes(&body, ents.p, ents.n);
+		put_section(&w->raw, SEC_SAMPLE_TASKS, &body);
+		if (body.oom || ents.oom)
+			w->raw.oom = 1;
+		free(body.p);
+	}
+	free(ents.p);
+	w->pending_tasks = k;
+	w->pending_base = base;
+}
+
 /* Deflate in[0..n) into out (room for compressBound(n)); *outlen: the
  * compressed size. 0, or -1. */
 static int deflate_all(const uint8_t *in, size_t n, uint8_t *out, uLongf *outlen, int strategy)
@@ -450,6 +491,15 @@ int pp_recording_flush(struct pp_recording_writer *w, const struct pp_profile *p
 		}
 		fresh |= n[t] > w->done[t];
 	}
+	size_t ntasks;
+	const struct pp_sample_task *tasks = pp_profile_sample_tasks(p, &ntasks);
+	if (ntasks < w->done_tasks) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* entries for samples already written (the sampler names a sample
+	 * before the next flush, so normally none) */
+	fresh |= ntasks > w->done_tasks && tasks[w->done_tasks].sample < n[4];
 	struct pp_profile_meta mm = *pp_profile_meta_c(p);
 	mm.finished = w->finishing;
 	const struct pp_profile_meta *m = &mm;
@@ -492,9 +542,12 @@ int pp_recording_flush(struct pp_recording_writer *w, const struct pp_profile *p
 			free(body.p);
 		}
 		put_native_frames(&w->raw, p, w->done[1], next[1]);
+		put_sample_tasks(w, p, next[4]);
 		if (write_block(w) != 0)
 			return -1;
 		memcpy(w->done, next, sizeof next);
+		w->done_tasks = w->pending_tasks;
+		w->task_base = w->pending_base;
 		if (!full)
 			break;
 	}
@@ -559,6 +612,8 @@ struct loader {
 	int has_natives;
 	struct cur natives;
 	uint64_t natives_left, next_native;
+	/* 1.3: the sample after the last one a SEC_SAMPLE_TASKS named */
+	uint64_t task_base;
 };
 
 #if defined(__GNUC__)
@@ -857,6 +912,35 @@ static int load_table(struct loader *l, struct cur *c, int t)
 	return 0;
 }
 
+/* SEC_SAMPLE_TASKS (1.3): count, then (sample delta, string id) each. */
+static int load_sample_tasks(struct loader *l, struct cur *c)
+{
+	size_t nsamples, nstrings = pp_profile_nstrings(l->p);
+	pp_profile_samples(l->p, &nsamples);
+	uint64_t count;
+	if (get_varint(c, &count) || count == 0 || count > (uint64_t)(c->end - c->p) / 2)
+		return corrupt(l, "sample tasks section: bad count");
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t d;
+		uint32_t name;
+		if (get_varint(c, &d) || get_u32(c, &name))
+			return corrupt(l, "sample tasks section: bad entry");
+		if (d >= nsamples || l->task_base > nsamples - 1 - d)
+			return corrupt(l, "sample tasks section names a sample not yet defined");
+		uint64_t sample = l->task_base + d;
+		if (name == 0 || name >= nstrings)
+			return corrupt(l, "sample tasks section: task name is string %u, "
+				       "only 1..%zu defined", name, nstrings ? nstrings - 1 : 0);
+		if (pp_profile_set_sample_task(l->p, sample, name) != 0)
+			return fail(l, "out of memory");
+		l->task_base = sample + 1;
+	}
+	if (c->p != c->end)
+		return corrupt(l, "sample tasks section: %zu bytes left over",
+			       (size_t)(c->end - c->p));
+	return 0;
+}
+
 static int load_meta(struct loader *l, struct cur *c)
 {
 	struct pp_profile_meta m = {0};
@@ -924,6 +1008,9 @@ static int load_payload(struct loader *l, const uint8_t *d, size_t n)
 				return -1;
 		} else if (tag == SEC_META) {
 			if (load_meta(l, &s) != 0)
+				return -1;
+		} else if (tag == SEC_SAMPLE_TASKS && l->minor >= 3) {
+			if (load_sample_tasks(l, &s) != 0)
 				return -1;
 		} /* else: SEC_NATIVE_FRAMES (read with the frames) or a section a
 		   * newer minor version added: skipped */

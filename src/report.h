@@ -75,6 +75,11 @@ struct pp_stall {
 #define PP_STALL_OTHERS 4
 	const char *others[PP_STALL_OTHERS];
 	uint32_t nothers;
+	/* The name of the asyncio Task running that coroutine: the one most
+	 * of the stall's samples of it name (ties: the first). NULL when the
+	 * recording names none (before format 1.3, Python before 3.11, a
+	 * callback that is no Task's step, a name that could not be read). */
+	const char *task_name;
 };
 
 /* What the event loop in one stack was doing. */

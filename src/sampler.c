@@ -10,7 +10,9 @@
 
 #include "cost_histogram.h"
 #include "frame_marker.h"
+#include "loop_stalls.h"
 #include "native_capture.h"
+#include "../reader/asyncio_tasks.h"
 #include "../reader/native_merge.h"
 
 /* Interned ids of one code object, cached by the reader's stable pointer so
@@ -25,6 +27,17 @@ struct code_ids {
 };
 
 #define MARKER_SLOTS 8
+/* asyncio Task names remembered, by (task, name object), each read again
+ * after TASK_NAME_REUSE uses: a name freed by set_name() can have its
+ * memory reused by the next name given, at the same address */
+#define TASK_SLOTS 64
+#define TASK_NAME_REUSE 16
+
+struct task_slot {
+	uint64_t task, name_obj;
+	pp_str_id name;
+	unsigned uses;
+};
 
 /* One process's side of the conversion. The code cache is per process:
  * the reader's pointers are stable only for its target's life, and a
@@ -42,6 +55,13 @@ struct converter {
 	 * first sample (NULL until then, or when they could not be) */
 	struct pp_native_capture *native;
 	bool native_tried;
+	/* 3.11+: the running asyncio Task of a thread whose stack runs an
+	 * event loop callback (NULL before 3.11, or out of memory); which
+	 * stacks do (the profile's, classified as they come); the names read */
+	struct pp_running_tasks *tasks;
+	struct pp_loop_classes loops;
+	struct task_slot names[TASK_SLOTS];
+	struct pp_cost_histogram *task_costs; /* the run's, set for each sample */
 };
 
 static void converter_free(void *v)
@@ -52,6 +72,8 @@ static void converter_free(void *v)
 		if (c->native)
 			pp_native_capture_free(c->native);
 		free(c->native);
+		pp_running_tasks_free(c->tasks);
+		pp_loop_classes_free(&c->loops);
 	}
 	free(c);
 }
@@ -82,7 +104,7 @@ static pp_str_id cmdline_label(struct pp_profile *p, const char *cmd)
 }
 
 /* The converter of a process of the set, made on its first sample. */
-static struct converter *converter_of(struct pp_process *pr, struct pp_profile *p)
+static struct converter *converter_of(struct pp_process *pr, struct pp_profile *p, bool tasks)
 {
 	if (pr->user)
 		return pr->user;
@@ -96,6 +118,10 @@ static struct converter *converter_of(struct pp_process *pr, struct pp_profile *
 		free(c);
 		return NULL;
 	}
+	/* The running Task is there to read on 3.11+ only; without it the
+	 * sample is as before. */
+	if (tasks && info->major == 3 && info->minor >= 11)
+		c->tasks = pp_running_tasks_new(pr->target);
 	pr->user = c;
 	pr->free_user = converter_free;
 	return c;
@@ -257,6 +283,67 @@ static int native_stack(struct converter *c, const struct pp_thread *th, pp_stac
 	return rc;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The string id of the name of Task `task` whose name object is
+ * name_obj: remembered by the pair (set_name() makes a new name object), read
+ * on a miss and every TASK_NAME_REUSE uses. 0: unreadable; UINT32_MAX: out
+ * of memory. */
+static pp_str_id task_name_id(struct converter *c, uint64_t task, uint64_t name_obj)
+{
+	struct task_slot *slot = &c->names[(hash_ptr((const void *)(uintptr_t)(task ^ name_obj))) %
+					   TASK_SLOTS];
+	if (slot->name && slot->task == task && slot->name_obj == name_obj &&
+	    ++slot->uses < TASK_NAME_REUSE)
+		return slot->name;
+	char *name = pp_running_task_name(c->tasks, name_obj);
+	if (!name || !name[0]) {
+		free(name);
+		return 0;
+	}
+	pp_str_id id = pp_profile_str(c->p, name);
+	free(name);
+	if (id != UINT32_MAX)
+		*slot = (struct task_slot){task, name_obj, id, 0};
+	return id;
+}
+
+/* Name the Task of the sample just added, of thread th whose leaf is
+ * `stack`, when that stack runs an event loop callback. -1 when out of
+ * memory. */
+static int add_task(struct converter *c, const struct pp_thread *th, pp_stack_id stack,
+		    struct pp_sampler_stats *st)
+{
+	if (stack >= c->loops.n && pp_loop_classify(&c->loops, c->p) != 0)
+		return -1;
+	if (stack >= c->loops.n || c->loops.state[stack] != PP_LOOP_BUSY)
+		return 0;
+	uint64_t before = now_ns(), task = 0, name_obj = 0;
+	int found = pp_running_task_peek(c->tasks, th->ns_id ? th->ns_id : th->native_id, &task,
+					 &name_obj);
+	pp_str_id id = found == 0 ? task_name_id(c, task, name_obj) : 0;
+	uint64_t took = now_ns() - before;
+	st->task_reads++;
+	st->task_read_ns += took;
+	if (c->task_costs)
+		pp_cost_add(c->task_costs, took);
+	if (id == UINT32_MAX)
+		return -1;
+	if (id == 0)
+		return 0;
+	size_t n;
+	pp_profile_samples(c->p, &n);
+	if (pp_profile_set_sample_task(c->p, n - 1, id) != 0)
+		return -1;
+	st->tasks_named++;
+	return 0;
+}
+
 /* Add one snapshot to the profile. -1 when out of memory. */
 static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t t0,
 			struct pp_sampler_stats *st)
@@ -289,6 +376,8 @@ static int add_snapshot(struct converter *c, const struct pp_sample *s, uint64_t
 					(uint8_t)os_of(th->os.run)};
 		if (pp_profile_add_sample(c->p, &ps) != 0)
 			return -1;
+		if (c->tasks && stack != PP_EMPTY_STACK && add_task(c, th, stack, st) != 0)
+			return -1;
 		st->thread_samples++;
 		if (th->changing) {
 			st->cut++;
@@ -307,13 +396,6 @@ static enum pp_err oom(struct pp_error *err)
 	return PP_ERR_IO;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stats *st)
 {
 	st->cost_median_ns = pp_cost_quantile(h, 0.5);
@@ -324,12 +406,13 @@ static void cost_stats(const struct pp_cost_histogram *h, struct pp_sampler_stat
  * (the process is not sampled) or PP_OK; *oom when the profile could not
  * grow. */
 static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsigned flags,
-			      bool native, unsigned names_every, struct pp_sample *s, uint64_t start,
-			      struct pp_cost_histogram *costs, struct pp_sampler_stats *st,
+			      bool native, bool tasks, unsigned names_every, struct pp_sample *s, uint64_t start,
+			      struct pp_cost_histogram *costs, struct pp_cost_histogram *task_costs,
+			      struct pp_sampler_stats *st,
 			      int *oom_out,
 			      struct pp_error *err)
 {
-	struct converter *c = converter_of(pr, p);
+	struct converter *c = converter_of(pr, p, tasks);
 	if (!c) {
 		*oom_out = 1;
 		return PP_OK;
@@ -359,6 +442,7 @@ static enum pp_err sample_one(struct pp_process *pr, struct pp_profile *p, unsig
 		st->native_unwind_ns += c->native->unwind_ns - unwind_before;
 	st->samples++;
 	c->samples++;
+	c->task_costs = task_costs;
 	if (add_snapshot(c, s, start, st) != 0)
 		*oom_out = 1;
 	return PP_OK;
@@ -373,8 +457,12 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	 * timer slack): at 5 kHz that slack alone would skip ticks. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	struct pp_cost_histogram *costs = calloc(1, sizeof(*costs));
-	if (!costs)
+	struct pp_cost_histogram *task_costs = calloc(1, sizeof(*task_costs));
+	if (!costs || !task_costs) {
+		free(costs);
+		free(task_costs);
 		return oom(err);
+	}
 	struct pp_sample s = {0};
 	/* back to back: thread names about every 10 000 samples instead */
 	unsigned rate = o->back_to_back ? 10000 : o->rate_hz ? o->rate_hz : 100;
@@ -401,7 +489,8 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 		for (size_t i = 0; i < pp_process_set_count(set) && !out_of_memory;) {
 			struct pp_process *pr = pp_process_set_at(set, i);
 			struct pp_error perr;
-			enum pp_err e = sample_one(pr, p, flags, o->native, rate, &s, start, costs, st,
+			enum pp_err e = sample_one(pr, p, flags, o->native, o->tasks, rate, &s, start, costs,
+						   task_costs, st,
 						   &out_of_memory, pr->root ? err : &perr);
 			if (e == PP_OK) {
 				sampled = 1;
@@ -466,7 +555,10 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	st->processes = pp_process_set_count(set);
 	st->processes_seen = pp_process_set_seen(set);
 	cost_stats(costs, st);
+	st->task_read_median_ns = pp_cost_quantile(task_costs, 0.5);
+	st->task_read_p99_ns = pp_cost_quantile(task_costs, 0.99);
 	free(costs);
+	free(task_costs);
 	pp_sample_free(&s);
 	return rc;
 }

@@ -45,6 +45,11 @@ struct pp_sampler_stats {
 	 * (drawn with their Python frames alone), and the time unwinding */
 	uint64_t native_unmerged;
 	uint64_t native_unwind_ns;
+	/* 3.11+: thread samples whose stack ran an event loop callback, for
+	 * which the thread's running asyncio Task was read, the time those
+	 * reads took, and how many named one */
+	uint64_t task_reads, task_read_ns, tasks_named;
+	uint64_t task_read_median_ns, task_read_p99_ns; /* one read, at the end */
 };
 
 struct pp_sampler_opts {
@@ -59,6 +64,10 @@ struct pp_sampler_opts {
 	 * Python and PP_FRAME_NATIVE frames. */
 	bool native;
 	bool os_state;       /* read /proc task state (needed to tell idle) */
+	/* 3.11+: the running asyncio Task of each sample whose stack runs an
+	 * event loop callback, into the profile's sample tasks (only a
+	 * recording keeps them) */
+	bool tasks;
 	/* Called about every 100 ms with the running stats (progress line,
 	 * flushing a recording); may be NULL. Non-zero stops sampling. */
 	int (*tick)(void *ctx, const struct pp_profile *p, const struct pp_sampler_stats *s);

@@ -58,12 +58,13 @@ def hashing(report):
         fail("the hasher should run without the GIL most of the time")
 
 
-def stalls(report, manifest, tol):
+def stalls(report, manifest, tol, names):
     got = report["stalls"]
     for s in got:
         top = s["stack"][0] if s["stack"] else {}
         print(f"reported: {s['duration_ms']:.0f} ms at {s['start_s']:.3f} s in "
-              f"{top.get('function')}:{top.get('line')} (task {s['task']})")
+              f"{top.get('function')}:{top.get('line')} (task {s['task']}, "
+              f"task_name {s['task_name']})")
     for m in manifest:
         print(f"expected: {m['duration_ms']:.0f} ms at {m['start_s']:.3f} s in "
               f"{m['function']}:{m['line']}")
@@ -77,6 +78,12 @@ def stalls(report, manifest, tol):
             bad.append(f"{m['function']}:{m['line']}: reported {len(match)} times")
             continue
         used.add(match[0])
+        # 3.11+ (names): the Task the manifest names, none for the plain
+        # callback; before: never a name
+        want = m["task"] if names else None
+        if got[match[0]]["task_name"] != want:
+            bad.append(f"{m['function']}:{m['line']}: task_name "
+                       f"{got[match[0]]['task_name']!r}, the program ran it in {want!r}")
         d = got[match[0]]["duration_ms"]
         if abs(d - m["duration_ms"]) > m["duration_ms"] * tol / 100:
             bad.append(f"{m['function']}:{m['line']}: {d:.0f} ms, the program measured "
@@ -88,6 +95,15 @@ def stalls(report, manifest, tol):
         fail("\n".join(bad))
 
 
+def task_names(report, names):
+    """fixtures/asyncio/task_names.py: three stalls, each named with the
+    name its Task had then (the program's "names" line)."""
+    got = [s["task_name"] for s in report["stalls"]]
+    print(f"stalls named {got}, the program's Tasks were {names}")
+    if got != names:
+        fail(f"task names {got}, not {names}")
+
+
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     report = json.load(open(path, encoding="utf-8"))
@@ -95,8 +111,11 @@ def main():
         threads(report, int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "hashing":
         hashing(report)
+    elif mode == "task_names":
+        task_names(report, sys.argv[3:])
     elif mode == "stalls":
-        stalls(report, json.load(open(sys.argv[3], encoding="utf-8")), float(sys.argv[4]))
+        stalls(report, json.load(open(sys.argv[3], encoding="utf-8")), float(sys.argv[4]),
+               len(sys.argv) > 5 and sys.argv[5] == "names")
     else:
         fail(f"unknown mode {mode}")
 

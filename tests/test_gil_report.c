@@ -128,8 +128,21 @@ static void hashing(const char *spec)
 	check(&p, py.label, c);
 }
 
+/* The Python minor version a spec names ("3.12.1", "sid-3.14", "debian"). */
+static int minor_of(const char *spec)
+{
+	unsigned major = 0, minor = 0;
+	if (!strcmp(spec, "debian"))
+		return 11;
+	if (sscanf(strncmp(spec, "sid-", 4) ? spec : spec + 4, "%u.%u", &major, &minor) != 2)
+		return -1;
+	return (int)minor;
+}
+
 /* Every stall the program made, with its line and its duration within
- * 15%, and nothing else - not the ticker's short awaits. */
+ * 15%, and nothing else - not the ticker's short awaits; on 3.11+ each
+ * named with the Task it ran in (record reads it), the plain callback with
+ * none. */
 static void stalls(const char *spec, bool uvloop)
 {
 	struct ts_python py;
@@ -145,9 +158,38 @@ static void stalls(const char *spec, bool uvloop)
 	record_and_report(&p, &py, "asyncio/stalls.py", args, err, sizeof err);
 	cr_assert(strstr(err, "event loop: 4 stalls"),
 		  "%s: record's summary does not count the 4 stalls:\n%s", py.label, err);
-	char *c[] = {"stalls", p.json, manifest, "15", NULL};
+	char *c[] = {"stalls", p.json, manifest, "15",
+		     minor_of(spec) >= 11 ? "names" : "no-names", NULL};
 	check(&p, py.label, c);
 }
+
+/* Stalls of a Task renamed between them, and of one never named: each
+ * named as the Task was called then (record reads the name object every
+ * sample, so set_name() shows; 3.12+ keeps an unnamed Task's number until
+ * its name is asked for, and pyprobe formats it as asyncio would). */
+static void task_names(const char *spec)
+{
+	struct ts_python py;
+	ts_python_get(spec, &py);
+	struct paths p;
+	paths_for(&p, &py, "task_names");
+	char names[PATH_MAX + 32], names_arg[PATH_MAX + 32], line[256];
+	snprintf(names, sizeof names, "%s/names.txt", p.dir);
+	unlink(names);
+	ts_python_path(&py, names, names_arg, sizeof names_arg);
+	char err[4096];
+	char *args[] = {names_arg, NULL};
+	record_and_report(&p, &py, "asyncio/task_names.py", args, err, sizeof err);
+	ts_read_file(names, line, sizeof line);
+	char n1[64], n2[64], n3[64];
+	cr_assert_eq(sscanf(line, "names %63s %63s %63s", n1, n2, n3), 3, "%s", line);
+	char *c[] = {"task_names", p.json, n1, n2, n3, NULL};
+	check(&p, py.label, c);
+}
+
+Test(gil_report, task_names_3_11) { task_names("3.11.7"); }
+Test(gil_report, task_names_3_12) { task_names("3.12.1"); }
+Test(gil_report, task_names_sid_3_14) { task_names("sid-3.14"); }
 
 #define VERSION(tag, version)                                                   \
 	Test(gil_report, cpu_threads_##tag) { cpu_threads(version); }          \
@@ -155,6 +197,8 @@ static void stalls(const char *spec, bool uvloop)
 	Test(gil_report, stalls_##tag) { stalls(version, false); }
 
 VERSION(3_8, "3.8.18")
+Test(gil_report, stalls_3_10) { stalls("3.10.13", false); }
+Test(gil_report, stalls_3_12) { stalls("3.12.1", false); }
 VERSION(3_11, "3.11.7")
 VERSION(3_13, "3.13.0")
 VERSION(debian_3_11, "debian")

@@ -157,6 +157,20 @@ static void assert_prefix(const struct pp_profile *want, const struct pp_profile
 		cr_assert_eq(xa[i].gil, xb[i].gil);
 		cr_assert_eq(xa[i].os, xb[i].os);
 	}
+	/* the sample tasks (1.3) of the samples loaded */
+	size_t na, nb;
+	const struct pp_sample_task *qa = pp_profile_sample_tasks(want, &na),
+				    *qb = pp_profile_sample_tasks(got, &nb);
+	size_t expect = 0;
+	while (expect < na && qa[expect].sample < g.n)
+		expect++;
+	/* none at all when a flipped bit made the file an older minor's,
+	 * which skips them */
+	cr_assert(nb == expect || (!exact && nb == 0), "sample tasks: %zu of %zu", nb, expect);
+	for (size_t i = 0; i < nb; i++) {
+		cr_assert_eq(qb[i].sample, qa[i].sample, "sample task %zu", i);
+		cr_assert_eq(qb[i].task, qa[i].task, "sample task %zu", i);
+	}
 }
 
 static int count_frames(const struct pp_view_frame *const *f, size_t n,
@@ -266,6 +280,14 @@ static void grow_profile(struct pp_profile *p, int round, int nsamples, int maxd
 		struct pp_psample x = {*t, (uint32_t)(rnd() % nt), s, (uint8_t)(rnd() % 4),
 				       (uint8_t)(rnd() % 6)};
 		cr_assert_eq(pp_profile_add_sample(p, &x), 0);
+		/* an asyncio Task on some samples (1.3), rnd() untouched */
+		if ((i + round) % 3 == 0) {
+			char task[32];
+			snprintf(task, sizeof task, "Task-%d ✓", (i + round) % 5);
+			size_t ns;
+			pp_profile_samples(p, &ns);
+			cr_assert_eq(pp_profile_set_sample_task(p, ns - 1, pp_profile_str(p, task)), 0);
+		}
 	}
 	struct pp_profile_meta *m = pp_profile_meta(p);
 	m->title = pp_profile_str(p, round % 2 ? "titre « été »" : "title");
@@ -736,10 +758,11 @@ Test(recording, inconsistent_content_is_corrupt)
 	 * appended, are skipped */
 	memcpy(pay, b.pay[b.n - 1], b.len[b.n - 1]);
 	size_t len = b.len[b.n - 1];
-	/* the last section is the metadata: grow it by three bytes */
+	/* grow the metadata by three bytes (sections after it, 1.3's sample
+	 * tasks, move along) */
 	{
 		/* find the metadata section: walk sections */
-		size_t off = 0, meta_off = 0;
+		size_t off = 0, meta_off = 0, meta_end = 0;
 		while (off < len) {
 			uint64_t tag = 0, slen = 0;
 			int sh = 0;
@@ -751,16 +774,18 @@ Test(recording, inconsistent_content_is_corrupt)
 			do
 				slen |= (uint64_t)(pay[off] & 0x7f) << sh, sh += 7;
 			while (pay[off++] & 0x80);
-			if (tag == 6)
-				meta_off = start;
 			off += slen;
+			if (tag == 6)
+				meta_off = start, meta_end = off;
 		}
 		cr_assert_eq(pay[meta_off], 6);
 		cr_assert_lt(pay[meta_off + 1], 0x7d, "metadata length fits one byte");
 		pay[meta_off + 1] += 3;
-		pay[len++] = 0x81;
-		pay[len++] = 0x01;
-		pay[len++] = 0x07;
+		memmove(pay + meta_end + 3, pay + meta_end, len - meta_end);
+		pay[meta_end] = 0x81;
+		pay[meta_end + 1] = 0x01;
+		pay[meta_end + 2] = 0x07;
+		len += 3;
 		len += put_var(pay + len, 99); /* section 99, 2 bytes */
 		pay[len++] = 2;
 		pay[len++] = 0xaa;
@@ -834,7 +859,7 @@ Test(recording, framing_errors)
 	work_buf[10] = 5;
 	write_all(bad, work_buf, n);
 	cr_assert_null(pp_recording_load(bad, &trunc, err, sizeof err));
-	cr_assert(strstr(err, "2.5") && strstr(err, "(1.2)") && strstr(err, "newer"), "%s", err);
+	cr_assert(strstr(err, "2.5") && strstr(err, "(1.3)") && strstr(err, "newer"), "%s", err);
 	work_buf[8] = 1;
 	write_all(bad, work_buf, n);
 	q = pp_recording_load(bad, &trunc, err, sizeof err);
@@ -1046,7 +1071,7 @@ Test(recording, random_inputs)
 			for (int k = 0; k < b.n; k++) {
 				size_t len = 0;
 				unsigned tag = 0;
-				while (len < 180 && tag < 7) {
+				while (len < 180 && tag < 8) {
 					tag += 1 + (unsigned)(rnd() % 3);
 					uint8_t body[64];
 					size_t bl = 0, want = (size_t)(rnd() % 40);
@@ -1395,7 +1420,7 @@ static int block_ends(const uint8_t *f, size_t n, long *ends, int max)
 	return k;
 }
 
-/* A file already written is never rewritten: the writer writes 1.2 now,
+/* A file already written is never rewritten: the writer writes 1.3 now,
  * so 1.0 is checked against the profile it holds, and only the newest
  * fixture can be regenerated. */
 Test(recording, the_1_0_fixture_loads)
@@ -1480,9 +1505,10 @@ static void fixture_stage_1_2(struct pp_profile *p, int stage)
 		pp_profile_meta(p)->title = pp_profile_str(p, "fixture « 1.2 »");
 }
 
-/* Strip every section of tag 7 and up from the blocks: what a 1.0 or 1.1
- * reader reads of a newer minor's file. */
-static void strip_newer_sections(struct blocks *b)
+/* Strip every section of tag `from` and up from the blocks: what a reader
+ * of an older minor reads of a newer minor's file (7: 1.0 and 1.1; 8:
+ * 1.2). */
+static void strip_newer_sections(struct blocks *b, uint64_t from)
 {
 	for (int k = 0; k < b->n; k++) {
 		uint8_t out[MAXPAY];
@@ -1499,7 +1525,7 @@ static void strip_newer_sections(struct blocks *b)
 				}
 			i += v[1];
 			cr_assert_leq(i, b->len[k]);
-			if (v[0] < 7) {
+			if (v[0] < from) {
 				memcpy(out + o, b->pay[k] + start, i - start);
 				o += i - start;
 			}
@@ -1518,18 +1544,8 @@ Test(recording, the_1_2_fixture_loads)
 	char path[4096], old[128];
 	fixture_path(path, sizeof path, "v1.2.pyprobe");
 	struct pp_profile *p = pp_profile_new();
-	if (getenv("PYPROBE_REGEN_FIXTURES")) {
-		struct pp_recording_writer *w = pp_recording_create(path);
-		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
-		for (int stage = 0; stage < 3; stage++) {
-			fixture_stage_1_2(p, stage);
-			cr_assert_eq(pp_recording_flush(w, p), 0);
-		}
-		cr_assert_eq(pp_recording_close(w, p), 0);
-	} else {
-		for (int stage = 0; stage < 3; stage++)
-			fixture_stage_1_2(p, stage);
-	}
+	for (int stage = 0; stage < 3; stage++) /* the writer writes 1.3 now */
+		fixture_stage_1_2(p, stage);
 	check_fixture(path, p, 1, "fixture « 1.2 »");
 	size_t n = read_all(path, file_buf, sizeof file_buf);
 	cr_assert_eq(le32(file_buf + 8), 2u << 16 | 1u, "version 1.2 (u16 1, u16 2)");
@@ -1538,7 +1554,7 @@ Test(recording, the_1_2_fixture_loads)
 	static struct blocks b;
 	unpack(file_buf, n, &b);
 	cr_assert_eq(b.n, 4);
-	strip_newer_sections(&b);
+	strip_newer_sections(&b, 7);
 	size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
 	path_in(old, sizeof old, "v1.2-as-1.1.pyprobe");
 	write_all(old, work_buf, m);
@@ -1559,6 +1575,154 @@ Test(recording, the_1_2_fixture_loads)
 	}
 	cr_assert_eq(natives, 3);
 	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+/* The 1.3 fixture: the 1.2 profile with asyncio Task names on samples of
+ * the first and last blocks (one named before a sample that is not, two
+ * Tasks of the same name, a name that is also a function's). */
+static void fixture_stage_1_3(struct pp_profile *p, int stage)
+{
+	fixture_stage_1_2(p, stage);
+	size_t n;
+	pp_profile_samples(p, &n);
+	if (stage == 0) {
+		cr_assert_eq(pp_profile_set_sample_task(p, 0, pp_profile_str(p, "fetch-3")), 0);
+		cr_assert_eq(pp_profile_set_sample_task(p, 2, pp_profile_str(p, "run")), 0);
+	} else if (stage == 2) {
+		cr_assert_eq(pp_profile_set_sample_task(p, n - 2, pp_profile_str(p, "fetch-3")), 0);
+		cr_assert_eq(pp_profile_set_sample_task(p, n - 1, pp_profile_str(p, "tâche « 2 »")), 0);
+		pp_profile_meta(p)->title = pp_profile_str(p, "fixture « 1.3 »");
+	}
+}
+
+/* 1.3 adds the sample tasks section (8): a 1.2 reader, which skips it,
+ * loads the same profile without the names. */
+Test(recording, the_1_3_fixture_loads)
+{
+	char path[4096], old[128];
+	fixture_path(path, sizeof path, "v1.3.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	if (getenv("PYPROBE_REGEN_FIXTURES")) {
+		struct pp_recording_writer *w = pp_recording_create(path);
+		cr_assert_not_null(w, "%s: %s", path, strerror(errno));
+		for (int stage = 0; stage < 3; stage++) {
+			fixture_stage_1_3(p, stage);
+			cr_assert_eq(pp_recording_flush(w, p), 0);
+		}
+		cr_assert_eq(pp_recording_close(w, p), 0);
+	} else {
+		for (int stage = 0; stage < 3; stage++)
+			fixture_stage_1_3(p, stage);
+	}
+	size_t nt;
+	pp_profile_sample_tasks(p, &nt);
+	cr_assert_eq(nt, 4);
+	check_fixture(path, p, 1, "fixture « 1.3 »");
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	cr_assert_eq(le32(file_buf + 8), 3u << 16 | 1u, "version 1.3 (u16 1, u16 3)");
+
+	/* as a 1.2 reader sees it: everything but the names */
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	cr_assert_eq(b.n, 4);
+	strip_newer_sections(&b, 8);
+	size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+	path_in(old, sizeof old, "v1.3-as-1.2.pyprobe");
+	write_all(old, work_buf, m);
+	char err[256];
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(old, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(trunc, 0);
+	size_t nq;
+	pp_profile_sample_tasks(q, &nq);
+	cr_assert_eq(nq, 0);
+	size_t ns, nsq;
+	pp_profile_samples(p, &ns);
+	pp_profile_samples(q, &nsq);
+	cr_assert_eq(nsq, ns);
+	pp_profile_free(q);
+
+	/* a 1.2 file holding a section 8 (not something a 1.2 writer wrote:
+	 * reserved, so skipped, not read as 1.3's) */
+	unpack(file_buf, n, &b);
+	b.hdr[10] = 2;
+	m = pack(&b, work_buf, sizeof work_buf, NULL);
+	write_all(old, work_buf, m);
+	q = pp_recording_load(old, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	pp_profile_sample_tasks(q, &nq);
+	cr_assert_eq(nq, 0, "a 1.2 file's section 8 is skipped");
+	pp_profile_free(q);
+	pp_profile_free(p);
+}
+
+/* A sample tasks section that names no sample, or no string, is corrupt. */
+Test(recording, a_bad_sample_tasks_section_is_corrupt)
+{
+	char path[128], bad[128];
+	path_in(path, sizeof path, "tasks.pyprobe");
+	path_in(bad, sizeof bad, "bad.pyprobe");
+	struct pp_profile *p = pp_profile_new();
+	fixture_stage(p, 0); /* samples 0 and 1 */
+	pp_str_id name = pp_profile_str(p, "fetch-3");
+	cr_assert_eq(pp_profile_set_sample_task(p, 1, name), 0);
+	struct pp_recording_writer *w = pp_recording_create(path);
+	cr_assert_not_null(w);
+	cr_assert_eq(pp_recording_close(w, p), 0);
+	size_t n = read_all(path, file_buf, sizeof file_buf);
+	static struct blocks b;
+	unpack(file_buf, n, &b);
+	cr_assert_eq(b.n, 1);
+	/* the section is last: tag 8, length 3, count 1, sample 1 (from 0),
+	 * the name's string id */
+	size_t len = b.len[0];
+	cr_assert_lt(name, 128u);
+	const uint8_t want[] = {8, 3, 1, 1, (uint8_t)name};
+	cr_assert_eq(memcmp(b.pay[0] + len - 5, want, 5), 0, "sample tasks section as written");
+	size_t nstr = pp_profile_nstrings(p);
+	cr_assert_lt(nstr, 128u);
+	const uint8_t cases[][5] = {
+		{8, 3, 1, 2, (uint8_t)name},    /* sample 2: not defined */
+		{8, 3, 1, 1, 0},                /* string 0: no name */
+		{8, 3, 1, 1, (uint8_t)nstr},    /* a string not defined */
+		{8, 3, 2, 1, (uint8_t)name},    /* a count the entries do not fill */
+		{8, 3, 0, 1, (uint8_t)name},    /* none */
+		{8, 3, 1, 0x80, 0x01},          /* a varint running into the name */
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		memcpy(b.pay[0] + len - 5, cases[c], 5);
+		size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+		write_all(bad, work_buf, m);
+		char err[256] = "";
+		int trunc = -1;
+		struct pp_profile *q = pp_recording_load(bad, &trunc, err, sizeof err);
+		cr_assert_null(q, "case %zu loaded", c);
+		cr_assert(strstr(err, "corrupt recording: ") && strstr(err, "sample tasks"),
+			  "case %zu: %s", c, err);
+	}
+	/* two entries: the second's sample counts from the one after the
+	 * first's, so naming the same sample again cannot be written */
+	uint8_t two[] = {8, 5, 2, 0, (uint8_t)name, 0, (uint8_t)name};
+	memcpy(b.pay[0] + len - 5, two, sizeof two);
+	b.len[0] = len + 2;
+	size_t m = pack(&b, work_buf, sizeof work_buf, NULL);
+	write_all(bad, work_buf, m);
+	char err[256] = "";
+	int trunc = -1;
+	struct pp_profile *q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	cr_assert_eq(pp_profile_sample_task(q, 0), name);
+	cr_assert_eq(pp_profile_sample_task(q, 1), name);
+	pp_profile_free(q);
+	two[5] = 1; /* the second: sample 2, not defined */
+	memcpy(b.pay[0] + len - 5, two, sizeof two);
+	m = pack(&b, work_buf, sizeof work_buf, NULL);
+	write_all(bad, work_buf, m);
+	q = pp_recording_load(bad, &trunc, err, sizeof err);
+	cr_assert_null(q);
+	cr_assert(strstr(err, "sample not yet defined"), "%s", err);
 	pp_profile_free(p);
 }
 

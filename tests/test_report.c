@@ -274,6 +274,76 @@ Test(report, event_loop_stalls)
 	pp_profile_free(p);
 }
 
+/* The recording names the Task of some samples (format 1.3, 3.11+): the
+ * stall names the Task most of its samples running its coroutine give;
+ * a stall whose samples name none (the uvloop one) names only the
+ * coroutine. */
+static struct pp_profile *loops_with_tasks(void)
+{
+	struct pp_profile *p = loops();
+	size_t n;
+	const struct pp_psample *smp = pp_profile_samples(p, &n);
+	pp_str_id a = pp_profile_str(p, "conn-7"), b = pp_profile_str(p, "conn \"8\"");
+	for (size_t i = 0; i < n; i += 2) { /* main's samples */
+		uint64_t t = smp[i].time_ns / MS;
+		/* the stall: conn-7 but for three samples of conn "8" (in the
+		 * middle, so the first seen does not win by order), nothing
+		 * named at 200 */
+		if (t >= 100 && t < 350 && t != 200)
+			cr_assert_eq(pp_profile_set_sample_task(p, i, t >= 150 && t < 180 ? b : a), 0);
+		if (t == 500)
+			cr_assert_eq(pp_profile_set_sample_task(p, i, b), 0);
+	}
+	return p;
+}
+
+Test(report, stall_names_its_task)
+{
+	struct pp_profile *p = loops_with_tasks();
+	cr_assert_neq(pp_profile_set_sample_task(p, 0, pp_profile_str(p, "late")), 0,
+		      "out of order");
+	cr_assert_neq(pp_profile_set_sample_task(p, 1u << 30, 1), 0, "no such sample");
+	cr_assert_neq(pp_profile_set_sample_task(p, 119, 0), 0, "no name");
+	cr_assert_eq(pp_profile_sample_task(p, 20), pp_profile_str(p, "conn-7"));
+	cr_assert_eq(pp_profile_sample_task(p, 21), 0, "uv's samples name none");
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nstalls, 2);
+	cr_assert_str_eq(r->stalls[0].task, "handle");
+	cr_assert_str_eq(r->stalls[0].task_name, "conn-7");
+	cr_assert_null(r->stalls[1].task_name, "the uvloop stall's samples name no Task");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "running task \"conn-7\" (coroutine handle):"), "%s", buf);
+	cr_assert(strstr(buf, "\"task\": \"handle\", \"task_name\": \"conn-7\""), "%s", buf);
+	cr_assert(strstr(buf, "\"task\": \"crunch\", \"task_name\": null"), "%s", buf);
+	free(buf);
+	pp_report_free(r);
+	/* a majority of conn "8" wins, and its quotes are escaped */
+	pp_profile_free(p);
+	p = loops();
+	size_t n;
+	const struct pp_psample *smp = pp_profile_samples(p, &n);
+	for (size_t i = 0; i < n; i += 2)
+		if (smp[i].time_ns >= 100 * MS && smp[i].time_ns < 350 * MS)
+			pp_profile_set_sample_task(p, i, pp_profile_str(p, smp[i].time_ns < 120 * MS
+									      ? "conn-7" : "conn \"8\""));
+	r = pp_report_new(p, NULL);
+	cr_assert_str_eq(r->stalls[0].task_name, "conn \"8\"");
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "running task \"conn \\\"8\\\"\" (coroutine handle):"), "%s", buf);
+	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
 Test(report, loop_states_of_stacks)
 {
 	struct pp_profile *p = loops();

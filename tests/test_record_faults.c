@@ -226,9 +226,11 @@ Test(record_faults, file_size_limit_cuts_a_recording_to_its_last_block)
 	start_busy_target(pid);
 	path_in(rec, sizeof rec, "rec.pyprobe");
 	struct run r;
-	/* -r max writes ~30 KB a second here: the limit is reached within
-	 * seconds, far before -d */
-	char *args[] = {"record", "--pid", pid, "-r", "max", "-d", "120", "--no-progress",
+	/* -r 5000 writes at most ~10 KB a second (a block a second): the
+	 * limit is reached within seconds to tens of seconds, far before -d.
+	 * Not -r max: on a quiet machine that samples at ~100 kHz and its
+	 * first block alone (~200 KB) is over the limit. */
+	char *args[] = {"record", "--pid", pid, "-r", "5000", "-d", "120", "--no-progress",
 			"-o", rec, NULL};
 	run(&r, 40000, args);
 	assert_error(&r, 6, "cannot write");
@@ -394,7 +396,8 @@ Test(record_faults, full_disk_keeps_a_recording_to_its_last_block)
 	start_busy_target(pid);
 	path_in(mnt_rec, sizeof mnt_rec, "mnt/rec.pyprobe");
 	struct run r;
-	char *args[] = {"record", "--pid", pid, "-r", "max", "-d", "120", "--no-progress",
+	/* -r 5000, not max: see file_size_limit_cuts_a_recording_to_its_last_block */
+	char *args[] = {"record", "--pid", pid, "-r", "5000", "-d", "120", "--no-progress",
 			"-o", mnt_rec, NULL};
 	run_on_tiny_tmpfs(&r, "64k", args);
 	assert_error(&r, 6, "No space left on device");

@@ -13,6 +13,7 @@
 #include "pystring.h"
 #include "asyncio_tasks_311.h"
 #include "target_internal.h"
+#include "tasks_build.h"
 
 /* _Py_AsyncioModuleDebugOffsets as 3.14 and 3.15 lay it out: 13 uint64s. */
 enum {
@@ -39,18 +40,11 @@ enum {
 #define MAX_THREADS 100000
 #define MAX_OFFSET (1u << 20)
 
-struct addr_idx;
-
 struct finder {
 	struct pp_target *t;
 	uint64_t ad[AD_N];
 	int minor;
-	struct pp_tasks *out;
-	size_t cap, loops_cap;
-	/* nodes seen, open addressing (0 = empty) */
-	uint64_t *seen;
-	size_t seen_cap, seen_n;
-	struct addr_idx *index;
+	struct pp_tasks_build b;
 };
 
 const char *pp_task_state_name(enum pp_task_state s)
@@ -60,44 +54,6 @@ const char *pp_task_state_name(enum pp_task_state s)
 	case PP_TASK_CANCELLED: return "cancelled";
 	case PP_TASK_DONE: return "done";
 	default: return "unknown";
-	}
-}
-
-static size_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x;
-}
-
-/* 1 if addr was seen already, 0 if new (now recorded), -1 out of memory. */
-static int seen_add(struct finder *f, uint64_t addr)
-{
-	if ((f->seen_n + 1) * 2 > f->seen_cap) {
-		size_t ncap = f->seen_cap ? f->seen_cap * 2 : 1024;
-		uint64_t *n = calloc(ncap, sizeof(*n));
-		if (!n)
-			return -1;
-		for (size_t i = 0; i < f->seen_cap; i++)
-			if (f->seen[i])
-				for (size_t j = hash64(f->seen[i]) & (ncap - 1);; j = (j + 1) & (ncap - 1))
-					if (!n[j]) {
-						n[j] = f->seen[i];
-						break;
-					}
-		free(f->seen);
-		f->seen = n;
-		f->seen_cap = ncap;
-	}
-	for (size_t j = hash64(addr) & (f->seen_cap - 1);; j = (j + 1) & (f->seen_cap - 1)) {
-		if (f->seen[j] == addr)
-			return 1;
-		if (!f->seen[j]) {
-			f->seen[j] = addr;
-			f->seen_n++;
-			return 0;
-		}
 	}
 }
 
@@ -158,15 +114,6 @@ static bool has_frame(int minor, int8_t st)
 	return minor == 14 ? (st >= -3 && st <= 0) : (st >= 0 && st <= 4);
 }
 
-static int line_of(const struct py_layout *l, const struct pp_code_entry *e, int64_t unit)
-{
-	if (!e->linetable || e->ncodeunits < 0 || unit > e->ncodeunits || unit < -1)
-		return PP_FRAME_LINE_UNKNOWN;
-	int line = pp_linetable_line(l->minor, e->linetable, e->linetable_len,
-				     e->code.firstlineno, unit);
-	return line < PP_FRAME_LINE_NONE ? PP_FRAME_LINE_UNKNOWN : line;
-}
-
 /* The coroutines task k runs: its coroutine, the one that awaits, ...
  * Frames are collected outermost first and turned round at the end. */
 static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro)
@@ -204,7 +151,7 @@ static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro
 		}
 		int64_t unit = ((int64_t)(instr - (code + l->co_code_adaptive))) / 2;
 		task->frames[task->nframes++] = (struct pp_frame){
-			.code = &e->code, .line = line_of(l, e, unit), .kind = PP_RF_PYTHON};
+			.code = &e->code, .line = pp_task_line(l, e, unit), .kind = PP_RF_PYTHON};
 		if (!is_suspended_in_await(f->minor, st))
 			break;
 		/* What it awaits is on its value stack: the top on 3.14; on
@@ -225,24 +172,10 @@ static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro
 	return 0;
 }
 
-/* A task's name: a str, or (not asked for yet) the int n of "Task-n". */
-static char *read_name(struct finder *f, uint64_t obj)
-{
-	char *s = pp_read_str(&f->t->mem, &f->t->layout, obj, f->t->types.str);
-	if (s)
-		return s;
-	uint64_t n = 0;
-	if (pp_read_long(&f->t->obj, obj, &n) != 0)
-		return NULL;
-	char buf[32];
-	snprintf(buf, sizeof(buf), "Task-%llu", (unsigned long long)n);
-	return strdup(buf);
-}
-
 static int add_task(struct finder *f, uint64_t addr)
 {
-	if (f->out->n >= PP_TASKS_MAX) {
-		f->out->not_read++;
+	if (f->b.out->n >= PP_TASKS_MAX) {
+		f->b.out->not_read++;
 		return 0;
 	}
 	uint8_t buf[4096];
@@ -251,22 +184,22 @@ static int add_task(struct finder *f, uint64_t addr)
 		return 0;
 	if (pp_get_u8(buf, size, f->ad[AD_TASK_IS_TASK]) != 1)
 		return 0;
-	if (f->out->n == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 64;
-		struct pp_task *n = realloc(f->out->v, ncap * sizeof(*n));
+	if (f->b.out->n == f->b.cap) {
+		size_t ncap = f->b.cap ? f->b.cap * 2 : 64;
+		struct pp_task *n = realloc(f->b.out->v, ncap * sizeof(*n));
 		if (!n)
 			return -1;
-		f->out->v = n;
-		f->cap = ncap;
+		f->b.out->v = n;
+		f->b.cap = ncap;
 	}
-	struct pp_task *task = &f->out->v[f->out->n++];
+	struct pp_task *task = &f->b.out->v[f->b.out->n++];
 	memset(task, 0, sizeof(*task));
 	task->addr = addr;
-	task->found = f->out->n - 1;
+	task->found = f->b.out->n - 1;
 	task->loop = pp_get_u64(buf, size, TASK_LOOP);
 	uint32_t st = pp_get_u32(buf, size, f->ad[AD_TASK_IS_TASK] - 4);
 	task->state = st <= PP_TASK_DONE ? (enum pp_task_state)st : PP_TASK_UNKNOWN;
-	task->name = read_name(f, pp_get_u64(buf, size, f->ad[AD_TASK_NAME]));
+	task->name = pp_task_read_name(f->t, pp_get_u64(buf, size, f->ad[AD_TASK_NAME]));
 	return read_coro_chain(f, task, pp_get_u64(buf, size, f->ad[AD_TASK_CORO]));
 }
 
@@ -278,7 +211,7 @@ static int walk_list(struct finder *f, uint64_t head)
 	if (pp_mem_read_u64(&f->t->mem, head, &node) != 0)
 		return 0;
 	for (size_t steps = 0; node && node != head && steps < 4 * PP_TASKS_MAX; steps++) {
-		int s = seen_add(f, node);
+		int s = pp_tasks_seen_add(&f->b, node);
 		if (s < 0)
 			return -1;
 		if (s > 0)
@@ -291,27 +224,6 @@ static int walk_list(struct finder *f, uint64_t head)
 	return 0;
 }
 
-static int add_loop(struct finder *f, uint64_t loop, uint64_t thread)
-{
-	struct pp_tasks *o = f->out;
-	for (size_t i = 0; i < o->nloops; i++)
-		if (o->loops[i].addr == loop) {
-			if (thread && !o->loops[i].thread)
-				o->loops[i].thread = thread;
-			return 0;
-		}
-	if (o->nloops == f->loops_cap) {
-		size_t ncap = f->loops_cap ? f->loops_cap * 2 : 8;
-		struct pp_task_loop *n = realloc(o->loops, ncap * sizeof(*n));
-		if (!n)
-			return -1;
-		o->loops = n;
-		f->loops_cap = ncap;
-	}
-	o->loops[o->nloops++] = (struct pp_task_loop){loop, thread};
-	return 0;
-}
-
 static int walk_interpreters(struct finder *f)
 {
 	const struct py_layout *l = &f->t->layout;
@@ -319,12 +231,12 @@ static int walk_interpreters(struct finder *f)
 	if (pp_mem_read_u64(&f->t->mem, f->t->runtime + l->rt_interpreters_head, &interp) != 0)
 		return -EIO;
 	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
-		if (seen_add(f, interp) != 0)
+		if (pp_tasks_seen_add(&f->b, interp) != 0)
 			break;
 		uint64_t ts = 0;
 		if (pp_mem_read_u64(&f->t->mem, interp + l->is_threads_head, &ts) == 0) {
 			for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
-				int s = seen_add(f, ts);
+				int s = pp_tasks_seen_add(&f->b, ts);
 				if (s < 0)
 					return -1;
 				if (s > 0)
@@ -333,7 +245,7 @@ static int walk_interpreters(struct finder *f)
 				if (pp_mem_read_u64(&f->t->mem, ts + f->ad[AD_TS_RUNNING_LOOP], &loop) == 0 &&
 				    loop && l->ts_native_thread_id != PP_ABSENT &&
 				    pp_mem_read_u64(&f->t->mem, ts + l->ts_native_thread_id, &tid) == 0 &&
-				    add_loop(f, loop, tid) != 0)
+				    pp_tasks_add_loop(&f->b, loop, tid) != 0)
 					return -1;
 				if (walk_list(f, ts + f->ad[AD_TS_TASKS_HEAD]) != 0)
 					return -1;
@@ -349,40 +261,11 @@ static int walk_interpreters(struct finder *f)
 	return 0;
 }
 
-struct addr_idx { uint64_t addr; size_t i; };
-
-static int by_addr(const void *a, const void *b)
-{
-	const struct addr_idx *x = a, *y = b;
-	return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
-/* The index of the task at addr, or -1 (f->index: sorted by address). */
-static long task_index(const struct finder *f, uint64_t addr)
-{
-	struct addr_idx key = {addr, 0};
-	const struct addr_idx *hit = bsearch(&key, f->index, f->out->n, sizeof(key), by_addr);
-	return hit ? (long)hit->i : -1;
-}
-
-static int add_await(struct pp_task *waiter, size_t awaited)
-{
-	for (size_t i = 0; i < waiter->nawaits; i++)
-		if (waiter->awaits[i] == awaited)
-			return 0;
-	size_t *n = realloc(waiter->awaits, (waiter->nawaits + 1) * sizeof(*n));
-	if (!n)
-		return -1;
-	waiter->awaits = n;
-	waiter->awaits[waiter->nawaits++] = awaited;
-	return 0;
-}
-
 /* Task k is awaited by the task (or each task of the set) in its
  * awaited-by field: those await k. Anything else there is ignored. */
 static int read_awaited_by(struct finder *f, size_t k)
 {
-	struct pp_tasks *o = f->out;
+	struct pp_tasks *o = f->b.out;
 	uint8_t buf[4096];
 	size_t size = f->ad[AD_TASK_SIZE];
 	if (pp_mem_read(&f->t->mem, o->v[k].addr, buf, size) != 0)
@@ -391,8 +274,8 @@ static int read_awaited_by(struct finder *f, size_t k)
 	if (!by)
 		return 0;
 	if (!pp_get_u8(buf, size, f->ad[AD_TASK_AWAITED_BY_IS_SET])) {
-		long w = task_index(f, by);
-		return w >= 0 ? add_await(&o->v[w], k) : 0;
+		long w = pp_tasks_find(&f->b, by);
+		return w >= 0 ? pp_task_add_await(&o->v[w], k) : 0;
 	}
 	uint64_t mask = 0, table = 0;
 	if (pp_mem_read_u64(&f->t->mem, by + SET_MASK, &mask) != 0 ||
@@ -406,21 +289,12 @@ static int read_awaited_by(struct finder *f, size_t k)
 	int rc = 0;
 	if (pp_mem_read(&f->t->mem, table, entries, n * 16) == 0)
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			long w = entries[2 * i] ? task_index(f, entries[2 * i]) : -1;
+			long w = entries[2 * i] ? pp_tasks_find(&f->b, entries[2 * i]) : -1;
 			if (w >= 0)
-				rc = add_await(&o->v[w], k);
+				rc = pp_task_add_await(&o->v[w], k);
 		}
 	free(entries);
 	return rc;
-}
-
-/* Each loop's tasks together, in the order found. */
-static int by_loop(const void *a, const void *b)
-{
-	const struct pp_task *x = a, *y = b;
-	if (x->loop != y->loop)
-		return (x->loop > y->loop) - (x->loop < y->loop);
-	return (x->found > y->found) - (x->found < y->found);
 }
 
 enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
@@ -432,7 +306,7 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 		return pp_set_error(err, PP_ERR_NOT_PYTHON,
 				    "dump --tasks needs Python 3.11 or later (this is %s)",
 				    info->version);
-	struct finder f = {.t = t, .minor = info->minor, .out = out};
+	struct finder f = {.t = t, .minor = info->minor, .b.out = out};
 	struct pp_pause p = {0};
 	if (pause) {
 		int rc = pp_pause_all(info->pid, &p);
@@ -469,23 +343,15 @@ enum pp_err pp_target_asyncio_tasks(struct pp_target *t, bool pause,
 					  : "cannot read the interpreters of process %d",
 				 info->pid);
 	} else {
-		if (out->n)
-			qsort(out->v, out->n, sizeof(*out->v), by_loop);
-		f.index = malloc((out->n ? out->n : 1) * sizeof(*f.index));
-		if (!f.index)
+		if (pp_tasks_group(&f.b) != 0)
 			e = pp_set_error(err, PP_ERR_IO, "out of memory reading tasks");
-		for (size_t i = 0; f.index && i < out->n; i++)
-			f.index[i] = (struct addr_idx){out->v[i].addr, i};
-		if (f.index && out->n)
-			qsort(f.index, out->n, sizeof(*f.index), by_addr);
 		for (size_t i = 0; i < out->n && e == PP_OK; i++)
-			if (add_loop(&f, out->v[i].loop, 0) != 0 || read_awaited_by(&f, i) != 0)
+			if (pp_tasks_add_loop(&f.b, out->v[i].loop, 0) != 0 || read_awaited_by(&f, i) != 0)
 				e = pp_set_error(err, PP_ERR_IO, "out of memory reading tasks");
 	}
 	if (pause)
 		pp_resume_all(&p);
-	free(f.seen);
-	free(f.index);
+	pp_tasks_build_done(&f.b);
 	return e;
 }
 
@@ -512,14 +378,14 @@ static char *running_task_314(struct finder *f, uint64_t native_id)
 	    pp_mem_read_u64(&f->t->mem, f->t->runtime + l->rt_interpreters_head, &interp) != 0)
 		return NULL;
 	for (unsigned i = 0; interp && i < MAX_INTERPS; i++) {
-		if (seen_add(f, interp) != 0)
+		if (pp_tasks_seen_add(&f->b, interp) != 0)
 			return NULL;
 		uint64_t ts = 0;
 		if (pp_mem_read_u64(&f->t->mem, interp + l->is_threads_head, &ts) != 0)
 			ts = 0;
 		for (unsigned k = 0; ts && k < MAX_THREADS; k++) {
 			uint64_t tid = 0, task = 0, name = 0;
-			if (seen_add(f, ts) != 0)
+			if (pp_tasks_seen_add(&f->b, ts) != 0)
 				return NULL;
 			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_native_thread_id, &tid) == 0 &&
 			    tid == native_id) {
@@ -530,7 +396,7 @@ static char *running_task_314(struct finder *f, uint64_t native_id)
 				    is_task != 1 ||
 				    pp_mem_read_u64(&f->t->mem, task + f->ad[AD_TASK_NAME], &name) != 0)
 					return NULL;
-				return read_name(f, name);
+				return pp_task_read_name(f->t, name);
 			}
 			if (pp_mem_read_u64(&f->t->mem, ts + l->ts_next, &ts) != 0)
 				break;
@@ -564,7 +430,7 @@ char *pp_target_asyncio_running_task(struct pp_target *t, uint64_t native_id, bo
 		struct finder f = {.t = t, .minor = info->minor};
 		if (find_offsets(&f) == 0 && f.ad[AD_TS_RUNNING_TASK] <= MAX_OFFSET)
 			name = running_task_314(&f, native_id);
-		free(f.seen);
+		pp_tasks_build_done(&f.b);
 	}
 	if (pause)
 		pp_resume_all(&p);
@@ -701,6 +567,5 @@ int pp_running_task_peek(struct pp_running_tasks *rt, uint64_t ns_id, uint64_t *
 
 char *pp_running_task_name(struct pp_running_tasks *rt, uint64_t name_obj)
 {
-	struct finder f = {.t = rt->t};
-	return read_name(&f, name_obj);
+	return pp_task_read_name(rt->t, name_obj);
 }

@@ -29,6 +29,7 @@
 #include "pyobject.h"
 #include "pystring.h"
 #include "target_internal.h"
+#include "tasks_build.h"
 
 /* Per version. The C structs (FutureObj/TaskObj, PyGenObject,
  * _PyInterpreterFrame, PyThreadState, PySetObject, PyWeakReference,
@@ -89,19 +90,12 @@ static const struct task_layout LAYOUTS[] = {
 #define MAX_INTERPS 4096
 #define MAX_THREADS 100000
 #define MAX_STACKTOP (1 << 20)
-#define LOOPS_MAX 4096
-
-struct addr_idx { uint64_t addr; size_t i; };
 
 struct finder {
 	struct pp_target *t;
 	const struct task_layout *tl;
 	uint64_t task_type;
-	struct pp_tasks *out;
-	size_t cap, loops_cap;
-	uint64_t *seen; /* task addresses, open addressing, 0 = empty */
-	size_t seen_cap, seen_n;
-	struct addr_idx *index;
+	struct pp_tasks_build b;
 	int err; /* -1: out of memory */
 };
 
@@ -111,44 +105,6 @@ static const struct task_layout *layout_for(int minor)
 		if (LAYOUTS[i].minor == minor)
 			return &LAYOUTS[i];
 	return NULL;
-}
-
-static size_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x;
-}
-
-/* 1 if addr was seen already, 0 if new (now recorded), -1 out of memory. */
-static int seen_add(struct finder *f, uint64_t addr)
-{
-	if ((f->seen_n + 1) * 2 > f->seen_cap) {
-		size_t ncap = f->seen_cap ? f->seen_cap * 2 : 1024;
-		uint64_t *n = calloc(ncap, sizeof(*n));
-		if (!n)
-			return -1;
-		for (size_t i = 0; i < f->seen_cap; i++)
-			if (f->seen[i])
-				for (size_t j = hash64(f->seen[i]) & (ncap - 1);; j = (j + 1) & (ncap - 1))
-					if (!n[j]) {
-						n[j] = f->seen[i];
-						break;
-					}
-		free(f->seen);
-		f->seen = n;
-		f->seen_cap = ncap;
-	}
-	for (size_t j = hash64(addr) & (f->seen_cap - 1);; j = (j + 1) & (f->seen_cap - 1)) {
-		if (f->seen[j] == addr)
-			return 1;
-		if (!f->seen[j]) {
-			f->seen[j] = addr;
-			f->seen_n++;
-			return 0;
-		}
-	}
 }
 
 /* The dict of module `name` in the interpreter whose sys.modules is
@@ -169,15 +125,6 @@ static bool is_task(struct finder *f, uint64_t obj)
 	uint64_t type = 0;
 	return obj && pp_mem_read_u64(&f->t->mem, obj + f->t->layout.ob_type, &type) == 0 &&
 	       type == f->task_type;
-}
-
-static int line_of(const struct py_layout *l, const struct pp_code_entry *e, int64_t unit)
-{
-	if (!e->linetable || e->ncodeunits < 0 || unit > e->ncodeunits || unit < -1)
-		return PP_FRAME_LINE_UNKNOWN;
-	int line = pp_linetable_line(l->minor, e->linetable, e->linetable_len,
-				     e->code.firstlineno, unit);
-	return line < PP_FRAME_LINE_NONE ? PP_FRAME_LINE_UNKNOWN : line;
 }
 
 /* _PyGen_yf: what the suspended coroutine at coro (its header and frame
@@ -248,7 +195,7 @@ static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro
 		}
 		int64_t unit = ((int64_t)(instr - (code + l->co_code_adaptive))) / 2;
 		task->frames[task->nframes++] = (struct pp_frame){
-			.code = &e->code, .line = line_of(l, e, unit), .kind = PP_RF_PYTHON};
+			.code = &e->code, .line = pp_task_line(l, e, unit), .kind = PP_RF_PYTHON};
 		coro = yield_from(f, coro, head, HLEN, instr);
 	}
 	for (size_t i = 0; i < task->nframes / 2; i++) {
@@ -259,51 +206,37 @@ static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro
 	return 0;
 }
 
-/* A task's name: a str, or the int n of a "Task-n" not asked for yet. */
-static char *read_name(struct finder *f, uint64_t obj)
-{
-	char *s = pp_read_str(&f->t->mem, &f->t->layout, obj, f->t->types.str);
-	if (s)
-		return s;
-	uint64_t n = 0;
-	if (pp_read_long(&f->t->obj, obj, &n) != 0)
-		return NULL;
-	char buf[32];
-	snprintf(buf, sizeof(buf), "Task-%llu", (unsigned long long)n);
-	return strdup(buf);
-}
-
 static int add_task(struct finder *f, uint64_t addr)
 {
 	if (!is_task(f, addr))
 		return 0; /* a dead weakref's None, a set's dummy, corrupt */
-	int s = seen_add(f, addr);
+	int s = pp_tasks_seen_add(&f->b, addr);
 	if (s != 0)
 		return s < 0 ? -1 : 0;
-	if (f->out->n >= PP_TASKS_MAX) {
-		f->out->not_read++;
+	if (f->b.out->n >= PP_TASKS_MAX) {
+		f->b.out->not_read++;
 		return 0;
 	}
 	uint8_t buf[256];
 	size_t size = f->tl->task_size;
 	if (size > sizeof(buf) || pp_mem_read(&f->t->mem, addr, buf, size) != 0)
 		return 0;
-	if (f->out->n == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 64;
-		struct pp_task *n = realloc(f->out->v, ncap * sizeof(*n));
+	if (f->b.out->n == f->b.cap) {
+		size_t ncap = f->b.cap ? f->b.cap * 2 : 64;
+		struct pp_task *n = realloc(f->b.out->v, ncap * sizeof(*n));
 		if (!n)
 			return -1;
-		f->out->v = n;
-		f->cap = ncap;
+		f->b.out->v = n;
+		f->b.cap = ncap;
 	}
-	struct pp_task *task = &f->out->v[f->out->n++];
+	struct pp_task *task = &f->b.out->v[f->b.out->n++];
 	memset(task, 0, sizeof(*task));
 	task->addr = addr;
-	task->found = f->out->n - 1;
+	task->found = f->b.out->n - 1;
 	task->loop = pp_get_u64(buf, size, f->tl->fut_loop);
 	uint32_t st = pp_get_u32(buf, size, f->tl->fut_state);
 	task->state = st <= PP_TASK_DONE ? (enum pp_task_state)st : PP_TASK_UNKNOWN;
-	task->name = read_name(f, pp_get_u64(buf, size, f->tl->task_name));
+	task->name = pp_task_read_name(f->t, pp_get_u64(buf, size, f->tl->task_name));
 	return read_coro_chain(f, task, pp_get_u64(buf, size, f->tl->task_coro));
 }
 
@@ -367,41 +300,15 @@ static int walk_interpreter(struct finder *f, uint64_t interp)
 	return rc;
 }
 
-static int by_addr(const void *a, const void *b)
-{
-	const struct addr_idx *x = a, *y = b;
-	return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
-static long task_index(const struct finder *f, uint64_t addr)
-{
-	struct addr_idx key = {addr, 0};
-	const struct addr_idx *hit = bsearch(&key, f->index, f->out->n, sizeof(key), by_addr);
-	return hit ? (long)hit->i : -1;
-}
-
-static int add_await(struct pp_task *waiter, size_t awaited)
-{
-	for (size_t i = 0; i < waiter->nawaits; i++)
-		if (waiter->awaits[i] == awaited)
-			return 0;
-	size_t *n = realloc(waiter->awaits, (waiter->nawaits + 1) * sizeof(*n));
-	if (!n)
-		return -1;
-	waiter->awaits = n;
-	waiter->awaits[waiter->nawaits++] = awaited;
-	return 0;
-}
-
 /* What task k awaits through the future `fut`: the task itself, or a
  * gather's children (gathers of gathers, to a bounded depth). */
 static int add_awaited(struct finder *f, size_t k, uint64_t fut, unsigned depth)
 {
 	if (!fut || depth > GATHER_DEPTH)
 		return 0;
-	long w = task_index(f, fut);
+	long w = pp_tasks_find(&f->b, fut);
 	if (w >= 0)
-		return (size_t)w == k ? 0 : add_await(&f->out->v[k], (size_t)w);
+		return (size_t)w == k ? 0 : pp_task_add_await(&f->b.out->v[k], (size_t)w);
 	uint64_t children = 0, size = 0, items = 0;
 	if (pp_object_attr(&f->t->obj, fut, "_children", &children) != 0 ||
 	    pp_mem_read_u64(&f->t->mem, children + f->t->layout.ob_size, &size) != 0 ||
@@ -417,29 +324,6 @@ static int add_awaited(struct finder *f, size_t k, uint64_t fut, unsigned depth)
 			rc = add_awaited(f, k, v[i], depth + 1);
 	free(v);
 	return rc;
-}
-
-static int add_loop(struct finder *f, uint64_t loop, uint64_t thread)
-{
-	struct pp_tasks *o = f->out;
-	for (size_t i = 0; i < o->nloops; i++)
-		if (o->loops[i].addr == loop) {
-			if (thread && !o->loops[i].thread)
-				o->loops[i].thread = thread;
-			return 0;
-		}
-	if (o->nloops >= LOOPS_MAX)
-		return 0;
-	if (o->nloops == f->loops_cap) {
-		size_t ncap = f->loops_cap ? f->loops_cap * 2 : 8;
-		struct pp_task_loop *n = realloc(o->loops, ncap * sizeof(*n));
-		if (!n)
-			return -1;
-		o->loops = n;
-		f->loops_cap = ncap;
-	}
-	o->loops[o->nloops++] = (struct pp_task_loop){loop, thread};
-	return 0;
 }
 
 /* The event loop the thread state at ts runs, or 0: 3.13's
@@ -529,23 +413,15 @@ static int visit_loop_thread(uint64_t interp, uint64_t ts, void *ctx)
 	    pp_mem_read_u64(&f->t->mem, ts + f->t->layout.ts_native_thread_id, &tid) != 0)
 		return 0;
 	/* only loops that have tasks, or are known already */
-	for (size_t i = 0; i < f->out->n; i++)
-		if (f->out->v[i].loop == loop)
-			return add_loop(f, loop, tid);
+	for (size_t i = 0; i < f->b.out->n; i++)
+		if (f->b.out->v[i].loop == loop)
+			return pp_tasks_add_loop(&f->b, loop, tid);
 	return 0;
-}
-
-static int by_loop(const void *a, const void *b)
-{
-	const struct pp_task *x = a, *y = b;
-	if (x->loop != y->loop)
-		return (x->loop > y->loop) - (x->loop < y->loop);
-	return (x->found > y->found) - (x->found < y->found);
 }
 
 int pp_asyncio_tasks_311(struct pp_target *t, struct pp_tasks *out)
 {
-	struct finder f = {.t = t, .tl = layout_for(t->info.minor), .out = out};
+	struct finder f = {.t = t, .tl = layout_for(t->info.minor), .b.out = out};
 	if (!f.tl)
 		return -EPROTO;
 	struct walk_ctx c = {&f, false, 0};
@@ -553,18 +429,10 @@ int pp_asyncio_tasks_311(struct pp_target *t, struct pp_tasks *out)
 	if (rc == 0 && !c.any_asyncio)
 		rc = c.layout_bad ? -EPROTO : -ENOENT;
 	if (rc == 0) {
-		if (out->n)
-			qsort(out->v, out->n, sizeof(*out->v), by_loop);
-		f.index = malloc((out->n ? out->n : 1) * sizeof(*f.index));
-		if (!f.index)
-			rc = -1;
-		for (size_t i = 0; f.index && i < out->n; i++)
-			f.index[i] = (struct addr_idx){out->v[i].addr, i};
-		if (f.index && out->n)
-			qsort(f.index, out->n, sizeof(*f.index), by_addr);
+		rc = pp_tasks_group(&f.b);
 		/* loops in the order of their tasks, with the thread running each */
 		for (size_t i = 0; i < out->n && rc == 0; i++)
-			rc = add_loop(&f, out->v[i].loop, 0);
+			rc = pp_tasks_add_loop(&f.b, out->v[i].loop, 0);
 		if (rc == 0)
 			each_thread(t, visit_loop_thread, &f, false);
 		for (size_t i = 0; i < out->n && rc == 0; i++) {
@@ -574,8 +442,7 @@ int pp_asyncio_tasks_311(struct pp_target *t, struct pp_tasks *out)
 				rc = add_awaited(&f, i, waiter, 0);
 		}
 	}
-	free(f.seen);
-	free(f.index);
+	pp_tasks_build_done(&f.b);
 	return rc;
 }
 
@@ -632,7 +499,7 @@ char *pp_asyncio_running_task_311(struct pp_target *t, uint64_t native_id)
 	    !is_task(&f, cc.task) ||
 	    pp_mem_read_u64(&t->mem, cc.task + c.tl->task_name, &name) != 0)
 		return NULL;
-	return read_name(&f, name);
+	return pp_task_read_name(t, name);
 }
 
 /* ---- the same, cheaply, for the sampler ------------------------------------ */

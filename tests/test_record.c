@@ -453,9 +453,20 @@ static void start_busy_target(char pid[32])
 {
 	char pybuf[512];
 	const char *python = ts_any_python(pybuf, sizeof pybuf);
-	char *target[] = {(char *)python, "-c", "while True:\n    sum(range(10000))\n", NULL};
-	g_target = ts_spawn(target, NULL, NULL, 1);
-	ts_sleep_ms(300);
+	char *target[] = {(char *)python, "-c",
+			  "print('ready', flush=True)\nwhile True:\n    sum(range(10000))\n", NULL};
+	char out[PATH_MAX], buf[64] = "";
+	path_in(out, sizeof out, "busy_target.out");
+	unlink(out);
+	g_target = ts_spawn(target, out, NULL, 1);
+	cr_assert_gt(g_target, 0);
+	/* its interpreter is up once it prints (a fixed wait was not enough
+	 * at load 10: "has not started its Python interpreter yet") */
+	for (int i = 0; i < 3000 && !strstr(buf, "ready"); i++) {
+		ts_sleep_ms(20);
+		ts_read_file(out, buf, sizeof buf);
+	}
+	cr_assert(strstr(buf, "ready"), "the target did not start");
 	snprintf(pid, 32, "%d", (int)g_target);
 }
 

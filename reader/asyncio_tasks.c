@@ -141,17 +141,8 @@ static int read_coro_chain(struct finder *f, struct pp_task *task, uint64_t coro
 		const struct pp_code_entry *e = pp_code_cache_get(f->t->codes, &f->t->mem, code);
 		if (!e)
 			break;
-		if (task->nframes == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct pp_frame *n = realloc(task->frames, ncap * sizeof(*n));
-			if (!n)
-				return -1;
-			task->frames = n;
-			cap = ncap;
-		}
-		int64_t unit = ((int64_t)(instr - (code + l->co_code_adaptive))) / 2;
-		task->frames[task->nframes++] = (struct pp_frame){
-			.code = &e->code, .line = pp_task_line(l, e, unit), .kind = PP_RF_PYTHON};
+		if (pp_task_add_frame(task, &cap, l, e, instr - code) != 0)
+			return -1;
 		if (!is_suspended_in_await(f->minor, st))
 			break;
 		/* What it awaits is on its value stack: the top on 3.14; on

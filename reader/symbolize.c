@@ -171,13 +171,10 @@ struct pp_symbolizer *pp_symbolizer_new_pid(int pid, char *err, size_t errlen)
 	return s;
 }
 
-struct pp_symbolizer *pp_symbolizer_new_maps(FILE *maps, char *err, size_t errlen)
+/* Report the mappings in maps (/proc/PID/maps' format) to s's libdwfl.
+ * 0, or -1 with the message in err. */
+static int report_maps(struct pp_symbolizer *s, FILE *maps, char *err, size_t errlen)
 {
-	struct pp_symbolizer *s = new_symbolizer();
-	if (!s) {
-		set_err(err, errlen, "out of memory");
-		return NULL;
-	}
 	dwfl_report_begin(s->dwfl);
 	int rc = dwfl_linux_proc_maps_report(s->dwfl, maps);
 	if (rc != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
@@ -185,6 +182,19 @@ struct pp_symbolizer *pp_symbolizer_new_maps(FILE *maps, char *err, size_t errle
 		snprintf(msg, sizeof(msg), "cannot read the mappings: %s",
 			 rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
 		set_err(err, errlen, msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct pp_symbolizer *pp_symbolizer_new_maps(FILE *maps, char *err, size_t errlen)
+{
+	struct pp_symbolizer *s = new_symbolizer();
+	if (!s) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (report_maps(s, maps, err, errlen) != 0) {
 		pp_symbolizer_free(s);
 		return NULL;
 	}
@@ -234,13 +244,7 @@ struct pp_symbolizer *pp_symbolizer_new_files(FILE *maps, pp_symbolizer_open_fn 
 	s->open_ctx = ctx;
 	/* read by libdwfl from here on, before any module's ELF is wanted */
 	s->cb.find_elf = open_file;
-	dwfl_report_begin(s->dwfl);
-	int rc = dwfl_linux_proc_maps_report(s->dwfl, maps);
-	if (rc != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "cannot read the mappings: %s",
-			 rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
-		set_err(err, errlen, msg);
+	if (report_maps(s, maps, err, errlen) != 0) {
 		pp_symbolizer_free(s);
 		return NULL;
 	}

@@ -145,6 +145,23 @@ int pp_task_line(const struct py_layout *l, const struct pp_code_entry *e, int64
 	return line < PP_FRAME_LINE_NONE ? PP_FRAME_LINE_UNKNOWN : line;
 }
 
+int pp_task_add_frame(struct pp_task *task, size_t *cap, const struct py_layout *l,
+		      const struct pp_code_entry *e, uint64_t offset)
+{
+	if (task->nframes == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct pp_frame *n = realloc(task->frames, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		task->frames = n;
+		*cap = ncap;
+	}
+	int64_t unit = ((int64_t)(offset - l->co_code_adaptive)) / 2;
+	task->frames[task->nframes++] = (struct pp_frame){
+		.code = &e->code, .line = pp_task_line(l, e, unit), .kind = PP_RF_PYTHON};
+	return 0;
+}
+
 char *pp_task_read_name(struct pp_target *t, uint64_t obj)
 {
 	char *s = pp_read_str(&t->mem, &t->layout, obj, t->types.str);

@@ -40,6 +40,11 @@ void pp_tasks_build_done(struct pp_tasks_build *b);
 
 /* waiter awaits out->v[awaited] (once). 0, or -1 out of memory. */
 int pp_task_add_await(struct pp_task *waiter, size_t awaited);
+/* Append to task's coroutine stack the frame of code entry e suspended
+ * `offset` bytes past its code object (its instruction pointer less the
+ * code's address); *cap: task->frames' capacity. 0, or -1 out of memory. */
+int pp_task_add_frame(struct pp_task *task, size_t *cap, const struct py_layout *l,
+		      const struct pp_code_entry *e, uint64_t offset);
 /* The line of code unit `unit` of a code object, or PP_FRAME_LINE_UNKNOWN. */
 int pp_task_line(const struct py_layout *l, const struct pp_code_entry *e, int64_t unit);
 /* A task's name object as text: a str, or the int 3.12+ keeps until the

@@ -250,8 +250,8 @@ static void every_option_on(const char *spec)
 		run(&r, args);
 		cr_assert_eq(ts_exit_code(&r), 0, "%s: record %s %s failed:\n%s", py.label,
 			     options[i][0], options[i][1] ? options[i][1] : "", r.err);
-		cr_assert_gt(file_size(out), 100, "%s: record %s wrote (nearly) nothing",
-			     py.label, options[i][0]);
+		cr_assert_gt(file_size(out), 100, "%s: record %s %s wrote (nearly) nothing:\n%s",
+			     py.label, options[i][0], options[i][1] ? options[i][1] : "", r.err);
 		if (!has_format) {
 			static char text[1 << 20];
 			ts_read_file(out, text, sizeof text);

@@ -54,6 +54,7 @@ int pp_walker_begin_sample(struct pp_walker *w, const struct pp_window *pre, siz
 	w->npre = npre;
 	w->ndata = 0;
 	w->data_hint = 0;
+	w->top_hint = 0;
 	if (npre > w->data_cap) {
 		const struct pp_window **n = realloc(w->data_by_base, npre * sizeof(*n));
 		if (!n) {
@@ -107,13 +108,19 @@ const struct pp_window *pp_walker_window(struct pp_walker *w, uint64_t addr, siz
 	return NULL;
 }
 
-const struct pp_window *pp_walker_top_window(const struct pp_walker *w, uint64_t addr,
+const struct pp_window *pp_walker_top_window(struct pp_walker *w, uint64_t addr,
 					     unsigned round)
 {
-	for (size_t i = 0; i < w->npre; i++) {
+	/* Asked thread after thread, word after word, in the order the
+	 * read-ahead laid them out: from the last one found on, the next is
+	 * near - not a scan of every window per word. */
+	for (size_t k = 0; k < w->npre; k++) {
+		size_t i = (w->top_hint + k) % w->npre;
 		const struct pp_window *p = &w->pre[i];
-		if (p->kind == PP_WIN_TOP && p->round == round && holds(p, addr, 8))
+		if (p->kind == PP_WIN_TOP && p->round == round && holds(p, addr, 8)) {
+			w->top_hint = i;
 			return p;
+		}
 	}
 	return NULL;
 }
@@ -228,10 +235,12 @@ static int line_for(const struct py_layout *l, const struct pp_code_entry *ce, i
 	return line;
 }
 
-/* Whether `unit` is a position in e's code. */
+/* Whether `unit` can be a position in e's code: false only when it is
+ * known not to be (a code whose length could not be read has no line to
+ * show, not a wrong one). */
 static bool position_ok(const struct pp_code_entry *e, int64_t unit)
 {
-	return !e || (e->ncodeunits >= 0 && unit >= -1 && unit <= e->ncodeunits);
+	return !e || e->ncodeunits < 0 || (unit >= -1 && unit <= e->ncodeunits);
 }
 
 /* The output frame of a frame whose code is at `code` (e: its cache entry,
@@ -855,6 +864,7 @@ static int walk_interpreter_frames(struct pp_walker *w, struct pp_walk *wk, cons
 		wk->end = PP_END_UNREADABLE;
 		wk->end_addr = cframe;
 	} else {
+		wk->cframe = cframe;
 		rc = follow_interpreter_frames(w, wk, &fr, f, out);
 	}
 	/* A generator that yielded while it was read: resume from the

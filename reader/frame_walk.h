@@ -94,10 +94,9 @@ struct pp_chain_frame {
 enum {
 	PP_CF_ALIVE = 1 << 0, /* <=3.10: executing when read (3.11+: always set;
 			       * the re-reads check the data-stack top) */
-	/* Its position as read is one its code can have. A frame whose
-	 * position moved on between the walk and a re-read is shown at the
-	 * position the walk read - only if that is one: a frame caught while
-	 * a new call set it up can hold the last call's position. */
+	/* Its position as read can be one its code has. One that cannot
+	 * never held still (verify.h): a frame caught while a call set it up
+	 * can hold its new code beside the last call's position. */
 	PP_CF_POSITION_OK = 1 << 1,
 };
 
@@ -116,6 +115,8 @@ struct pp_walk {
 	 * ending there lost its callers. */
 	bool bottom_ok;
 	uint64_t cbase, cend;    /* 3.11+: its newest data-stack chunk */
+	uint64_t cframe;         /* 3.11/3.12: the _PyCFrame its current
+				  * frame pointer was read from, or 0 */
 	bool twinned;            /* every frame read from twinned windows */
 	/* Resumed from the last sample's stack (see above): the frames it
 	 * starts at are not the thread's innermost. `resume_lost`: it did not
@@ -154,6 +155,7 @@ struct pp_walker {
 	const struct pp_window **data_by_base;
 	size_t ndata, data_cap;
 	size_t data_hint;    /* the data window that served last */
+	size_t top_hint;     /* where the last top window was found */
 	/* this sample's walks and their frames */
 	struct pp_walk *walks;
 	size_t nwalks, walks_cap;
@@ -190,7 +192,7 @@ size_t pp_frame_object_span(const struct py_layout *l);
 /* The read-ahead data window holding [addr, addr+len) whole, or NULL. */
 const struct pp_window *pp_walker_window(struct pp_walker *w, uint64_t addr, size_t len);
 /* The read-ahead top window of round `round` at addr, or NULL. */
-const struct pp_window *pp_walker_top_window(const struct pp_walker *w, uint64_t addr,
+const struct pp_window *pp_walker_top_window(struct pp_walker *w, uint64_t addr,
 					     unsigned round);
 
 /* <=3.10: whether the frame object bytes fb (pp_frame_object_span) are

@@ -202,12 +202,18 @@ static void thread_windows(struct pp_readahead *ra, const struct pp_target *t,
 		if (cframe)
 			add_win(wl, cframe + l->cf_current_frame, 8, PP_WIN_DATA, 0, false);
 	}
-	if (l->if_size != PP_ABSENT) { /* read before each round of twins */
-		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, 0, false);
-		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, 1, false);
-	}
 	bool chunked = l->if_size != PP_ABSENT;
 	const struct pp_walk *wk = r->walk >= 0 ? &t->walker.walks[r->walk] : NULL;
+	/* Read before each round of twins: what is on the stack (verify.c's
+	 * words) - the top, the current frame pointer and, on 3.11/3.12, the
+	 * current frame in the _PyCFrame the walk used. */
+	for (unsigned round = 0; chunked && round < 2; round++) {
+		add_win(wl, r->addr + l->ts_datastack_top, 8, PP_WIN_TOP, round, false);
+		add_win(wl, r->addr + l->ts_frame, 8, PP_WIN_TOP, round, false);
+		if (l->cf_current_frame != PP_ABSENT && wk && wk->cframe)
+			add_win(wl, wk->cframe + l->cf_current_frame, 8, PP_WIN_TOP, round,
+				false);
+	}
 	if (chunked && wk && wk->cbase && wk->cend > wk->cbase) {
 		uint64_t top = pp_get_u64(tsb, l->ts_size, l->ts_datastack_top);
 		top = top > wk->cbase && top < wk->cend ? top : wk->cbase;

@@ -41,24 +41,39 @@ static void span_of(const struct py_layout *l, uint32_t *lo, uint32_t *hi)
 	*hi = b + 8;
 }
 
-/* 3.11+: a frame in the thread's newest chunk at or above its top was
- * popped. (A top in another chunk says nothing of this one: a thread that
- * returned below the chunk freed it, and its re-read fails.) */
-static bool above_top(const struct py_layout *l, const struct pp_walk *wk, uint64_t f,
-		      uint64_t top)
+/* 3.11+: what a re-read says is on a thread's data stack: its top, and
+ * its current frame (0: not known). */
+struct on_stack {
+	uint64_t top, cur;
+};
+
+/* 3.11+: whether frame f in the thread's newest chunk was off its stack in
+ * a re-read. At or above the top it was popped. Above the current frame,
+ * with the current frame in the same chunk, it was popped or not yet
+ * pushed: a call moves the top over the new frame, then fills the frame's
+ * fields one by one, and only then makes it current - until then its slot
+ * holds what an earlier frame left there (3.11-3.13: that frame's code and
+ * position; 3.14+: a new code with the old frame's position), while its
+ * caller stands at the call. (A top or current frame in another chunk says
+ * nothing of this one: a thread that returned below the chunk freed it,
+ * and its re-read fails; one that called past it keeps it whole.) */
+static bool off_stack(const struct py_layout *l, const struct pp_walk *wk, uint64_t f,
+		      const struct on_stack *os)
 {
 	if (!wk->cend || f < wk->cbase || f >= wk->cend)
 		return false;
-	if (top <= wk->cbase || top > wk->cend)
+	if (os->cur >= wk->cbase && os->cur < wk->cend && f > os->cur)
+		return true;
+	if (os->top <= wk->cbase || os->top > wk->cend)
 		return false;
-	return f + l->if_size > top;
+	return f + l->if_size > os->top;
 }
 
 /* How many frames, from the outermost in, held still in one re-read:
- * `s` holds each frame's span (innermost first), `top` the thread's
- * data-stack top as read just before them (3.11+). */
+ * `s` holds each frame's span (innermost first), `os` what was on the
+ * thread's data stack as read just before them (3.11+). */
 static size_t held_in(const struct pp_walker *w, const struct pp_walk *wk, const uint8_t *s,
-		      uint64_t top)
+		      const struct on_stack *os)
 {
 	const struct py_layout *l = w->l;
 	uint32_t lo, hi;
@@ -75,14 +90,18 @@ static size_t held_in(const struct pp_walker *w, const struct pp_walk *wk, const
 		    pp_get_u64(b, span, code) != c->code)
 			break;
 		if (objects ? !pp_frame_object_alive(w, b, span, i == 0 && !wk->resumed)
-			    : above_top(l, wk, c->addr, top))
+			    : off_stack(l, wk, c->addr, os))
+			break;
+		/* A position its code cannot have is no frame of a real
+		 * stack, however still it held: a slot caught while a call
+		 * set it up, its new code beside the last frame's position. */
+		if (!(c->flags & PP_CF_POSITION_OK))
 			break;
 		uint64_t now = objects ? pp_get_u32(b, span, instr) : pp_get_u64(b, span, instr);
 		if (now != c->instr) {
 			/* It moved on: what was inside it is not shown, and it is,
-			 * at the position the walk read - if that is one: a frame
-			 * being set up for a new call can hold the last call's. */
-			held += (c->flags & PP_CF_POSITION_OK) != 0;
+			 * at the position the walk read. */
+			held++;
 			break;
 		}
 		held++;
@@ -116,8 +135,47 @@ void pp_verify_paused(struct pp_walker *w, struct pp_walk *wk)
 	wk->verified_from = wk->end == PP_END_BOTTOM && !wk->bottom_ok ? wk->depth + 1 : 0;
 }
 
-/* Re-read `n` walks: the tops (3.11+), then every frame, twice; `extra`
- * last. Judges each; 0 or a negative errno (nothing judged). */
+/* 3.11+: the words that say what is on a walk's thread's stack, re-read
+ * before its frames in each round: the data-stack top and the current
+ * frame pointer (3.13+) or the _PyCFrame pointer and, in the _PyCFrame the
+ * walk took its current frame from, the current frame (3.11/3.12). How many
+ * there are (0 on <=3.10), their addresses in `addr`. */
+enum { W_TOP, W_CURP, W_CUR, NWORDS };
+
+static size_t words_of(const struct py_layout *l, const struct pp_walk *wk,
+		       uint64_t addr[NWORDS])
+{
+	if (l->if_size == PP_ABSENT)
+		return 0;
+	addr[W_TOP] = wk->ts_addr + l->ts_datastack_top;
+	addr[W_CURP] = wk->ts_addr + l->ts_frame;
+	if (l->cf_current_frame == PP_ABSENT || !wk->cframe)
+		return 2;
+	addr[W_CUR] = wk->cframe + l->cf_current_frame;
+	return 3;
+}
+
+/* What the words re-read say. On 3.11/3.12 the current frame counts only
+ * from the _PyCFrame the walk used: another one (an evaluation loop
+ * entered or left since) says nothing of the walk's frames, and is left
+ * to the top. */
+static struct on_stack on_stack_of(const struct py_layout *l, const struct pp_walk *wk,
+				   const uint64_t v[NWORDS], size_t nw)
+{
+	struct on_stack os = {0, 0};
+	if (nw == 0)
+		return os;
+	os.top = v[W_TOP];
+	if (l->cf_current_frame == PP_ABSENT)
+		os.cur = v[W_CURP];
+	else if (nw == 3 && v[W_CURP] == wk->cframe)
+		os.cur = v[W_CUR];
+	return os;
+}
+
+/* Re-read `n` walks: what is on each thread's stack (3.11+), then every
+ * frame, twice; `extra` last. Judges each; 0 or a negative errno (nothing
+ * judged). */
 static int reread(struct pp_walker *w, struct pp_walk *const *walks, size_t n,
 		  const struct pp_iov *extra, size_t nextra)
 {
@@ -127,10 +185,10 @@ static int reread(struct pp_walker *w, struct pp_walk *const *walks, size_t n,
 	size_t span = hi - lo, frames = 0;
 	for (size_t i = 0; i < n; i++)
 		frames += walks[i]->depth;
-	bool have_top = l->if_size != PP_ABSENT;
-	/* per round: the tops, then every walk's frames */
-	size_t per_round = (n * 8 + frames * span + 7) & ~(size_t)7; /* tops stay aligned */
-	size_t niov = ROUNDS * (frames + (have_top ? n : 0)) + nextra;
+	/* per round: each walk's words, then every walk's frames */
+	size_t words = n * NWORDS * 8;
+	size_t per_round = (words + frames * span + 7) & ~(size_t)7; /* words stay aligned */
+	size_t niov = ROUNDS * (frames + n * NWORDS) + nextra;
 	if (reserve(&w->scratch, &w->scratch_cap, ROUNDS * per_round) != 0)
 		return -ENOMEM;
 	struct pp_iov *iov = malloc((niov ? niov : 1) * sizeof(*iov));
@@ -138,17 +196,19 @@ static int reread(struct pp_walker *w, struct pp_walk *const *walks, size_t n,
 		return -ENOMEM;
 	size_t phase[2 * ROUNDS], np = 0, k = 0;
 	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t *tops = (uint64_t *)(void *)(w->scratch + r * per_round);
-		uint8_t *at = w->scratch + r * per_round + n * 8;
-		/* The top before the frames: a thread that returned below a
+		uint64_t *v = (uint64_t *)(void *)(w->scratch + r * per_round);
+		uint8_t *at = w->scratch + r * per_round + words;
+		/* The words before the frames: a thread that returned below a
 		 * frame and pushed new ones over it between the two reads
 		 * would otherwise show the old frame whole under a top above
 		 * it. */
 		for (size_t i = 0; i < n; i++) {
-			tops[i] = 0;
-			if (have_top)
-				iov[k++] = (struct pp_iov){walks[i]->ts_addr + l->ts_datastack_top,
-							   &tops[i], 8};
+			uint64_t addr[NWORDS];
+			size_t nw = words_of(l, walks[i], addr);
+			for (size_t j = 0; j < NWORDS; j++)
+				v[i * NWORDS + j] = 0;
+			for (size_t j = 0; j < nw; j++)
+				iov[k++] = (struct pp_iov){addr[j], &v[i * NWORDS + j], 8};
 		}
 		phase[np++] = k;
 		for (size_t i = 0; i < n; i++)
@@ -170,10 +230,13 @@ static int reread(struct pp_walker *w, struct pp_walk *const *walks, size_t n,
 	for (size_t i = 0; i < n; i++)
 		hp[i] = walks[i]->depth;
 	for (int r = 0; r < ROUNDS; r++) {
-		const uint64_t *tops = (const uint64_t *)(const void *)(w->scratch + r * per_round);
-		const uint8_t *at = w->scratch + r * per_round + n * 8;
+		const uint64_t *v = (const uint64_t *)(const void *)(w->scratch + r * per_round);
+		const uint8_t *at = w->scratch + r * per_round + words;
 		for (size_t i = 0; i < n; i++) {
-			size_t h = held_in(w, walks[i], at, tops[i]);
+			uint64_t addr[NWORDS];
+			struct on_stack os = on_stack_of(l, walks[i], &v[i * NWORDS],
+							 words_of(l, walks[i], addr));
+			size_t h = held_in(w, walks[i], at, &os);
 			hp[i] = h < hp[i] ? h : hp[i];
 			at += walks[i]->depth * span;
 		}
@@ -214,15 +277,24 @@ bool pp_verify_twinned(struct pp_walker *w, struct pp_walk *wk)
 	size_t span = hi - lo, held = wk->depth;
 	if (reserve(&w->scratch, &w->scratch_cap, wk->depth * span) != 0)
 		return false;
+	uint64_t addr[NWORDS];
+	size_t nw = words_of(l, wk, addr);
 	for (unsigned r = 0; r < ROUNDS; r++) {
-		uint64_t top = 0;
-		if (l->if_size != PP_ABSENT) {
-			uint64_t at = wk->ts_addr + l->ts_datastack_top;
-			const struct pp_window *tw = pp_walker_top_window(w, at, r);
+		/* The read-ahead has the top and the current frame pointer of
+		 * every thread it knew; on 3.11/3.12 the current frame in the
+		 * _PyCFrame the last sample's walk used: one entered since is
+		 * left to the top (on_stack_of). */
+		uint64_t v[NWORDS] = {0};
+		size_t got = 0;
+		for (; got < nw; got++) {
+			const struct pp_window *tw = pp_walker_top_window(w, addr[got], r);
 			if (!tw)
-				return false;
-			memcpy(&top, tw->buf + (at - tw->base), 8);
+				break;
+			memcpy(&v[got], tw->buf + (addr[got] - tw->base), 8);
 		}
+		if (got < nw && got <= W_CURP)
+			return false;
+		struct on_stack os = on_stack_of(l, wk, v, got);
 		for (size_t i = 0; i < wk->depth; i++) {
 			uint64_t a = w->chain[wk->chain_off + i].addr + lo;
 			const struct pp_window *p = pp_walker_window(w, a, span);
@@ -230,7 +302,7 @@ bool pp_verify_twinned(struct pp_walker *w, struct pp_walk *wk)
 				return false;
 			memcpy(w->scratch + i * span, p->twin[r] + (a - p->base), span);
 		}
-		size_t h = held_in(w, wk, w->scratch, top);
+		size_t h = held_in(w, wk, w->scratch, &os);
 		held = h < held ? h : held;
 	}
 	judge(wk, held);

@@ -3,14 +3,16 @@
  * A running thread's stack moves while it is read. A walk (frame_walk.h)
  * records each frame's address, link to its caller, code and instruction
  * position; verification reads the same fields again, twice - the tops
- * (3.11+: each thread's data-stack top), every frame, the tops again,
- * every frame again - and compares, from the thread's outermost frame
- * inward:
+ * (3.11+: each thread's data-stack top and current frame), every frame,
+ * the tops again, every frame again - and compares, from the thread's
+ * outermost frame inward:
  *
  *   a frame holds still when every re-read finds it alive (<=3.10:
- *   executing; 3.11+: below its thread's data-stack top) with the same link
- *   and code as the walk read; the frames outside it held still too; and
- *   its caller kept its instruction position in every read.
+ *   executing; 3.11+: below its thread's data-stack top and not above its
+ *   current frame - a call moves the top over a new frame before it fills
+ *   it in) with the same link and code as the walk read, at a position
+ *   its code can have; the frames outside it held still too; and its
+ *   caller kept its instruction position in every read.
  *
  * A caller cannot move while its callee runs, so frames that held still
  * from the outermost inward were one real stack at the moment the

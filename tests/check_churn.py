@@ -49,7 +49,9 @@ def bad(why, frames):
     print(f"malformed stack ({why}):")
     for f in frames:
         print(f"    {f['function']} ({f['file']}:{f['line']})")
-    sys.exit(1)
+    # again last: a CI log may keep only the tail of a long stack
+    sys.exit(f"malformed stack ({why}), innermost first: " +
+             "; ".join(f"{f['function']}:{f['line']}" for f in frames[:6]))
 
 
 def record_stacks(pid):

@@ -865,6 +865,59 @@ Test(walker, dead_slots_above_the_top_are_not_shown)
 	}
 }
 
+/* 3.11+: a call moves the top over its new frame before it fills the
+ * frame in and makes it current; a walk that started from a current-frame
+ * pointer read before that (the slot's last occupant) finds the slot
+ * half-filled, under the top, its caller at the call. The re-read's
+ * current frame says the slot is not on the stack yet: not shown. */
+Test(walker, frames_above_the_current_frame_are_not_shown)
+{
+	for (int minor = 11; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		uint64_t ch[64] = {0};
+		cr_assert_gt(chain_of(&w, ch, 64), 8);
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk_only(&k, &w, NULL, 0, NULL);
+		set_innermost(&w, ch[2]); /* the top stays where it was */
+		judge(&k, wk);
+		check_walk(&k, wk);
+		cr_assert_eq(wk->verified_from, 2, "3.%d: verified from %zu", minor,
+			     wk->verified_from);
+		walking_free(&k);
+		world_free(&w);
+	}
+}
+
+/* A frame whose position is none its code can have is not a frame of a
+ * real stack, however still it holds (3.14+: a slot caught half set up
+ * has its new code beside the last occupant's position): not shown, nor
+ * anything inside it. */
+Test(walker, impossible_position_is_never_held)
+{
+	for (int minor = 8; minor <= 13; minor++) {
+		struct world w;
+		world_init(&w, minor);
+		const struct py_layout *l = w.l;
+		uint64_t ch[64] = {0};
+		cr_assert_gt(chain_of(&w, ch, 64), 8);
+		size_t bad = 3;
+		if (l->if_size != PP_ABSENT)
+			put64(&w.f, ch[bad], l->if_instr, get64(&w, ch[bad], l->if_instr) + (1u << 20));
+		else
+			put32(&w.f, ch[bad], l->fo_lasti, 1u << 20);
+		struct walking k;
+		walking_init(&k, &w, true, false);
+		struct pp_walk *wk = walk(&k, &w, NULL);
+		check_walk(&k, wk);
+		cr_assert_eq(wk->verified_from, bad + 1, "3.%d: verified from %zu", minor,
+			     wk->verified_from);
+		walking_free(&k);
+		world_free(&w);
+	}
+}
+
 /* A stack read while it moved resumes from where it stood at the last
  * sample: 3.11+, a generator that yielded (its link cleared, the frames
  * inside it returned); <=3.10, an innermost frame that returned (its link
@@ -930,14 +983,18 @@ Test(walker, resumes_where_the_stack_stood)
 struct twin_walk {
 	struct world w;
 	uint8_t *buf, *twin[2];
-	uint64_t top[2];
-	struct pp_window win[3];
+	/* per round: the top, the current frame pointer and (3.11/3.12) the
+	 * current frame in its _PyCFrame, as verify.c re-reads them */
+	uint64_t top[2], curp[2], cur[2];
+	struct pp_window win[7];
 	size_t nwin;
 	struct walking k;
 };
 
 /* The whole fake space read ahead (and, if `twinned`, read twice again),
- * with the thread's datastack_top as top windows on 3.11+. */
+ * with what says what is on the thread's stack as top windows on 3.11+:
+ * its datastack_top, its current frame pointer and (3.11/3.12) the current
+ * frame in the _PyCFrame that points to. */
 static void twin_setup(struct twin_walk *t, int minor, bool twinned)
 {
 	memset(t, 0, sizeof(*t));
@@ -959,6 +1016,16 @@ static void twin_setup(struct twin_walk *t, int minor, bool twinned)
 			t->win[n++] = (struct pp_window){t->w.ts + l->ts_datastack_top, 8,
 							 (const uint8_t *)&t->top[r], {NULL, NULL},
 							 PP_WIN_TOP, r};
+			memcpy(&t->curp[r], at(&t->w, t->w.ts) + l->ts_frame, 8);
+			t->win[n++] = (struct pp_window){t->w.ts + l->ts_frame, 8,
+							 (const uint8_t *)&t->curp[r], {NULL, NULL},
+							 PP_WIN_TOP, r};
+			if (l->cf_current_frame == PP_ABSENT)
+				continue;
+			uint64_t cf = t->curp[r] + l->cf_current_frame;
+			memcpy(&t->cur[r], at(&t->w, cf), 8);
+			t->win[n++] = (struct pp_window){cf, 8, (const uint8_t *)&t->cur[r],
+							 {NULL, NULL}, PP_WIN_TOP, r};
 		}
 	}
 	t->nwin = n;
@@ -1023,6 +1090,19 @@ Test(walker, twins_verify_without_a_read)
 			cr_assert_eq(wk->verified_from, 2,
 				     "3.%d: frames above top %d were shown", minor, r);
 			t.top[r] = keep;
+			/* the top where it was, the current frame two frames
+			 * further out: the two innermost were being set up (or
+			 * taken down) - not on the stack */
+			wk = twin_walk(&t);
+			uint64_t *cur = t.w.l->cf_current_frame == PP_ABSENT ? &t.curp[r]
+									  : &t.cur[r];
+			keep = *cur;
+			*cur = t.k.wk.chain[wk->chain_off + 2].addr;
+			cr_assert(pp_verify_twinned(&t.k.wk, wk));
+			cr_assert_eq(wk->verified_from, 2,
+				     "3.%d: frames above the current frame in round %d were shown",
+				     minor, r);
+			*cur = keep;
 		}
 		/* without twins: nothing judged from the windows */
 		t.win[0].twin[0] = t.win[0].twin[1] = NULL;

@@ -276,7 +276,11 @@ static void fill_meta(struct pp_profile *p, const struct pp_process_set *set, in
 	m->python_version = pp_profile_str(p, pp_process_set_version(set));
 	m->pid = (uint32_t)pid;
 	m->rate_hz = rate;
-	m->start_unix_ns = start_unix;
+	/* The sampler's, once it has started: read next to the clock the
+	 * samples' times count from, where ours came before publishing the
+	 * output (a file system, a preemption: milliseconds off under load,
+	 * and every sample's wall time with them). */
+	m->start_unix_ns = st->start_unix_ns ? st->start_unix_ns : start_unix;
 	m->duration_ns = st->elapsed_ns;
 	m->samples_dropped = st->dropped;
 	m->ticks_missed = st->missed;

@@ -468,6 +468,9 @@ enum pp_err pp_sampler_run(struct pp_process_set *set, struct pp_profile *p,
 	unsigned rate = o->back_to_back ? 10000 : o->rate_hz ? o->rate_hz : 100;
 	uint64_t period = 1000000000ull / rate;
 	uint64_t start = now_ns(), next = start, last_tick = start;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	st->start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
 	unsigned flags = (o->os_state ? PP_SAMPLE_OS_STATE | PP_SAMPLE_OS_FAST : 0) |
 			 (o->blocking || o->native ? PP_SAMPLE_PAUSE : 0);

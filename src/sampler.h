@@ -37,6 +37,10 @@ struct pp_sampler_stats {
 	uint64_t unreadable;     /* added with a part that could not be read */
 	uint64_t missed;         /* ticks skipped after overruns */
 	uint64_t elapsed_ns;
+	/* The wall clock (CLOCK_REALTIME) read next to the monotonic one the
+	 * samples' times count from: a sample's wall time is this plus its
+	 * time. */
+	uint64_t start_unix_ns;
 	uint64_t cost_median_ns, cost_p99_ns; /* one snapshot: a process, all threads */
 	size_t processes;        /* attached now */
 	size_t processes_seen;   /* attached at some point */

@@ -67,9 +67,11 @@ static int put_stalls(const struct pp_profile *p, const struct pp_report *r, FIL
 	for (size_t i = 0; i < r->nstalls; i++) {
 		const struct pp_stall *s = &r->stalls[i];
 		fprintf(out, "%s\n    {\"thread\": %" PRIu64 ", \"start_s\": %.4f, "
-			"\"duration_ms\": %.2f, \"samples\": %" PRIu32 ", \"task\": ",
+			"\"duration_ms\": %.2f, \"duration_error_ms\": %.2f, "
+			"\"samples\": %" PRIu32 ", \"task\": ",
 			i ? "," : "", r->threads[s->thread].native_id, (double)s->start_ns / 1e9,
-			(double)s->duration_ns / 1e6, s->samples);
+			(double)s->duration_ns / 1e6, (double)s->duration_error_ns / 1e6,
+			s->samples);
 		pp_json_str(s->task, out);
 		/* the Task's name, null when the recording has none */
 		fputs(", \"task_name\": ", out);

@@ -189,6 +189,11 @@ static void put_stalls(const struct pp_profile *p, const struct pp_report *r,
 		const struct pp_stall *s = &r->stalls[i];
 		fprintf(out, "  %zu. at %.3f s, %.0f ms, ", i + 1, (double)s->start_ns / 1e9,
 			(double)s->duration_ns / 1e6);
+		/* Within about a period as a rule; said when missed ticks next
+		 * to it leave it less sure. */
+		if (s->duration_error_ns * 2 > r->interval_ns * 3)
+			fprintf(out, "give or take %.0f ms (ticks missed next to it), ",
+				(double)s->duration_error_ns / 1e6);
 		put_thread(&r->threads[s->thread], out);
 		if (s->task_name) { /* the recording names its Task */
 			fputs(", running task \"", out);

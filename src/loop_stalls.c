@@ -178,6 +178,19 @@ static int classify_stacks(struct pp_report *r, const struct pp_profile *p)
 
 /* ---- stalls ------------------------------------------------------------- */
 
+/* Where a stall's edge is put in the gap between the samples either side
+ * of it: halfway, which is off by at most half the gap either way. With
+ * no sample on one side (the recording's start or end) half a period. A
+ * gap of missed ticks is halved like any other: the edge is as likely in
+ * its second half as in its first, and capping it at half a period made
+ * stalls next to missed ticks come out short (a 250 ms stall reported as
+ * 120 ms after 180 ms without a sample); the duration's error says how
+ * far off it can be. */
+static uint64_t half_gap(uint64_t gap_ns, uint64_t interval_ns)
+{
+	return gap_ns == UINT64_MAX ? interval_ns / 2 : gap_ns / 2;
+}
+
 struct run {         /* a loop thread's current stretch of busy samples */
 	bool open;
 	uint64_t first, last, lead;
@@ -219,8 +232,11 @@ static int cmp_str_id(const void *a, const void *b)
 }
 
 /* The Task the stall's coroutine ran in: the name most of the samples
- * running that coroutine give (ties: the first seen). NULL when none
- * does (a recording without task names), or out of memory. */
+ * running that coroutine give (ties: the first seen) - counting those
+ * that name none, which win for a plain callback: its last sample's Task
+ * is read just after its stack, when the loop may have gone on to the
+ * Task the callback woke (asyncio_tasks.h). NULL when no name wins (a
+ * recording without task names), or out of memory. */
 static const char *stall_task_name(const struct pp_profile *p, const struct run *run,
 				   const struct pp_report *r, const struct pp_stall *st)
 {
@@ -231,8 +247,6 @@ static const char *stall_task_name(const struct pp_profile *p, const struct run 
 	pp_stack_id last = PP_EMPTY_STACK;
 	bool last_same = false;
 	for (size_t i = 0; i < run->n; i++) {
-		if (!run->names[i])
-			continue;
 		if (i == 0 || run->stacks[i] != last) {
 			last = run->stacks[i];
 			last_same = same_task(p, r, last, st);
@@ -243,7 +257,8 @@ static const char *stall_task_name(const struct pp_profile *p, const struct run 
 	/* the distinct names and their counts, sorted by name */
 	pp_str_id *u = malloc((n ? n : 1) * sizeof(*u));
 	size_t *cnt = malloc((n ? n : 1) * sizeof(*cnt));
-	pp_str_id best = 0;
+	pp_str_id best = 0; /* none */
+	bool decided = false;
 	if (u && cnt && n) {
 		memcpy(u, ids, n * sizeof(*ids));
 		qsort(u, n, sizeof(*u), cmp_str_id);
@@ -258,10 +273,12 @@ static const char *stall_task_name(const struct pp_profile *p, const struct run 
 			if (cnt[nu - 1] > most)
 				most = cnt[nu - 1];
 		}
-		for (size_t i = 0; i < n && !best; i++) { /* in sample order: ties go to the first */
+		for (size_t i = 0; i < n && !decided; i++) { /* in sample order: ties go to the first */
 			const pp_str_id *at = bsearch(&ids[i], u, nu, sizeof(*u), cmp_str_id);
-			if (at && cnt[at - u] == most)
+			if (at && cnt[at - u] == most) {
 				best = ids[i];
+				decided = true;
+			}
 		}
 	}
 	free(u);
@@ -311,6 +328,7 @@ static int close_run(struct pp_report *r, const struct pp_profile *p, struct run
 		.thread = thread,
 		.start_ns = start,
 		.duration_ns = duration,
+		.duration_error_ns = run->lead + trail,
 		.samples = (uint32_t)run->n,
 		.stack = stack,
 		.task = depth ? pp_loop_function_at(p, stack, depth) : NULL,
@@ -372,9 +390,8 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 				run->open = true;
 				run->n = 0;
 				run->first = s->time_ns;
-				run->lead = pp_report_half_gap(seen[t] ? s->time_ns - prev[t]
-									: UINT64_MAX,
-							       r->interval_ns);
+				run->lead = half_gap(seen[t] ? s->time_ns - prev[t] : UINT64_MAX,
+						     r->interval_ns);
 				if (run->lead > run->first)
 					run->lead = run->first;
 			}
@@ -395,7 +412,7 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 			run->last = s->time_ns;
 		} else if (run->open &&
 			   close_run(r, p, run, t,
-				     pp_report_half_gap(s->time_ns - run->last, r->interval_ns),
+				     half_gap(s->time_ns - run->last, r->interval_ns),
 				     threshold_ns, &cap) != 0) {
 			goto out;
 		}
@@ -404,7 +421,7 @@ int pp_loop_stalls_find(struct pp_report *r, const struct pp_profile *p,
 	}
 	for (size_t t = 0; t < nt; t++)
 		if (runs[t].open && close_run(r, p, &runs[t], (uint32_t)t,
-					      pp_report_half_gap(UINT64_MAX, r->interval_ns),
+					      half_gap(UINT64_MAX, r->interval_ns),
 					      threshold_ns, &cap) != 0)
 			goto out;
 	if (r->nstalls)

@@ -80,6 +80,10 @@ struct pp_stall {
 	 * recording names none (before format 1.3, Python before 3.11, a
 	 * callback that is no Task's step, a name that could not be read). */
 	const char *task_name;
+	/* How far duration_ns can be off: each edge lies halfway between the
+	 * samples either side of it, so up to half of each of those gaps -
+	 * about one sampling period, more where ticks were missed. */
+	uint64_t duration_error_ns;
 };
 
 /* What the event loop in one stack was doing. */

@@ -382,10 +382,10 @@ Test(render_timeline, survives_a_report_naming_what_does_not_exist)
 		{2, UINT64_MAX - 5, 10, 1, UINT32_MAX},  /* far past the end */
 	};
 	struct pp_stall stalls[] = {
-		{0, 500000000, 300000000, 30, 123456, "ghost<task>", 99, {"other<"}, 9, NULL},
-		{2, 0, 0, 0, 0, NULL, 0, {NULL}, 0, NULL},
-		{5, 0, 10, 1, 1, NULL, 0, {NULL}, 0, NULL},
-		{0, UINT64_MAX - 1, UINT64_MAX, 1, 3, "late", 2, {NULL}, 0, NULL},
+		{0, 500000000, 300000000, 30, 123456, "ghost<task>", 99, {"other<"}, 9, NULL, 0},
+		{2, 0, 0, 0, 0, NULL, 0, {NULL}, 0, NULL, 0},
+		{5, 0, 10, 1, 1, NULL, 0, {NULL}, 0, NULL, 0},
+		{0, UINT64_MAX - 1, UINT64_MAX, 1, 3, "late", 2, {NULL}, 0, NULL, UINT64_MAX},
 	};
 	r.waits = waits;
 	r.nwaits = sizeof waits / sizeof *waits;

@@ -8,6 +8,7 @@
  * then read the diff before committing it.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,55 @@ static struct pp_profile *loops(void)
 	return p;
 }
 
+/* A stall next to missed ticks: its edge lies anywhere in the gap, so it
+ * is put halfway and the duration says how far off it can be - not cut
+ * at half a period after the last busy sample, which made a 250 ms stall
+ * 120 ms when the sampler went 180 ms without a sample at its end. */
+Test(report, stall_next_to_missed_ticks)
+{
+	struct pp_profile *p = new_profile();
+	uint32_t t = thread(p, 101, "MainThread");
+	const char *lib = "/usr/lib/python3.12/";
+	char be[128], ev[128], sel[128];
+	snprintf(be, sizeof be, "%sasyncio/base_events.py", lib);
+	snprintf(ev, sizeof ev, "%sasyncio/events.py", lib);
+	snprintf(sel, sizeof sel, "%sselectors.py", lib);
+	pp_frame_id mod = tb_py(p, "<module>", "/app/svc.py", 40);
+	pp_frame_id forever = tb_py(p, "BaseEventLoop.run_forever", be, 607);
+	pp_frame_id once = tb_py(p, "BaseEventLoop._run_once", be, 1922);
+	pp_stack_id waiting = TB_STACK(p, mod, forever, once, tb_py(p, "EpollSelector.select", sel, 468));
+	pp_stack_id burn = TB_STACK(p, mod, forever, once, tb_py(p, "Handle._run", ev, 80),
+				    tb_py(p, "burn", "/app/svc.py", 12));
+	/* every 10 ms: waiting to 90, busy 100..250, nothing until 400
+	 * (missed ticks), waiting from 400 */
+	for (uint64_t ms = 0; ms < 600; ms += 10) {
+		if (ms > 250 && ms < 400)
+			continue;
+		bool busy = ms >= 100 && ms <= 250;
+		add(p, ms, t, busy ? burn : waiting, busy ? PP_SGIL_HELD : PP_SGIL_RELEASED,
+		    busy ? PP_SOS_RUNNING : PP_SOS_SLEEPING);
+	}
+	pp_profile_meta(p)->duration_ns = 600 * MS;
+	struct pp_report *r = pp_report_new(p, NULL);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->nstalls, 1);
+	const struct pp_stall *s = &r->stalls[0];
+	cr_assert_eq(s->start_ns, 95 * MS);
+	cr_assert_eq(s->duration_ns, 230 * MS, "250 + 150/2 - 95: %" PRIu64, s->duration_ns);
+	cr_assert_eq(s->duration_error_ns, 80 * MS, "5 before, 75 after");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "230 ms, give or take 80 ms (ticks missed next to it)"), "%s", buf);
+	cr_assert(strstr(buf, "\"duration_ms\": 230.00, \"duration_error_ms\": 80.00"), "%s", buf);
+	free(buf);
+	pp_report_free(r);
+	pp_profile_free(p);
+}
+
 Test(report, event_loop_stalls)
 {
 	struct pp_profile *p = loops();
@@ -250,6 +300,7 @@ Test(report, event_loop_stalls)
 	cr_assert_eq(s->thread, 0);
 	cr_assert_eq(s->start_ns, 95 * MS);
 	cr_assert_eq(s->duration_ns, 250 * MS);
+	cr_assert_eq(s->duration_error_ns, 10 * MS, "half a period at each edge");
 	cr_assert_eq(s->samples, 25);
 	cr_assert_str_eq(s->task, "handle");
 	const struct pp_pframe *f[2];
@@ -340,6 +391,19 @@ Test(report, stall_names_its_task)
 	fclose(f);
 	cr_assert(strstr(buf, "running task \"conn \\\"8\\\"\" (coroutine handle):"), "%s", buf);
 	free(buf);
+	pp_report_free(r);
+	/* A plain callback's last sample can name the Task it woke (its Task
+	 * is read just after its stack): the samples that name none are
+	 * most, and the stall names no Task. */
+	pp_profile_free(p);
+	p = loops();
+	smp = pp_profile_samples(p, &n);
+	cr_assert_eq(smp[n - 1].time_ns, 590 * MS);
+	cr_assert_eq(pp_profile_set_sample_task(p, n - 1, pp_profile_str(p, "Task-1")), 0);
+	r = pp_report_new(p, NULL);
+	cr_assert_eq(r->nstalls, 2);
+	cr_assert_str_eq(r->stalls[1].task, "crunch");
+	cr_assert_null(r->stalls[1].task_name, "one late sample of eleven named it");
 	pp_report_free(r);
 	pp_profile_free(p);
 }

@@ -86,8 +86,13 @@ static int start_fixture(const struct ts_python *py, const char *name, const cha
 {
 	char dir[PATH_MAX], fixture[PATH_MAX], ready_arg[PATH_MAX], hb_arg[PATH_MAX], log[PATH_MAX];
 	ts_python_scratch(py, "watch", dir, sizeof dir);
-	snprintf(s->ready, sizeof s->ready, "%.3000s/%s-%s.ready", dir, py->label, name);
-	snprintf(s->hb, sizeof s->hb, "%.3000s/%s-%s.heartbeat", dir, py->label, name);
+	/* Files of this test's own (its process): tests run side by side,
+	 * and several start the same scenario under the same interpreter -
+	 * sharing a ready file, one would watch the other's target. */
+	snprintf(s->ready, sizeof s->ready, "%.3000s/%s-%s-%d.ready", dir, py->label, name,
+		 (int)getpid());
+	snprintf(s->hb, sizeof s->hb, "%.3000s/%s-%s-%d.heartbeat", dir, py->label, name,
+		 (int)getpid());
 	unlink(s->ready);
 	unlink(s->hb);
 	ts_python_path(py, s->ready, ready_arg, sizeof ready_arg);
@@ -104,7 +109,7 @@ static int start_fixture(const struct ts_python *py, const char *name, const cha
 		argv[n++] = (char *)extra;
 	argv[n] = NULL;
 	char sub[64];
-	snprintf(sub, sizeof sub, "%s-%s.fixture.log", py->label, name);
+	snprintf(sub, sizeof sub, "%s-%s-%d.fixture.log", py->label, name, (int)getpid());
 	ts_scratch_path("watch", log, sizeof log, sub);
 	*target = ts_spawn(argv, log, log, 1);
 	cr_assert(*target > 0);

@@ -37,27 +37,18 @@ shows most on a quiet machine.
 Usage: bench/record_accuracy.py [--versions 3.8,3.11] [--quick] [--modes recursion,deep]
                                 [--load N] [--runs N] [--no-blocking]
 """
-import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 
-from recordlib import ROOT, conditions, interpreters, parser, record, table
+from recordlib import ROOT, conditions, interpreters, parser, record, table, test_checker
 
 FIXTURE = os.path.join(ROOT, "fixtures", "record", "callheavy.py")
 MODES = ("recursion", "generators", "mutual", "objects", "deep")
 
 
-def checker():
-    spec = importlib.util.spec_from_file_location(
-        "check_callheavy", os.path.join(ROOT, "tests", "check_callheavy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-CHECK = checker()
+CHECK = test_checker("check_callheavy")
 
 
 def one(pyprobe, py, mode, seconds, rate, extra=()):

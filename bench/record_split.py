@@ -22,26 +22,17 @@ run's max deviation from both truths and the shares of the first.
 
 Usage: bench/record_split.py [--versions 3.8,3.11] [--quick] [--runs N]
 """
-import importlib.util
 import os
 import subprocess
 import tempfile
 
-from recordlib import (ROOT, interpreters, parser, record, table, conditions)
+from recordlib import (ROOT, interpreters, parser, record, table, conditions, test_checker)
 
 SPLIT = os.path.join(ROOT, "fixtures", "record", "split.py")
 NAMES = ("alpha", "beta", "gamma")
 
 
-def checker():
-    spec = importlib.util.spec_from_file_location(
-        "check_split", os.path.join(ROOT, "tests", "check_split.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-CHECK = checker()
+CHECK = test_checker("check_split")
 
 
 def pct(counts):

@@ -14,6 +14,7 @@ Stdlib only. Interpreters, the --versions/--quick/--pyprobe options, running
 cut_pct, unreadable and unreadable_pct are None with the first form).
 """
 import argparse
+import importlib.util
 import os
 import re
 import statistics
@@ -40,6 +41,16 @@ SUMMARY = re.compile(
     r"(?P<torn>\d+) (?:torn|dropped) \((?P<torn_pct>[\d.]+)%\), (?P<missed>\d+) missed ticks "
     r"\((?P<missed_pct>[\d.]+)%\), sampling cost median (?P<cost_med>[\d.]+) µs, "
     r"p99 (?P<cost_p99>[\d.]+) µs")
+
+
+def test_checker(name):
+    """tests/NAME.py as a module: the benches judge profiles with the very
+    functions the tests do."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(ROOT, "tests", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def default_pyprobe():

@@ -92,8 +92,9 @@ struct pp_chain_frame {
 	uint8_t owner;   /* 3.11+: _PyInterpreterFrame.owner */
 };
 enum {
-	PP_CF_ALIVE = 1 << 0, /* <=3.10: executing when read (3.11+: always set;
-			       * the re-reads check the data-stack top) */
+	PP_CF_ALIVE = 1 << 0, /* <=3.10: executing when read (3.11+: set but for
+			       * a frame owned by nothing or without code; the
+			       * re-reads check the top and current frame) */
 	/* Its position as read can be one its code has. One that cannot
 	 * never held still (verify.h): a frame caught while a call set it up
 	 * can hold its new code beside the last call's position. */

@@ -157,6 +157,29 @@ Test(report, rows_of_one_thread_are_one_thread)
 	pp_profile_free(p);
 }
 
+/* The report as text, then (with `json`) as JSON, in one malloc'd string
+ * (its length in *len, when asked: every byte counts, NULs included). */
+static char *rendered_n(const struct pp_profile *p, const struct pp_report *r, bool json,
+			size_t *len_out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
+	if (json)
+		cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
+	fclose(f);
+	if (len_out)
+		*len_out = len;
+	return buf;
+}
+
+static char *rendered(const struct pp_profile *p, const struct pp_report *r, bool json)
+{
+	return rendered_n(p, r, json, NULL);
+}
+
 Test(report, no_gil_state_is_unknown)
 {
 	struct pp_profile *p = new_profile();
@@ -176,12 +199,7 @@ Test(report, empty_profile)
 	struct pp_report *r = pp_report_new(p, NULL);
 	cr_assert_not_null(r);
 	cr_assert_eq(r->nthreads + r->nwaits + r->nstalls + r->nloops, 0);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
-	fclose(f);
+	char *buf = rendered(p, r, true);
 	cr_assert(strstr(buf, "\"threads\": []"));
 	cr_assert(strstr(buf, "{\n  \"format_version\": 1,\n  \"duration_s\": "), "%s", buf);
 	free(buf);
@@ -274,12 +292,7 @@ Test(report, stall_next_to_missed_ticks)
 	cr_assert_eq(s->start_ns, 95 * MS);
 	cr_assert_eq(s->duration_ns, 230 * MS, "250 + 150/2 - 95: %" PRIu64, s->duration_ns);
 	cr_assert_eq(s->duration_error_ns, 80 * MS, "5 before, 75 after");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
-	fclose(f);
+	char *buf = rendered(p, r, true);
 	cr_assert(strstr(buf, "230 ms, give or take 80 ms (ticks missed next to it)"), "%s", buf);
 	cr_assert(strstr(buf, "\"duration_ms\": 230.00, \"duration_error_ms\": 80.00"), "%s", buf);
 	free(buf);
@@ -363,12 +376,7 @@ Test(report, stall_names_its_task)
 	cr_assert_str_eq(r->stalls[0].task, "handle");
 	cr_assert_str_eq(r->stalls[0].task_name, "conn-7");
 	cr_assert_null(r->stalls[1].task_name, "the uvloop stall's samples name no Task");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
-	fclose(f);
+	char *buf = rendered(p, r, true);
 	cr_assert(strstr(buf, "running task \"conn-7\" (coroutine handle):"), "%s", buf);
 	cr_assert(strstr(buf, "\"task\": \"handle\", \"task_name\": \"conn-7\""), "%s", buf);
 	cr_assert(strstr(buf, "\"task\": \"crunch\", \"task_name\": null"), "%s", buf);
@@ -385,10 +393,7 @@ Test(report, stall_names_its_task)
 									      ? "conn-7" : "conn \"8\""));
 	r = pp_report_new(p, NULL);
 	cr_assert_str_eq(r->stalls[0].task_name, "conn \"8\"");
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	fclose(f);
+	buf = rendered(p, r, false);
 	cr_assert(strstr(buf, "running task \"conn \\\"8\\\"\" (coroutine handle):"), "%s", buf);
 	free(buf);
 	pp_report_free(r);
@@ -562,11 +567,7 @@ Test(report, processes_and_unborn_threads)
 	cr_assert_float_eq(r->processes[0].gil_held_pct, 25.0, 1e-9);
 	cr_assert_float_eq(r->processes[1].gil_held_pct, 100.0, 1e-9);
 	cr_assert_float_eq(r->gil_held_pct, 62.5, 1e-9, "pooled over both processes' ticks");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	fclose(f);
+	char *buf = rendered(p, r, false);
 	cr_assert(strstr(buf, "GIL, per process (each has its own):\n"
 			      "  100 held  25.0%, contended   0.0%  python3 app.py\n"
 			      "  200 held 100.0%, contended   0.0%  python3 worker\n"), "%s", buf);
@@ -588,12 +589,8 @@ Test(report, nul_in_names)
 	pp_profile_meta(p)->duration_ns = 40 * MS;
 	struct pp_report *r = pp_report_new(p, NULL);
 	cr_assert_not_null(r);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_eq(pp_render_report_text(p, r, 100 * MS, f), 0);
-	cr_assert_eq(pp_render_report_json(p, r, 100 * MS, f), 0);
-	fclose(f);
+	size_t len;
+	char *buf = rendered_n(p, r, true, &len);
 	cr_assert(strstr(buf, "101 M?T "), "%s", buf);
 	cr_assert(strstr(buf, "\"name\": \"M\\u0000T\""), "%s", buf);
 	cr_assert_null(memchr(buf, 0xC0, len), "C0 80 left in: %s", buf);

@@ -93,8 +93,9 @@ struct pp_chain_frame {
 };
 enum {
 	PP_CF_ALIVE = 1 << 0, /* <=3.10: executing when read (3.11+: set but for
-			       * a frame owned by nothing or without code; the
-			       * re-reads check the top and current frame) */
+			       * a frame already copied into a frame object or
+			       * without code; the re-reads check the top and
+			       * the current frame) */
 	/* Its position as read can be one its code has. One that cannot
 	 * never held still (verify.h): a frame caught while a call set it up
 	 * can hold its new code beside the last call's position. */
